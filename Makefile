@@ -1,0 +1,50 @@
+# podserve: two commands on a fresh Debian 12 machine.
+#   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
+#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
+# Other targets: build (default), model, bench, clean.
+
+JOBS ?= $(shell nproc)
+VENV := .venv-test
+PYTHON := $(CURDIR)/$(VENV)/bin/python
+MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
+
+.PHONY: all build setup model serve test test-release test-asan bench goldens clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+build: setup
+	cmake --preset release $(CONFIGURE_FLAGS) >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+model: setup
+	@scripts/fetch-model
+
+serve: build model
+	build/release/podserve serve --host 0.0.0.0 --port 8000
+
+test: build model test-release test-asan
+	@echo "make test: all tiers passed"
+
+test-release:
+	cd build/release && ctest --output-on-failure -L 'unit|model|e2e'
+
+test-asan:
+	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	cd build/asan && ctest --output-on-failure -L unit
+
+# Regenerates the committed goldens in tests/data from the reference implementations.
+goldens: model
+	@scripts/setup --ref
+	.venv-ref/bin/python tools/make_goldens.py --model $(MODEL)
+
+bench: build model
+	@scripts/setup --ref
+	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL)
+
+clean:
+	rm -rf build
