@@ -45,6 +45,11 @@ constexpr int64_t dtype_block_bytes(DType t) {
   return 0;
 }
 
+/// Bytes of a row of `n` elements; `n` must be a multiple of dtype_block_size(t) (callers validate shapes).
+constexpr size_t dtype_row_bytes(DType t, int64_t n) {
+  return static_cast<size_t>(n / dtype_block_size(t) * dtype_block_bytes(t));
+}
+
 constexpr const char* dtype_name(DType t) {
   switch (t) {
     case DType::kF32: return "F32";

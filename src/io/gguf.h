@@ -16,7 +16,8 @@
 
 namespace podserve {
 
-/// One metadata value. Integers of every width are widened to int64/uint64, floats to double.
+/// One metadata value. Signed integers of every width are widened to int64, unsigned ones to uint64, floats to
+/// double; arrays (possibly nested) hold their elements as GgufValues.
 struct GgufValue {
   using Array = std::vector<GgufValue>;
   std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, std::shared_ptr<Array>> v;
@@ -29,10 +30,15 @@ struct GgufTensor {
   std::vector<int64_t> dims;  // ggml order: dims[0] is the fastest-varying (row length)
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  uint64_t file_offset = 0;  // absolute offset of `data` in the file (for messages)
   int64_t num_elements() const;
   int64_t rows() const;  // product of dims[1..]
+  size_t row_bytes() const { return dtype_row_bytes(type, dims.empty() ? 0 : dims[0]); }
 };
 
+/// A parsed GGUF file. Parsing validates the whole header and every tensor's shape, type and byte range, so
+/// callers can trust `tensors()` (dims are 1..4 values >= 0, dims[0] is a multiple of the block size, data lies
+/// inside the file). Movable; tensor data pointers stay valid across moves.
 class GgufFile {
  public:
   /// Maps and parses `path`. Fails with a message naming the path and the first problem found.
@@ -41,9 +47,12 @@ class GgufFile {
   static Result<GgufFile> parse(const uint8_t* data, size_t size, std::string name);
 
   uint32_t version() const { return version_; }
+  const std::string& name() const { return name_; }  // the path (or the name given to parse())
+  uint64_t alignment() const { return alignment_; }
+  uint64_t data_offset() const { return data_offset_; }  // start of the tensor data section
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* find_tensor(std::string_view name) const;
-  bool has(std::string_view key) const { return metadata_.count(std::string(key)) != 0; }
+  bool has(std::string_view key) const { return metadata_.find(key) != metadata_.end(); }
   const GgufValue* find(std::string_view key) const;
 
   // Typed accessors: NotFound if absent, InvalidArgument (naming the key) if the type does not fit.
@@ -58,10 +67,16 @@ class GgufFile {
   const std::map<std::string, GgufValue, std::less<>>& metadata() const { return metadata_; }
 
  private:
+  Status type_error(std::string_view key, const char* expected) const;
+
   MappedFile file_;  // empty when parsed from memory
+  std::string name_;
   uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
   std::map<std::string, GgufValue, std::less<>> metadata_;
   std::vector<GgufTensor> tensors_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;  // name -> index in tensors_
 };
 
 }  // namespace podserve
