@@ -36,6 +36,7 @@ class Tokenizer {
 
   /// Encodes UTF-8 text. Special (control/user-defined) token texts in `text` become their ids when
   /// `parse_special` is set; `add_special_tokens` adds BOS/EOS as the vocabulary asks (add_bos/add_eos).
+  /// Thread-safe. Invalid UTF-8 is encoded byte by byte; bytes the vocabulary cannot spell are dropped (as HF).
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens, bool parse_special = true) const;
   /// Decodes ids to text (invalid UTF-8 sequences become U+FFFD); ids out of range are skipped.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
@@ -63,7 +64,8 @@ class IncrementalDetokenizer {
   IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens);
   /// Adds one token and returns the text that became complete (possibly "").
   std::string push(int32_t id);
-  /// Returns what is still held back (incomplete bytes become U+FFFD), at the end of generation.
+  /// Returns what is still held back (incomplete bytes become U+FFFD), at the end of generation. The
+  /// concatenation of all push() and flush() results equals Tokenizer::decode of the same ids.
   std::string flush();
 
  private:

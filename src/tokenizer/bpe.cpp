@@ -1,0 +1,138 @@
+#include "tokenizer/bpe.h"
+
+#include <algorithm>
+#include <mutex>
+#include <queue>
+
+#include "tokenizer/utf8.h"
+
+namespace podserve::tokenizer_internal {
+namespace {
+
+constexpr size_t kMaxCachedWordBytes = 64;
+constexpr size_t kMaxCachedWords = 1 << 16;  // bounds memory; the cache starts over when full
+
+struct Symbol {
+  int32_t id;    // -1 once merged into its left neighbour
+  int32_t prev;  // index of the previous live symbol, -1 at the start
+  int32_t next;  // index of the next live symbol, -1 at the end
+};
+
+struct Candidate {
+  uint32_t rank;
+  int32_t pos;  // index of the left symbol
+  int32_t new_id;
+  // priority_queue pops the greatest element: make that the lowest rank, then the leftmost position.
+  bool operator<(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+};
+
+}  // namespace
+
+Result<BpeModel> BpeModel::create(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
+                                  int32_t unk_id, bool ignore_merges) {
+  BpeModel m;
+  m.unk_id_ = unk_id;
+  m.ignore_merges_ = ignore_merges;
+  m.vocab_.reserve(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) m.vocab_.insert_or_assign(tokens[i], static_cast<int32_t>(i));
+  m.merges_.reserve(merges.size());
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const std::string& merge = merges[rank];
+    // Split at the first space after the first character: halves are byte-level spelled, so never " ".
+    const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
+    if (space == std::string::npos || space + 1 >= merge.size()) {
+      return invalid_argument("merge " + std::to_string(rank) + " '" + merge + "' is not of the form 'a b'");
+    }
+    const std::string_view left = std::string_view(merge).substr(0, space);
+    const std::string_view right = std::string_view(merge).substr(space + 1);
+    const int32_t a = m.find(left), b = m.find(right);
+    const int32_t merged = m.find(std::string(left) + std::string(right));
+    if (a < 0 || b < 0 || merged < 0) {
+      return invalid_argument("merge " + std::to_string(rank) + " '" + merge +
+                              "' uses a token that is not in the vocabulary");
+    }
+    m.merges_.insert_or_assign(pair_key(a, b), MergeTarget{static_cast<uint32_t>(rank), merged});
+  }
+  return m;
+}
+
+int32_t BpeModel::find(std::string_view text) const {
+  const auto it = vocab_.find(text);
+  return it == vocab_.end() ? -1 : it->second;
+}
+
+const BpeModel::MergeTarget* BpeModel::find_merge(int32_t a, int32_t b) const {
+  const auto it = merges_.find(pair_key(a, b));
+  return it == merges_.end() ? nullptr : &it->second;
+}
+
+void BpeModel::encode_word(std::string_view word, std::vector<int32_t>* out) const {
+  if (word.empty()) return;
+  if (word.size() > kMaxCachedWordBytes) {
+    merge_word(word, out);
+    return;
+  }
+  {
+    std::shared_lock lock(cache_->mutex);
+    const auto it = cache_->words.find(word);
+    if (it != cache_->words.end()) {
+      out->insert(out->end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t first = out->size();
+  merge_word(word, out);
+  std::unique_lock lock(cache_->mutex);
+  if (cache_->words.size() >= kMaxCachedWords) cache_->words.clear();
+  cache_->words.emplace(word, std::vector<int32_t>(out->begin() + static_cast<ptrdiff_t>(first), out->end()));
+}
+
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) const {
+  if (ignore_merges_) {
+    const int32_t whole = find(word);
+    if (whole >= 0) {
+      out->push_back(whole);
+      return;
+    }
+  }
+  std::vector<Symbol> symbols;
+  symbols.reserve(word.size());
+  for (size_t pos = 0; pos < word.size();) {
+    const size_t len = std::max<size_t>(utf8_valid_length(word, pos), 1);
+    int32_t id = find(word.substr(pos, len));
+    pos += len;
+    if (id < 0) id = unk_id_;
+    if (id < 0) continue;  // no unk token: the character is dropped (HF BPE without unk_token)
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({id, index - 1, index + 1});
+  }
+  if (symbols.empty()) return;
+  symbols.back().next = -1;
+
+  std::priority_queue<Candidate> queue;
+  for (int32_t i = 0; i + 1 < static_cast<int32_t>(symbols.size()); ++i) {
+    if (const MergeTarget* t = find_merge(symbols[i].id, symbols[i + 1].id)) queue.push({t->rank, i, t->id});
+  }
+  while (!queue.empty()) {
+    const Candidate top = queue.top();
+    queue.pop();
+    Symbol& left = symbols[top.pos];
+    if (left.id < 0 || left.next < 0) continue;  // stale: merged away or now last
+    Symbol& right = symbols[left.next];
+    const MergeTarget* t = find_merge(left.id, right.id);
+    if (t == nullptr || t->id != top.new_id) continue;  // stale: a neighbour changed since it was queued
+    left.id = top.new_id;
+    right.id = -1;
+    left.next = right.next;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0) {
+      if (const MergeTarget* p = find_merge(symbols[left.prev].id, left.id)) queue.push({p->rank, left.prev, p->id});
+    }
+    if (left.next >= 0) {
+      if (const MergeTarget* n = find_merge(left.id, symbols[left.next].id)) queue.push({n->rank, top.pos, n->id});
+    }
+  }
+  for (int32_t i = 0; i >= 0; i = symbols[i].next) out->push_back(symbols[i].id);
+}
+
+}  // namespace podserve::tokenizer_internal
