@@ -24,6 +24,7 @@ class CheckFailure {
 /// Lets `CHECK(x) << ...` compile to nothing when the condition holds.
 struct Voidify {
   void operator&(CheckFailure&) {}
+  void operator&(CheckFailure&&) {}
 };
 
 }  // namespace podserve::detail

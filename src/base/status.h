@@ -105,7 +105,7 @@ class [[nodiscard]] Result {
 
 /// `PODSERVE_ASSIGN_OR_RETURN(auto x, f());` unwraps a Result or returns its Status.
 #define PODSERVE_ASSIGN_OR_RETURN(lhs, expr) \
-  PODSERVE_ASSIGN_OR_RETURN_IMPL(PODSERVE_CONCAT(_res_, __LINE__), lhs, expr)
+  PODSERVE_ASSIGN_OR_RETURN_IMPL(PODSERVE_CONCAT(_res_, __COUNTER__), lhs, expr)
 #define PODSERVE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                   \
   if (!tmp.ok()) return tmp.status();                  \

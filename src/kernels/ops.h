@@ -1,0 +1,62 @@
+// The op contract: every op the model uses, declared once with shapes and aliasing rules. `ref::` is the
+// plain scalar ground truth (and slow fallback); `cpu::` is the optimized, threaded implementation that tests
+// compare against `ref::` (tests/unit/kernels). A CUDA backend will implement the same contract.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/dtype.h"
+
+namespace podserve {
+class ThreadPool;
+}
+
+namespace podserve::kernels {
+
+/// A weight matrix [rows, cols], row-major in `type` (rows = output features, cols = input features;
+/// GGUF dims {cols, rows}). Each row holds cols / dtype_block_size(type) blocks.
+struct MatrixView {
+  DType type = DType::kF32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_bytes() const {
+    return static_cast<size_t>(cols / dtype_block_size(type) * dtype_block_bytes(type));
+  }
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes(); }
+};
+
+/// Whether `matmul` supports weights of this type (cols must also be a multiple of the block size).
+bool matmul_supports(DType type);
+
+namespace ref {
+// y[t, r] = sum_c w[r, c] * x[t, c] in float, from dequantized weights.  x: [n, cols], y: [n, rows]; no aliasing.
+void matmul(const MatrixView& w, const float* x, float* y, int64_t n);
+// y = x / sqrt(mean(x^2) + eps) * weight.  x, y: [dim]; y may alias x.
+void rms_norm(const float* x, const float* weight, float* y, int64_t dim, float eps);
+// In place on x: [n_heads, head_dim]. Rotates pairs (2i, 2i+1) of the first rot_dim dims by pos * theta^(-2i/rot_dim)
+// (GGUF llama-arch convention: Q/K rows are stored permuted for this interleaved form).
+void rope_interleaved(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos, float theta);
+// out[i] = silu(gate[i]) * up[i].  out may alias gate or up.
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// In place softmax over x: [n].
+void softmax(float* x, int64_t n);
+// One query head against a key/value history stored as fp16 with a row stride (elements between positions).
+// q: [head_dim]; k, v: [n_ctx, stride] (head's slice at offset 0); out: [head_dim].
+void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
+                    int64_t head_dim, float scale, float* out);
+}  // namespace ref
+
+namespace cpu {
+/// True when the AVX2/FMA/F16C kernels run on this CPU (else the portable paths are used).
+bool has_avx2();
+// Same contract as ref::matmul. Quantized weights use 8-bit activations and integer dot products (as ggml),
+// so results differ from ref:: by activation rounding (tests bound the error). Threads split the rows.
+void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool);
+// Same contract as ref::attention_head.
+void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
+                    int64_t head_dim, float scale, float* out);
+}  // namespace cpu
+
+}  // namespace podserve::kernels

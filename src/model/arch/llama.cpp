@@ -1,0 +1,193 @@
+// Llama forward pass: pre-norm decoder blocks of grouped-query attention with interleaved RoPE (GGUF stores
+// Q/K permuted for it) and a SwiGLU MLP; tied output embeddings when output.weight is absent.
+#include "model/arch/llama.h"
+
+#include <cmath>
+#include <vector>
+
+#include "base/fp16.h"
+#include "base/log.h"
+#include "base/thread_pool.h"
+#include "kernels/ops.h"
+#include "kernels/ref/dequant.h"
+#include "model/weights.h"
+
+namespace podserve {
+namespace {
+
+struct LayerWeights {
+  const float* attn_norm;
+  kernels::MatrixView wq, wk, wv, wo;
+  const float* ffn_norm;
+  kernels::MatrixView w_gate, w_up, w_down;
+};
+
+Result<int> read_dim(const GgufFile& f, const std::string& key, int fallback, int max_value) {
+  if (!f.has(key)) {
+    if (fallback >= 0) return fallback;
+    return data_loss("model file is missing '" + key + "'");
+  }
+  PODSERVE_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
+  if (v <= 0 || v > max_value) {
+    return data_loss("'" + key + "' = " + std::to_string(v) + " is out of range (1.." + std::to_string(max_value) + ")");
+  }
+  return static_cast<int>(v);
+}
+
+Result<ModelConfig> read_config(const GgufFile& f) {
+  ModelConfig c;
+  c.architecture = "llama";
+  const std::string p = "llama.";
+  PODSERVE_ASSIGN_OR_RETURN(c.n_layers, read_dim(f, p + "block_count", -1, 1024));
+  PODSERVE_ASSIGN_OR_RETURN(c.hidden, read_dim(f, p + "embedding_length", -1, 1 << 16));
+  PODSERVE_ASSIGN_OR_RETURN(c.n_heads, read_dim(f, p + "attention.head_count", -1, 1024));
+  PODSERVE_ASSIGN_OR_RETURN(c.n_kv_heads, read_dim(f, p + "attention.head_count_kv", c.n_heads, 1024));
+  PODSERVE_ASSIGN_OR_RETURN(c.ffn_hidden, read_dim(f, p + "feed_forward_length", -1, 1 << 18));
+  PODSERVE_ASSIGN_OR_RETURN(c.context_length, read_dim(f, p + "context_length", 2048, 1 << 24));
+  PODSERVE_ASSIGN_OR_RETURN(c.head_dim, read_dim(f, p + "attention.key_length", c.hidden / c.n_heads, 1024));
+  PODSERVE_ASSIGN_OR_RETURN(c.rope_dim, read_dim(f, p + "rope.dimension_count", c.head_dim, c.head_dim));
+  if (f.has(p + "rope.freq_base")) {
+    PODSERVE_ASSIGN_OR_RETURN(double theta, f.get_float(p + "rope.freq_base"));
+    c.rope_theta = static_cast<float>(theta);
+  }
+  if (f.has(p + "attention.layer_norm_rms_epsilon")) {
+    PODSERVE_ASSIGN_OR_RETURN(double eps, f.get_float(p + "attention.layer_norm_rms_epsilon"));
+    c.rms_eps = static_cast<float>(eps);
+  }
+  if (c.n_heads % c.n_kv_heads != 0) return data_loss("head_count must be a multiple of head_count_kv");
+  if (c.head_dim % 2 != 0 || c.rope_dim % 2 != 0) return data_loss("head and rope dimensions must be even");
+  if (!(c.rope_theta > 0.0f) || !(c.rms_eps > 0.0f)) return data_loss("rope.freq_base and rms epsilon must be > 0");
+  if (f.has(p + "rope.scaling.type")) {
+    PODSERVE_ASSIGN_OR_RETURN(std::string type, f.get_string(p + "rope.scaling.type"));
+    if (type != "none") return unimplemented("rope scaling '" + type + "' is not supported yet");
+  }
+  if (f.find_tensor("rope_freqs.weight") != nullptr) return unimplemented("llama3 rope frequency scaling is not supported yet");
+  const GgufTensor* embd = f.find_tensor("token_embd.weight");
+  if (embd == nullptr || embd->dims.size() != 2) return data_loss("model file is missing tensor 'token_embd.weight'");
+  c.vocab_size = static_cast<int>(embd->dims[1]);
+  c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  return c;
+}
+
+class LlamaModel final : public CausalLm {
+ public:
+  LlamaModel(GgufFile file, ModelConfig config, int num_threads)
+      : file_(std::move(file)), config_(std::move(config)), pool_(num_threads) {}
+
+  Status bind() {
+    const ModelConfig& c = config_;
+    const int q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+    PODSERVE_ASSIGN_OR_RETURN(embedding_, bind_matrix(file_, "token_embd.weight", c.vocab_size, c.hidden));
+    PODSERVE_ASSIGN_OR_RETURN(output_norm_, bind_vector(file_, "output_norm.weight", c.hidden));
+    if (c.tied_embeddings) {
+      output_ = embedding_;
+    } else {
+      PODSERVE_ASSIGN_OR_RETURN(output_, bind_matrix(file_, "output.weight", c.vocab_size, c.hidden));
+    }
+    layers_.resize(c.n_layers);
+    for (int i = 0; i < c.n_layers; ++i) {
+      const std::string b = "blk." + std::to_string(i) + ".";
+      LayerWeights& l = layers_[i];
+      PODSERVE_ASSIGN_OR_RETURN(l.attn_norm, bind_vector(file_, b + "attn_norm.weight", c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.wq, bind_matrix(file_, b + "attn_q.weight", q_dim, c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.wk, bind_matrix(file_, b + "attn_k.weight", kv_dim, c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.wv, bind_matrix(file_, b + "attn_v.weight", kv_dim, c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.wo, bind_matrix(file_, b + "attn_output.weight", c.hidden, q_dim));
+      PODSERVE_ASSIGN_OR_RETURN(l.ffn_norm, bind_vector(file_, b + "ffn_norm.weight", c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.w_gate, bind_matrix(file_, b + "ffn_gate.weight", c.ffn_hidden, c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.w_up, bind_matrix(file_, b + "ffn_up.weight", c.ffn_hidden, c.hidden));
+      PODSERVE_ASSIGN_OR_RETURN(l.w_down, bind_matrix(file_, b + "ffn_down.weight", c.hidden, c.ffn_hidden));
+    }
+    return ok_status();
+  }
+
+  const ModelConfig& config() const override { return config_; }
+
+  Status forward(std::span<const int32_t> tokens, int start_pos, KvCache& cache, float* logits) override {
+    const ModelConfig& c = config_;
+    const int64_t n = static_cast<int64_t>(tokens.size());
+    if (n == 0) return invalid_argument("forward: no tokens");
+    if (start_pos < 0 || start_pos + n > cache.capacity()) {
+      return out_of_range("forward: positions " + std::to_string(start_pos) + ".." + std::to_string(start_pos + n) +
+                          " exceed the KV cache capacity " + std::to_string(cache.capacity()));
+    }
+    for (int32_t t : tokens) {
+      if (t < 0 || t >= c.vocab_size) return invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary");
+    }
+    const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+    x_.resize(n * H); h_.resize(n * H); q_.resize(n * q_dim); k_.resize(n * kv_dim); v_.resize(n * kv_dim);
+    att_.resize(n * q_dim); gate_.resize(n * c.ffn_hidden); up_.resize(n * c.ffn_hidden);
+
+    for (int64_t t = 0; t < n; ++t) {
+      dequantize_row_ref(embedding_.type, embedding_.row(tokens[t]), x_.data() + t * H, H);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    const int group = c.n_heads / c.n_kv_heads;
+    for (int li = 0; li < c.n_layers; ++li) {
+      const LayerWeights& l = layers_[li];
+      for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x_.data() + t * H, l.attn_norm, h_.data() + t * H, H, c.rms_eps);
+      kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
+      kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
+      kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
+      for (int64_t t = 0; t < n; ++t) {
+        const int64_t pos = start_pos + t;
+        kernels::ref::rope_interleaved(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+        kernels::ref::rope_interleaved(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+        uint16_t* kc = cache.k(li, static_cast<int>(pos));
+        uint16_t* vc = cache.v(li, static_cast<int>(pos));
+        for (int64_t d = 0; d < kv_dim; ++d) {
+          kc[d] = float_to_fp16(k_[t * kv_dim + d]);
+          vc[d] = float_to_fp16(v_[t * kv_dim + d]);
+        }
+      }
+      // Causal attention: token t sees positions [0, start_pos + t]. One task per (token, head).
+      pool_.parallel_for(n * c.n_heads, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t t = i / c.n_heads, head = i % c.n_heads;
+          const int64_t kv_off = (head / group) * c.head_dim;
+          kernels::cpu::attention_head(q_.data() + t * q_dim + head * c.head_dim, cache.k(li, 0) + kv_off,
+                                       cache.v(li, 0) + kv_off, start_pos + t + 1, kv_dim, c.head_dim, scale,
+                                       att_.data() + t * q_dim + head * c.head_dim);
+        }
+      });
+      kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
+      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+
+      for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x_.data() + t * H, l.ffn_norm, h_.data() + t * H, H, c.rms_eps);
+      kernels::cpu::matmul(l.w_gate, h_.data(), gate_.data(), n, &pool_);
+      kernels::cpu::matmul(l.w_up, h_.data(), up_.data(), n, &pool_);
+      kernels::ref::silu_mul(gate_.data(), up_.data(), gate_.data(), n * c.ffn_hidden);
+      kernels::cpu::matmul(l.w_down, gate_.data(), h_.data(), n, &pool_);
+      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+    }
+    const float* last = x_.data() + (n - 1) * H;
+    kernels::ref::rms_norm(last, output_norm_, h_.data(), H, c.rms_eps);
+    kernels::cpu::matmul(output_, h_.data(), logits, 1, &pool_);
+    return ok_status();
+  }
+
+ private:
+  GgufFile file_;  // owns the mapping the weight views point into
+  ModelConfig config_;
+  ThreadPool pool_;
+  kernels::MatrixView embedding_, output_;
+  const float* output_norm_ = nullptr;
+  std::vector<LayerWeights> layers_;
+  // Activation scratch, [n_tokens, dim] each; reused across calls.
+  std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CausalLm>> create_llama(GgufFile file, int num_threads) {
+  PODSERVE_ASSIGN_OR_RETURN(ModelConfig config, read_config(file));
+  auto model = std::make_unique<LlamaModel>(std::move(file), std::move(config), num_threads);
+  PODSERVE_RETURN_IF_ERROR(model->bind());
+  const ModelConfig& c = model->config();
+  PODSERVE_LOG(kInfo) << "llama: " << c.n_layers << " layers, hidden " << c.hidden << ", heads " << c.n_heads << "/"
+                      << c.n_kv_heads << ", vocab " << c.vocab_size << ", context " << c.context_length
+                      << (c.tied_embeddings ? ", tied embeddings" : "");
+  return std::unique_ptr<CausalLm>(std::move(model));
+}
+
+}  // namespace podserve

@@ -1,0 +1,43 @@
+// A model ready to run: weights, architecture, tokenizer and chat template, loaded from one file or folder.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace podserve {
+
+class CausalLm;
+
+struct LoadOptions {
+  bool show_progress = true;  // log loading progress lines
+  int num_threads = 0;        // compute threads; 0 = all cores
+};
+
+/// Owns everything loaded from a model file. Move-only.
+class LoadedModel {
+ public:
+  LoadedModel(std::unique_ptr<CausalLm> lm, Tokenizer tokenizer, std::string chat_template);
+  ~LoadedModel();
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+
+  CausalLm& lm() { return *lm_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const std::string& chat_template() const { return chat_template_; }
+  /// The context length the model was trained for (config / GGUF context_length).
+  int context_length() const;
+
+ private:
+  std::unique_ptr<CausalLm> lm_;
+  Tokenizer tokenizer_;
+  std::string chat_template_;
+};
+
+/// Loads a `.gguf` file (a model directory with config.json + safetensors comes with a later issue).
+/// Errors name the path and the problem: missing file, corrupt GGUF, unsupported architecture or tensor type.
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options);
+
+}  // namespace podserve

@@ -1,0 +1,49 @@
+#include <chrono>
+
+#include "base/log.h"
+#include "io/gguf.h"
+#include "model/causal_lm.h"
+#include "model/gguf_vocab.h"
+#include "model/loaded_model.h"
+#include "model/registry.h"
+
+namespace podserve {
+
+LoadedModel::LoadedModel(std::unique_ptr<CausalLm> lm, Tokenizer tokenizer, std::string chat_template)
+    : lm_(std::move(lm)), tokenizer_(std::move(tokenizer)), chat_template_(std::move(chat_template)) {}
+LoadedModel::~LoadedModel() = default;
+
+int LoadedModel::context_length() const { return lm_->config().context_length; }
+
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  auto with_path = [&](const Status& s) { return Status(s.code(), "cannot load model '" + path + "': " + s.message()); };
+  if (options.show_progress) PODSERVE_LOG(kInfo) << "loading model " << path;
+  Result<GgufFile> file = GgufFile::open(path);
+  if (!file.ok()) return with_path(file.status());
+  if (options.show_progress) {
+    PODSERVE_LOG(kInfo) << "parsed GGUF v" << file->version() << ": " << file->tensors().size() << " tensors, "
+                        << file->metadata().size() << " metadata keys";
+  }
+  Result<VocabData> vocab = vocab_from_gguf(*file);
+  if (!vocab.ok()) return with_path(vocab.status());
+  Result<Tokenizer> tokenizer = Tokenizer::create(std::move(vocab).value());
+  if (!tokenizer.ok()) return with_path(tokenizer.status());
+  std::string chat_template;
+  if (file->has("tokenizer.chat_template")) {
+    Result<std::string> t = file->get_string("tokenizer.chat_template");
+    if (!t.ok()) return with_path(t.status());
+    chat_template = std::move(t).value();
+  }
+  if (options.show_progress) PODSERVE_LOG(kInfo) << "tokenizer: " << tokenizer->vocab_size() << " tokens";
+  Result<std::unique_ptr<CausalLm>> lm = create_causal_lm(std::move(file).value(), options.num_threads);
+  if (!lm.ok()) return with_path(lm.status());
+  if ((*lm)->config().vocab_size > tokenizer->vocab_size()) {
+    return with_path(data_loss("the embedding has more rows than the vocabulary has tokens"));
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
+  return std::make_unique<LoadedModel>(std::move(lm).value(), std::move(tokenizer).value(), std::move(chat_template));
+}
+
+}  // namespace podserve

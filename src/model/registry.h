@@ -1,0 +1,20 @@
+// Maps an architecture name to the code that builds it: the one place a new architecture is registered.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "io/gguf.h"
+#include "model/causal_lm.h"
+
+namespace podserve {
+
+/// Builds the model for the file's `general.architecture`, taking ownership of the file (weights stay mapped).
+/// An unsupported architecture is an error naming it and listing the supported ones.
+Result<std::unique_ptr<CausalLm>> create_causal_lm(GgufFile file, int num_threads);
+
+/// Comma-separated list of supported architecture names, for messages.
+std::string supported_architectures();
+
+}  // namespace podserve

@@ -1,0 +1,17 @@
+// Binds named GGUF tensors to typed views, checking shape and type so the forward pass can trust them.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+#include "io/gguf.h"
+#include "kernels/ops.h"
+
+namespace podserve {
+
+/// A matrix [rows, cols] (GGUF dims {cols, rows}) of a type the matmul kernels support.
+Result<kernels::MatrixView> bind_matrix(const GgufFile& file, const std::string& name, int64_t rows, int64_t cols);
+/// A float32 vector of `n` elements (norm weights).
+Result<const float*> bind_vector(const GgufFile& file, const std::string& name, int64_t n);
+
+}  // namespace podserve
