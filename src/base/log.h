@@ -30,10 +30,18 @@ class LogLine {
   LogLevel level_;
   std::ostringstream stream_;
 };
+
+/// Lets the ternary in PODSERVE_LOG have type void on both branches.
+struct LogVoidify {
+  void operator&(LogLine&) {}
+  void operator&(LogLine&&) {}
+};
 }  // namespace detail
 }  // namespace podserve
 
-#define PODSERVE_LOG(level)                                                          \
-  if (::podserve::LogLevel::level < ::podserve::log_level()) {                       \
-  } else                                                                             \
-    ::podserve::detail::LogLine(::podserve::LogLevel::level, __FILE__, __LINE__)
+/// An expression, so it is safe after an unbraced `if`; the message is not built when the level is off.
+#define PODSERVE_LOG(level)                                                              \
+  (::podserve::LogLevel::level < ::podserve::log_level())                                \
+      ? (void)0                                                                          \
+      : ::podserve::detail::LogVoidify() &                                               \
+            ::podserve::detail::LogLine(::podserve::LogLevel::level, __FILE__, __LINE__)

@@ -12,7 +12,7 @@ constexpr size_t kPrefillChunk = 256;
 
 Status validate_request(const GenerationRequest& request, int max_model_len, int vocab_size) {
   const auto prompt_len = static_cast<int64_t>(request.prompt_tokens.size());
-  if (prompt_len == 0) return invalid_argument("The prompt is empty.");
+  if (prompt_len == 0) return invalid_argument("The decoder prompt cannot be empty");  // vLLM's wording
   for (int32_t t : request.prompt_tokens) {
     if (t < 0 || t >= vocab_size) {
       return invalid_argument("Token id " + std::to_string(t) + " is out of vocabulary");
