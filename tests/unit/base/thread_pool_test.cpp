@@ -1,0 +1,118 @@
+#include "base/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace podserve {
+namespace {
+
+// Aborts the process if the scope is not left within `seconds`: a deadlocked pool would otherwise hang until
+// CTest's timeout, and a hung join in ~ThreadPool cannot be failed out of.
+class Watchdog {
+ public:
+  explicit Watchdog(int seconds) {
+    thread_ = std::thread([this, seconds] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return done_; })) {
+        std::fprintf(stderr, "Watchdog: ThreadPool deadlocked (no progress in %d s)\n", seconds);
+        std::abort();
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  Watchdog watchdog(60);
+  for (int threads : {1, 2, 5}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.num_threads(), threads);
+    for (int64_t n : {0, 1, 2, 3, 1000}) {
+      SCOPED_TRACE(::testing::Message() << "threads=" << threads << " n=" << n);
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      std::atomic<int> calls{0}, bad_ranges{0};
+      pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+        if (!(0 <= begin && begin < end && end <= n)) ++bad_ranges;  // no empty or out-of-range chunks
+        ++calls;
+        for (int64_t i = begin; i < end && i < n; ++i) ++hits[static_cast<size_t>(i)];
+      });
+      EXPECT_EQ(bad_ranges.load(), 0);
+      EXPECT_LE(calls.load(), threads);
+      if (n == 0) {
+        EXPECT_EQ(calls.load(), 0);
+      }
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "index " << i;
+    }
+  }
+}
+
+TEST(ThreadPool, UsesTheWorkersForLargeRanges) {
+  Watchdog watchdog(60);
+  ThreadPool pool(3);
+  std::mutex mutex;
+  std::vector<std::thread::id> ids;
+  pool.parallel_for(300, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.push_back(std::this_thread::get_id());
+  });
+  ASSERT_EQ(ids.size(), 3u);  // one contiguous chunk per thread
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_NE(ids[0], ids[2]);
+}
+
+TEST(ThreadPool, ZeroMeansHardwareThreads) {
+  ThreadPool pool(0);
+  EXPECT_GE(pool.num_threads(), 1);
+  const unsigned hw = std::thread::hardware_concurrency();
+  if (hw > 0) {
+    EXPECT_EQ(pool.num_threads(), static_cast<int>(hw));
+  }
+}
+
+TEST(ThreadPool, ManyCallsDoNotDeadlock) {
+  Watchdog watchdog(120);
+  for (int threads : {2, 5}) {
+    ThreadPool pool(threads);
+    std::atomic<int64_t> total{0};
+    const int kCalls = 10000;
+    for (int c = 0; c < kCalls; ++c) {
+      // Alternate tiny and larger ranges: some workers get empty chunks, some calls run inline (n == 1).
+      const int64_t n = c % 3 == 0 ? 1 : (c % 3 == 1 ? 2 : 7);
+      pool.parallel_for(n, [&](int64_t begin, int64_t end) { total += end - begin; });
+      if (c % 3 == 2) {
+        ASSERT_EQ(total.load(), (c / 3 + 1) * (1 + 2 + 7)) << "call " << c;
+      }
+    }
+    EXPECT_EQ(total.load(), kCalls / 3 * 10 + 1);  // 3333 full rounds plus the last call's n == 1
+  }
+}
+
+TEST(ThreadPool, DestroysCleanlyWithoutWork) {
+  Watchdog watchdog(60);
+  for (int i = 0; i < 100; ++i) ThreadPool pool(4);
+}
+
+}  // namespace
+}  // namespace podserve

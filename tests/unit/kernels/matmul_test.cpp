@@ -1,0 +1,144 @@
+// cpu::matmul against ref::matmul for every weight type, on odd shapes (in the style of ggml's
+// test-backend-ops): weights come from quantizing random floats with the test-local quantizers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "base/fp16.h"
+#include "base/thread_pool.h"
+#include "kernels/ops.h"
+#include "kernels/ref/dequant.h"
+#include "quantize_for_test.h"
+
+namespace podserve::kernels {
+namespace {
+
+constexpr DType kAllTypes[] = {DType::kF32, DType::kF16,  DType::kBF16, DType::kQ8_0,
+                               DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ6_K};
+
+bool is_int_dot(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1; }
+
+float load_half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return fp16_to_float(h);
+}
+
+// Worst-case |cpu - ref| for one output of an int-dot type. The cpu path rounds each activation block to
+// q * fp16(d), d = amax/127: per element that is off by at most d/2 (rounding) + 127 * d * 2^-11 (d stored as
+// fp16; a normal half for these N(0,1) inputs) < 0.6 d. Q4_1 computes sum(dw q a) + m * s, s = fp16(d * sum q),
+// instead of sum((dw q + m) x); writing dw q = w - m bounds that by sum(|w| + 2|m|) * 0.6 d + |m| |sum x| 2^-10.
+// Plus float accumulation over <= 24 blocks: 1e-5 * sum|w x|.
+double int_dot_bound(DType type, const uint8_t* wrow, const float* w, const float* x, int64_t cols) {
+  double bound = 0.0;
+  for (int64_t b = 0; b < cols / 32; ++b) {
+    const float* wb = w + 32 * b;
+    const float* xb = x + 32 * b;
+    const double delta = 0.6 * test_quant::amax_of(xb, 32) / 127.0;
+    const double m = type == DType::kQ4_1 ? std::fabs(load_half(wrow + 20 * b + 2)) : 0.0;
+    double sw = 0.0, sx = 0.0, swx = 0.0;
+    for (int c = 0; c < 32; ++c) {
+      sw += std::fabs(wb[c]);
+      sx += std::fabs(xb[c]);
+      swx += std::fabs(static_cast<double>(wb[c]) * xb[c]);
+    }
+    bound += (sw + 64.0 * m) * delta + m * sx * 0x1.0p-10 + 1e-5 * swx;
+  }
+  return bound;
+}
+
+// Quantized weights must decode close to the floats they came from; a layout mistake in the test quantizer
+// (or in dequantize_row_ref) would give an error of the order of the signal. Bounds: ~2x the expected NMSE of
+// each format's step size on N(0,1) data (e.g. Q4_0: step amax/8 ~ 0.28, variance step^2/12 ~ 6.5e-3).
+TEST(TestQuantizer, RoundTripsThroughRefDequant) {
+  const std::pair<DType, double> bounds[] = {{DType::kF32, 0.0},    {DType::kF16, 1e-7},  {DType::kBF16, 1e-5},
+                                             {DType::kQ8_0, 1e-4},  {DType::kQ4_0, 1.5e-2}, {DType::kQ4_1, 1.5e-2},
+                                             {DType::kQ4_K, 1.5e-2}, {DType::kQ6_K, 1e-3}};
+  std::mt19937 gen(7);
+  const int64_t n = 256 * 16;
+  const std::vector<float> x = test_quant::random_normal(gen, n);
+  for (const auto& [type, bound] : bounds) {
+    const std::vector<uint8_t> q = test_quant::quantize(type, x.data(), n);
+    std::vector<float> y(n);
+    dequantize_row_ref(type, q.data(), y.data(), n);
+    double err = 0.0, ref = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      err += (static_cast<double>(y[i]) - x[i]) * (y[i] - x[i]);
+      ref += static_cast<double>(x[i]) * x[i];
+    }
+    EXPECT_LE(err / ref, bound) << dtype_name(type);
+  }
+}
+
+TEST(Matmul, SupportsExactlyTheWeightTypes) {
+  for (DType t : kAllTypes) EXPECT_TRUE(matmul_supports(t)) << dtype_name(t);
+  EXPECT_FALSE(matmul_supports(DType::kQ8_1));
+}
+
+TEST(Matmul, CpuMatchesRefOnOddShapes) {
+  ThreadPool pool1(1), pool3(3);
+  std::mt19937 gen(1234);
+  for (DType type : kAllTypes) {
+    double err_sq = 0.0, ref_sq = 0.0;
+    int cases = 0;
+    for (int64_t rows : {1, 7, 83}) {
+      for (int64_t cols : {32, 96, 256, 768}) {
+        if (cols % dtype_block_size(type) != 0) continue;
+        const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
+        const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
+        const MatrixView w{type, wq.data(), rows, cols};
+        std::vector<float> wd(rows * cols);  // the weights as both paths see them
+        for (int64_t r = 0; r < rows; ++r) dequantize_row_ref(type, w.row(r), wd.data() + r * cols, cols);
+        for (int64_t n : {1, 3, 17}) {
+          SCOPED_TRACE(::testing::Message() << dtype_name(type) << " rows=" << rows << " cols=" << cols << " n=" << n);
+          const std::vector<float> x = test_quant::random_normal(gen, n * cols);
+          std::vector<float> want(n * rows), got1(n * rows, NAN), got3(n * rows, NAN);
+          ref::matmul(w, x.data(), want.data(), n);
+          cpu::matmul(w, x.data(), got1.data(), n, &pool1);
+          cpu::matmul(w, x.data(), got3.data(), n, &pool3);
+          // Rows are split across threads but each output is computed by the same code: bit-identical.
+          ASSERT_EQ(std::memcmp(got1.data(), got3.data(), got1.size() * sizeof(float)), 0);
+          int bad = 0;
+          for (int64_t t = 0; t < n; ++t) {
+            const float* xt = x.data() + t * cols;
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* wr = wd.data() + r * cols;
+              double tol;
+              if (is_int_dot(type)) {
+                tol = int_dot_bound(type, w.row(r), wr, xt, cols);
+              } else {
+                // Same dequantized row on both sides; only float vs double summation differs: <= ~100
+                // roundings of 2^-24 over <= 768 terms in 8 FMA lanes, so 1e-5 * sum|w x| is safe.
+                double swx = 0.0;
+                for (int64_t c = 0; c < cols; ++c) swx += std::fabs(static_cast<double>(wr[c]) * xt[c]);
+                tol = 1e-5 * swx;
+              }
+              const double y = want[t * rows + r], e = got1[t * rows + r] - y;
+              if (!(std::fabs(e) <= tol) && ++bad <= 3) {
+                ADD_FAILURE() << "[t=" << t << ", r=" << r << "] cpu " << got1[t * rows + r] << " ref " << y
+                              << " tol " << tol;
+              }
+              err_sq += e * e;
+              ref_sq += y * y;
+            }
+          }
+          EXPECT_EQ(bad, 0);
+          ++cases;
+        }
+      }
+    }
+    // Statistical check on top of the worst-case one: int8 activations add noise of variance ~(d/2)^2/3 per
+    // element, ~3e-5 of the signal for N(0,1) data; 5e-4 is ggml's NMSE bound for quantized-activation ops.
+    const double nmse = err_sq / ref_sq;
+    std::printf("%-5s %2d cases, NMSE %.3g\n", dtype_name(type), cases, nmse);
+    EXPECT_LT(nmse, is_int_dot(type) ? 5e-4 : 1e-12) << dtype_name(type);
+    EXPECT_GT(cases, 0);
+  }
+}
+
+}  // namespace
+}  // namespace podserve::kernels
