@@ -3,6 +3,8 @@
 #include <cstring>
 #include <string>
 
+#include "serve/serve_command.h"
+
 namespace {
 void print_help() {
   std::printf(
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
     std::printf("podserve %s\n", PODSERVE_VERSION);
     return 0;
   }
+  if (!std::strcmp(argv[1], "serve")) return podserve::run_serve(argc - 1, argv + 1);
   std::fprintf(stderr, "podserve: unknown command '%s' (try `podserve --help`)\n", argv[1]);
   return 2;
 }

@@ -47,7 +47,10 @@ class SerialEngine final : public Engine {
 
   void abort(const std::string& request_id) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    aborted_.insert(request_id);
+    // Only live requests are marked, so aborting a finished one leaves nothing behind.
+    const bool queued = std::any_of(queue_.begin(), queue_.end(),
+                                    [&](const Pending& p) { return p.request.request_id == request_id; });
+    if (queued || (busy_ && running_id_ == request_id)) aborted_.insert(request_id);
   }
 
   const Tokenizer& tokenizer() const override { return model_->tokenizer(); }
@@ -75,6 +78,7 @@ class SerialEngine final : public Engine {
         job = std::move(queue_.front());
         queue_.pop_front();
         busy_ = true;
+        running_id_ = job.request.request_id;
         if (stopping_) aborted_.insert(job.request.request_id);
       }
       const std::string id = job.request.request_id;
@@ -103,6 +107,7 @@ class SerialEngine final : public Engine {
   std::deque<Pending> queue_;
   std::set<std::string> aborted_;
   bool busy_ = false;
+  std::string running_id_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -24,8 +24,8 @@ RAW_PROMPTS = [
 # (system message or None for the template's default, user message)
 CHAT_QUESTIONS = [
     (None, "What is the capital of France?"),
-    ("You are a helpful assistant. Answer briefly.", "What is the capital of France?"),
-    (None, "What is the capital city of France?"),
+    ("You are a helpful AI assistant.", "What is the capital of France?"),
+    ("You are a helpful assistant. Answer in one sentence.", "What is the capital of France?"),
     (None, "Write a haiku about the sea."),
 ]
 MAX_TOKENS = 32
@@ -33,9 +33,12 @@ CHAT_MAX_TOKENS = 48
 TOP_LOGITS = 20
 
 
-def render_chat(template: str, system, question: str) -> str:
+def chat_messages(system, question):
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+
+
+def render_chat(template: str, messages) -> str:
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
     return env.from_string(template).render(
         messages=messages, add_generation_prompt=True,
         bos_token="<|im_start|>", eos_token="<|im_end|>")
@@ -72,13 +75,15 @@ def main():
     template = llm.metadata["tokenizer.chat_template"]
     eos = llm.token_eos()
     cases = []
-    prompts = [(p, False, MAX_TOKENS) for p in RAW_PROMPTS]
-    prompts += [(render_chat(template, s, q), True, CHAT_MAX_TOKENS) for s, q in CHAT_QUESTIONS]
-    for text, is_chat, max_tokens in prompts:
+    prompts = [(p, None, MAX_TOKENS) for p in RAW_PROMPTS]
+    for system, question in CHAT_QUESTIONS:
+        messages = chat_messages(system, question)
+        prompts.append((render_chat(template, messages), messages, CHAT_MAX_TOKENS))
+    for text, messages, max_tokens in prompts:
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         out, margins, top = greedy(llm, tokens, max_tokens, eos)
         completion = llm.detokenize([t for t in out if t != eos]).decode("utf-8", errors="replace")
-        cases.append({"prompt": text, "chat": is_chat, "prompt_tokens": tokens, "max_tokens": max_tokens,
+        cases.append({"prompt": text, "chat": messages is not None, "messages": messages, "prompt_tokens": tokens, "max_tokens": max_tokens,
                       "greedy_tokens": out, "greedy_text": completion,
                       "top2_margins": margins, "first_top_logits": top})
         print(f"{text[:40]!r:45} -> {completion[:60]!r} min margin {min(margins):.4f} at {int(np.argmin(margins))}")

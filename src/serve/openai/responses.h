@@ -1,0 +1,60 @@
+// JSON bodies of OpenAI responses and stream chunks, in vLLM's shapes and field order (engines.md §1.5).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "engine/request.h"
+
+namespace podserve::openai {
+
+/// What every response and chunk of one request carries.
+struct ResponseMeta {
+  std::string id;       // "chatcmpl-<hex>" / "cmpl-<hex>"
+  int64_t created = 0;  // unix seconds
+  std::string model;    // served model name
+};
+
+struct Usage {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+using StopReason = std::variant<std::monostate, std::string, int32_t>;
+
+/// How a choice ended (nullopt finish = still running).
+struct Finish {
+  FinishReason reason = FinishReason::kNone;
+  StopReason stop_reason;
+};
+
+/// A new random id: prefix + 32 hex digits.
+std::string make_request_id(std::string_view prefix);
+int64_t unix_now();
+
+/// `chat.completion`: one choice with the whole message.
+std::string chat_completion_json(const ResponseMeta& meta, const std::string& role, const std::string& content,
+                                 const Finish& finish, const Usage& usage);
+/// `chat.completion.chunk`. `role` set only on the first chunk; `finish` set only on the last; `usage` only with
+/// continuous usage stats.
+std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::string>& role,
+                            const std::string& content, const std::optional<Finish>& finish,
+                            const std::optional<Usage>& usage);
+/// The final usage chunk of a chat stream: `"choices": []` plus usage.
+std::string chat_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
+
+/// `text_completion`.
+std::string completion_json(const ResponseMeta& meta, const std::string& text, const Finish& finish,
+                            const Usage& usage);
+/// A `text_completion` stream chunk.
+std::string completion_chunk_json(const ResponseMeta& meta, const std::string& text,
+                                  const std::optional<Finish>& finish, const std::optional<Usage>& usage);
+std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
+
+/// GET /v1/models: a ModelList with one ModelCard.
+std::string model_list_json(const std::string& served_name, const std::string& root, int64_t created,
+                            int max_model_len);
+
+}  // namespace podserve::openai

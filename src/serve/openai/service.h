@@ -1,0 +1,56 @@
+// The OpenAI-compatible routes (vLLM's subset): GET /health, GET /v1/models, POST /v1/chat/completions,
+// POST /v1/completions, plus API-key checking and the error bodies the HTTP layer produces itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "serve/http/http_types.h"
+#include "serve/http/router.h"
+#include "serve/openai/prompt_renderer.h"
+
+namespace podserve::openai {
+
+struct ServiceOptions {
+  std::string served_model_name;
+  std::string model_root;  // the ModelCard's `root`: the model path as given
+  std::string response_role = "assistant";
+  std::vector<std::string> api_keys;  // empty = open
+};
+
+class OpenAiService {
+ public:
+  /// `renderer` may be null (no chat template): chat requests then get vLLM's "no chat template" 400.
+  OpenAiService(Engine& engine, ServiceOptions options, std::unique_ptr<PromptRenderer> renderer);
+
+  /// Adds every route to the table.
+  void register_routes(http::Router& router);
+  /// 401 `{"error":"Unauthorized"}` for /v1 paths without a valid `Authorization: Bearer` key; nullopt when
+  /// authentication is off, the path is open (/health) or the key matches (constant-time comparison).
+  std::optional<http::HttpResponse> check_auth(const http::HttpRequest& req) const;
+  /// Error body for responses the HTTP layer makes itself (404, 405, 413, ...).
+  static http::HttpResponse http_error(int status, const std::string& message);
+
+ private:
+  http::awaitable<void> health(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> models(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> chat_completions(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> completions(const http::HttpRequest& req, http::ResponseWriter& writer);
+
+  /// 404 "The model `X` does not exist." unless `model` is absent or the served name.
+  std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
+  /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages.
+  std::optional<ApiError> finish_request(const CommonRequest& common, std::vector<int32_t> prompt,
+                                         int default_max_tokens, GenerationRequest* out) const;
+
+  Engine& engine_;
+  ServiceOptions options_;
+  std::unique_ptr<PromptRenderer> renderer_;
+  int64_t created_;
+};
+
+}  // namespace podserve::openai

