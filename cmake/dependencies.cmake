@@ -9,3 +9,5 @@ endif()
 # Oniguruma: the regex engine HF tokenizers uses (pre-tokenizer patterns need \p{L}, lookahead, (?i:...)).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ONIG REQUIRED IMPORTED_TARGET oniguruma)
+# xxHash: XXH3-128 chains the prefix-cache block hashes (fast, 128-bit so collisions are negligible).
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
