@@ -1,5 +1,5 @@
 // Sampler: greedy, top-k / top-p truncation and the distribution of draws (chi-square against softmax).
-#include "engine/sampler.h"
+#include "engine/sampling/sampler.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <span>
 #include <vector>
 
 namespace podserve {
@@ -33,6 +34,11 @@ int32_t argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// The cases below predate penalties and min_tokens: no history, nothing to mask.
+int32_t sample_token(Sampler& sampler, std::span<float> logits, const SamplingParams& p, Rng& rng) {
+  return sampler.sample(logits, p, PenaltyState{}, 0, {}, rng).token;
+}
+
 std::vector<int64_t> draw_counts(const std::vector<float>& logits, const SamplingParams& p, int draws, uint64_t seed) {
   Sampler sampler;
   Rng rng(seed);
@@ -40,7 +46,7 @@ std::vector<int64_t> draw_counts(const std::vector<float>& logits, const Samplin
   std::vector<float> scratch;
   for (int i = 0; i < draws; ++i) {
     scratch = logits;  // sample() may modify its input
-    const int32_t t = sampler.sample(scratch, p, rng);
+    const int32_t t = sample_token(sampler, scratch, p, rng);
     EXPECT_GE(t, 0);
     EXPECT_LT(t, static_cast<int32_t>(logits.size()));
     ++counts[t];
@@ -90,7 +96,7 @@ TEST(Sampler, TemperatureZeroIsArgmax) {
   for (uint32_t seed = 0; seed < 50; ++seed) {
     std::vector<float> logits = random_logits(1000, seed);
     const int32_t want = argmax(logits);
-    for (float t : {0.0f, 1e-6f}) EXPECT_EQ(sampler.sample(logits, params(t), rng), want) << "temperature " << t;
+    for (float t : {0.0f, 1e-6f}) EXPECT_EQ(sample_token(sampler, logits, params(t), rng), want) << "temperature " << t;
   }
 }
 
@@ -101,7 +107,7 @@ TEST(Sampler, TopKOneIsArgmaxAtAnyTemperature) {
   for (float t : {0.1f, 1.0f, 5.0f, 100.0f}) {
     for (int i = 0; i < 200; ++i) {
       std::vector<float> scratch = logits;
-      ASSERT_EQ(sampler.sample(scratch, params(t, 1), rng), argmax(logits)) << "temperature " << t;
+      ASSERT_EQ(sample_token(sampler, scratch, params(t, 1), rng), argmax(logits)) << "temperature " << t;
     }
   }
 }
@@ -120,7 +126,7 @@ TEST(Sampler, SameSeedSameSequence) {
     std::vector<int32_t> out;
     for (int i = 0; i < 500; ++i) {
       std::vector<float> scratch = logits;
-      out.push_back(sampler.sample(scratch, params(0.8f, 40, 0.95f), rng));
+      out.push_back(sample_token(sampler, scratch, params(0.8f, 40, 0.95f), rng));
     }
     return out;
   };

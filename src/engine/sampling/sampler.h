@@ -1,0 +1,48 @@
+// Token selection for one sequence with vLLM V1's semantics, as a chain of small stages:
+//   (1) min_tokens masking  (2) logit_bias  (3) repetition / frequency / presence penalties
+//   (4) greedy argmax if temperature < 1e-5, else divide by temperature  (5) min_p  (6) top-k, then top-p
+//   (7) draw with the sequence's own Rng, so a seed gives the same tokens whatever else the engine runs.
+// Stages (1)-(3) are in logits_processors.h, (4)-(7) in truncation.h; logprobs (from the raw logits) in
+// logprobs.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/rng.h"
+#include "engine/request.h"
+#include "engine/sampling/logits_processors.h"
+#include "engine/sampling/logprobs.h"
+#include "engine/sampling/truncation.h"
+
+namespace podserve {
+
+/// Temperatures below this are greedy (vLLM's _SAMPLING_EPS).
+inline constexpr float kGreedyEpsilon = 1e-5f;
+
+struct SampleResult {
+  int32_t token = 0;
+  /// From the raw logits; present when params.logprobs is set (top = that many alternatives) or when
+  /// best_of > n (top empty: only the token's logprob, for ranking the candidates by cumulative logprob).
+  std::optional<TokenLogprobs> logprobs;
+};
+
+/// Reusable scratch for sampling; one per engine thread, shared by all sequences (it holds no per-request
+/// state, that lives in the Rng and PenaltyState).
+class Sampler {
+ public:
+  /// Picks the next token. `logits` [vocab] is the raw model output and is modified in place (scratch).
+  /// `num_output_tokens` counts the sequence's generated tokens so far (for min_tokens);
+  /// `eos_and_stop_ids` are the ids min_tokens masks (EOS unless ignore_eos, plus stop_token_ids).
+  /// Greedy requests draw nothing from `rng`; others draw exactly one number.
+  SampleResult sample(std::span<float> logits, const SamplingParams& params, const PenaltyState& state,
+                      int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng);
+
+ private:
+  Candidates candidates_;
+  std::vector<float> raw_;  // copy of the raw logits, kept only when logprobs are wanted and stages mutate
+};
+
+}  // namespace podserve
