@@ -3,7 +3,8 @@ function(podserve_set_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
   # GCC 12 reports false -Wrestrict positives on `"literal" + std::string` at -O2 (GCC bug 105651).
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
-    target_compile_options(${target} PRIVATE -Wno-restrict)
+    # ... and -Wmismatched-new-delete on Boost.Asio's aligned coroutine frames (its operator new/delete pair).
+    target_compile_options(${target} PRIVATE -Wno-restrict -Wno-mismatched-new-delete)
   endif()
   if(PODSERVE_FATAL_WARNINGS)
     target_compile_options(${target} PRIVATE -Werror)

@@ -1,66 +1,80 @@
-// The serial engine: one thread takes requests in arrival order and runs each to completion.
+// The batching engine: an inbox for submissions and aborts, and one loop thread that runs steps.
 #include "engine/engine.h"
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/log.h"
-#include "base/rng.h"
-#include "engine/generation.h"
+#include "engine/engine_loop.h"
+#include "engine/validate.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 
 namespace podserve {
 namespace {
 
-struct Pending {
-  GenerationRequest request;
-  OutputCallback on_output;
-};
-
-class SerialEngine final : public Engine {
+class BatchingEngine final : public Engine {
  public:
-  SerialEngine(std::unique_ptr<LoadedModel> model, const EngineConfig& config)
-      : model_(std::move(model)), config_(config), seed_rng_(config.seed) {
-    max_model_len_ = config.max_model_len > 0 ? config.max_model_len : model_->context_length();
-    cache_ = model_->lm().new_cache(max_model_len_);
+  explicit BatchingEngine(std::unique_ptr<EngineLoop> loop) : loop_(std::move(loop)) {
     thread_ = std::thread([this] { run(); });
   }
-  ~SerialEngine() override { shutdown(); }
+  ~BatchingEngine() override { shutdown(); }
 
   Status submit(GenerationRequest request, OutputCallback on_output) override {
-    PODSERVE_RETURN_IF_ERROR(validate_request(request, max_model_len_, model_->tokenizer().vocab_size()));
+    PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size()));
+    const SamplingParams& p = request.params;
+    const int max_logprobs = loop_->config().max_logprobs;
+    if ((p.logprobs && *p.logprobs > max_logprobs) || (p.prompt_logprobs && *p.prompt_logprobs > max_logprobs)) {
+      return invalid_argument("Requested logprobs exceed the maximum allowed value of " + std::to_string(max_logprobs));
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return unavailable("the engine is shutting down");
-    if (static_cast<int>(queue_.size()) + (busy_ ? 1 : 0) >= config_.max_num_seqs) {
-      return resource_exhausted("too many requests in flight (max_num_seqs=" + std::to_string(config_.max_num_seqs) + ")");
+    if (unfinished_ >= loop_->config().max_queued_requests) {
+      return resource_exhausted("too many requests in flight (" + std::to_string(unfinished_) + ")");
     }
-    queue_.push_back({std::move(request), std::move(on_output)});
+    ++unfinished_;
+    auto wrapped = [this, cb = std::move(on_output), candidates = std::max(p.n, p.best_of), seen = 0,
+                    n = p.n, holds = p.best_of > p.n](GenerationOutput out) mutable {
+      const bool last = out.finished && ++seen == (holds ? n : candidates);
+      cb(std::move(out));
+      if (last) {
+        std::lock_guard<std::mutex> l(mutex_);
+        --unfinished_;
+      }
+    };
+    inbox_.push_back({std::move(request), std::move(wrapped)});
     cv_.notify_one();
     return ok_status();
   }
 
   void abort(const std::string& request_id) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    // Only live requests are marked, so aborting a finished one leaves nothing behind.
-    const bool queued = std::any_of(queue_.begin(), queue_.end(),
-                                    [&](const Pending& p) { return p.request.request_id == request_id; });
-    if (queued || (busy_ && running_id_ == request_id)) aborted_.insert(request_id);
+    aborts_.push_back(request_id);
+    cv_.notify_one();
   }
 
-  const Tokenizer& tokenizer() const override { return model_->tokenizer(); }
-  const std::string& chat_template() const override { return model_->chat_template(); }
-  int max_model_len() const override { return max_model_len_; }
+  const Tokenizer& tokenizer() const override { return loop_->tokenizer(); }
+  const std::string& chat_template() const override { return loop_->chat_template(); }
+  int max_model_len() const override { return loop_->max_model_len(); }
+
+  EngineStats stats() const override {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    return stats_;
+  }
+
+  Status audit() const override {
+    std::lock_guard<std::mutex> lock(step_mutex_);
+    return loop_->audit();
+  }
 
   void shutdown() override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_ && !thread_.joinable()) return;
       stopping_ = true;
     }
     cv_.notify_all();
@@ -70,59 +84,47 @@ class SerialEngine final : public Engine {
  private:
   void run() {
     for (;;) {
-      Pending job;
+      std::vector<EngineLoop::Submission> submissions;
+      std::vector<std::string> aborts;
+      bool stopping;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping
-        job = std::move(queue_.front());
-        queue_.pop_front();
-        busy_ = true;
-        running_id_ = job.request.request_id;
-        if (stopping_) aborted_.insert(job.request.request_id);
+        cv_.wait(lock, [this] { return stopping_ || !inbox_.empty() || !aborts_.empty() || loop_->has_work(); });
+        submissions.swap(inbox_);
+        aborts.swap(aborts_);
+        stopping = stopping_;
       }
-      const std::string id = job.request.request_id;
-      auto is_aborted = [this, &id] {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return stopping_ || aborted_.count(id) != 0;
-      };
-      Rng rng(job.request.params.seed ? *job.request.params.seed : seed_rng_.next_u64());
-      Generation generation(model_->lm(), model_->tokenizer(), *cache_, std::move(job.request), std::move(job.on_output));
-      generation.run(rng, sampler_, is_aborted);
-      std::lock_guard<std::mutex> lock(mutex_);
-      aborted_.erase(id);
-      busy_ = false;
+      std::lock_guard<std::mutex> step_lock(step_mutex_);
+      for (auto& s : submissions) loop_->add_request(std::move(s));
+      for (const auto& id : aborts) loop_->abort_request(id, FinishReason::kAbort);
+      if (stopping) {
+        loop_->abort_all();
+        return;
+      }
+      if (loop_->has_work()) loop_->step();
+      std::lock_guard<std::mutex> stats_lock(stats_mutex_);
+      stats_ = loop_->stats();
     }
   }
 
-  std::unique_ptr<LoadedModel> model_;
-  EngineConfig config_;
-  int max_model_len_ = 0;
-  std::unique_ptr<KvCache> cache_;
-  Sampler sampler_;
-  Rng seed_rng_;
-
-  std::mutex mutex_;
+  std::unique_ptr<EngineLoop> loop_;
+  mutable std::mutex mutex_;  // guards the inbox, aborts, counters below
   std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  std::set<std::string> aborted_;
-  bool busy_ = false;
-  std::string running_id_;
+  std::vector<EngineLoop::Submission> inbox_;
+  std::vector<std::string> aborts_;
+  int unfinished_ = 0;
   bool stopping_ = false;
+  mutable std::mutex step_mutex_;   // held while the loop mutates its state
+  mutable std::mutex stats_mutex_;
+  EngineStats stats_;
   std::thread thread_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
-  if (model == nullptr) return invalid_argument("Engine::create: no model");
-  if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
-  if (config.max_model_len > model->context_length()) {
-    return invalid_argument("max_model_len " + std::to_string(config.max_model_len) +
-                            " is larger than the model's context length " + std::to_string(model->context_length()));
-  }
-  if (config.max_num_seqs < 1) return invalid_argument("max_num_seqs must be >= 1");
-  return std::unique_ptr<Engine>(new SerialEngine(std::move(model), config));
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<EngineLoop> loop, EngineLoop::create(std::move(model), config));
+  return std::unique_ptr<Engine>(new BatchingEngine(std::move(loop)));
 }
 
 }  // namespace podserve

@@ -1,12 +1,13 @@
-// The engine: owns the model, runs generation on its own thread and streams outputs to callbacks.
-// (This first version serves requests one at a time, in arrival order; continuous batching over a paged KV
-// cache replaces the loop body without changing this interface.)
+// The engine: owns the model and a paged KV cache, and runs continuous batching on its own thread: every step
+// packs decode tokens and prefill chunks of many requests into one forward pass, and streams outputs to each
+// request's callback.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "engine/metrics.h"
 #include "engine/request.h"
 
 namespace podserve {
@@ -15,9 +16,17 @@ class LoadedModel;
 class Tokenizer;
 
 struct EngineConfig {
-  int max_model_len = 0;      // 0 = the model's context length
-  int max_num_seqs = 256;     // admission limit: requests waiting + running
-  uint64_t seed = 0;          // default seed for requests without one
+  int max_model_len = 0;            // 0 = the model's context length
+  int max_num_seqs = 256;           // sequences running at once
+  int max_num_batched_tokens = 0;   // tokens per step; 0 = max(2048, max_model_len) without chunked prefill, else 2048
+  bool enable_chunked_prefill = true;
+  bool enable_prefix_caching = true;
+  int block_size = 16;              // tokens per KV block
+  double kv_cache_memory_gib = 4.0; // KV pool size (reserved; resident as used)
+  int num_kv_blocks = 0;            // overrides kv_cache_memory_gib when > 0 (tests force preemption with it)
+  int max_queued_requests = 4096;   // unfinished requests accepted before submit() answers ResourceExhausted
+  int max_logprobs = 20;
+  uint64_t seed = 0;                // default seed for requests without one
 };
 
 class Engine {
@@ -37,6 +46,10 @@ class Engine {
   /// The chat template from the model file ("" if it has none).
   virtual const std::string& chat_template() const = 0;
   virtual int max_model_len() const = 0;
+  /// A snapshot of the counters (thread-safe).
+  virtual EngineStats stats() const = 0;
+  /// Checks every KV-cache invariant (waits for the current step); for tests.
+  virtual Status audit() const = 0;
   /// Stops the engine thread; pending requests finish with kAbort.
   virtual void shutdown() = 0;
 };

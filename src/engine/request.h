@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -13,11 +14,20 @@
 
 namespace podserve {
 
-/// Sampling and stopping parameters of one request (vLLM's SamplingParams subset implemented so far).
+/// Sampling and stopping parameters of one request, with vLLM's meanings and defaults.
 struct SamplingParams {
+  int n = 1;                 // sequences returned
+  int best_of = 0;           // sequences generated (0 = n, else >= n); the n with the highest cumulative logprob are returned
   float temperature = 1.0f;  // 0 = greedy
   float top_p = 1.0f;        // (0, 1]
   int top_k = 0;             // 0 or -1 = off
+  float min_p = 0.0f;        // [0, 1]
+  float presence_penalty = 0.0f;    // [-2, 2]
+  float frequency_penalty = 0.0f;   // [-2, 2]
+  float repetition_penalty = 1.0f;  // > 0
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias added to its logit
+  std::optional<int> logprobs;         // top-N logprobs per generated token (0 = only the sampled token's)
+  std::optional<int> prompt_logprobs;  // top-N logprobs per prompt token
   std::optional<uint64_t> seed;
   int max_tokens = 16;       // >= 1 (already clamped to the context by the caller)
   int min_tokens = 0;
@@ -37,10 +47,22 @@ struct GenerationRequest {
   SamplingParams params;
 };
 
+/// Log-probability of one token position: the chosen token's and the top-N alternatives (highest first).
+struct TokenLogprobs {
+  int32_t token = 0;
+  float logprob = 0.0f;
+  int rank = 1;                                    // 1-based rank of `token` among all tokens
+  std::vector<std::pair<int32_t, float>> top;      // (token, logprob), at most N
+};
+
 /// One update for a request, delivered in order. The last update has finished == true.
 struct GenerationOutput {
+  int index = 0;                       // which of the request's n sequences this update belongs to
   std::string text_delta;              // new detokenized text (valid UTF-8, stop strings removed)
   std::vector<int32_t> token_ids;      // tokens produced since the previous update
+  std::vector<TokenLogprobs> logprobs; // one per token_ids entry, when requested
+  std::vector<TokenLogprobs> prompt_logprobs;  // in the first update, when requested (first prompt token has none)
+  int cached_tokens = 0;               // prompt tokens served from the prefix cache
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
   /// What stopped it: the matched stop string or stop token id; monostate for EOS / length.

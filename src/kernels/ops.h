@@ -27,6 +27,19 @@ struct MatrixView {
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes(); }
 };
 
+/// One sequence's K/V history in a paged pool (see engine/kv_cache/kv_layout.h): position p is row
+/// block_table[p / block_size] * block_size + p % block_size of `k` and `v`, rows `stride` fp16 values apart.
+/// The pointers point at the wanted head's slice of row 0. A contiguous history is block_table = {0} with
+/// block_size >= n_ctx.
+struct PagedKv {
+  const uint16_t* k = nullptr;
+  const uint16_t* v = nullptr;
+  int64_t stride = 0;
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
+  int64_t row(int64_t pos) const { return block_table[pos / block_size] * block_size + pos % block_size; }
+};
+
 /// Whether `matmul` supports weights of this type (cols must also be a multiple of the block size).
 bool matmul_supports(DType type);
 
@@ -42,10 +55,9 @@ void rope_interleaved(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_d
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 // In place softmax over x: [n].
 void softmax(float* x, int64_t n);
-// One query head against a key/value history stored as fp16 with a row stride (elements between positions).
-// q: [head_dim]; k, v: [n_ctx, stride] (head's slice at offset 0); out: [head_dim].
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out);
+// One query head against the first n_ctx positions of a paged fp16 K/V history: softmax(q.k * scale) . v.
+// q: [head_dim]; out: [head_dim].
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 }  // namespace ref
 
 namespace cpu {
@@ -55,8 +67,7 @@ bool has_avx2();
 // so results differ from ref:: by activation rounding (tests bound the error). Threads split the rows.
 void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool);
 // Same contract as ref::attention_head.
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out);
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 }  // namespace cpu
 
 }  // namespace podserve::kernels

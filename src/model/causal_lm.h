@@ -1,4 +1,5 @@
-// The interface every architecture implements, and the per-sequence KV cache it reads and appends to.
+// The interface every architecture implements: one forward pass over a flattened batch of tokens from many
+// sequences, reading and appending K/V through each sequence's block table in a paged pool.
 #pragma once
 
 #include <cstdint>
@@ -26,26 +27,58 @@ struct ModelConfig {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_embeddings = false;
+  int kv_dim() const { return n_kv_heads * head_dim; }
 };
 
-/// K/V history of one sequence, stored as fp16 (the precision llama.cpp and vLLM keep by default).
-/// Layout: k and v are [n_layers, capacity, n_kv_heads * head_dim]. (Contiguous per sequence for now; the
-/// paged block pool of the batching engine replaces it.)
-class KvCache {
+/// The K/V memory of the paged cache, fp16 (the precision llama.cpp and vLLM keep by default). Per layer, K and
+/// V are [num_blocks, block_size, kv_dim] (engine/kv_cache/kv_layout.h). The pages are reserved, not touched,
+/// up front, so resident memory grows with use. Move-only owner of the mapping.
+class KvPool {
  public:
-  KvCache(int n_layers, int capacity, int kv_dim);
-  int capacity() const { return capacity_; }
+  static Result<KvPool> create(int n_layers, int num_blocks, int block_size, int kv_dim);
+  KvPool(KvPool&& other) noexcept;
+  KvPool& operator=(KvPool&& other) noexcept;
+  KvPool(const KvPool&) = delete;
+  KvPool& operator=(const KvPool&) = delete;
+  ~KvPool();
+
+  int num_blocks() const { return num_blocks_; }
+  int block_size() const { return block_size_; }
   int kv_dim() const { return kv_dim_; }
-  uint16_t* k(int layer, int pos) { return k_.data() + index(layer, pos); }
-  uint16_t* v(int layer, int pos) { return v_.data() + index(layer, pos); }
+  uint16_t* k(int layer) { return data_ + layer_offset(layer, 0); }
+  uint16_t* v(int layer) { return data_ + layer_offset(layer, 1); }
+  /// Copies one block's K/V (all layers) from `src` to `dst` (copy-on-write when a sequence is forked).
+  void copy_block(int src, int dst);
+  /// Bytes one block takes across all layers.
+  static size_t block_bytes(int n_layers, int block_size, int kv_dim) {
+    return static_cast<size_t>(n_layers) * 2 * block_size * kv_dim * sizeof(uint16_t);
+  }
 
  private:
-  size_t index(int layer, int pos) const {
-    return (static_cast<size_t>(layer) * capacity_ + pos) * kv_dim_;
+  KvPool() = default;
+  size_t layer_offset(int layer, int which) const {
+    return (static_cast<size_t>(layer) * 2 + which) * num_blocks_ * block_size_ * kv_dim_;
   }
-  int capacity_;
-  int kv_dim_;
-  std::vector<uint16_t> k_, v_;
+  uint16_t* data_ = nullptr;
+  size_t bytes_ = 0;
+  int n_layers_ = 0, num_blocks_ = 0, block_size_ = 0, kv_dim_ = 0;
+};
+
+/// One step's work: tokens of several sequences, flattened. Token i belongs to sequence seq_of_token[i], sits at
+/// positions[i], and its K/V is written to `slots[i]` (block * block_size + offset); it attends to positions
+/// [0, positions[i]] of its sequence, read through block_tables[seq_of_token[i]].
+struct ForwardBatch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;
+  std::vector<int64_t> slots;
+  std::vector<int32_t> seq_of_token;
+  std::vector<std::vector<int32_t>> block_tables;
+  std::vector<int32_t> logits_rows;  // indices of the tokens whose next-token logits are returned, in order
+
+  /// Appends `tokens` of one sequence starting at `start_pos`, with its block table; asks for the logits of its
+  /// last token when `want_last_logits`.
+  void add_sequence(std::span<const int32_t> seq_tokens, int start_pos, std::span<const int32_t> block_table,
+                    int block_size, bool want_last_logits);
 };
 
 /// A decoder-only language model.
@@ -53,12 +86,10 @@ class CausalLm {
  public:
   virtual ~CausalLm() = default;
   virtual const ModelConfig& config() const = 0;
-  /// A cache able to hold `capacity` positions.
-  std::unique_ptr<KvCache> new_cache(int capacity) const;
-  /// Runs `tokens` at positions [start_pos, start_pos + tokens.size()) of the sequence whose earlier K/V are in
-  /// `cache`, appends their K/V, and writes the logits of the last token to `logits` ([vocab_size]).
-  /// OutOfRange if the positions do not fit the cache; InvalidArgument for token ids outside the vocabulary.
-  virtual Status forward(std::span<const int32_t> tokens, int start_pos, KvCache& cache, float* logits) = 0;
+  /// Runs the batch, writes every token's K/V into `pool`, and the logits of `batch.logits_rows` to `logits`
+  /// ([logits_rows.size(), vocab_size]). InvalidArgument for malformed batches or token ids outside the
+  /// vocabulary; nothing is written then.
+  virtual Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) = 0;
 };
 
 }  // namespace podserve

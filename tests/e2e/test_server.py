@@ -45,7 +45,9 @@ def test_missing_model_and_bad_flags():
     r = run_binary("serve", "--no-such-flag")
     assert r.returncode == 2 and "--no-such-flag" in r.stderr
     r = run_binary("serve", "--help")
-    assert r.returncode == 0 and "--max-model-len" in r.stdout
+    assert r.returncode == 0 and "--max-model-len" in r.stdout and "--[no-]enable-prefix-caching" in r.stdout
+    r = run_binary("serve", "--port", str(free_port()), "--enable-prefix-caching=sometimes")
+    assert r.returncode == 2 and "--enable-prefix-caching" in r.stderr and "true, false, 1 or 0" in r.stderr
 
 
 def test_api_key():
@@ -57,6 +59,7 @@ def test_api_key():
         r = httpx.get(srv.url + "/v1/models")
         assert r.status_code == 401 and r.json() == {"error": "Unauthorized"}
         assert httpx.get(srv.url + "/health").status_code == 200  # health stays open
+        assert httpx.get(srv.url + "/metrics").status_code == 200  # and /metrics, as in vLLM
         r = srv.client(api_key="sekret").chat.completions.create(model=SERVED_MODEL, messages=MESSAGES,
                                                                  max_tokens=2)
         assert r.choices[0].message.content is not None

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "engine/sampler.h"
+#include "engine/sampling/logprobs.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "test_util.h"
@@ -42,6 +42,31 @@ class GreedyTest : public ::testing::Test {
 LoadedModel* GreedyTest::model_ = nullptr;
 json::value* GreedyTest::goldens_ = nullptr;
 
+// A pool of 64 blocks of 16 tokens and a block table that uses them in a scrambled order, so the tests also
+// exercise the paged K/V addressing.
+constexpr int kBlockSize = 16;
+constexpr int kBlocks = 64;
+
+KvPool make_pool(const CausalLm& lm) {
+  auto pool = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim());
+  EXPECT_TRUE(pool.ok());
+  return std::move(pool).value();
+}
+
+std::vector<int32_t> scrambled_table() {
+  std::vector<int32_t> table(kBlocks);
+  for (int i = 0; i < kBlocks; ++i) table[i] = (i * 37 + 5) % kBlocks;
+  return table;
+}
+
+/// Runs `tokens` at [start, start + size) of one sequence and returns its last token's logits.
+Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) {
+  ForwardBatch batch;
+  batch.add_sequence(tokens, start, scrambled_table(), kBlockSize, true);
+  logits.resize(lm.config().vocab_size);
+  return lm.forward(batch, pool, logits.data());
+}
+
 std::vector<int32_t> ids_of(const json::value& v) {
   std::vector<int32_t> out;
   for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
@@ -59,13 +84,16 @@ TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
     const auto expected = ids_of(c.at("greedy_tokens"));
     const auto& margins = c.at("top2_margins").as_array();
     SCOPED_TRACE(json::value_to<std::string>(c.at("prompt")));
-    auto cache = lm.new_cache(1024);
-    std::vector<float> logits(lm.config().vocab_size);
-    ASSERT_TRUE(lm.forward(prompt, 0, *cache, logits.data()).ok());
-    // First-step logits of llama.cpp's top candidates.
+    KvPool pool = make_pool(lm);
+    std::vector<float> logits;
+    ASSERT_TRUE(run(lm, pool, prompt, 0, logits).ok());
+    // First-step logits of llama.cpp's top candidates, and the logprobs the sampler reports for them
+    // (log_softmax of the raw logits) against llama.cpp's log_softmax.
     for (const auto& top : c.at("first_top_logits").as_array()) {
-      const auto id = top.at("id").as_int64();
+      const auto id = static_cast<int32_t>(top.at("id").as_int64());
       EXPECT_NEAR(logits[id], top.at("logit").as_double(), kLogitTolerance) << "token " << id;
+      const TokenLogprobs lp = compute_logprobs(logits, id, 0);
+      EXPECT_NEAR(lp.logprob, top.at("logprob").as_double(), kLogitTolerance) << "token " << id;
     }
     int pos = static_cast<int>(prompt.size());
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -77,7 +105,7 @@ TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
         break;
       }
       ++compared_tokens;
-      ASSERT_TRUE(lm.forward(std::span<const int32_t>(&token, 1), pos++, *cache, logits.data()).ok());
+      ASSERT_TRUE(run(lm, pool, std::span<const int32_t>(&token, 1), pos++, logits).ok());
     }
   }
   std::printf("%d greedy tokens identical to llama.cpp before a near-tie\n", compared_tokens);
@@ -87,26 +115,55 @@ TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
 TEST_F(GreedyTest, ChunkedPrefillEqualsOneShot) {
   CausalLm& lm = model_->lm();
   const auto prompt = ids_of(goldens_->at("cases").as_array()[4].at("prompt_tokens"));
-  std::vector<float> one_shot(lm.config().vocab_size), chunked(lm.config().vocab_size);
-  auto cache = lm.new_cache(256);
-  ASSERT_TRUE(lm.forward(prompt, 0, *cache, one_shot.data()).ok());
-  auto cache2 = lm.new_cache(256);
+  std::vector<float> one_shot, chunked;
+  KvPool pool = make_pool(lm), pool2 = make_pool(lm);
+  ASSERT_TRUE(run(lm, pool, prompt, 0, one_shot).ok());
   const size_t half = prompt.size() / 2;
-  ASSERT_TRUE(lm.forward(std::span<const int32_t>(prompt.data(), half), 0, *cache2, chunked.data()).ok());
-  ASSERT_TRUE(lm.forward(std::span<const int32_t>(prompt.data() + half, prompt.size() - half), static_cast<int>(half),
-                         *cache2, chunked.data()).ok());
-  for (size_t i = 0; i < one_shot.size(); ++i) ASSERT_NEAR(one_shot[i], chunked[i], 1e-3) << i;
+  ASSERT_TRUE(run(lm, pool2, std::span<const int32_t>(prompt.data(), half), 0, chunked).ok());
+  ASSERT_TRUE(run(lm, pool2, std::span<const int32_t>(prompt.data() + half, prompt.size() - half), static_cast<int>(half),
+                  chunked).ok());
+  // Per-token arithmetic does not depend on how the tokens are batched: bit-identical.
+  for (size_t i = 0; i < one_shot.size(); ++i) ASSERT_EQ(one_shot[i], chunked[i]) << i;
 }
 
-TEST_F(GreedyTest, RejectsBadInput) {
+TEST_F(GreedyTest, TwoSequencesInOneBatchEqualSeparateRuns) {
   CausalLm& lm = model_->lm();
-  auto cache = lm.new_cache(8);
+  const auto a = ids_of(goldens_->at("cases").as_array()[0].at("prompt_tokens"));
+  const auto b = ids_of(goldens_->at("cases").as_array()[5].at("prompt_tokens"));
+  std::vector<float> alone_a, alone_b;
+  KvPool pool = make_pool(lm);
+  ASSERT_TRUE(run(lm, pool, a, 0, alone_a).ok());
+  ASSERT_TRUE(run(lm, pool, b, 0, alone_b).ok());
+  // Both in one batch, in disjoint blocks of one pool.
+  KvPool shared = make_pool(lm);
+  std::vector<int32_t> table_a(kBlocks / 2), table_b(kBlocks / 2);
+  for (int i = 0; i < kBlocks / 2; ++i) table_a[i] = 2 * i, table_b[i] = 2 * i + 1;
+  ForwardBatch batch;
+  batch.add_sequence(a, 0, table_a, kBlockSize, true);
+  batch.add_sequence(b, 0, table_b, kBlockSize, true);
+  std::vector<float> both(2 * static_cast<size_t>(lm.config().vocab_size));
+  ASSERT_TRUE(lm.forward(batch, shared, both.data()).ok());
+  for (size_t i = 0; i < alone_a.size(); ++i) {
+    ASSERT_EQ(both[i], alone_a[i]) << i;
+    ASSERT_EQ(both[alone_a.size() + i], alone_b[i]) << i;
+  }
+}
+
+TEST_F(GreedyTest, RejectsBadBatches) {
+  CausalLm& lm = model_->lm();
+  KvPool pool = make_pool(lm);
   std::vector<float> logits(lm.config().vocab_size);
-  const std::vector<int32_t> too_long(9, 1);
-  EXPECT_EQ(lm.forward(too_long, 0, *cache, logits.data()).code(), StatusCode::kOutOfRange);
-  const std::vector<int32_t> bad_id = {lm.config().vocab_size};
-  EXPECT_EQ(lm.forward(bad_id, 0, *cache, logits.data()).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(lm.forward({}, 0, *cache, logits.data()).code(), StatusCode::kInvalidArgument);
+  const std::vector<int32_t> table = {0};  // covers positions 0..15 only
+  ForwardBatch too_long;
+  too_long.add_sequence(std::vector<int32_t>(17, 1), 0, table, kBlockSize, true);
+  EXPECT_EQ(lm.forward(too_long, pool, logits.data()).code(), StatusCode::kInvalidArgument);
+  ForwardBatch bad_id;
+  bad_id.add_sequence(std::vector<int32_t>{lm.config().vocab_size}, 0, table, kBlockSize, true);
+  EXPECT_EQ(lm.forward(bad_id, pool, logits.data()).code(), StatusCode::kInvalidArgument);
+  ForwardBatch bad_block;
+  bad_block.add_sequence(std::vector<int32_t>{1}, 0, std::vector<int32_t>{kBlocks}, kBlockSize, true);
+  EXPECT_EQ(lm.forward(bad_block, pool, logits.data()).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(lm.forward(ForwardBatch{}, pool, logits.data()).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -59,7 +59,8 @@ def greedy(llm: Llama, tokens, max_tokens, eos):
             break
         llm.eval([tok])
     top = np.argsort(-first)[:TOP_LOGITS]
-    return out, margins, [{"id": int(i), "logit": float(first[i])} for i in top]
+    logsumexp = float(first.max() + np.log(np.exp(first - first.max()).sum()))
+    return out, margins, [{"id": int(i), "logit": float(first[i]), "logprob": float(first[i] - logsumexp)} for i in top]
 
 
 def main():

@@ -29,8 +29,7 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 // Rounds q and the softmax weights to fp16 before the dot products, as ggml's f16 K/V matmuls do, so greedy
 // outputs track llama.cpp's closely.
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out) {
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out) {
   static thread_local std::vector<float> scores;
   static thread_local std::vector<float> q16;
   scores.resize(static_cast<size_t>(n_ctx));
@@ -38,10 +37,14 @@ void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_
   for (int64_t d = 0; d < head_dim; d += 8) {
     _mm256_storeu_ps(q16.data() + d, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT)));
   }
+  static thread_local std::vector<int64_t> rows;
+  rows.resize(static_cast<size_t>(n_ctx));
+  for (int64_t p = 0; p < n_ctx; ++p) rows[p] = kv.row(p) * kv.stride;
   float max = -INFINITY;
   for (int64_t p = 0; p < n_ctx; ++p) {
+    const uint16_t* k = kv.k + rows[p];
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t d = 0; d < head_dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q16.data() + d), load_half8(k + p * stride + d), acc);
+    for (int64_t d = 0; d < head_dim; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q16.data() + d), load_half8(k + d), acc);
     scores[p] = hsum(acc) * scale;
     max = std::fmax(max, scores[p]);
   }
@@ -54,7 +57,7 @@ void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_
   for (int64_t p = 0; p < n_ctx; ++p) scores[p] = _cvtsh_ss(_cvtss_sh(scores[p] * inv, _MM_FROUND_TO_NEAREST_INT));
   for (int64_t d = 0; d < head_dim; d += 8) {
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t p = 0; p < n_ctx; ++p) acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[p]), load_half8(v + p * stride + d), acc);
+    for (int64_t p = 0; p < n_ctx; ++p) acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[p]), load_half8(kv.v + rows[p] + d), acc);
     _mm256_storeu_ps(out + d, acc);
   }
 }

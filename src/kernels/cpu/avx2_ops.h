@@ -3,9 +3,10 @@
 
 #include <cstdint>
 
+#include "kernels/ops.h"
+
 namespace podserve::kernels::avx2 {
 float dot_f32(const float* a, const float* b, int64_t n);
 // Contract of ref::attention_head; head_dim % 8 == 0.
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out);
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 }  // namespace podserve::kernels::avx2

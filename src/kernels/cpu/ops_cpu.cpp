@@ -71,12 +71,11 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
   });
 }
 
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out) {
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out) {
   if (has_avx2() && head_dim % 8 == 0) {
-    avx2::attention_head(q, k, v, n_ctx, stride, head_dim, scale, out);
+    avx2::attention_head(q, kv, n_ctx, head_dim, scale, out);
   } else {
-    ref::attention_head(q, k, v, n_ctx, stride, head_dim, scale, out);
+    ref::attention_head(q, kv, n_ctx, head_dim, scale, out);
   }
 }
 

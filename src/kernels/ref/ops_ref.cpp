@@ -62,18 +62,17 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void attention_head(const float* q, const uint16_t* k, const uint16_t* v, int64_t n_ctx, int64_t stride,
-                    int64_t head_dim, float scale, float* out) {
+void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out) {
   std::vector<float> scores(static_cast<size_t>(n_ctx));
   for (int64_t p = 0; p < n_ctx; ++p) {
     double dot = 0.0;
-    for (int64_t d = 0; d < head_dim; ++d) dot += static_cast<double>(q[d]) * fp16_to_float(k[p * stride + d]);
+    for (int64_t d = 0; d < head_dim; ++d) dot += static_cast<double>(q[d]) * fp16_to_float(kv.k[kv.row(p) * kv.stride + d]);
     scores[p] = static_cast<float>(dot) * scale;
   }
   softmax(scores.data(), n_ctx);
   for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
   for (int64_t p = 0; p < n_ctx; ++p) {
-    for (int64_t d = 0; d < head_dim; ++d) out[d] += scores[p] * fp16_to_float(v[p * stride + d]);
+    for (int64_t d = 0; d < head_dim; ++d) out[d] += scores[p] * fp16_to_float(kv.v[kv.row(p) * kv.stride + d]);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "base/thread_pool.h"
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
+#include "model/batch_check.h"
 #include "model/weights.h"
 
 namespace podserve {
@@ -103,23 +104,16 @@ class LlamaModel final : public CausalLm {
 
   const ModelConfig& config() const override { return config_; }
 
-  Status forward(std::span<const int32_t> tokens, int start_pos, KvCache& cache, float* logits) override {
+  Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
+    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, config_.vocab_size));
     const ModelConfig& c = config_;
-    const int64_t n = static_cast<int64_t>(tokens.size());
-    if (n == 0) return invalid_argument("forward: no tokens");
-    if (start_pos < 0 || start_pos + n > cache.capacity()) {
-      return out_of_range("forward: positions " + std::to_string(start_pos) + ".." + std::to_string(start_pos + n) +
-                          " exceed the KV cache capacity " + std::to_string(cache.capacity()));
-    }
-    for (int32_t t : tokens) {
-      if (t < 0 || t >= c.vocab_size) return invalid_argument("token id " + std::to_string(t) + " is outside the vocabulary");
-    }
-    const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+    const int64_t n = static_cast<int64_t>(batch.tokens.size());
+    const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim();
     x_.resize(n * H); h_.resize(n * H); q_.resize(n * q_dim); k_.resize(n * kv_dim); v_.resize(n * kv_dim);
     att_.resize(n * q_dim); gate_.resize(n * c.ffn_hidden); up_.resize(n * c.ffn_hidden);
 
     for (int64_t t = 0; t < n; ++t) {
-      dequantize_row_ref(embedding_.type, embedding_.row(tokens[t]), x_.data() + t * H, H);
+      dequantize_row_ref(embedding_.type, embedding_.row(batch.tokens[t]), x_.data() + t * H, H);
     }
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const int group = c.n_heads / c.n_kv_heads;
@@ -129,25 +123,28 @@ class LlamaModel final : public CausalLm {
       kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
       kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
       kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
+      uint16_t* k_pool = pool.k(li);
+      uint16_t* v_pool = pool.v(li);
       for (int64_t t = 0; t < n; ++t) {
-        const int64_t pos = start_pos + t;
+        const int64_t pos = batch.positions[t];
         kernels::ref::rope_interleaved(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
         kernels::ref::rope_interleaved(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
-        uint16_t* kc = cache.k(li, static_cast<int>(pos));
-        uint16_t* vc = cache.v(li, static_cast<int>(pos));
+        uint16_t* kc = k_pool + batch.slots[t] * kv_dim;
+        uint16_t* vc = v_pool + batch.slots[t] * kv_dim;
         for (int64_t d = 0; d < kv_dim; ++d) {
           kc[d] = float_to_fp16(k_[t * kv_dim + d]);
           vc[d] = float_to_fp16(v_[t * kv_dim + d]);
         }
       }
-      // Causal attention: token t sees positions [0, start_pos + t]. One task per (token, head).
+      // Causal attention through each sequence's block table. One task per (token, head).
       pool_.parallel_for(n * c.n_heads, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
           const int64_t t = i / c.n_heads, head = i % c.n_heads;
           const int64_t kv_off = (head / group) * c.head_dim;
-          kernels::cpu::attention_head(q_.data() + t * q_dim + head * c.head_dim, cache.k(li, 0) + kv_off,
-                                       cache.v(li, 0) + kv_off, start_pos + t + 1, kv_dim, c.head_dim, scale,
-                                       att_.data() + t * q_dim + head * c.head_dim);
+          const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[t]];
+          const kernels::PagedKv kv{k_pool + kv_off, v_pool + kv_off, kv_dim, table.data(), pool.block_size()};
+          kernels::cpu::attention_head(q_.data() + t * q_dim + head * c.head_dim, kv, batch.positions[t] + 1,
+                                       c.head_dim, scale, att_.data() + t * q_dim + head * c.head_dim);
         }
       });
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
@@ -160,9 +157,12 @@ class LlamaModel final : public CausalLm {
       kernels::cpu::matmul(l.w_down, gate_.data(), h_.data(), n, &pool_);
       for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
     }
-    const float* last = x_.data() + (n - 1) * H;
-    kernels::ref::rms_norm(last, output_norm_, h_.data(), H, c.rms_eps);
-    kernels::cpu::matmul(output_, h_.data(), logits, 1, &pool_);
+    // Final norm of the rows whose logits are wanted, gathered, then one output matmul.
+    const int64_t rows = static_cast<int64_t>(batch.logits_rows.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      kernels::ref::rms_norm(x_.data() + batch.logits_rows[r] * H, output_norm_, h_.data() + r * H, H, c.rms_eps);
+    }
+    if (rows > 0) kernels::cpu::matmul(output_, h_.data(), logits, rows, &pool_);
     return ok_status();
   }
 

@@ -1,6 +1,7 @@
 #include "serve/openai/generate.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -13,38 +14,70 @@ namespace podserve::openai {
 
 using namespace boost::asio::experimental::awaitable_operators;  // NOLINT: `a || b` for racing awaitables
 
-std::optional<std::string> ChatFormat::first_chunk(const ResponseMeta& meta) const {
-  return chat_chunk_json(meta, role_, "", std::nullopt, std::nullopt);
+std::optional<std::string> ChatFormat::first_chunk(const ResponseMeta& meta, int index) const {
+  ChoiceOutput opening;
+  opening.index = index;
+  return chat_chunk_json(meta, role_, opening, std::nullopt);
 }
-std::string ChatFormat::chunk(const ResponseMeta& meta, const std::string& text, const std::optional<Finish>& finish,
+std::string ChatFormat::chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                               const std::optional<Usage>& usage) const {
-  return chat_chunk_json(meta, std::nullopt, text, finish, usage);
+  return chat_chunk_json(meta, std::nullopt, choice, usage);
 }
 std::string ChatFormat::usage_chunk(const ResponseMeta& meta, const Usage& usage) const {
   return chat_usage_chunk_json(meta, usage);
 }
-std::string ChatFormat::full(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                             const Usage& usage) const {
-  return chat_completion_json(meta, role_, text, finish, usage);
+std::string ChatFormat::full(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                             const boost::json::value& prompt_logprobs) const {
+  return chat_completion_json(meta, role_, choices, usage, prompt_logprobs);
+}
+boost::json::value ChatFormat::logprobs(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
+                                        size_t*) const {
+  return chat_logprobs_json(tokens, bytes, top_n);
 }
 
-std::string CompletionFormat::chunk(const ResponseMeta& meta, const std::string& text,
-                                    const std::optional<Finish>& finish, const std::optional<Usage>& usage) const {
-  return completion_chunk_json(meta, text, finish, usage);
+std::string CompletionFormat::chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
+                                    const std::optional<Usage>& usage) const {
+  return completion_chunk_json(meta, choice, usage);
 }
 std::string CompletionFormat::usage_chunk(const ResponseMeta& meta, const Usage& usage) const {
   return completion_usage_chunk_json(meta, usage);
 }
-std::string CompletionFormat::full(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                                   const Usage& usage) const {
-  return completion_json(meta, text, finish, usage);
+std::string CompletionFormat::full(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices,
+                                   const Usage& usage, const boost::json::value& prompt_logprobs) const {
+  return completion_json(meta, choices, usage, prompt_logprobs);
+}
+boost::json::value CompletionFormat::logprobs(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes,
+                                              int top_n, size_t* text_offset) const {
+  return completion_logprobs_json(tokens, bytes, top_n, text_offset);
 }
 
 namespace {
 
 using OutputQueue = http::AsyncQueue<GenerationOutput>;
 
-Usage usage_of(const GenerationOutput& out) { return {out.prompt_tokens, out.completion_tokens}; }
+/// What the answer needs to know about the request, copied before the request moves into the engine.
+struct RequestShape {
+  std::string id;
+  int n = 1;
+  std::optional<int> top_logprobs;  // SamplingParams::logprobs
+  bool prompt_logprobs = false;
+};
+
+/// One choice's progress.
+struct ChoiceState {
+  std::string text;
+  std::vector<TokenLogprobs> logprobs;
+  size_t text_offset = 0;  // completions' legacy logprobs, streaming
+  int completion_tokens = 0;
+  std::optional<Finish> finish;
+};
+
+/// Prompt tokens once, completion tokens of every choice (vLLM's usage for n > 1).
+Usage total_usage(int prompt_tokens, const std::vector<ChoiceState>& choices) {
+  Usage u{prompt_tokens, 0};
+  for (const ChoiceState& c : choices) u.completion_tokens += c.completion_tokens;
+  return u;
+}
 
 /// An engine-side failure reported in a final output; never ok.
 ApiError output_error(const GenerationOutput& out) {
@@ -60,77 +93,124 @@ http::awaitable<std::optional<std::deque<GenerationOutput>>> next_outputs(Output
   co_return std::get<0>(std::move(result));
 }
 
-http::awaitable<void> stream_response(Engine& engine, const std::string& id, const PreparedGeneration& gen,
+http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                       const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   http::SseWriter sse(writer);
-  bool finished = false;
   const bool opened = co_await sse.open();
   if (!opened) {
-    engine.abort(id);
+    engine.abort(shape.id);
     co_return;
   }
+  std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  int prompt_tokens = 0;
+  int finished = 0;
+  bool done = false;  // [DONE] queued
   bool first = true;
-  while (!finished) {
+  while (!done) {
     std::optional<std::deque<GenerationOutput>> batch = co_await next_outputs(queue, writer);
     if (!batch) break;  // client gone
     for (GenerationOutput& out : *batch) {
+      if (out.index < 0 || out.index >= shape.n || choices[static_cast<size_t>(out.index)].finish) continue;
       if (first) {
-        // Like vLLM: the role chunk goes out with the first engine output, i.e. after prefill.
-        if (auto c = format.first_chunk(gen.meta)) sse.add(*c);
+        // Like vLLM: every choice's role chunk goes out with the first engine output, i.e. after prefill.
+        for (int i = 0; i < shape.n; ++i) {
+          if (auto c = format.first_chunk(gen.meta, i)) sse.add(*c);
+        }
         first = false;
       }
-      std::optional<Usage> running_usage;
-      if (gen.continuous_usage) running_usage = usage_of(out);
-      if (!out.finished) {
-        if (!out.text_delta.empty()) sse.add(format.chunk(gen.meta, out.text_delta, std::nullopt, running_usage));
-        continue;
-      }
-      finished = true;
-      if (out.finish_reason == FinishReason::kError) {
+      ChoiceState& state = choices[static_cast<size_t>(out.index)];
+      prompt_tokens = out.prompt_tokens;
+      state.completion_tokens = out.completion_tokens;
+      if (out.finished && out.finish_reason == FinishReason::kError) {
         // The 200 status is already sent: the error travels as an event, then [DONE] (vLLM's behaviour).
         sse.add(error_json(output_error(out)));
-      } else {
-        sse.add(format.chunk(gen.meta, out.text_delta, Finish{out.finish_reason, out.stop_reason}, running_usage));
-        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, usage_of(out)));
+        sse.add_done();
+        done = true;
+        break;
       }
-      sse.add_done();
-      break;
+      ChoiceOutput piece;
+      piece.index = out.index;
+      piece.text = std::move(out.text_delta);
+      if (shape.top_logprobs && !out.logprobs.empty()) {
+        piece.logprobs = format.logprobs(out.logprobs, gen.token_bytes, *shape.top_logprobs, &state.text_offset);
+      }
+      if (out.finished) {
+        piece.finish = Finish{out.finish_reason, std::move(out.stop_reason)};
+        state.finish = piece.finish;
+        ++finished;
+      } else if (piece.text.empty() && piece.logprobs.is_null()) {
+        continue;
+      }
+      std::optional<Usage> running_usage;
+      if (gen.continuous_usage) running_usage = total_usage(prompt_tokens, choices);
+      sse.add(format.chunk(gen.meta, piece, running_usage));
+      if (finished == shape.n) {
+        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, total_usage(prompt_tokens, choices)));
+        sse.add_done();
+        done = true;
+        break;
+      }
     }
     const bool sent = co_await sse.flush();
     if (!sent) break;
   }
-  if (!finished) {
-    engine.abort(id);
-    co_return;
-  }
+  if (!done || finished < shape.n) engine.abort(shape.id);  // client gone, or an error ended the stream early
+  if (!done) co_return;
   co_await sse.close();
 }
 
-http::awaitable<void> full_response(Engine& engine, const std::string& id, const PreparedGeneration& gen,
+http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
-  std::string text;
-  for (;;) {
+  std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  std::vector<TokenLogprobs> prompt_logprobs;
+  int prompt_tokens = 0;
+  int finished = 0;
+  while (finished < shape.n) {
     std::optional<std::deque<GenerationOutput>> batch = co_await next_outputs(queue, writer);
     if (!batch) {
-      engine.abort(id);  // nobody is waiting for the answer any more
+      engine.abort(shape.id);  // nobody is waiting for the answer any more
       co_return;
     }
     for (GenerationOutput& out : *batch) {
-      text += out.text_delta;
+      if (out.index < 0 || out.index >= shape.n || choices[static_cast<size_t>(out.index)].finish) continue;
+      ChoiceState& state = choices[static_cast<size_t>(out.index)];
+      state.text += out.text_delta;
+      state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
+      if (prompt_logprobs.empty()) prompt_logprobs = std::move(out.prompt_logprobs);
+      prompt_tokens = out.prompt_tokens;
+      state.completion_tokens = out.completion_tokens;
       if (!out.finished) continue;
-      if (out.finish_reason == FinishReason::kError) {
-        co_await writer.send(error_response(output_error(out)));
-      } else if (out.finish_reason == FinishReason::kAbort) {
-        co_await writer.send(error_response(api_error(StatusCode::kUnavailable, "The request was aborted "
-                                                                                "(the server is shutting down)")));
-      } else {
-        http::HttpResponse res;
-        res.body = format.full(gen.meta, text, Finish{out.finish_reason, out.stop_reason}, usage_of(out));
+      if (out.finish_reason == FinishReason::kError || out.finish_reason == FinishReason::kAbort) {
+        if (shape.n > 1) engine.abort(shape.id);  // the other choices are of no use now
+        http::HttpResponse res =
+            out.finish_reason == FinishReason::kError
+                ? error_response(output_error(out))
+                : error_response(api_error(StatusCode::kUnavailable,
+                                           "The request was aborted (the server is shutting down)"));
         co_await writer.send(std::move(res));
+        co_return;
       }
-      co_return;
+      state.finish = Finish{out.finish_reason, std::move(out.stop_reason)};
+      ++finished;
     }
   }
+  std::vector<ChoiceOutput> results(static_cast<size_t>(shape.n));
+  for (int i = 0; i < shape.n; ++i) {
+    ChoiceState& state = choices[static_cast<size_t>(i)];
+    ChoiceOutput& c = results[static_cast<size_t>(i)];
+    c.index = i;
+    c.text = std::move(state.text);
+    if (shape.top_logprobs) {
+      size_t offset = 0;
+      c.logprobs = format.logprobs(state.logprobs, gen.token_bytes, *shape.top_logprobs, &offset);
+    }
+    c.finish = state.finish;
+  }
+  boost::json::value prompt_json = nullptr;
+  if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_logprobs, gen.token_bytes);
+  http::HttpResponse res;
+  res.body = format.full(gen.meta, results, total_usage(prompt_tokens, choices), prompt_json);
+  co_await writer.send(std::move(res));
 }
 
 }  // namespace
@@ -139,19 +219,23 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
                                      http::ResponseWriter& writer) {
   // Shared with the callback: the engine may deliver a last output after this coroutine has returned.
   auto queue = std::make_shared<OutputQueue>(writer.executor());
-  const std::string id = gen.request.request_id;  // gen.request is moved into the engine
+  RequestShape shape;  // gen.request is moved into the engine
+  shape.id = gen.request.request_id;
+  shape.n = std::max(1, gen.request.params.n);
+  shape.top_logprobs = gen.request.params.logprobs;
+  shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
   Status submitted =
       engine.submit(std::move(gen.request), [queue](GenerationOutput out) { queue->push(std::move(out)); });
   if (!submitted.ok()) {
-    PODSERVE_LOG(kDebug) << "request " << id << " refused: " << submitted.to_string();
+    PODSERVE_LOG(kDebug) << "request " << shape.id << " refused: " << submitted.to_string();
     http::HttpResponse refused = error_response(ApiError{submitted, {}});
     co_await writer.send(std::move(refused));
     co_return;
   }
   if (gen.stream) {
-    co_await stream_response(engine, id, gen, format, *queue, writer);
+    co_await stream_response(engine, shape, gen, format, *queue, writer);
   } else {
-    co_await full_response(engine, id, gen, format, *queue, writer);
+    co_await full_response(engine, shape, gen, format, *queue, writer);
   }
 }
 

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
+#include "serve/openai/logprobs_json.h"
 #include "serve/openai/responses.h"
 
 namespace podserve::openai {
@@ -15,24 +18,29 @@ namespace podserve::openai {
 class ResponseFormat {
  public:
   virtual ~ResponseFormat() = default;
-  /// The chunk sent before any text (chat: `delta: {role, content: ""}`), or nullopt.
-  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta) const = 0;
-  virtual std::string chunk(const ResponseMeta& meta, const std::string& text, const std::optional<Finish>& finish,
+  /// The chunk that opens choice `index` before any text (chat: `delta: {role, content: ""}`), or nullopt.
+  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const = 0;
+  virtual std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                             const std::optional<Usage>& usage) const = 0;
   virtual std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const = 0;
-  virtual std::string full(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                           const Usage& usage) const = 0;
+  virtual std::string full(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                           const boost::json::value& prompt_logprobs) const = 0;
+  /// The `logprobs` of some tokens of one choice; `text_offset` is that choice's running text offset.
+  virtual boost::json::value logprobs(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
+                                      size_t* text_offset) const = 0;
 };
 
 class ChatFormat final : public ResponseFormat {
  public:
   explicit ChatFormat(std::string role) : role_(std::move(role)) {}
-  std::optional<std::string> first_chunk(const ResponseMeta& meta) const override;
-  std::string chunk(const ResponseMeta& meta, const std::string& text, const std::optional<Finish>& finish,
+  std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const override;
+  std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
-  std::string full(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                   const Usage& usage) const override;
+  std::string full(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                   const boost::json::value& prompt_logprobs) const override;
+  boost::json::value logprobs(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
+                              size_t* text_offset) const override;
 
  private:
   std::string role_;
@@ -40,12 +48,14 @@ class ChatFormat final : public ResponseFormat {
 
 class CompletionFormat final : public ResponseFormat {
  public:
-  std::optional<std::string> first_chunk(const ResponseMeta&) const override { return std::nullopt; }
-  std::string chunk(const ResponseMeta& meta, const std::string& text, const std::optional<Finish>& finish,
+  std::optional<std::string> first_chunk(const ResponseMeta&, int) const override { return std::nullopt; }
+  std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
-  std::string full(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                   const Usage& usage) const override;
+  std::string full(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                   const boost::json::value& prompt_logprobs) const override;
+  boost::json::value logprobs(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
+                              size_t* text_offset) const override;
 };
 
 /// A request ready for the engine plus how to answer it.
@@ -55,10 +65,13 @@ struct PreparedGeneration {
   bool stream = false;
   bool include_usage = false;
   bool continuous_usage = false;
+  TokenBytesFn token_bytes;  // for logprobs; needed only when the request asks for them
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and
-/// are handed to this coroutine through a queue; if the client disconnects first, the request is aborted.
+/// are handed to this coroutine through a queue; if the client disconnects first, the request is aborted. With
+/// n > 1 the choices' updates arrive interleaved (GenerationOutput::index); the answer is complete when every
+/// choice has finished.
 http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, const ResponseFormat& format,
                                      http::ResponseWriter& writer);
 

@@ -5,20 +5,10 @@
 #include <limits>
 
 #include "serve/openai/field_reader.h"
+#include "serve/openai/sampling_fields.h"
 
 namespace podserve::openai {
 namespace {
-
-std::string num(double v) {
-  std::string s = std::to_string(v);
-  // Trim "0.500000" to "0.5" for messages.
-  while (s.find('.') != std::string::npos && (s.back() == '0' || s.back() == '.')) {
-    bool dot = s.back() == '.';
-    s.pop_back();
-    if (dot) break;
-  }
-  return s;
-}
 
 ApiError unsupported(std::string_view key, std::string_view detail = {}) {
   std::string msg = "'" + std::string(key) + "' is not supported yet";
@@ -51,11 +41,10 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 constexpr std::string_view kUnsupportedFields[] = {
-    "logit_bias", "prompt_logprobs", "use_beam_search", "truncate_prompt_tokens", "allowed_token_ids",
-    "bad_words", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
-    "structural_tag", "logits_processors", "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params",
-    "prompt_embeds", "functions", "function_call", "echo", "priority", "top_logprobs", "min_p",
-    "frequency_penalty", "presence_penalty", "continue_final_message", "documents", "suffix"};
+    "use_beam_search", "truncate_prompt_tokens", "allowed_token_ids", "bad_words", "guided_json", "guided_regex",
+    "guided_choice", "guided_grammar", "structured_outputs", "structural_tag", "logits_processors",
+    "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params", "prompt_embeds", "functions",
+    "function_call", "echo", "priority", "continue_final_message", "documents", "suffix"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
@@ -63,105 +52,6 @@ constexpr std::string_view kAcceptedFields[] = {
     "include_reasoning", "metadata", "store", "service_tier", "cache_salt", "vllm_xargs", "mm_processor_kwargs",
     "guided_decoding_backend", "guided_whitespace_pattern", "modalities", "prediction", "web_search_options",
     "chat_template_content_format"};
-
-MaybeError read_stop(FieldReader& r, std::vector<std::string>* out) {
-  const boost::json::value* v = r.get("stop");
-  if (v == nullptr) return std::nullopt;
-  auto add = [out](boost::json::string_view s) {
-    if (!s.empty()) out->emplace_back(s);  // an empty stop string would end every request at once
-  };
-  if (v->is_string()) {
-    add(v->get_string());
-    return std::nullopt;
-  }
-  if (!v->is_array()) return r.type_error("stop", "a string or a list of strings", *v);
-  for (const auto& item : v->get_array()) {
-    if (!item.is_string()) return r.type_error("stop", "a string or a list of strings", item);
-    add(item.get_string());
-  }
-  return std::nullopt;
-}
-
-MaybeError read_stop_token_ids(FieldReader& r, std::vector<int32_t>* out) {
-  const boost::json::value* v = r.get("stop_token_ids");
-  if (v == nullptr) return std::nullopt;
-  if (!v->is_array()) return r.type_error("stop_token_ids", "a list of integers", *v);
-  for (const auto& item : v->get_array()) {
-    int64_t id = 0;
-    if (!json_to_int64(item, &id)) return r.type_error("stop_token_ids", "a list of integers", item);
-    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
-      return bad_request("stop_token_ids must be valid token ids, got " + std::to_string(id), "stop_token_ids");
-    }
-    out->push_back(static_cast<int32_t>(id));
-  }
-  return std::nullopt;
-}
-
-MaybeError read_sampling(FieldReader& r, CommonRequest* c) {
-  SamplingParams& s = c->sampling;
-  std::optional<double> d;
-  if (auto e = r.get_number("temperature", &d)) return e;
-  if (d) {
-    if (*d < 0) return bad_request("temperature must be non-negative, got " + num(*d) + ".", "temperature");
-    s.temperature = static_cast<float>(*d);
-  }
-  d.reset();
-  if (auto e = r.get_number("top_p", &d)) return e;
-  if (d) {
-    if (!(*d > 0 && *d <= 1)) return bad_request("top_p must be in (0, 1], got " + num(*d) + ".", "top_p");
-    s.top_p = static_cast<float>(*d);
-  }
-  std::optional<int64_t> i;
-  if (auto e = r.get_int("top_k", &i)) return e;
-  if (i) {
-    if (*i < -1 || *i > std::numeric_limits<int>::max()) {
-      return bad_request("top_k must be 0 (disable), or at least 1, got " + std::to_string(*i) + ".", "top_k");
-    }
-    s.top_k = *i == -1 ? 0 : static_cast<int>(*i);
-  }
-  d.reset();
-  if (auto e = r.get_number("repetition_penalty", &d)) return e;
-  if (d && *d != 1.0) return unsupported("repetition_penalty");
-
-  for (std::string_view key : {"max_tokens", "max_completion_tokens"}) {
-    i.reset();
-    if (auto e = r.get_int(key, &i)) return e;
-    if (!i) continue;
-    if (*i < 1) return bad_request(std::string(key) + " must be at least 1, got " + std::to_string(*i) + ".",
-                                   std::string(key));
-    c->max_tokens = *i;  // max_completion_tokens (read second) wins, as in vLLM
-  }
-  i.reset();
-  if (auto e = r.get_int("min_tokens", &i)) return e;
-  if (i) {
-    if (*i < 0) return bad_request("min_tokens must be greater than or equal to 0, got " + std::to_string(*i) + ".",
-                                   "min_tokens");
-    if (c->max_tokens && *i > *c->max_tokens) {
-      return bad_request("min_tokens must be less than or equal to max_tokens=" + std::to_string(*c->max_tokens) +
-                             ", got " + std::to_string(*i) + ".",
-                         "min_tokens");
-    }
-    s.min_tokens = static_cast<int>(std::min<int64_t>(*i, std::numeric_limits<int>::max()));
-  }
-  i.reset();
-  if (auto e = r.get_int("seed", &i)) return e;
-  if (i) s.seed = static_cast<uint64_t>(*i);
-
-  i.reset();
-  if (auto e = r.get_int("n", &i)) return e;
-  if (i && *i < 1) return bad_request("n must be at least 1, got " + std::to_string(*i) + ".", "n");
-  if (i && *i > 1) return unsupported("n", "only n=1 until the batching engine lands");
-  i.reset();
-  if (auto e = r.get_int("best_of", &i)) return e;
-  if (i && *i > 1) return unsupported("best_of", "only best_of=1");
-
-  if (auto e = read_stop(r, &s.stop)) return e;
-  if (auto e = read_stop_token_ids(r, &s.stop_token_ids)) return e;
-  if (auto e = r.get_bool("ignore_eos", &s.ignore_eos)) return e;
-  if (auto e = r.get_bool("skip_special_tokens", &s.skip_special_tokens)) return e;
-  if (auto e = r.get_bool("include_stop_str_in_output", &s.include_stop_str_in_output)) return e;
-  return std::nullopt;
-}
 
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
 MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
@@ -181,10 +71,14 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
   }
   if (auto e = r.get_string("request_id", &c->request_id)) return e;
 
-  if (const boost::json::value* v = r.get("logprobs")) {
-    if (chat && !v->is_bool()) return r.type_error("logprobs", "a boolean", *v);
-    if (!chat && !v->is_number()) return r.type_error("logprobs", "an integer", *v);
-    if (chat ? v->get_bool() : true) return unsupported("logprobs");
+  if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
+  if (c->stream && c->sampling.prompt_logprobs) {
+    return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
+  }
+  if (c->stream && c->sampling.best_of > c->sampling.n) {
+    return bad_request("best_of > n is not supported with `stream=True`: the best candidates are known only at "
+                       "the end.",
+                       "best_of");
   }
   if (const boost::json::value* v = r.get("response_format")) {
     if (!v->is_object()) return r.type_error("response_format", "an object", *v);

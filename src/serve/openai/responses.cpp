@@ -60,46 +60,50 @@ int64_t unix_now() {
       .count();
 }
 
-std::string chat_completion_json(const ResponseMeta& meta, const std::string& role, const std::string& content,
-                                 const Finish& finish, const Usage& usage) {
-  json::object message;
-  message["role"] = role;
-  message["content"] = content;
-  message["refusal"] = nullptr;
-  message["annotations"] = nullptr;
-  message["audio"] = nullptr;
-  message["function_call"] = nullptr;
-  message["tool_calls"] = json::array();
-  message["reasoning_content"] = nullptr;
-  json::object choice;
-  choice["index"] = 0;
-  choice["message"] = std::move(message);
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish_value(finish.reason);
-  choice["stop_reason"] = stop_reason_value(finish.stop_reason);
+std::string chat_completion_json(const ResponseMeta& meta, const std::string& role,
+                                 const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                                 const json::value& prompt_logprobs) {
+  json::array list;
+  for (const ChoiceOutput& c : choices) {
+    json::object message;
+    message["role"] = role;
+    message["content"] = c.text;
+    message["refusal"] = nullptr;
+    message["annotations"] = nullptr;
+    message["audio"] = nullptr;
+    message["function_call"] = nullptr;
+    message["tool_calls"] = json::array();
+    message["reasoning_content"] = nullptr;
+    json::object choice;
+    choice["index"] = c.index;
+    choice["message"] = std::move(message);
+    choice["logprobs"] = c.logprobs;
+    choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
+    choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+    list.emplace_back(std::move(choice));
+  }
   json::object o = head(meta, "chat.completion");
-  o["choices"] = json::array{std::move(choice)};
+  o["choices"] = std::move(list);
   o["service_tier"] = nullptr;
   o["system_fingerprint"] = nullptr;
   o["usage"] = usage_object(usage, true);
-  o["prompt_logprobs"] = nullptr;
+  o["prompt_logprobs"] = prompt_logprobs;
   o["kv_transfer_params"] = nullptr;
   return json::serialize(o);
 }
 
 std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::string>& role,
-                            const std::string& content, const std::optional<Finish>& finish,
-                            const std::optional<Usage>& usage) {
+                            const ChoiceOutput& c, const std::optional<Usage>& usage) {
   json::object delta;
   if (role) delta["role"] = *role;
-  delta["content"] = content;
+  delta["content"] = c.text;
   json::object choice;
-  choice["index"] = 0;
+  choice["index"] = c.index;
   choice["delta"] = std::move(delta);
-  choice["logprobs"] = nullptr;
-  if (finish) {
-    choice["finish_reason"] = finish_value(finish->reason);
-    choice["stop_reason"] = stop_reason_value(finish->stop_reason);
+  choice["logprobs"] = c.logprobs;
+  if (c.finish) {
+    choice["finish_reason"] = finish_value(c.finish->reason);
+    choice["stop_reason"] = stop_reason_value(c.finish->stop_reason);
   } else {
     choice["finish_reason"] = nullptr;
   }
@@ -116,17 +120,21 @@ std::string chat_usage_chunk_json(const ResponseMeta& meta, const Usage& usage) 
   return json::serialize(o);
 }
 
-std::string completion_json(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                            const Usage& usage) {
-  json::object choice;
-  choice["index"] = 0;
-  choice["text"] = text;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish_value(finish.reason);
-  choice["stop_reason"] = stop_reason_value(finish.stop_reason);
-  choice["prompt_logprobs"] = nullptr;
+std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                            const json::value& prompt_logprobs) {
+  json::array list;
+  for (const ChoiceOutput& c : choices) {
+    json::object choice;
+    choice["index"] = c.index;
+    choice["text"] = c.text;
+    choice["logprobs"] = c.logprobs;
+    choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
+    choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+    choice["prompt_logprobs"] = prompt_logprobs;
+    list.emplace_back(std::move(choice));
+  }
   json::object o = head(meta, "text_completion");
-  o["choices"] = json::array{std::move(choice)};
+  o["choices"] = std::move(list);
   o["service_tier"] = nullptr;
   o["system_fingerprint"] = nullptr;
   o["usage"] = usage_object(usage, true);
@@ -134,14 +142,14 @@ std::string completion_json(const ResponseMeta& meta, const std::string& text, c
   return json::serialize(o);
 }
 
-std::string completion_chunk_json(const ResponseMeta& meta, const std::string& text,
-                                  const std::optional<Finish>& finish, const std::optional<Usage>& usage) {
+std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& c,
+                                  const std::optional<Usage>& usage) {
   json::object choice;
-  choice["index"] = 0;
-  choice["text"] = text;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish ? finish_value(finish->reason) : json::value(nullptr);
-  choice["stop_reason"] = finish ? stop_reason_value(finish->stop_reason) : json::value(nullptr);
+  choice["index"] = c.index;
+  choice["text"] = c.text;
+  choice["logprobs"] = c.logprobs;
+  choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
+  choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
   json::object o = head(meta, "text_completion");
   o["choices"] = json::array{std::move(choice)};
   if (usage) o["usage"] = usage_object(*usage, false);

@@ -1,10 +1,12 @@
 // JSON bodies of OpenAI responses and stream chunks, in vLLM's shapes and field order (engines.md §1.5).
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "engine/request.h"
 
@@ -34,23 +36,32 @@ struct Finish {
 std::string make_request_id(std::string_view prefix);
 int64_t unix_now();
 
-/// `chat.completion`: one choice with the whole message.
-std::string chat_completion_json(const ResponseMeta& meta, const std::string& role, const std::string& content,
-                                 const Finish& finish, const Usage& usage);
-/// `chat.completion.chunk`. `role` set only on the first chunk; `finish` set only on the last; `usage` only with
+/// One choice of a response, or one streamed piece of a choice.
+struct ChoiceOutput {
+  int index = 0;
+  std::string text;                // the whole text (responses) or this piece (chunks)
+  boost::json::value logprobs;     // null unless requested (logprobs_json.h renders it)
+  std::optional<Finish> finish;    // chunks: set only on the choice's last chunk
+};
+
+/// `chat.completion`: the choices in index order, the whole message each. `prompt_logprobs` is null unless
+/// requested.
+std::string chat_completion_json(const ResponseMeta& meta, const std::string& role,
+                                 const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                                 const boost::json::value& prompt_logprobs = nullptr);
+/// `chat.completion.chunk` for one choice. `role` set only on a choice's first chunk; `usage` only with
 /// continuous usage stats.
 std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::string>& role,
-                            const std::string& content, const std::optional<Finish>& finish,
-                            const std::optional<Usage>& usage);
+                            const ChoiceOutput& choice, const std::optional<Usage>& usage);
 /// The final usage chunk of a chat stream: `"choices": []` plus usage.
 std::string chat_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
 
-/// `text_completion`.
-std::string completion_json(const ResponseMeta& meta, const std::string& text, const Finish& finish,
-                            const Usage& usage);
-/// A `text_completion` stream chunk.
-std::string completion_chunk_json(const ResponseMeta& meta, const std::string& text,
-                                  const std::optional<Finish>& finish, const std::optional<Usage>& usage);
+/// `text_completion`; each choice carries `prompt_logprobs` (null unless requested), as in vLLM.
+std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
+                            const boost::json::value& prompt_logprobs = nullptr);
+/// A `text_completion` stream chunk for one choice.
+std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& choice,
+                                  const std::optional<Usage>& usage);
 std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
 
 /// GET /v1/models: a ModelList with one ModelCard.

@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "serve/metrics.h"
 #include "serve/openai/errors.h"
 #include "serve/openai/generate.h"
 #include "serve/openai/protocol.h"
 #include "serve/openai/responses.h"
+#include "serve/openai/sampling_fields.h"
 #include "tokenizer/tokenizer.h"
 
 namespace podserve::openai {
@@ -56,6 +58,8 @@ OpenAiService::OpenAiService(Engine& engine, ServiceOptions options, std::unique
 
 void OpenAiService::register_routes(http::Router& router) {
   router.add("GET", "/health", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return health(r, w); });
+  router.add("GET", "/metrics",
+             [this](const http::HttpRequest& r, http::ResponseWriter& w) { return metrics(r, w); });
   router.add("GET", "/v1/models", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return models(r, w); });
   router.add("POST", "/v1/chat/completions",
              [this](const http::HttpRequest& r, http::ResponseWriter& w) { return chat_completions(r, w); });
@@ -83,6 +87,12 @@ http::awaitable<void> OpenAiService::health(const http::HttpRequest&, http::Resp
   co_await writer.send(std::move(res));
 }
 
+http::awaitable<void> OpenAiService::metrics(const http::HttpRequest&, http::ResponseWriter& writer) {
+  http::HttpResponse res{200, std::string(kPrometheusContentType),
+                         render_prometheus(engine_.stats(), options_.served_model_name)};
+  co_await writer.send(std::move(res));
+}
+
 http::awaitable<void> OpenAiService::models(const http::HttpRequest&, http::ResponseWriter& writer) {
   http::HttpResponse res{200, "application/json",
                          model_list_json(options_.served_model_name, options_.model_root, created_,
@@ -95,8 +105,17 @@ std::optional<ApiError> OpenAiService::check_model(const std::optional<std::stri
   return api_error(StatusCode::kNotFound, "The model `" + *model + "` does not exist.", "model");
 }
 
-std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& common, std::vector<int32_t> prompt,
-                                                      int default_max_tokens, GenerationRequest* out) const {
+TokenBytesFn OpenAiService::token_bytes() const {
+  const Tokenizer* tok = &engine_.tokenizer();
+  return [tok](int32_t id) { return tok->token_bytes(id); };
+}
+
+std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& common, bool chat,
+                                                      std::vector<int32_t> prompt, int default_max_tokens,
+                                                      GenerationRequest* out) const {
+  if (auto e = check_model_limits(common.sampling, chat, engine_.tokenizer().vocab_size(), options_.max_logprobs)) {
+    return e;
+  }
   const int64_t limit = engine_.max_model_len();
   const auto prompt_len = static_cast<int64_t>(prompt.size());
   if (prompt_len == 0) return bad_request("The decoder prompt cannot be empty", "prompt");
@@ -159,7 +178,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   PreparedGeneration gen;
   if (!error) {
     std::vector<int32_t> tokens = engine_.tokenizer().encode(*prompt, chat.add_special_tokens, true);
-    error = finish_request(chat.common, std::move(tokens), -1, &gen.request);
+    error = finish_request(chat.common, /*chat=*/true, std::move(tokens), -1, &gen.request);
   }
   if (error) {
     co_await writer.send(error_response(*error));
@@ -170,6 +189,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   gen.stream = chat.common.stream;
   gen.include_usage = chat.common.include_usage;
   gen.continuous_usage = chat.common.continuous_usage;
+  gen.token_bytes = token_bytes();
   ChatFormat format(options_.response_role);
   co_await run_generation(engine_, std::move(gen), format, writer);
 }
@@ -197,7 +217,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
     tokens = engine_.tokenizer().encode(cr.prompt_text, cr.add_special_tokens, true);
   }
   PreparedGeneration gen;
-  if (!error) error = finish_request(cr.common, std::move(tokens), 16, &gen.request);
+  if (!error) error = finish_request(cr.common, /*chat=*/false, std::move(tokens), 16, &gen.request);
   if (error) {
     co_await writer.send(error_response(*error));
     co_return;
@@ -207,6 +227,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   gen.stream = cr.common.stream;
   gen.include_usage = cr.common.include_usage;
   gen.continuous_usage = cr.common.continuous_usage;
+  gen.token_bytes = token_bytes();
   CompletionFormat format;
   co_await run_generation(engine_, std::move(gen), format, writer);
 }

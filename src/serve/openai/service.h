@@ -1,5 +1,6 @@
-// The OpenAI-compatible routes (vLLM's subset): GET /health, GET /v1/models, POST /v1/chat/completions,
-// POST /v1/completions, plus API-key checking and the error bodies the HTTP layer produces itself.
+// The OpenAI-compatible routes (vLLM's subset): GET /health, GET /metrics, GET /v1/models,
+// POST /v1/chat/completions, POST /v1/completions, plus API-key checking and the error bodies the HTTP layer
+// produces itself.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,9 @@
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
 #include "serve/http/router.h"
+#include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
+#include "serve/openai/protocol.h"
 
 namespace podserve::openai {
 
@@ -20,6 +23,7 @@ struct ServiceOptions {
   std::string model_root;  // the ModelCard's `root`: the model path as given
   std::string response_role = "assistant";
   std::vector<std::string> api_keys;  // empty = open
+  int max_logprobs = 20;              // --max-logprobs
 };
 
 class OpenAiService {
@@ -37,15 +41,19 @@ class OpenAiService {
 
  private:
   http::awaitable<void> health(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> metrics(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> models(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> chat_completions(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> completions(const http::HttpRequest& req, http::ResponseWriter& writer);
 
   /// 404 "The model `X` does not exist." unless `model` is absent or the served name.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
-  /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages.
-  std::optional<ApiError> finish_request(const CommonRequest& common, std::vector<int32_t> prompt,
+  /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages, and checks the
+  /// limits that need the model (logprobs counts, logit_bias ids).
+  std::optional<ApiError> finish_request(const CommonRequest& common, bool chat, std::vector<int32_t> prompt,
                                          int default_max_tokens, GenerationRequest* out) const;
+  /// The engine's tokenizer's token_bytes, for logprobs.
+  TokenBytesFn token_bytes() const;
 
   Engine& engine_;
   ServiceOptions options_;

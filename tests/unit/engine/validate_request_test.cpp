@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/generation.h"
+#include "engine/validate.h"
 
 namespace podserve {
 namespace {

@@ -2,6 +2,7 @@
 // computed here straight from their math definitions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -40,8 +41,19 @@ TEST(AttentionHead, CpuMatchesRef) {
         for (auto& x : q) x = q_sigma * normal(gen);
         const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
         std::vector<float> want(head_dim), got(head_dim);
-        ref::attention_head(q.data(), k.data(), v.data(), n_ctx, stride, head_dim, scale, want.data());
-        cpu::attention_head(q.data(), k.data(), v.data(), n_ctx, stride, head_dim, scale, got.data());
+        // Lay the history out in a paged pool through a scrambled block table (blocks of 16, two spare
+        // NaN-filled blocks), as the engine's KV cache does.
+        const int64_t block_size = 16, used_blocks = (n_ctx + block_size - 1) / block_size;
+        std::vector<int32_t> table(used_blocks);
+        for (int64_t b = 0; b < used_blocks; ++b) table[b] = static_cast<int32_t>((b * 7 + 1) % (used_blocks + 2));
+        std::vector<uint16_t> k_pool((used_blocks + 2) * block_size * stride, 0x7e00), v_pool(k_pool.size(), 0x7e00);
+        PagedKv kv{k_pool.data(), v_pool.data(), stride, table.data(), block_size};
+        for (int64_t p = 0; p < n_ctx; ++p) {
+          std::copy_n(k.begin() + p * stride, stride, k_pool.begin() + kv.row(p) * stride);
+          std::copy_n(v.begin() + p * stride, stride, v_pool.begin() + kv.row(p) * stride);
+        }
+        ref::attention_head(q.data(), kv, n_ctx, head_dim, scale, want.data());
+        cpu::attention_head(q.data(), kv, n_ctx, head_dim, scale, got.data());
 
         // The cpu path rounds q to fp16 (each q_d off by <= 2^-11 |q_d|), which moves every score by at most
         // ds = scale * max_p sum_d 2^-11 |q_d k_pd|; softmax turns that into a relative weight error <= 2 ds

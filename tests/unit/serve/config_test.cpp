@@ -142,6 +142,84 @@ TEST(ServerConfigTest, BadValuesNameTheSourceAndAllowedValues) {
   EXPECT_NE(e.find("--max-model-len"), std::string::npos) << e;
 }
 
+TEST(ServerConfigTest, EngineSettingsDefaults) {
+  Result<ServerConfig> r = parse({});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->block_size, 16);
+  EXPECT_EQ(r->max_num_batched_tokens, 0);
+  EXPECT_TRUE(r->enable_chunked_prefill);
+  EXPECT_TRUE(r->enable_prefix_caching);
+  EXPECT_DOUBLE_EQ(r->kv_cache_memory_gib, 4.0);
+  EXPECT_EQ(r->max_logprobs, 20);
+  EXPECT_FALSE(r->disable_log_stats);
+}
+
+TEST(ServerConfigTest, EngineSettingsFromEnvironment) {
+  Result<ServerConfig> r = parse({}, {{"BLOCK_SIZE", "32"},
+                                      {"MAX_NUM_BATCHED_TOKENS", "4096"},
+                                      {"ENABLE_CHUNKED_PREFILL", "False"},
+                                      {"ENABLE_PREFIX_CACHING", "0"},
+                                      {"VLLM_CPU_KVCACHE_SPACE", "2.5"},
+                                      {"MAX_LOGPROBS", "5"},
+                                      {"DISABLE_LOG_STATS", "TRUE"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->block_size, 32);
+  EXPECT_EQ(r->max_num_batched_tokens, 4096);
+  EXPECT_FALSE(r->enable_chunked_prefill);
+  EXPECT_FALSE(r->enable_prefix_caching);
+  EXPECT_DOUBLE_EQ(r->kv_cache_memory_gib, 2.5);
+  EXPECT_EQ(r->max_logprobs, 5);
+  EXPECT_TRUE(r->disable_log_stats);
+  // KV_CACHE_MEMORY wins over vLLM CPU's variable.
+  r = parse({}, {{"KV_CACHE_MEMORY", "1"}, {"VLLM_CPU_KVCACHE_SPACE", "8"}, {"ENABLE_PREFIX_CACHING", "1"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_DOUBLE_EQ(r->kv_cache_memory_gib, 1.0);
+  EXPECT_TRUE(r->enable_prefix_caching);
+}
+
+TEST(ServerConfigTest, BooleanFlagsWinOverEnvironment) {
+  std::map<std::string, std::string> env = {{"ENABLE_CHUNKED_PREFILL", "false"}, {"ENABLE_PREFIX_CACHING", "true"},
+                                            {"KV_CACHE_MEMORY", "8"}, {"BLOCK_SIZE", "64"}};
+  Result<ServerConfig> r = parse({"--enable-chunked-prefill", "--no-enable-prefix-caching", "--kv-cache-memory",
+                                  "0.25", "--block-size=8", "--max-logprobs", "0", "--disable-log-stats"},
+                                 env);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->enable_chunked_prefill);
+  EXPECT_FALSE(r->enable_prefix_caching);
+  EXPECT_DOUBLE_EQ(r->kv_cache_memory_gib, 0.25);
+  EXPECT_EQ(r->block_size, 8);
+  EXPECT_EQ(r->max_logprobs, 0);
+  EXPECT_TRUE(r->disable_log_stats);
+  // A switch does not swallow the next argument; `--flag=value` and underscores work too.
+  r = parse({"--enable_prefix_caching", "/m.gguf", "--enable-chunked-prefill=0"}, env);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->model, "/m.gguf");
+  EXPECT_TRUE(r->enable_prefix_caching);
+  EXPECT_FALSE(r->enable_chunked_prefill);
+}
+
+TEST(ServerConfigTest, BadEngineSettings) {
+  std::string e = error_of({}, {{"ENABLE_PREFIX_CACHING", "yes please"}});
+  EXPECT_NE(e.find("ENABLE_PREFIX_CACHING"), std::string::npos) << e;
+  EXPECT_NE(e.find("true, false, 1 or 0"), std::string::npos) << e;
+  e = error_of({"--enable-chunked-prefill=maybe"});
+  EXPECT_NE(e.find("--enable-chunked-prefill"), std::string::npos) << e;
+  e = error_of({}, {{"KV_CACHE_MEMORY", "0"}});
+  EXPECT_NE(e.find("KV_CACHE_MEMORY"), std::string::npos) << e;
+  e = error_of({}, {{"VLLM_CPU_KVCACHE_SPACE", "4GB"}});
+  EXPECT_NE(e.find("VLLM_CPU_KVCACHE_SPACE"), std::string::npos) << e;
+  e = error_of({"--block-size", "0"});
+  EXPECT_NE(e.find("--block-size"), std::string::npos) << e;
+  e = error_of({}, {{"MAX_NUM_BATCHED_TOKENS", "-1"}});
+  EXPECT_NE(e.find("MAX_NUM_BATCHED_TOKENS"), std::string::npos) << e;
+  e = error_of({}, {{"MAX_LOGPROBS", "x"}});
+  EXPECT_NE(e.find("MAX_LOGPROBS"), std::string::npos) << e;
+  e = error_of({"--no-block-size"});
+  EXPECT_NE(e.find("Unknown flag '--no-block-size'"), std::string::npos) << e;
+  e = error_of({"--no-disable-log-stats"});
+  EXPECT_NE(e.find("Unknown flag"), std::string::npos) << e;
+}
+
 TEST(ServerConfigTest, UnknownFlagsAndMissingValues) {
   std::string e = error_of({"--frobnicate", "1"});
   EXPECT_NE(e.find("Unknown flag '--frobnicate'"), std::string::npos) << e;
@@ -158,7 +236,10 @@ TEST(ServerConfigTest, HelpWinsOverBadValues) {
   EXPECT_TRUE(r->show_help);
   std::string help = server_help_text();
   for (const char* flag : {"--model", "--host", "--port", "--max-model-len", "--served-model-name", "--api-key",
-                           "--max-num-seqs", "--seed", "--chat-template", "MAX_MODEL_LEN", "VLLM_API_KEY"}) {
+                           "--max-num-seqs", "--seed", "--chat-template", "MAX_MODEL_LEN", "VLLM_API_KEY",
+                           "--[no-]enable-prefix-caching", "--[no-]enable-chunked-prefill", "--block-size",
+                           "--max-num-batched-tokens", "--kv-cache-memory", "VLLM_CPU_KVCACHE_SPACE",
+                           "--max-logprobs", "--disable-log-stats"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

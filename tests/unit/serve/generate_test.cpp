@@ -20,6 +20,13 @@ namespace {
 using podserve::testing::TestClient;
 using podserve::testing::TestServer;
 
+/// Joins the fake engine's threads before the server (declared earlier) is destroyed: the threads deliver
+/// outputs through the server's io_context, which must still exist then. Declare it after the TestServer.
+struct EngineStopper {
+  Engine& engine;
+  ~EngineStopper() { engine.shutdown(); }
+};
+
 /// Emits "Hel", "lo", "!" (then stops) from a thread per request, or, with `endless`, tokens until aborted.
 class FakeEngine final : public Engine {
  public:
@@ -34,27 +41,48 @@ class FakeEngine final : public Engine {
     std::lock_guard<std::mutex> lock(mu_);
     threads_.emplace_back([this, request = std::move(request), cb = std::move(on_output)] {
       const int prompt = static_cast<int>(request.prompt_tokens.size());
+      const int n = request.params.n;
       const char* pieces[] = {"Hel", "lo", "!"};
       for (int i = 0;; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        GenerationOutput out;
-        out.prompt_tokens = prompt;
-        out.completion_tokens = i + 1;
-        if (is_aborted(request.request_id)) {
-          out.finished = true;
-          out.finish_reason = FinishReason::kAbort;
+        const bool aborted = is_aborted(request.request_id);
+        // Choice k says "Hel", "lo", "!" after k tokens of nothing; the choices' updates interleave.
+        bool all_done = true;
+        for (int k = 0; k < n; ++k) {
+          const int step = i - k;
+          if (step < 0) {
+            all_done = false;
+            continue;
+          }
+          if (!endless && step > 2) continue;
+          GenerationOutput out;
+          out.index = k;
+          out.prompt_tokens = prompt;
+          out.completion_tokens = step + 1;
+          if (aborted) {
+            out.finished = true;
+            out.finish_reason = FinishReason::kAbort;
+            cb(std::move(out));
+            continue;
+          }
+          out.text_delta = endless ? "x" : pieces[step];
+          out.token_ids = {100 + step};
+          if (request.params.logprobs) out.logprobs = {TokenLogprobs{100 + step, -0.5f, 1, {{100 + step, -0.5f}}}};
+          if (step == 0 && request.params.prompt_logprobs) {
+            for (size_t p = 1; p < request.prompt_tokens.size(); ++p) {
+              out.prompt_logprobs.push_back(TokenLogprobs{request.prompt_tokens[p], -1.0f, 2, {{7, -0.25f}}});
+            }
+          }
+          if (!endless && step == 2) {
+            out.finished = true;
+            out.finish_reason = fail ? FinishReason::kError : FinishReason::kStop;
+            if (fail) out.error = internal_error("kernel exploded");
+          } else {
+            all_done = false;
+          }
           cb(std::move(out));
-          return;
         }
-        out.text_delta = endless ? "x" : pieces[i];
-        if (!endless && i == 2) {
-          out.finished = true;
-          out.finish_reason = fail ? FinishReason::kError : FinishReason::kStop;
-          if (fail) out.error = internal_error("kernel exploded");
-        }
-        bool done = out.finished;
-        cb(std::move(out));
-        if (done) return;
+        if (aborted || (!endless && all_done)) return;
       }
     });
     return ok_status();
@@ -69,6 +97,8 @@ class FakeEngine final : public Engine {
   }
   const std::string& chat_template() const override { return template_; }
   int max_model_len() const override { return 100; }
+  EngineStats stats() const override { return EngineStats{}; }
+  Status audit() const override { return ok_status(); }
   void shutdown() override {
     std::vector<std::thread> threads;
     {
@@ -98,8 +128,15 @@ http::Router make_router(FakeEngine& engine) {
     gen.meta = {"chatcmpl-1", 1700000000, "m"};
     gen.stream = req.query.find("stream") != std::string::npos;
     gen.include_usage = req.query.find("usage") != std::string::npos;
-    ChatFormat format("assistant");
-    co_await run_generation(engine, std::move(gen), format, w);
+    if (req.query.find("n=2") != std::string::npos) gen.request.params.n = gen.request.params.best_of = 2;
+    if (req.query.find("logprobs") != std::string::npos) gen.request.params.logprobs = 1;
+    if (req.query.find("prompt") != std::string::npos) gen.request.params.prompt_logprobs = 1;
+    gen.token_bytes = [](int32_t id) { return "t" + std::to_string(id); };
+    const bool completion = req.query.find("completion") != std::string::npos;
+    ChatFormat chat("assistant");
+    CompletionFormat legacy;
+    co_await run_generation(engine, std::move(gen), completion ? static_cast<const ResponseFormat&>(legacy) : chat,
+                            w);
   });
   r.add("POST", "/bad", [](const http::HttpRequest&, http::ResponseWriter& w) -> http::awaitable<void> {
     http::HttpResponse res = error_response(bad_request("nope"));
@@ -134,6 +171,7 @@ boost::json::value parse(const std::string& s) {
 TEST(GenerateTest, NonStreaming) {
   FakeEngine engine;
   TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
   TestClient client(server.port());
   auto res = client.request("POST", "/gen");
   ASSERT_EQ(res.result_int(), 200);
@@ -147,6 +185,7 @@ TEST(GenerateTest, NonStreaming) {
 TEST(GenerateTest, StreamingWithUsage) {
   FakeEngine engine;
   TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
   TestClient client(server.port());
   auto res = client.request("POST", "/gen?stream&usage");
   ASSERT_EQ(res.result_int(), 200);
@@ -169,10 +208,101 @@ TEST(GenerateTest, StreamingWithUsage) {
   EXPECT_EQ(events[5], "[DONE]");
 }
 
+TEST(GenerateTest, TwoChoicesNonStreamingWithLogprobs) {
+  FakeEngine engine;
+  TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
+  TestClient client(server.port());
+  auto res = client.request("POST", "/gen?n=2&logprobs&prompt");
+  ASSERT_EQ(res.result_int(), 200);
+  boost::json::value v = parse(res.body());
+  const boost::json::array& choices = v.at("choices").as_array();
+  ASSERT_EQ(choices.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(choices[i].at("index").as_int64(), static_cast<int64_t>(i));
+    EXPECT_EQ(choices[i].at("message").at("content").as_string(), "Hello!");
+    EXPECT_EQ(choices[i].at("finish_reason").as_string(), "stop");
+    const boost::json::array& content = choices[i].at("logprobs").at("content").as_array();
+    ASSERT_EQ(content.size(), 3u);
+    EXPECT_EQ(content[0].at("token").as_string(), "t100");
+    EXPECT_DOUBLE_EQ(content[0].at("logprob").as_double(), -0.5);
+    EXPECT_EQ(content[0].at("top_logprobs").as_array().size(), 1u);
+  }
+  // Prompt counted once, both choices' tokens counted.
+  EXPECT_EQ(v.at("usage").at("prompt_tokens").as_int64(), 4);
+  EXPECT_EQ(v.at("usage").at("completion_tokens").as_int64(), 6);
+  const boost::json::array& prompt = v.at("prompt_logprobs").as_array();
+  ASSERT_EQ(prompt.size(), 4u);
+  EXPECT_TRUE(prompt[0].is_null());
+  EXPECT_EQ(prompt[1].at("2").at("rank").as_int64(), 2);
+  EXPECT_EQ(prompt[1].at("7").at("decoded_token").as_string(), "t7");
+}
+
+TEST(GenerateTest, TwoChoicesStreamInterleaved) {
+  FakeEngine engine;
+  TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
+  TestClient client(server.port());
+  auto res = client.request("POST", "/gen?stream&usage&n=2");
+  ASSERT_EQ(res.result_int(), 200);
+  std::vector<std::string> events = sse_payloads(res.body());
+  ASSERT_EQ(events.size(), 2u + 6u + 2u) << res.body();  // 2 role chunks, 3 per choice, usage, [DONE]
+  std::string text[2];
+  int finishes[2] = {0, 0};
+  bool interleaved = false;
+  int last_index = -1;
+  for (size_t i = 0; i < 8; ++i) {
+    boost::json::value chunk = parse(events[i]);
+    const boost::json::value& choice = chunk.at("choices").at(0);
+    const auto index = static_cast<int>(choice.at("index").as_int64());
+    ASSERT_TRUE(index == 0 || index == 1);
+    if (i < 2) {
+      EXPECT_EQ(choice.at("delta").at("role").as_string(), "assistant");  // a role chunk per choice first
+      EXPECT_EQ(index, static_cast<int>(i));
+      continue;
+    }
+    EXPECT_EQ(finishes[index], 0) << "a chunk after the choice's finish chunk";
+    interleaved |= last_index == 0 && index == 1 && finishes[0] == 0;
+    last_index = index;
+    text[index] += choice.at("delta").at("content").as_string();
+    if (!choice.at("finish_reason").is_null()) ++finishes[index];
+  }
+  EXPECT_TRUE(interleaved);
+  EXPECT_EQ(text[0], "Hello!");
+  EXPECT_EQ(text[1], "Hello!");
+  EXPECT_EQ(finishes[0], 1);
+  EXPECT_EQ(finishes[1], 1);
+  boost::json::value usage = parse(events[8]);
+  EXPECT_TRUE(usage.at("choices").as_array().empty());
+  EXPECT_EQ(usage.at("usage").at("completion_tokens").as_int64(), 6);
+  EXPECT_EQ(events[9], "[DONE]");
+}
+
+TEST(GenerateTest, CompletionLegacyLogprobsStreamed) {
+  FakeEngine engine;
+  TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
+  TestClient client(server.port());
+  auto res = client.request("POST", "/gen?stream&completion&logprobs");
+  ASSERT_EQ(res.result_int(), 200);
+  std::vector<std::string> events = sse_payloads(res.body());
+  ASSERT_EQ(events.size(), 4u) << res.body();  // no role chunk for completions
+  int64_t expected_offset = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const boost::json::value chunk = parse(events[i]);
+    const boost::json::value& lp = chunk.at("choices").at(0).at("logprobs");
+    EXPECT_EQ(lp.at("text_offset").at(0).as_int64(), expected_offset);  // keeps counting across chunks
+    EXPECT_EQ(lp.at("tokens").at(0).as_string(), "t" + std::to_string(100 + i));
+    EXPECT_DOUBLE_EQ(lp.at("token_logprobs").at(0).as_double(), -0.5);
+    expected_offset += 4;
+  }
+}
+
 TEST(GenerateTest, MidStreamErrorIsAnEventThenDone) {
   FakeEngine engine;
   engine.fail = true;
   TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
   TestClient client(server.port());
   auto res = client.request("POST", "/gen?stream");
   ASSERT_EQ(res.result_int(), 200);
@@ -188,6 +318,7 @@ TEST(GenerateTest, NonStreamingErrorAndRefusal) {
   FakeEngine engine;
   engine.fail = true;
   TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
   TestClient client(server.port());
   EXPECT_EQ(client.request("POST", "/gen").result_int(), 500);
   engine.refuse = resource_exhausted("queue full");
@@ -202,6 +333,7 @@ TEST(GenerateTest, KeepAliveRequestsWithSplitBodies) {
   // blocked an io thread on it and hung such a request (seen with the real server, racy here).
   FakeEngine engine;
   TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
   TestClient client(server.port());
   for (int i = 0; i < 40; ++i) {
     for (const char* path : {"/bad", "/gen"}) {
@@ -219,6 +351,7 @@ TEST(GenerateTest, DisconnectAbortsTheRequest) {
     FakeEngine engine;
     engine.endless = true;
     TestServer server(make_router(engine));
+    EngineStopper stop_engine_first{engine};
     TestClient client(server.port());
     client.write_raw(std::string("POST /gen") + (stream ? "?stream" : "") +
                      " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");

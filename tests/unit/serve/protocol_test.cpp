@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "serve/openai/sampling_fields.h"
+
 namespace podserve::openai {
 namespace {
 
@@ -156,22 +158,101 @@ TEST(ChatRequestTest, StreamOptionsNeedStream) {
 }
 
 TEST(ChatRequestTest, UnsupportedFieldsAreNamed) {
-  expect_chat_error(chat_body(R"("n":2)"), {400, "n", "not supported"});
-  expect_chat_error(chat_body(R"("best_of":2)"), {400, "best_of", "not supported"});
-  expect_chat_error(chat_body(R"("logprobs":true)"), {400, "logprobs", "not supported"});
-  expect_chat_error(chat_body(R"("top_logprobs":2)"), {400, "top_logprobs", "not supported"});
+  expect_chat_error(chat_body(R"("use_beam_search":true)"), {400, "use_beam_search", "not supported"});
   expect_chat_error(chat_body(R"("tools":[{"type":"function","function":{"name":"f"}}])"),
                     {400, "tools", "not supported"});
   expect_chat_error(chat_body(R"("tool_choice":"required")"), {400, "tool_choice", "`tools` must be set"});
   expect_chat_error(chat_body(R"("response_format":{"type":"json_object"})"),
                     {400, "response_format", "not supported"});
   expect_chat_error(chat_body(R"("echo":true)"), {400, "echo", "not supported"});
-  expect_chat_error(chat_body(R"("presence_penalty":0.5)"), {400, "presence_penalty", "not supported"});
-  expect_chat_error(chat_body(R"("repetition_penalty":1.2)"), {400, "repetition_penalty", "not supported"});
-  expect_chat_error(chat_body(R"("logit_bias":{"5":1})"), {400, "logit_bias", "not supported"});
   expect_chat_error(chat_body(R"("guided_json":{"type":"object"})"), {400, "guided_json", "not supported"});
   // Neutral values of unsupported fields ask for nothing and are accepted.
-  EXPECT_TRUE(parse_chat_request(chat_body(R"("logprobs":false,"n":1,"best_of":1,"presence_penalty":0)")).ok());
+  EXPECT_TRUE(parse_chat_request(chat_body(R"("use_beam_search":false,"echo":false)")).ok());
+}
+
+TEST(ChatRequestTest, ChoicesPenaltiesAndBias) {
+  ApiResult<ChatRequest> r = parse_chat_request(chat_body(
+      R"("n":3,"best_of":5,"min_p":0.1,"presence_penalty":-2,"frequency_penalty":1.5,"repetition_penalty":1.2,)"
+      R"("logit_bias":{"5":1,"17":-250.5,"9":100})"));
+  ASSERT_TRUE(r.ok()) << r.error().status.message();
+  const SamplingParams& s = r.value().common.sampling;
+  EXPECT_EQ(s.n, 3);
+  EXPECT_EQ(s.best_of, 5);
+  EXPECT_FLOAT_EQ(s.min_p, 0.1f);
+  EXPECT_FLOAT_EQ(s.presence_penalty, -2.0f);
+  EXPECT_FLOAT_EQ(s.frequency_penalty, 1.5f);
+  EXPECT_FLOAT_EQ(s.repetition_penalty, 1.2f);
+  // Biases are clamped to [-100, 100] as vLLM does.
+  EXPECT_EQ(s.logit_bias, (std::vector<std::pair<int32_t, float>>{{5, 1.0f}, {17, -100.0f}, {9, 100.0f}}));
+  EXPECT_TRUE(r.value().common.ignored_fields.empty());
+
+  r = parse_chat_request(chat_body(R"("n":2)"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().common.sampling.best_of, 2);  // best_of defaults to n
+
+  expect_chat_error(chat_body(R"("n":0)"), {400, "n", "n must be at least 1, got 0."});
+  expect_chat_error(chat_body(R"("n":3,"best_of":2)"),
+                    {400, "best_of", "best_of must be greater than or equal to n, got n=3 and best_of=2."});
+  expect_chat_error(chat_body(R"("n":100000)"), {400, "n", "at most"});
+  expect_chat_error(chat_body(R"("best_of":3,"stream":true)"), {400, "best_of", "stream"});
+  expect_chat_error(chat_body(R"("min_p":2)"), {400, "min_p", "min_p must be in [0, 1], got 2."});
+  expect_chat_error(chat_body(R"("min_p":-0.5)"), {400, "min_p", "[0, 1]"});
+  expect_chat_error(chat_body(R"("presence_penalty":2.5)"),
+                    {400, "presence_penalty", "presence_penalty must be in [-2, 2], got 2.5."});
+  expect_chat_error(chat_body(R"("frequency_penalty":-3)"), {400, "frequency_penalty", "[-2, 2]"});
+  expect_chat_error(chat_body(R"("repetition_penalty":0)"),
+                    {400, "repetition_penalty", "repetition_penalty must be greater than zero, got 0."});
+  expect_chat_error(chat_body(R"("logit_bias":{"abc":1})"), {400, "logit_bias", "token_id must be an integer"});
+  expect_chat_error(chat_body(R"("logit_bias":{"-1":1})"), {400, "logit_bias", "out-of-vocab"});
+  expect_chat_error(chat_body(R"("logit_bias":{"1":"x"})"), {400, "logit_bias", "expected an object of numbers"});
+  expect_chat_error(chat_body(R"("logit_bias":[1])"), {400, "logit_bias", "expected an object"});
+}
+
+TEST(ChatRequestTest, Logprobs) {
+  ApiResult<ChatRequest> r = parse_chat_request(chat_body(R"("logprobs":true,"top_logprobs":5)"));
+  ASSERT_TRUE(r.ok()) << r.error().status.message();
+  EXPECT_EQ(r.value().common.sampling.logprobs, 5);
+  r = parse_chat_request(chat_body(R"("logprobs":true)"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().common.sampling.logprobs, 0);  // only the chosen token's
+  r = parse_chat_request(chat_body(R"("logprobs":false,"top_logprobs":0,"prompt_logprobs":3)"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().common.sampling.logprobs.has_value());
+  EXPECT_EQ(r.value().common.sampling.prompt_logprobs, 3);
+
+  expect_chat_error(chat_body(R"("top_logprobs":2)"),
+                    {400, "top_logprobs", "when using `top_logprobs`, `logprobs` must be set to true."});
+  expect_chat_error(chat_body(R"("logprobs":true,"top_logprobs":-2)"),
+                    {400, "top_logprobs", "must be a positive value"});
+  expect_chat_error(chat_body(R"("logprobs":1)"), {400, "logprobs", "expected a boolean"});
+  expect_chat_error(chat_body(R"("prompt_logprobs":1,"stream":true)"),
+                    {400, "prompt_logprobs", "`prompt_logprobs` are not available when `stream=True`."});
+}
+
+TEST(RequestLimitsTest, NeedTheModel) {
+  SamplingParams s;
+  EXPECT_FALSE(check_model_limits(s, true, 100, 20).has_value());
+  s.logprobs = 21;
+  std::optional<ApiError> e = check_model_limits(s, true, 100, 20);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "top_logprobs");
+  EXPECT_EQ(e->status.message(), "Requested sample logprobs of 21, which is greater than max allowed: 20");
+  e = check_model_limits(s, false, 100, 20);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "logprobs");
+  s.logprobs = 20;
+  s.prompt_logprobs = 25;
+  e = check_model_limits(s, false, 100, 20);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "prompt_logprobs");
+  s.prompt_logprobs.reset();
+  s.logit_bias = {{5, 1.0f}, {100, 2.0f}, {1000, 1.0f}};
+  e = check_model_limits(s, false, 100, 20);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->param, "logit_bias");
+  EXPECT_EQ(e->status.message(),
+            "token_id(s) [100, 1000] in logit_bias contain out-of-vocab token ids. Vocabulary size: 100");
+  EXPECT_EQ(http_status_for(e->status.code()), 400);
 }
 
 TEST(ChatRequestTest, RequestChatTemplateIsRefused) {
@@ -209,7 +290,13 @@ TEST(CompletionRequestTest, PromptErrors) {
   expect_completion_error(R"({"prompt":[1,"a"]})", {400, "prompt", "token ids must be integers"});
   expect_completion_error(R"({"prompt":"x","suffix":"y"})", {400, "suffix", "not supported"});
   expect_completion_error(R"({"prompt":"x","echo":true})", {400, "echo", "not supported"});
-  expect_completion_error(R"({"prompt":"x","logprobs":1})", {400, "logprobs", "not supported"});
+  expect_completion_error(R"({"prompt":"x","logprobs":-1})", {400, "logprobs", "must be a positive value"});
+  expect_completion_error(R"({"prompt":"x","prompt_logprobs":2,"stream":true})",
+                          {400, "prompt_logprobs", "not available when `stream=True`"});
+  ApiResult<CompletionRequest> r = parse_completion_request(R"({"prompt":"x","logprobs":3,"prompt_logprobs":0})");
+  ASSERT_TRUE(r.ok()) << r.error().status.message();
+  EXPECT_EQ(r.value().common.sampling.logprobs, 3);
+  EXPECT_EQ(r.value().common.sampling.prompt_logprobs, 0);
   expect_completion_error(R"({"prompt":"x","logprobs":true})", {400, "logprobs", "expected an integer"});
   expect_completion_error(R"({"prompt":"x","max_tokens":-1})", {400, "max_tokens", "at least 1"});
 }

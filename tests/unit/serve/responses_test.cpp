@@ -59,9 +59,17 @@ TEST(ErrorsTest, ErrorResponses) {
 
 const ResponseMeta kMeta{"chatcmpl-abc", 1700000000, "m"};
 
+ChoiceOutput choice_of(int index, std::string text, std::optional<Finish> finish) {
+  ChoiceOutput c;
+  c.index = index;
+  c.text = std::move(text);
+  c.finish = std::move(finish);
+  return c;
+}
+
 TEST(ResponsesTest, ChatCompletion) {
-  boost::json::object o = parse_object(chat_completion_json(kMeta, "assistant", "Hello", {FinishReason::kStop, {}},
-                                                            {5, 2}));
+  boost::json::object o = parse_object(
+      chat_completion_json(kMeta, "assistant", {choice_of(0, "Hello", Finish{FinishReason::kStop, {}})}, {5, 2}));
   EXPECT_EQ(o.at("id").as_string(), "chatcmpl-abc");
   EXPECT_EQ(o.at("object").as_string(), "chat.completion");
   EXPECT_EQ(o.at("created").as_int64(), 1700000000);
@@ -81,19 +89,19 @@ TEST(ResponsesTest, ChatCompletion) {
 
 TEST(ResponsesTest, StopReasonKinds) {
   boost::json::object o =
-      parse_object(completion_json(kMeta, "t", {FinishReason::kStop, std::string("END")}, {1, 1}));
+      parse_object(completion_json(kMeta, {choice_of(0, "t", Finish{FinishReason::kStop, std::string("END")})}, {1, 1}));
   EXPECT_EQ(o.at("object").as_string(), "text_completion");
   EXPECT_EQ(o.at("choices").at(0).at("text").as_string(), "t");
   EXPECT_EQ(o.at("choices").at(0).at("stop_reason").as_string(), "END");
-  o = parse_object(completion_json(kMeta, "t", {FinishReason::kStop, int32_t{2}}, {1, 1}));
+  o = parse_object(completion_json(kMeta, {choice_of(0, "t", Finish{FinishReason::kStop, int32_t{2}})}, {1, 1}));
   EXPECT_EQ(o.at("choices").at(0).at("stop_reason").as_int64(), 2);
-  o = parse_object(completion_json(kMeta, "t", {FinishReason::kLength, {}}, {1, 1}));
+  o = parse_object(completion_json(kMeta, {choice_of(0, "t", Finish{FinishReason::kLength, {}})}, {1, 1}));
   EXPECT_EQ(o.at("choices").at(0).at("finish_reason").as_string(), "length");
 }
 
 TEST(ResponsesTest, ChatChunks) {
-  boost::json::object first = parse_object(chat_chunk_json(kMeta, std::string("assistant"), "", std::nullopt,
-                                                           std::nullopt));
+  boost::json::object first =
+      parse_object(chat_chunk_json(kMeta, std::string("assistant"), choice_of(0, "", std::nullopt), std::nullopt));
   EXPECT_EQ(first.at("object").as_string(), "chat.completion.chunk");
   const boost::json::object& c0 = first.at("choices").at(0).as_object();
   EXPECT_EQ(c0.at("delta").at("role").as_string(), "assistant");
@@ -102,7 +110,7 @@ TEST(ResponsesTest, ChatChunks) {
   EXPECT_FALSE(first.contains("usage"));
 
   boost::json::object last =
-      parse_object(chat_chunk_json(kMeta, std::nullopt, "!", Finish{FinishReason::kStop, {}}, std::nullopt));
+      parse_object(chat_chunk_json(kMeta, std::nullopt, choice_of(0, "!", Finish{FinishReason::kStop, {}}), std::nullopt));
   const boost::json::object& c1 = last.at("choices").at(0).as_object();
   EXPECT_FALSE(c1.at("delta").as_object().contains("role"));
   EXPECT_EQ(c1.at("finish_reason").as_string(), "stop");
@@ -114,11 +122,32 @@ TEST(ResponsesTest, ChatChunks) {
 }
 
 TEST(ResponsesTest, CompletionChunks) {
-  boost::json::object o = parse_object(completion_chunk_json(kMeta, "ab", std::nullopt, Usage{2, 1}));
+  boost::json::object o = parse_object(completion_chunk_json(kMeta, choice_of(0, "ab", std::nullopt), Usage{2, 1}));
   EXPECT_EQ(o.at("object").as_string(), "text_completion");
   EXPECT_EQ(o.at("choices").at(0).at("text").as_string(), "ab");
   EXPECT_TRUE(o.at("choices").at(0).at("finish_reason").is_null());
   EXPECT_EQ(o.at("usage").at("completion_tokens").as_int64(), 1);  // continuous usage stats
+}
+
+TEST(ResponsesTest, SeveralChoicesInIndexOrder) {
+  std::vector<ChoiceOutput> choices = {choice_of(0, "a", Finish{FinishReason::kStop, {}}),
+                                       choice_of(1, "b", Finish{FinishReason::kLength, {}})};
+  choices[1].logprobs = boost::json::object{{"content", boost::json::array()}};
+  boost::json::object o = parse_object(chat_completion_json(kMeta, "assistant", choices, {3, 4}));
+  const boost::json::array& list = o.at("choices").as_array();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].at("index").as_int64(), 1);
+  EXPECT_EQ(list[1].at("message").at("content").as_string(), "b");
+  EXPECT_EQ(list[1].at("finish_reason").as_string(), "length");
+  EXPECT_TRUE(list[0].at("logprobs").is_null());
+  EXPECT_TRUE(list[1].at("logprobs").at("content").as_array().empty());
+  EXPECT_TRUE(o.at("prompt_logprobs").is_null());
+
+  boost::json::array prompt = {nullptr};
+  o = parse_object(completion_json(kMeta, choices, {3, 4}, prompt));
+  EXPECT_EQ(o.at("choices").at(1).at("text").as_string(), "b");
+  EXPECT_EQ(o.at("choices").at(0).at("prompt_logprobs").as_array().size(), 1u);  // on every choice, as vLLM
+  EXPECT_FALSE(o.contains("prompt_logprobs"));
 }
 
 TEST(ResponsesTest, ModelList) {

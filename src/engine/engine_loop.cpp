@@ -1,0 +1,307 @@
+#include "engine/engine_loop.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/log.h"
+
+namespace podserve {
+namespace {
+constexpr double kStatsLogIntervalSeconds = 5.0;
+}  // namespace
+
+Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
+  if (model == nullptr) return invalid_argument("Engine::create: no model");
+  const int context = model->context_length();
+  if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
+  if (config.max_model_len > context) {
+    return invalid_argument("max_model_len " + std::to_string(config.max_model_len) +
+                            " is larger than the model's context length " + std::to_string(context));
+  }
+  const int max_model_len = config.max_model_len > 0 ? config.max_model_len : context;
+  if (config.max_num_seqs < 1) return invalid_argument("max_num_seqs must be >= 1");
+  if (config.block_size < 1 || config.block_size > 1024) return invalid_argument("block_size must be in 1..1024");
+  if (config.max_num_batched_tokens < 0) return invalid_argument("max_num_batched_tokens must be >= 0");
+  if (!(config.kv_cache_memory_gib > 0.0) && config.num_kv_blocks <= 0) return invalid_argument("kv_cache_memory must be > 0");
+  const ModelConfig& mc = model->lm().config();
+  const size_t block_bytes = KvPool::block_bytes(mc.n_layers, config.block_size, mc.kv_dim());
+  const int64_t num_blocks = config.num_kv_blocks > 0
+                                 ? config.num_kv_blocks
+                                 : static_cast<int64_t>(config.kv_cache_memory_gib * (1ull << 30) / static_cast<double>(block_bytes));
+  const int64_t blocks_per_request = (max_model_len + config.block_size - 1) / config.block_size;
+  if (num_blocks < blocks_per_request) {
+    return invalid_argument("The model's max seq len (" + std::to_string(max_model_len) +
+                            ") is larger than the maximum number of tokens that can be stored in KV cache (" +
+                            std::to_string(num_blocks * config.block_size) +
+                            "). Try increasing the KV cache memory (KV_CACHE_MEMORY) or decreasing max_model_len.");
+  }
+  if (num_blocks > (1 << 30)) return invalid_argument("KV cache too large");
+  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, KvPool::create(mc.n_layers, static_cast<int>(num_blocks), config.block_size, mc.kv_dim()));
+  auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
+  const SchedulerConfig& sc = loop->scheduler_config_;
+  if (!sc.enable_chunked_prefill && sc.max_num_batched_tokens < max_model_len) {
+    return invalid_argument("max_num_batched_tokens (" + std::to_string(sc.max_num_batched_tokens) +
+                            ") is smaller than max_model_len (" + std::to_string(max_model_len) +
+                            "). This effectively limits the maximum sequence length. Please increase "
+                            "max_num_batched_tokens, decrease max_model_len, or enable chunked prefill.");
+  }
+  PODSERVE_LOG(kInfo) << "KV cache: " << num_blocks << " blocks of " << config.block_size << " tokens ("
+                      << num_blocks * config.block_size << " tokens, "
+                      << static_cast<double>(num_blocks * block_bytes) / (1 << 30) << " GiB reserved); maximum concurrency for "
+                      << max_model_len << " tokens per request: "
+                      << static_cast<double>(num_blocks) / static_cast<double>(blocks_per_request) << "x";
+  PODSERVE_LOG(kInfo) << "scheduler: max_num_seqs " << sc.max_num_seqs << ", max_num_batched_tokens "
+                      << sc.max_num_batched_tokens << ", chunked prefill " << (sc.enable_chunked_prefill ? "on" : "off")
+                      << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off");
+  return loop;
+}
+
+EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool)
+    : model_(std::move(model)),
+      config_(config),
+      max_model_len_(max_model_len),
+      pool_(std::move(pool)),
+      kv_(KvCacheConfig{pool_.num_blocks(), config.block_size, config.enable_prefix_caching}),
+      outputs_(model_->tokenizer(), max_model_len),
+      seed_rng_(config.seed) {
+  scheduler_config_.max_num_seqs = config.max_num_seqs;
+  scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
+  scheduler_config_.max_num_batched_tokens =
+      config.max_num_batched_tokens > 0 ? config.max_num_batched_tokens
+                                        : (config.enable_chunked_prefill ? 2048 : std::max(2048, max_model_len));
+}
+
+void EngineLoop::add_request(Submission submission) {
+  const std::string id = submission.request.request_id;
+  if (requests_.count(id) != 0) {
+    // One final update per output index the caller expects (the submit wrapper counts them to free the slot).
+    for (int i = 0; i < submission.request.params.n; ++i) {
+      GenerationOutput out;
+      out.index = i;
+      out.finished = true;
+      out.finish_reason = FinishReason::kError;
+      out.error = invalid_argument("request id '" + id + "' is already in use");
+      out.prompt_tokens = static_cast<int>(submission.request.prompt_tokens.size());
+      submission.on_output(std::move(out));
+    }
+    return;
+  }
+  auto r = std::make_unique<RequestState>();
+  r->request = std::move(submission.request);
+  r->on_output = std::move(submission.on_output);
+  r->arrival = Clock::now();
+  const SamplingParams& p = r->request.params;
+  const uint64_t seed = p.seed ? *p.seed : seed_rng_.next_u64();
+  r->sequences.push_back(std::make_unique<Sequence>(next_seq_id_++, r.get(), 0, r->request.prompt_tokens, seed,
+                                                    model_->tokenizer(), p));
+  waiting_.push_back(r->sequences[0].get());
+  requests_.emplace(id, std::move(r));
+}
+
+void EngineLoop::abort_request(const std::string& request_id, FinishReason reason) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  RequestState& r = *it->second;
+  for (auto& seq : r.sequences) {
+    if (seq->status == SeqStatus::kFinished) continue;
+    kv_.free(seq->id);
+    running_.erase(std::remove(running_.begin(), running_.end(), seq.get()), running_.end());
+    waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), seq.get()), waiting_.end());
+    seq->status = SeqStatus::kFinished;
+  }
+  // Every output index the caller expects gets a final update, including candidates never started.
+  const int expected = r.holds_outputs() ? r.request.params.n : r.num_candidates();
+  for (int i = 0; i < expected; ++i) {
+    if (!r.holds_outputs() && i < static_cast<int>(r.sequences.size()) && r.sequences[i]->final_sent) continue;
+    GenerationOutput out;
+    out.index = i;
+    out.finished = true;
+    out.finish_reason = reason;
+    out.prompt_tokens = static_cast<int>(r.request.prompt_tokens.size());
+    if (i < static_cast<int>(r.sequences.size())) out.completion_tokens = r.sequences[i]->num_output();
+    r.on_output(std::move(out));
+  }
+  ++stats_.request_success[finish_reason_name(reason)];
+  requests_.erase(it);
+}
+
+void EngineLoop::abort_all() {
+  std::vector<std::string> ids;
+  for (const auto& [id, r] : requests_) ids.push_back(id);
+  for (const auto& id : ids) abort_request(id, FinishReason::kAbort);
+}
+
+int EngineLoop::step() {
+  SchedulerOutput plan = schedule(scheduler_config_, running_, waiting_, kv_);
+  if (!plan.preempted.empty()) {
+    stats_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
+    PODSERVE_LOG(kWarning) << plan.preempted.size() << " sequence(s) preempted (recompute mode) because there is not "
+                           << "enough KV cache space; running " << running_.size() << ", waiting " << waiting_.size();
+  }
+  if (plan.chunks.empty()) return 0;
+
+  // One flattened batch. For each chunk remember where its logits rows start.
+  ForwardBatch batch;
+  struct ChunkRows {
+    int prompt_rows_begin = 0, prompt_rows = 0, prompt_start = 0;
+    int last_row = -1;
+  };
+  std::vector<ChunkRows> rows(plan.chunks.size());
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    Sequence& seq = *plan.chunks[c].seq;
+    const int n = plan.chunks[c].num_tokens;
+    const int start = seq.num_computed;
+    const bool reaches_end = start + n == seq.num_tokens();
+    const auto before = static_cast<int32_t>(batch.tokens.size());
+    batch.add_sequence(std::span<const int32_t>(seq.tokens.data() + start, n), start, kv_.block_table(seq.id),
+                       kv_.block_size(), false);
+    if (seq.request->request.params.prompt_logprobs) {
+      // Logits at position p give the distribution of prompt token p + 1. A recompute after preemption (or a
+      // fork that copied its parent's) must not record positions again: they were kept, or already sent with
+      // the first token.
+      const int recorded = seq.num_output() > 0 ? seq.num_prompt - 1 : static_cast<int>(seq.prompt_logprobs.size());
+      const int first = std::max(start, recorded);
+      const int end = std::min(start + n, seq.num_prompt - 1);
+      if (first < end) {
+        rows[c].prompt_rows_begin = static_cast<int>(batch.logits_rows.size());
+        rows[c].prompt_start = first;
+        rows[c].prompt_rows = end - first;
+        for (int i = 0; i < rows[c].prompt_rows; ++i) batch.logits_rows.push_back(before + (first - start) + i);
+      }
+    }
+    if (reaches_end) {
+      rows[c].last_row = static_cast<int>(batch.logits_rows.size());
+      batch.logits_rows.push_back(static_cast<int32_t>(batch.tokens.size() - 1));
+    }
+  }
+  const int vocab = model_->lm().config().vocab_size;
+  logits_.resize(batch.logits_rows.size() * static_cast<size_t>(vocab));
+  const Status st = model_->lm().forward(batch, pool_, logits_.data());
+  ++stats_.steps;
+  stats_.max_batch_sequences = std::max(stats_.max_batch_sequences, static_cast<int>(plan.chunks.size()));
+  if (!st.ok()) {
+    PODSERVE_LOG(kError) << "forward pass failed: " << st.to_string();
+    for (const auto& chunk : plan.chunks) {
+      if (chunk.seq->status != SeqStatus::kFinished) outputs_.finish_early(*chunk.seq, FinishReason::kError, st, stats_);
+    }
+    drop_finished();
+    return static_cast<int>(plan.chunks.size());
+  }
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    Sequence& seq = *plan.chunks[c].seq;
+    const int n = plan.chunks[c].num_tokens;
+    stats_.prompt_tokens += std::max(0, std::min(seq.num_computed + n, seq.num_prompt) - seq.num_computed);
+    seq.num_computed += n;
+    kv_.mark_computed(seq.id, seq.tokens, seq.num_computed);
+    if (rows[c].prompt_rows > 0) {
+      record_prompt_logprobs(seq, rows[c].prompt_start, rows[c].prompt_rows,
+                             logits_.data() + static_cast<size_t>(rows[c].prompt_rows_begin) * vocab);
+    }
+    if (rows[c].last_row < 0) continue;
+    std::span<float> row(logits_.data() + static_cast<size_t>(rows[c].last_row) * vocab, static_cast<size_t>(vocab));
+    RequestState& r = *seq.request;
+    if (seq.index == 0 && !r.forked && r.num_candidates() > 1) fork_candidates(r);
+    if (seq.index == 0 && r.forked && seq.num_output() == 0) {
+      // The candidates forked from this prefill all draw their first token from the same logits.
+      for (auto& candidate : r.sequences) {
+        if (candidate->num_output() == 0 && candidate->prefill_done() && candidate->status == SeqStatus::kRunning) {
+          sample_and_emit(*candidate, row);
+        }
+      }
+    } else {
+      sample_and_emit(seq, row);
+    }
+  }
+  drop_finished();
+  log_stats_if_due();
+  return static_cast<int>(plan.chunks.size());
+}
+
+void EngineLoop::fork_candidates(RequestState& r) {
+  Sequence& parent = *r.sequences[0];
+  const SamplingParams& p = r.request.params;
+  for (int i = 1; i < r.num_candidates(); ++i) {
+    const uint64_t seed = p.seed ? *p.seed + static_cast<uint64_t>(i) : seed_rng_.next_u64();
+    auto child = std::make_unique<Sequence>(next_seq_id_++, &r, i, r.request.prompt_tokens, seed, model_->tokenizer(), p);
+    child->num_cached_prompt = parent.num_cached_prompt;
+    child->admitted_before = true;
+    child->prompt_logprobs = parent.prompt_logprobs;
+    auto copy = kv_.fork(parent.id, child->id);
+    if (copy.ok()) {
+      if (copy->has_value()) pool_.copy_block((*copy)->first, (*copy)->second);
+      child->num_computed = parent.num_computed;
+      child->status = SeqStatus::kRunning;
+      running_.push_back(child.get());
+    } else {
+      waiting_.push_back(child.get());  // no block for the copy now: it computes its prompt itself later
+    }
+    r.sequences.push_back(std::move(child));
+  }
+  r.forked = true;
+}
+
+void EngineLoop::sample_and_emit(Sequence& seq, std::span<float> raw_logits) {
+  const SamplingParams& p = seq.request->request.params;
+  eos_and_stop_ = p.stop_token_ids;
+  if (!p.ignore_eos) eos_and_stop_.push_back(model_->tokenizer().eos_id());
+  std::vector<float> scratch(raw_logits.begin(), raw_logits.end());
+  SampleResult result = sampler_.sample(scratch, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
+  // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
+  outputs_.accept_token(seq, result.token, result.logprobs ? &*result.logprobs : nullptr, stats_);
+}
+
+void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {
+  const int vocab = model_->lm().config().vocab_size;
+  const int top_n = *seq.request->request.params.prompt_logprobs;
+  for (int i = 0; i < count; ++i) {
+    const int32_t next = seq.tokens[static_cast<size_t>(start + i + 1)];
+    seq.prompt_logprobs.push_back(
+        compute_logprobs(std::span<const float>(logits + static_cast<size_t>(i) * vocab, static_cast<size_t>(vocab)), next, top_n));
+  }
+}
+
+void EngineLoop::drop_finished() {
+  for (Sequence* seq : running_) {
+    if (seq->status == SeqStatus::kFinished) kv_.free(seq->id);
+  }
+  running_.erase(std::remove_if(running_.begin(), running_.end(),
+                                [](const Sequence* s) { return s->status == SeqStatus::kFinished; }),
+                 running_.end());
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    const RequestState& r = *it->second;
+    if (r.finished_sequences == r.num_candidates()) {
+      it = requests_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+const EngineStats& EngineLoop::stats() {
+  stats_.num_running = static_cast<int>(running_.size());
+  stats_.num_waiting = static_cast<int>(waiting_.size());
+  stats_.kv_cache_usage = kv_.usage();
+  stats_.prefix_cache_queries = kv_.stats().prefix_queries;
+  stats_.prefix_cache_hits = kv_.stats().prefix_hits;
+  return stats_;
+}
+
+Status EngineLoop::audit() const { return kv_.audit(); }
+
+void EngineLoop::log_stats_if_due() {
+  const auto now = Clock::now();
+  const double elapsed = std::chrono::duration<double>(now - last_log_).count();
+  if (elapsed < kStatsLogIntervalSeconds) return;
+  const KvCacheStats& kvs = kv_.stats();
+  PODSERVE_LOG(kInfo) << "Avg prompt throughput: " << std::round((stats_.prompt_tokens - logged_prompt_tokens_) / elapsed)
+                      << " tokens/s, Avg generation throughput: "
+                      << std::round((stats_.generation_tokens - logged_generation_tokens_) / elapsed)
+                      << " tokens/s, Running: " << running_.size() << " reqs, Waiting: " << waiting_.size()
+                      << " reqs, KV cache usage: " << std::round(kv_.usage() * 1000) / 10 << "%, Prefix cache hit rate: "
+                      << (kvs.prefix_queries ? std::round(1000.0 * kvs.prefix_hits / kvs.prefix_queries) / 10 : 0.0) << "%";
+  last_log_ = now;
+  logged_prompt_tokens_ = stats_.prompt_tokens;
+  logged_generation_tokens_ = stats_.generation_tokens;
+}
+
+}  // namespace podserve

@@ -1,0 +1,74 @@
+// The engine's state and its step: scheduling, building the batch, the forward pass, sampling, outputs.
+// Single-threaded (the engine thread owns it); plain enough to drive step by step from tests.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/kv_cache/kv_cache_manager.h"
+#include "engine/output_processor.h"
+#include "engine/scheduler.h"
+#include "engine/sequence.h"
+#include "model/causal_lm.h"
+#include "model/loaded_model.h"
+
+namespace podserve {
+
+class EngineLoop {
+ public:
+  struct Submission {
+    GenerationRequest request;
+    OutputCallback on_output;
+  };
+
+  static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+
+  void add_request(Submission submission);
+  /// Finishes the request (all its sequences) with `reason` and frees its blocks; unknown ids are ignored.
+  void abort_request(const std::string& request_id, FinishReason reason);
+  void abort_all();
+  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  /// One engine step. Returns the number of sequences that ran.
+  int step();
+
+  const EngineStats& stats();
+  Status audit() const;
+  const Tokenizer& tokenizer() const { return model_->tokenizer(); }
+  const std::string& chat_template() const { return model_->chat_template(); }
+  int max_model_len() const { return max_model_len_; }
+  const EngineConfig& config() const { return config_; }
+  const SchedulerConfig& scheduler_config() const { return scheduler_config_; }
+
+ private:
+  EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool);
+  /// After a request's first sequence finishes its prompt: start its other candidates, sharing the prompt's blocks.
+  void fork_candidates(RequestState& r);
+  void sample_and_emit(Sequence& seq, std::span<float> logits);
+  void record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits);
+  void drop_finished();
+  void log_stats_if_due();
+
+  std::unique_ptr<LoadedModel> model_;
+  EngineConfig config_;
+  SchedulerConfig scheduler_config_;
+  int max_model_len_;
+  KvPool pool_;
+  KvCacheManager kv_;
+  Sampler sampler_;
+  OutputProcessor outputs_;
+  Rng seed_rng_;
+  SeqId next_seq_id_ = 1;
+  std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
+  std::vector<Sequence*> running_;
+  std::deque<Sequence*> waiting_;
+  std::vector<int32_t> eos_and_stop_;  // scratch
+  std::vector<float> logits_;
+  EngineStats stats_;
+  Clock::time_point last_log_ = Clock::now();
+  int64_t logged_prompt_tokens_ = 0, logged_generation_tokens_ = 0;
+};
+
+}  // namespace podserve

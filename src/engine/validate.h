@@ -1,0 +1,13 @@
+// Admission checks of a request against the context and the vocabulary, with vLLM's messages.
+#pragma once
+
+#include "base/status.h"
+#include "engine/request.h"
+
+namespace podserve {
+
+/// OutOfRange for prompts that do not fit max_model_len (with or without max_tokens), InvalidArgument for an
+/// empty prompt, out-of-vocabulary ids or bad sampling counts.
+Status validate_request(const GenerationRequest& request, int max_model_len, int vocab_size);
+
+}  // namespace podserve

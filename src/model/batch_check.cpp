@@ -1,0 +1,40 @@
+#include "model/batch_check.h"
+
+#include <string>
+
+namespace podserve {
+
+Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size) {
+  const size_t n = batch.tokens.size();
+  if (n == 0) return invalid_argument("forward: empty batch");
+  if (batch.positions.size() != n || batch.slots.size() != n || batch.seq_of_token.size() != n) {
+    return invalid_argument("forward: tokens, positions, slots and seq_of_token differ in length");
+  }
+  const int64_t block_size = pool.block_size();
+  const int64_t num_slots = static_cast<int64_t>(pool.num_blocks()) * block_size;
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t token = batch.tokens[i];
+    if (token < 0 || token >= vocab_size) {
+      return invalid_argument("token id " + std::to_string(token) + " is outside the vocabulary");
+    }
+    const int32_t seq = batch.seq_of_token[i];
+    if (seq < 0 || static_cast<size_t>(seq) >= batch.block_tables.size()) return invalid_argument("forward: bad sequence index");
+    const auto& table = batch.block_tables[seq];
+    const int32_t pos = batch.positions[i];
+    if (pos < 0 || static_cast<size_t>(pos / block_size) >= table.size()) {
+      return invalid_argument("forward: position " + std::to_string(pos) + " is not covered by its block table");
+    }
+    if (batch.slots[i] < 0 || batch.slots[i] >= num_slots) return invalid_argument("forward: K/V slot outside the pool");
+  }
+  for (const auto& table : batch.block_tables) {
+    for (int32_t block : table) {
+      if (block < 0 || block >= pool.num_blocks()) return invalid_argument("forward: block id outside the pool");
+    }
+  }
+  for (int32_t row : batch.logits_rows) {
+    if (row < 0 || static_cast<size_t>(row) >= n) return invalid_argument("forward: logits row out of range");
+  }
+  return ok_status();
+}
+
+}  // namespace podserve
