@@ -26,6 +26,7 @@ struct EngineConfig {
   int num_kv_blocks = 0;            // overrides kv_cache_memory_gib when > 0 (tests force preemption with it)
   int max_queued_requests = 4096;   // unfinished requests accepted before submit() answers ResourceExhausted
   int max_logprobs = 20;
+  bool log_stats = true;            // the periodic throughput / running / KV usage log line
   uint64_t seed = 0;                // default seed for requests without one
 };
 

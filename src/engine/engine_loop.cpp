@@ -190,7 +190,7 @@ int EngineLoop::step() {
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     Sequence& seq = *plan.chunks[c].seq;
     const int n = plan.chunks[c].num_tokens;
-    stats_.prompt_tokens += std::max(0, std::min(seq.num_computed + n, seq.num_prompt) - seq.num_computed);
+    stats_.prompt_tokens_computed += std::max(0, std::min(seq.num_computed + n, seq.num_prompt) - seq.num_computed);
     seq.num_computed += n;
     kv_.mark_computed(seq.id, seq.tokens, seq.num_computed);
     if (rows[c].prompt_rows > 0) {
@@ -289,18 +289,19 @@ const EngineStats& EngineLoop::stats() {
 Status EngineLoop::audit() const { return kv_.audit(); }
 
 void EngineLoop::log_stats_if_due() {
+  if (!config_.log_stats) return;
   const auto now = Clock::now();
   const double elapsed = std::chrono::duration<double>(now - last_log_).count();
   if (elapsed < kStatsLogIntervalSeconds) return;
   const KvCacheStats& kvs = kv_.stats();
-  PODSERVE_LOG(kInfo) << "Avg prompt throughput: " << std::round((stats_.prompt_tokens - logged_prompt_tokens_) / elapsed)
+  PODSERVE_LOG(kInfo) << "Avg prompt throughput: " << std::round((stats_.prompt_tokens_computed - logged_prompt_tokens_) / elapsed)
                       << " tokens/s, Avg generation throughput: "
                       << std::round((stats_.generation_tokens - logged_generation_tokens_) / elapsed)
                       << " tokens/s, Running: " << running_.size() << " reqs, Waiting: " << waiting_.size()
                       << " reqs, KV cache usage: " << std::round(kv_.usage() * 1000) / 10 << "%, Prefix cache hit rate: "
                       << (kvs.prefix_queries ? std::round(1000.0 * kvs.prefix_hits / kvs.prefix_queries) / 10 : 0.0) << "%";
   last_log_ = now;
-  logged_prompt_tokens_ = stats_.prompt_tokens;
+  logged_prompt_tokens_ = stats_.prompt_tokens_computed;
   logged_generation_tokens_ = stats_.generation_tokens;
 }
 

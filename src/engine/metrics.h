@@ -25,7 +25,8 @@ struct EngineStats {
   int64_t prefix_cache_queries = 0;  // tokens
   int64_t prefix_cache_hits = 0;     // tokens
   int64_t num_preemptions = 0;
-  int64_t prompt_tokens = 0;      // computed prompt tokens (cache hits excluded)
+  int64_t prompt_tokens = 0;           // prompt tokens of requests that started generating (as vLLM counts them)
+  int64_t prompt_tokens_computed = 0;  // prompt tokens actually run through the model (prefix-cache hits excluded)
   int64_t generation_tokens = 0;
   int64_t steps = 0;
   int max_batch_sequences = 0;    // most sequences one step has run together

@@ -32,6 +32,7 @@ bool OutputProcessor::accept_token(Sequence& seq, int32_t token, const TokenLogp
   seq.last_token_time = now;
   if (!r.first_token) {
     r.first_token = now;
+    stats.prompt_tokens += static_cast<int64_t>(r.request.prompt_tokens.size());
     stats.time_to_first_token.observe(std::chrono::duration<double>(now - r.arrival).count());
   }
   seq.tokens.push_back(token);

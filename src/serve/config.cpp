@@ -182,7 +182,7 @@ const std::vector<Option>& options() {
        "KV-cache pool size in GiB (default 4)", set_kv_cache_memory},
       {"--max-logprobs", {"MAX_LOGPROBS"}, "N", "most logprobs a request may ask for (default 20)",
        set_max_logprobs},
-      {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "accepted for compatibility (no effect yet)",
+      {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "turn off the periodic engine stats log line",
        set_bool<&ServerConfig::disable_log_stats>, false, true, false},
       {"--seed", {"SEED"}, "N", "default sampling seed (default 0)", set_seed},
       {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable)",

@@ -35,7 +35,7 @@ struct ServerConfig {
   int block_size = 16;             // tokens per KV block
   double kv_cache_memory_gib = 4.0;
   int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
-  bool disable_log_stats = false;  // accepted for compatibility; the engine's stats line is not switchable yet
+  bool disable_log_stats = false;  // no periodic engine stats line
   uint64_t seed = 0;
   std::vector<std::string> api_keys;  // empty = no authentication
   std::string response_role = "assistant";

@@ -114,6 +114,7 @@ int run_serve(int argc, char** argv) {
   engine_config.kv_cache_memory_gib = config.kv_cache_memory_gib;
   engine_config.max_logprobs = config.max_logprobs;
   engine_config.seed = config.seed;
+  engine_config.log_stats = !config.disable_log_stats;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
     PODSERVE_LOG(kError) << "Cannot start the engine: " << engine.status().message();
