@@ -40,12 +40,12 @@ class BatchingEngine final : public Engine {
     ++unfinished_;
     auto wrapped = [this, cb = std::move(on_output), candidates = std::max(p.n, p.best_of), seen = 0,
                     n = p.n, holds = p.best_of > p.n](GenerationOutput out) mutable {
-      const bool last = out.finished && ++seen == (holds ? n : candidates);
-      cb(std::move(out));
-      if (last) {
+      // Free the slot before the caller hears of the end, so a caller that submits again right away fits.
+      if (out.finished && ++seen == (holds ? n : candidates)) {
         std::lock_guard<std::mutex> l(mutex_);
         --unfinished_;
       }
+      cb(std::move(out));
     };
     inbox_.push_back({std::move(request), std::move(wrapped)});
     cv_.notify_one();
