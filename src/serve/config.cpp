@@ -60,7 +60,16 @@ Status set_model(ServerConfig& c, const std::string& v, const std::string&) {
   return ok_status();
 }
 Status set_served_name(ServerConfig& c, const std::string& v, const std::string&) {
-  c.served_model_name = v;
+  // The flag takes several names (vLLM: nargs='+'), joined with '\n' by the parser; the first is reported.
+  c.served_model_aliases.clear();
+  size_t start = 0;
+  size_t nl = v.find('\n');
+  c.served_model_name = v.substr(0, nl);
+  while (nl != std::string::npos) {
+    start = nl + 1;
+    nl = v.find('\n', start);
+    c.served_model_aliases.push_back(v.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+  }
   return ok_status();
 }
 Status set_host(ServerConfig& c, const std::string& v, const std::string&) {
@@ -126,6 +135,23 @@ Status set_max_body(ServerConfig& c, const std::string& v, const std::string& sr
   c.max_body_bytes = static_cast<size_t>(bytes);
   return ok_status();
 }
+Status set_max_header(ServerConfig& c, const std::string& v, const std::string& src) {
+  uint64_t bytes = 0;
+  if (!parse_int<uint64_t>(v, 1024, uint64_t{16} << 20, &bytes)) {
+    return bad_value(src, v, "a byte count in 1024..16777216");
+  }
+  c.max_header_bytes = static_cast<size_t>(bytes);
+  return ok_status();
+}
+Status set_max_queued(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 1 << 24, &c.max_queued_requests)) return bad_value(src, v, "an integer in 1..16777216");
+  return ok_status();
+}
+template <int ServerConfig::*Field>
+Status set_seconds(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 86400, &(c.*Field))) return bad_value(src, v, "a number of seconds in 1..86400");
+  return ok_status();
+}
 
 Status set_max_num_batched_tokens(ServerConfig& c, const std::string& v, const std::string& src) {
   if (!parse_int(v, 0, 1 << 24, &c.max_num_batched_tokens)) {
@@ -161,8 +187,8 @@ const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"--model", {"MODEL_NAME", "MODEL"}, "PATH", "model file (.gguf); also the first positional argument",
        set_model},
-      {"--served-model-name", {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "SERVED_MODEL_NAME"}, "NAME",
-       "name clients send as `model` (default: the --model argument)", set_served_name},
+      {"--served-model-name", {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "SERVED_MODEL_NAME"}, "NAME [NAME ...]",
+       "names clients may send as `model`; the first is reported (default: the --model argument)", set_served_name},
       {"--host", {"HOST"}, "HOST", "address to listen on (default 0.0.0.0)", set_host},
       {"--port", {"PORT"}, "PORT", "port to listen on (default 8000)", set_port},
       {"--max-model-len", {"MAX_MODEL_LEN"}, "N", "context length (default / 'auto': the model's)",
@@ -196,6 +222,18 @@ const std::vector<Option>& options() {
       {"--io-threads", {"PODSERVE_IO_THREADS"}, "N", "HTTP threads (default 0 = automatic)", set_io_threads},
       {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body (default 32 MiB)",
        set_max_body},
+      {"--max-header-bytes", {"PODSERVE_MAX_HEADER_BYTES"}, "N",
+       "largest request line + headers; more answers 431 (default 65536)", set_max_header},
+      {"--max-queued-requests", {"PODSERVE_MAX_QUEUED_REQUESTS"}, "N",
+       "most unfinished requests (running + waiting); more answer 429 (default 4096)", set_max_queued},
+      {"--keepalive-timeout", {"PODSERVE_KEEPALIVE_TIMEOUT"}, "SECONDS",
+       "close a keep-alive connection idle this long (default 60)", set_seconds<&ServerConfig::keepalive_timeout_s>},
+      {"--request-timeout", {"PODSERVE_REQUEST_TIMEOUT"}, "SECONDS",
+       "drop a client that takes longer to send its request (headers + body) (default 30)",
+       set_seconds<&ServerConfig::request_timeout_s>},
+      {"--shutdown-timeout", {"PODSERVE_SHUTDOWN_TIMEOUT"}, "SECONDS",
+       "on SIGTERM, how long in-flight requests may finish before they are aborted (default 30)",
+       set_seconds<&ServerConfig::shutdown_timeout_s>},
   };
   return kOptions;
 }
@@ -313,6 +351,9 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
       value = "true";
     } else if (i + 1 < args.size()) {
       value = args[++i];
+      if (std::string_view(opt->flag) == "--served-model-name") {  // nargs='+': the following non-flag args too
+        while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') value += '\n' + args[++i];
+      }
     } else {
       return invalid_argument("Flag " + name + " needs a value (" + std::string(opt->value_name) + ")");
     }

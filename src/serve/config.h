@@ -25,6 +25,7 @@ inline constexpr int kDefaultPort = 8000;
 struct ServerConfig {
   std::string model;               // path of the model file, as given (or the default model's path)
   std::string served_model_name;   // the name clients must send as `model` and that responses carry
+  std::vector<std::string> served_model_aliases;  // more `--served-model-name` values, also accepted as `model`
   std::string host = "0.0.0.0";
   int port = kDefaultPort;
   int max_model_len = 0;           // 0 = the model's context length
@@ -43,6 +44,11 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::kInfo;
   int io_threads = 0;              // 0 = pick from the core count
   size_t max_body_bytes = 32u << 20;
+  size_t max_header_bytes = 64u << 10;   // request line + headers; more answers 431
+  int max_queued_requests = 4096;        // unfinished requests the engine accepts; more answer 429
+  int keepalive_timeout_s = 60;          // a keep-alive connection with no request in flight is closed after this
+  int request_timeout_s = 30;            // a started request must be fully received within this (slow clients)
+  int shutdown_timeout_s = 30;           // SIGTERM: in-flight requests get this long before they are aborted
   bool show_help = false;          // --help: print server_help_text() and exit
 };
 

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
+#include <sys/resource.h>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -28,8 +29,28 @@ namespace {
 
 namespace net = boost::asio;
 
-constexpr auto kDrainTimeout = std::chrono::seconds(10);  // in-flight requests get this long to finish
 constexpr auto kAbortFlushTimeout = std::chrono::seconds(2);
+
+/// Each streaming client holds one socket: raise the soft open-files limit to the hard one when it is lower
+/// than what `wanted` connections need (the default soft limit is often 1024).
+void raise_fd_limit(rlim_t wanted) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted && lim.rlim_cur < lim.rlim_max) {
+    const rlim_t old = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+      PODSERVE_LOG(kInfo) << "Raised the open-files limit from " << old << " to "
+                          << (lim.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(lim.rlim_max));
+    } else {
+      PODSERVE_LOG(kWarning) << "Cannot raise the open-files limit from " << old;
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < wanted) {
+    PODSERVE_LOG(kWarning) << "The open-files limit is " << lim.rlim_cur << ": fewer than " << wanted
+                           << " concurrent connections are possible (raise it with ulimit -n)";
+  }
+}
 
 int pick_io_threads(int configured) {
   if (configured > 0) return configured;
@@ -60,7 +81,8 @@ Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig
 }
 
 /// Graceful stop: no new connections, in-flight requests finish (bounded), then the engine aborts the rest.
-net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, Engine& engine) {
+net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, Engine& engine,
+                               std::chrono::seconds drain_timeout) {
   server.stop_accepting();
   PODSERVE_LOG(kInfo) << "Shutting down: waiting for " << server.active_requests() << " in-flight request(s)";
   net::steady_timer timer(ioc);
@@ -71,7 +93,11 @@ net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, E
       co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     }
   };
-  co_await wait_idle(kDrainTimeout);
+  co_await wait_idle(drain_timeout);
+  if (server.active_requests() > 0) {
+    PODSERVE_LOG(kWarning) << "Shutdown timeout (" << drain_timeout.count() << " s): aborting "
+                           << server.active_requests() << " request(s)";
+  }
   engine.shutdown();  // remaining requests end with finish_reason "abort"
   co_await wait_idle(kAbortFlushTimeout);
   ioc.stop();
@@ -115,6 +141,7 @@ int run_serve(int argc, char** argv) {
   engine_config.max_logprobs = config.max_logprobs;
   engine_config.seed = config.seed;
   engine_config.log_stats = !config.disable_log_stats;
+  engine_config.max_queued_requests = config.max_queued_requests;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
     PODSERVE_LOG(kError) << "Cannot start the engine: " << engine.status().message();
@@ -125,7 +152,9 @@ int run_serve(int argc, char** argv) {
   // Declared after the engine, so destroyed before it; the engine is shut down before either goes away.
   net::io_context ioc;
   openai::OpenAiService service(
-      eng, {config.served_model_name, config.model, config.response_role, config.api_keys, config.max_logprobs},
+      eng,
+      {config.served_model_name, config.model, config.response_role, config.api_keys, config.max_logprobs,
+       config.served_model_aliases},
       std::move(renderer).value());
   http::Router router;
   service.register_routes(router);
@@ -133,6 +162,10 @@ int run_serve(int argc, char** argv) {
   options.host = config.host;
   options.port = config.port;
   options.max_body_bytes = config.max_body_bytes;
+  options.max_header_bytes = config.max_header_bytes;
+  options.idle_timeout = std::chrono::seconds(config.keepalive_timeout_s);
+  options.request_timeout = std::chrono::seconds(config.request_timeout_s);
+  raise_fd_limit(4096);
   http::HttpServer server(ioc, std::move(router), options, &openai::OpenAiService::http_error,
                           [&service](const http::HttpRequest& req) { return service.check_auth(req); });
   if (Status st = server.listen(); !st.ok()) {
@@ -153,7 +186,8 @@ int run_serve(int argc, char** argv) {
       return;
     }
     PODSERVE_LOG(kInfo) << "Received signal " << sig;
-    net::co_spawn(ioc, shut_down(ioc, server, eng), net::detached);
+    net::co_spawn(ioc, shut_down(ioc, server, eng, std::chrono::seconds(config.shutdown_timeout_s)),
+                 net::detached);
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

@@ -112,3 +112,10 @@ def client(server) -> openai.OpenAI:
 def raw(server) -> httpx.Client:
     with httpx.Client(base_url=server.url, timeout=120) as c:
         yield c
+
+
+def error_of(exc: openai.APIStatusError) -> dict:
+    """The `error` object of an OpenAI-style error body (the client may or may not have unwrapped it)."""
+    body = exc.body
+    assert isinstance(body, dict), body
+    return body.get("error", body)

@@ -3,16 +3,11 @@
 import openai
 import pytest
 
-from conftest import MAX_MODEL_LEN, SERVED_MODEL
+from conftest import MAX_MODEL_LEN, SERVED_MODEL, error_of
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
-def error_of(exc: openai.APIStatusError) -> dict:
-    """The `error` object of an OpenAI-style error body (the client may or may not have unwrapped it)."""
-    body = exc.body
-    assert isinstance(body, dict), body
-    return body.get("error", body)
 
 
 def assert_still_serving(client):
@@ -53,7 +48,7 @@ def test_bad_chat_fields_are_400(client, body, param, fragment):
 
 def test_bad_completion_fields_are_400(client):
     for body, param in [({"model": SERVED_MODEL}, "prompt"),
-                        ({"model": SERVED_MODEL, "prompt": "x", "echo": True}, "echo"),
+                        ({"model": SERVED_MODEL, "prompt": "x", "echo": True, "logprobs": 1}, "echo"),
                         ({"model": SERVED_MODEL, "prompt": "x", "suffix": "y"}, "suffix"),
                         ({"model": SERVED_MODEL, "prompt": [10 ** 9]}, "prompt")]:
         with pytest.raises(openai.BadRequestError) as info:

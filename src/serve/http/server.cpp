@@ -27,7 +27,6 @@ namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
-constexpr uint32_t kHeaderLimit = 64 * 1024;
 
 /// Errors that just mean "the client went away or idled out": closed quietly, not logged as problems.
 bool is_disconnect(const boost::system::error_code& ec) {
@@ -158,6 +157,7 @@ class HttpServer::Connection : public ResponseWriter {
   std::string remote_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool linger_ = false;  // drain the client's unread bytes before closing (after a request-parse error)
   // Per-request state.
   bool responded_ = false;
   bool streaming_ = false;
@@ -169,10 +169,23 @@ class HttpServer::Connection : public ResponseWriter {
 
 awaitable<bool> HttpServer::Connection::read_request(HttpRequest* out) {
   bhttp::request_parser<bhttp::string_body> parser;
-  parser.header_limit(kHeaderLimit);
+  parser.header_limit(static_cast<uint32_t>(server_.options_.max_header_bytes));
   parser.body_limit(server_.options_.max_body_bytes);
-  stream_.expires_after(server_.options_.idle_timeout);
-  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kUseTuple);
+  boost::system::error_code ec;
+  size_t n = 0;
+  if (buffer_.size() == 0) {
+    // Idle keep-alive wait: up to idle_timeout for the request's first byte.
+    stream_.expires_after(server_.options_.idle_timeout);
+    std::tie(ec, n) = co_await stream_.async_read_some(buffer_.prepare(4096), kUseTuple);
+    if (!ec) buffer_.commit(n);
+    if (ec) {
+      stream_.expires_never();
+      co_return false;  // idle timeout, EOF or reset: close quietly
+    }
+  }
+  // Once a request has started, all of it (headers and body) must arrive within request_timeout.
+  stream_.expires_after(server_.options_.request_timeout);
+  std::tie(ec, n) = co_await bhttp::async_read_header(stream_, buffer_, parser, kUseTuple);
   if (!ec && !parser.is_done()) {
     // Clients such as curl wait (up to a second) for this before sending a large body.
     auto expect = parser.get()[bhttp::field::expect];
@@ -187,6 +200,7 @@ awaitable<bool> HttpServer::Connection::read_request(HttpRequest* out) {
     if (is_disconnect(ec)) co_return false;
     version_ = 11;
     keep_alive_ = false;  // the stream position is unknown after a parse error
+    linger_ = true;       // the client may still be sending: drain before closing, or it gets a reset
     if (ec == bhttp::error::body_limit) {
       co_await send_error(413, "Request body too large (limit " + std::to_string(server_.options_.max_body_bytes) +
                                    " bytes)");
@@ -265,6 +279,19 @@ awaitable<void> HttpServer::Connection::run(std::shared_ptr<Connection> self) {
   }
   boost::system::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (linger_) {
+    // Lingering close: closing with unread bytes makes the kernel send a reset, which can destroy the error
+    // response before the client reads it. Discard what the client still sends, for a bounded time and size.
+    stream_.expires_after(std::chrono::seconds(2));
+    size_t drained = 0;
+    while (drained < (8u << 20)) {
+      auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(65536), kUseTuple);
+      if (rec) break;
+      buffer_.consume(buffer_.size());
+      drained += n;
+    }
+    stream_.expires_never();
+  }
   stream_.socket().close(ec);
 }
 

@@ -1,6 +1,7 @@
 // HTTP/1.1 server on Boost.Beast + Asio C++20 coroutines: one coroutine per connection on its own strand, any
-// number of connections on a small pool of io_context threads (no thread per connection). Keep-alive, a body
-// size limit (413), `Expect: 100-continue`, chunked streaming for SSE, and client-disconnect detection.
+// number of connections on a small pool of io_context threads (no thread per connection). Keep-alive (idle
+// timeout), a request read timeout, header (431) and body (413) size limits, `Expect: 100-continue`, chunked
+// streaming for SSE, and client-disconnect detection.
 #pragma once
 
 #include <atomic>
@@ -21,7 +22,9 @@ struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8000;  // 0 = any free port (see HttpServer::port())
   size_t max_body_bytes = 32u << 20;
-  std::chrono::seconds idle_timeout{60};   // keep-alive connection with no request
+  size_t max_header_bytes = 64u << 10;      // request line + headers; more answers 431
+  std::chrono::seconds idle_timeout{60};     // keep-alive connection with no request (waiting for its first byte)
+  std::chrono::seconds request_timeout{30};  // from a request's first byte until it is fully read (slow clients)
   std::chrono::seconds write_timeout{60};  // one write to a client that does not read
 };
 

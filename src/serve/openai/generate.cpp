@@ -57,8 +57,10 @@ using OutputQueue = http::AsyncQueue<GenerationOutput>;
 
 /// What the answer needs to know about the request, copied before the request moves into the engine.
 struct RequestShape {
-  std::string id;
-  int n = 1;
+  std::string id;                // the first engine request's (logs)
+  std::vector<std::string> ids;  // every engine request: one per prompt of a batch
+  int n_per_prompt = 1;
+  int n = 1;                     // all choices: prompts x n_per_prompt
   std::optional<int> top_logprobs;  // SamplingParams::logprobs
   bool prompt_logprobs = false;
 };
@@ -68,15 +70,27 @@ struct ChoiceState {
   std::string text;
   std::vector<TokenLogprobs> logprobs;
   size_t text_offset = 0;  // completions' legacy logprobs, streaming
+  bool echoed = false;     // the echo text went out with this choice's first chunk
   int completion_tokens = 0;
   std::optional<Finish> finish;
 };
 
-/// Prompt tokens once, completion tokens of every choice (vLLM's usage for n > 1).
-Usage total_usage(int prompt_tokens, const std::vector<ChoiceState>& choices) {
-  Usage u{prompt_tokens, 0};
+/// Prompt tokens once per prompt, completion tokens of every choice (vLLM's usage for n > 1 and batches).
+Usage total_usage(const std::vector<int>& prompt_tokens, const std::vector<ChoiceState>& choices) {
+  Usage u{0, 0};
+  for (int p : prompt_tokens) u.prompt_tokens += p;
   for (const ChoiceState& c : choices) u.completion_tokens += c.completion_tokens;
   return u;
+}
+
+void abort_all(Engine& engine, const RequestShape& shape) {
+  for (const std::string& id : shape.ids) engine.abort(id);
+}
+
+/// The echo text of choice `index` (its prompt's).
+const std::string& echo_of(const PreparedGeneration& gen, const RequestShape& shape, int index) {
+  const auto p = static_cast<size_t>(index / shape.n_per_prompt);
+  return p == 0 || p > gen.extra_echo.size() ? gen.echo : gen.extra_echo[p - 1];
 }
 
 /// An engine-side failure reported in a final output; never ok.
@@ -98,11 +112,11 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
   http::SseWriter sse(writer);
   const bool opened = co_await sse.open();
   if (!opened) {
-    engine.abort(shape.id);
+    abort_all(engine, shape);
     co_return;
   }
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
-  int prompt_tokens = 0;
+  std::vector<int> prompt_tokens(shape.ids.size(), 0);
   int finished = 0;
   bool done = false;  // [DONE] queued
   bool first = true;
@@ -119,7 +133,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
         first = false;
       }
       ChoiceState& state = choices[static_cast<size_t>(out.index)];
-      prompt_tokens = out.prompt_tokens;
+      prompt_tokens[static_cast<size_t>(out.index / shape.n_per_prompt)] = out.prompt_tokens;
       state.completion_tokens = out.completion_tokens;
       if (out.finished && out.finish_reason == FinishReason::kError) {
         // The 200 status is already sent: the error travels as an event, then [DONE] (vLLM's behaviour).
@@ -131,6 +145,10 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       ChoiceOutput piece;
       piece.index = out.index;
       piece.text = std::move(out.text_delta);
+      if (!state.echoed) {
+        piece.text.insert(0, echo_of(gen, shape, out.index));
+        state.echoed = true;
+      }
       if (shape.top_logprobs && !out.logprobs.empty()) {
         piece.logprobs = format.logprobs(out.logprobs, gen.token_bytes, *shape.top_logprobs, &state.text_offset);
       }
@@ -154,7 +172,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
     const bool sent = co_await sse.flush();
     if (!sent) break;
   }
-  if (!done || finished < shape.n) engine.abort(shape.id);  // client gone, or an error ended the stream early
+  if (!done || finished < shape.n) abort_all(engine, shape);  // client gone, or an error ended the stream early
   if (!done) co_return;
   co_await sse.close();
 }
@@ -163,12 +181,12 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
   std::vector<TokenLogprobs> prompt_logprobs;
-  int prompt_tokens = 0;
+  std::vector<int> prompt_tokens(shape.ids.size(), 0);
   int finished = 0;
   while (finished < shape.n) {
     std::optional<std::deque<GenerationOutput>> batch = co_await next_outputs(queue, writer);
     if (!batch) {
-      engine.abort(shape.id);  // nobody is waiting for the answer any more
+      abort_all(engine, shape);  // nobody is waiting for the answer any more
       co_return;
     }
     for (GenerationOutput& out : *batch) {
@@ -177,11 +195,11 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
       state.text += out.text_delta;
       state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
       if (prompt_logprobs.empty()) prompt_logprobs = std::move(out.prompt_logprobs);
-      prompt_tokens = out.prompt_tokens;
+      prompt_tokens[static_cast<size_t>(out.index / shape.n_per_prompt)] = out.prompt_tokens;
       state.completion_tokens = out.completion_tokens;
       if (!out.finished) continue;
       if (out.finish_reason == FinishReason::kError || out.finish_reason == FinishReason::kAbort) {
-        if (shape.n > 1) engine.abort(shape.id);  // the other choices are of no use now
+        if (shape.n > 1) abort_all(engine, shape);  // the other choices are of no use now
         http::HttpResponse res =
             out.finish_reason == FinishReason::kError
                 ? error_response(output_error(out))
@@ -199,7 +217,7 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
     ChoiceState& state = choices[static_cast<size_t>(i)];
     ChoiceOutput& c = results[static_cast<size_t>(i)];
     c.index = i;
-    c.text = std::move(state.text);
+    c.text = echo_of(gen, shape, i) + state.text;
     if (shape.top_logprobs) {
       size_t offset = 0;
       c.logprobs = format.logprobs(state.logprobs, gen.token_bytes, *shape.top_logprobs, &offset);
@@ -213,6 +231,42 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
   co_await writer.send(std::move(res));
 }
 
+http::awaitable<void> echo_only_response(const RequestShape& shape, const PreparedGeneration& gen,
+                                          const ResponseFormat& format, http::ResponseWriter& writer) {
+  Usage usage{static_cast<int>(gen.request.prompt_tokens.size()), 0};
+  for (const GenerationRequest& r : gen.extra_requests) usage.prompt_tokens += static_cast<int>(r.prompt_tokens.size());
+  std::vector<ChoiceOutput> results(static_cast<size_t>(shape.n));
+  for (int i = 0; i < shape.n; ++i) {
+    ChoiceOutput& c = results[static_cast<size_t>(i)];
+    c.index = i;
+    c.text = echo_of(gen, shape, i);
+    c.finish = Finish{FinishReason::kLength, {}};
+  }
+  if (!gen.stream) {
+    boost::json::value prompt_json = nullptr;
+    http::HttpResponse res;
+    res.body = format.full(gen.meta, results, usage, prompt_json);
+    co_await writer.send(std::move(res));
+    co_return;
+  }
+  http::SseWriter sse(writer);
+  const bool opened = co_await sse.open();
+  if (!opened) co_return;
+  for (int i = 0; i < shape.n; ++i) {
+    if (auto c = format.first_chunk(gen.meta, i)) sse.add(*c);
+  }
+  for (const ChoiceOutput& c : results) {
+    std::optional<Usage> running;
+    if (gen.continuous_usage) running = usage;
+    sse.add(format.chunk(gen.meta, c, running));
+  }
+  if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, usage));
+  sse.add_done();
+  const bool sent = co_await sse.flush();
+  if (!sent) co_return;
+  co_await sse.close();
+}
+
 }  // namespace
 
 http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, const ResponseFormat& format,
@@ -221,11 +275,28 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   auto queue = std::make_shared<OutputQueue>(writer.executor());
   RequestShape shape;  // gen.request is moved into the engine
   shape.id = gen.request.request_id;
-  shape.n = std::max(1, gen.request.params.n);
+  shape.n_per_prompt = std::max(1, gen.request.params.n);
+  shape.n = shape.n_per_prompt * static_cast<int>(1 + gen.extra_requests.size());
+  shape.ids.push_back(shape.id);
+  for (const GenerationRequest& r : gen.extra_requests) shape.ids.push_back(r.request_id);
   shape.top_logprobs = gen.request.params.logprobs;
   shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
+  if (gen.request.params.max_tokens == 0) {
+    // echo with max_tokens 0: the echo is the whole answer; nothing to generate (vLLM's behaviour).
+    co_await echo_only_response(shape, gen, format, writer);
+    co_return;
+  }
   Status submitted =
       engine.submit(std::move(gen.request), [queue](GenerationOutput out) { queue->push(std::move(out)); });
+  for (size_t p = 0; submitted.ok() && p < gen.extra_requests.size(); ++p) {
+    // A batch's prompt p: its choices are p * n + j in the answer.
+    const int offset = static_cast<int>(p + 1) * shape.n_per_prompt;
+    submitted = engine.submit(std::move(gen.extra_requests[p]), [queue, offset](GenerationOutput out) {
+      out.index += offset;
+      queue->push(std::move(out));
+    });
+    if (!submitted.ok()) abort_all(engine, shape);  // the prompts already queued are of no use now
+  }
   if (!submitted.ok()) {
     PODSERVE_LOG(kDebug) << "request " << shape.id << " refused: " << submitted.to_string();
     http::HttpResponse refused = error_response(ApiError{submitted, {}});

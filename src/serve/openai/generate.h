@@ -66,6 +66,10 @@ struct PreparedGeneration {
   bool include_usage = false;
   bool continuous_usage = false;
   TokenBytesFn token_bytes;  // for logprobs; needed only when the request asks for them
+  std::string echo;          // text put before each choice's text (the `echo` field); with max_tokens 0, all
+  /// Prompts 2..k of a completions batch (same params): prompt p's choice j has index p * n + j.
+  std::vector<GenerationRequest> extra_requests;
+  std::vector<std::string> extra_echo;  // their echo texts
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and

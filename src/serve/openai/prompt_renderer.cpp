@@ -48,4 +48,25 @@ Result<std::string> PromptRenderer::render(const std::vector<ChatMessage>& messa
   return apply_chat_template(*template_, inputs);
 }
 
+Result<std::string> cut_after_final_message(const std::string& rendered, const std::string& final_content) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  size_t b = 0;
+  size_t e = final_content.size();
+  while (b < e && is_space(final_content[b])) ++b;
+  while (e > b && is_space(final_content[e - 1])) --e;
+  const std::string stripped = final_content.substr(b, e - b);
+  const size_t loc = rendered.rfind(stripped);
+  if (loc == std::string::npos) {
+    return invalid_argument(
+        "continue_final_message is set but the final message does not appear in the chat after applying the chat "
+        "template! This can happen if the chat template deletes portions of the final message. Please verify the "
+        "chat template and final message in your chat to ensure they are compatible.");
+  }
+  const size_t lstripped_len = final_content.size() - b;
+  if (rendered.substr(loc, lstripped_len) == final_content) {
+    return rendered.substr(0, loc + lstripped_len);  // the template kept the trailing whitespace
+  }
+  return rendered.substr(0, loc + stripped.size());
+}
+
 }  // namespace podserve::openai

@@ -16,6 +16,11 @@ class ChatTemplate;
 
 namespace podserve::openai {
 
+/// continue_final_message: cuts a prompt rendered without a generation prompt right after the final message's
+/// content, so the model continues that message (transformers' apply_chat_template rule, whitespace included).
+/// InvalidArgument when the content does not appear in the rendered text.
+Result<std::string> cut_after_final_message(const std::string& rendered, const std::string& final_content);
+
 class PromptRenderer {
  public:
   /// Parses `source`. A syntax error is InvalidArgument with the template's own location message.

@@ -41,10 +41,10 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "truncate_prompt_tokens", "allowed_token_ids", "bad_words", "guided_json", "guided_regex",
+    "use_beam_search", "allowed_token_ids", "bad_words", "guided_json", "guided_regex",
     "guided_choice", "guided_grammar", "structured_outputs", "structural_tag", "logits_processors",
     "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params", "prompt_embeds", "functions",
-    "function_call", "echo", "priority", "continue_final_message", "documents", "suffix"};
+    "function_call", "priority", "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
@@ -56,6 +56,7 @@ constexpr std::string_view kAcceptedFields[] = {
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
 MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
   if (auto e = r.get_string("model", &c->model)) return e;
+  if (auto e = r.get_bool("echo", &c->echo)) return e;  // before read_sampling: echo allows max_tokens 0
   if (auto e = read_sampling(r, c)) return e;
   if (auto e = r.get_bool("stream", &c->stream)) return e;
   std::optional<boost::json::object> so;
@@ -70,8 +71,18 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
     if (auto e = sr.get_bool("continuous_usage_stats", &c->continuous_usage)) return e;
   }
   if (auto e = r.get_string("request_id", &c->request_id)) return e;
+  if (auto e = r.get_int("truncate_prompt_tokens", &c->truncate_prompt_tokens)) return e;
+  if (c->truncate_prompt_tokens && *c->truncate_prompt_tokens < -1) {
+    return bad_request("'truncate_prompt_tokens' must be >= -1 (-1 means max_model_len)", "truncate_prompt_tokens");
+  }
+  if (const boost::json::value* v = r.get("suffix"); v != nullptr && !is_neutral(*v)) {
+    return bad_request("suffix is not currently supported", "suffix");
+  }
 
   if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
+  if (c->echo && !chat && c->sampling.logprobs) {
+    return unsupported("echo", "together with logprobs (the prompt's logprobs)");
+  }
   if (c->stream && c->sampling.prompt_logprobs) {
     return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
   }
@@ -179,7 +190,7 @@ MaybeError read_token_list(const boost::json::array& arr, std::vector<int64_t>* 
   return std::nullopt;
 }
 
-/// prompt: a string, a list with one string, a list of token ids, or a list with one list of token ids.
+/// prompt: a string, a list of token ids, or a batch: a list of strings or a list of token-id lists.
 MaybeError read_prompt(FieldReader& r, CompletionRequest* c) {
   const boost::json::value* v = r.get("prompt");
   if (v == nullptr) return bad_request("Either prompt or prompt_embeds must be provided.", "prompt");
@@ -191,8 +202,17 @@ MaybeError read_prompt(FieldReader& r, CompletionRequest* c) {
   const boost::json::array& arr = v->get_array();
   if (arr.empty()) return bad_request("'prompt' must not be empty", "prompt");
   if (arr[0].is_string() || arr[0].is_array()) {
-    if (arr.size() > 1) {
-      return unsupported("prompt", "a batch of " + std::to_string(arr.size()) + " prompts; send one per request");
+    for (size_t i = 1; i < arr.size(); ++i) {  // a batch: one choice per prompt (x n)
+      PromptInput p;
+      if (arr[0].is_string() && arr[i].is_string()) {
+        p.text = std::string(arr[i].get_string());
+      } else if (arr[0].is_array() && arr[i].is_array()) {
+        p.is_tokens = true;
+        if (auto e = read_token_list(arr[i].get_array(), &p.tokens)) return e;
+      } else {
+        return r.type_error("prompt", "a list of strings or a list of token-id lists (not mixed)", arr[i]);
+      }
+      c->extra_prompts.push_back(std::move(p));
     }
     if (arr[0].is_string()) {
       c->prompt_text = std::string(arr[0].get_string());
@@ -205,7 +225,76 @@ MaybeError read_prompt(FieldReader& r, CompletionRequest* c) {
   return read_token_list(arr, &c->prompt_tokens);
 }
 
+/// add_generation_prompt, continue_final_message (mutually exclusive, vLLM's message), chat_template_kwargs.
+MaybeError read_chat_template_fields(FieldReader& r, bool* add_generation_prompt, bool* continue_final_message,
+                                     boost::json::object* kwargs) {
+  if (auto e = r.get_bool("add_generation_prompt", add_generation_prompt)) return e;
+  if (auto e = r.get_bool("continue_final_message", continue_final_message)) return e;
+  if (*continue_final_message && *add_generation_prompt) {
+    return bad_request("Cannot set both `continue_final_message` and `add_generation_prompt` to True.",
+                       "continue_final_message");
+  }
+  std::optional<boost::json::object> kw;
+  if (auto e = r.get_object("chat_template_kwargs", &kw)) return e;
+  if (kw) *kwargs = std::move(*kw);
+  return std::nullopt;
+}
+
 }  // namespace
+
+ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body) {
+  ApiResult<boost::json::object> obj = parse_body(body);
+  if (!obj.ok()) return obj.error();
+  FieldReader r(obj.value());
+  TokenizeRequest req;
+  if (auto e = r.get_string("model", &req.model)) return *e;
+  if (obj.value().contains("messages")) {
+    req.is_chat = true;
+    req.add_special_tokens = false;  // vLLM: the chat template already writes BOS
+    if (auto e = read_messages(r, &req.messages)) return *e;
+    if (auto e = read_chat_template_fields(r, &req.add_generation_prompt, &req.continue_final_message,
+                                           &req.chat_template_kwargs)) {
+      return *e;
+    }
+    if (r.get("chat_template") != nullptr) {
+      return bad_request(
+          "Chat template is passed with request, but --trust-request-chat-template is not set. Refused request "
+          "with untrusted chat template.",
+          "chat_template");
+    }
+    const boost::json::value* tools = r.get("tools");
+    if (tools != nullptr && !(tools->is_array() && tools->get_array().empty())) return unsupported("tools");
+  } else {
+    std::optional<std::string> prompt;
+    if (auto e = r.get_string("prompt", &prompt)) return *e;
+    if (!prompt) return bad_request("Either 'prompt' or 'messages' must be provided.", "prompt");
+    req.prompt = std::move(*prompt);
+  }
+  if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;
+  if (auto e = r.get_bool("return_token_strs", &req.return_token_strs)) return *e;
+  return req;
+}
+
+ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
+  ApiResult<boost::json::object> obj = parse_body(body);
+  if (!obj.ok()) return obj.error();
+  FieldReader r(obj.value());
+  DetokenizeRequest req;
+  if (auto e = r.get_string("model", &req.model)) return *e;
+  const boost::json::value* v = r.get("tokens");
+  if (v == nullptr) return bad_request("'tokens' is required", "tokens");
+  if (!v->is_array()) return r.type_error("tokens", "a list of token ids", *v);
+  for (const auto& item : v->get_array()) {
+    int64_t id = 0;
+    if (!json_to_int64(item, &id)) {
+      return bad_request("Invalid type for 'tokens': token ids must be integers, got " +
+                             std::string(json_kind_name(item)),
+                         "tokens");
+    }
+    req.tokens.push_back(id);
+  }
+  return req;
+}
 
 ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
   ApiResult<boost::json::object> obj = parse_body(body);
@@ -214,11 +303,11 @@ ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
   ChatRequest req;
   if (auto e = read_messages(r, &req.messages)) return *e;
   if (auto e = read_common(r, /*chat=*/true, &req.common)) return *e;
-  if (auto e = r.get_bool("add_generation_prompt", &req.add_generation_prompt)) return *e;
+  if (auto e = read_chat_template_fields(r, &req.add_generation_prompt, &req.continue_final_message,
+                                         &req.chat_template_kwargs)) {
+    return *e;
+  }
   if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;
-  std::optional<boost::json::object> kwargs;
-  if (auto e = r.get_object("chat_template_kwargs", &kwargs)) return *e;
-  if (kwargs) req.chat_template_kwargs = std::move(*kwargs);
   if (r.get("chat_template") != nullptr) {
     return bad_request(
         "Chat template is passed with request, but --trust-request-chat-template is not set. Refused request "

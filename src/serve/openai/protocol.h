@@ -24,6 +24,11 @@ struct CommonRequest {
   bool include_usage = false;           // stream_options.include_usage
   bool continuous_usage = false;        // stream_options.continuous_usage_stats
   std::optional<std::string> request_id;
+  /// Keep only the last N prompt tokens (left truncation); -1 = max_model_len. Checked against the model later.
+  std::optional<int64_t> truncate_prompt_tokens;
+  /// echo: completions prepend the prompt, chat the last message when it has the response role (vLLM).
+  /// With echo, max_tokens may be 0 (echo only).
+  bool echo = false;
   std::vector<std::string> ignored_fields;  // unknown top-level fields
 };
 
@@ -38,17 +43,49 @@ struct ChatRequest {
   CommonRequest common;
   std::vector<ChatMessage> messages;
   bool add_generation_prompt = true;
+  bool continue_final_message = false;  // render without a generation prompt, ending inside the last message
   bool add_special_tokens = false;  // the template already writes BOS
   boost::json::object chat_template_kwargs;
 };
 
+/// One prompt of a batch.
+struct PromptInput {
+  std::string text;
+  std::vector<int64_t> tokens;
+  bool is_tokens = false;
+};
+
 struct CompletionRequest {
   CommonRequest common;
+  /// Prompts 2..k of a batch (`prompt` as a list of strings or of token-id lists); the first is below.
+  std::vector<PromptInput> extra_prompts;
   std::string prompt_text;             // when !prompt_is_tokens
   std::vector<int64_t> prompt_tokens;  // when prompt_is_tokens; range-checked against the vocabulary later
   bool prompt_is_tokens = false;
   bool add_special_tokens = true;
 };
+
+/// POST /tokenize: the completion form (`prompt`) or the chat form (`messages`).
+struct TokenizeRequest {
+  std::optional<std::string> model;
+  bool is_chat = false;
+  std::string prompt;                    // completion form
+  bool add_special_tokens = true;        // completion form default true, chat form default false
+  bool return_token_strs = false;
+  std::vector<ChatMessage> messages;     // chat form
+  bool add_generation_prompt = true;
+  bool continue_final_message = false;
+  boost::json::object chat_template_kwargs;
+};
+
+/// POST /detokenize: `{tokens: [int]}` (range-checked against the vocabulary later).
+struct DetokenizeRequest {
+  std::optional<std::string> model;
+  std::vector<int64_t> tokens;
+};
+
+ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body);
+ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body);
 
 /// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s.
 ApiResult<ChatRequest> parse_chat_request(std::string_view body);

@@ -193,8 +193,10 @@ MaybeError read_sampling(FieldReader& r, CommonRequest* c) {
     i.reset();
     if (auto e = r.get_int(key, &i)) return e;
     if (!i) continue;
-    if (*i < 1) return bad_request(std::string(key) + " must be at least 1, got " + std::to_string(*i) + ".",
-                                   std::string(key));
+    if (*i < (c->echo ? 0 : 1)) {  // echo with max_tokens 0 answers the echo only
+      return bad_request(std::string(key) + " must be at least 1, got " + std::to_string(*i) + ".",
+                         std::string(key));
+    }
     c->max_tokens = *i;  // max_completion_tokens (read second) wins, as in vLLM
   }
   i.reset();

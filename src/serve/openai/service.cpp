@@ -1,6 +1,9 @@
 #include "serve/openai/service.h"
 
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "base/log.h"
 #include "serve/metrics.h"
@@ -11,8 +14,22 @@
 #include "serve/openai/sampling_fields.h"
 #include "tokenizer/tokenizer.h"
 
+#ifndef PODSERVE_VERSION
+#define PODSERVE_VERSION "unknown"
+#endif
+
 namespace podserve::openai {
 namespace {
+
+/// vLLM: the `X-Request-Id` header wins over the body's `request_id`.
+void apply_request_id_header(const http::HttpRequest& req, std::optional<std::string>* request_id) {
+  std::string_view h = req.header("x-request-id");
+  if (!h.empty()) *request_id = std::string(h);
+}
+
+http::HttpResponse json_response(const boost::json::value& v) {
+  return http::HttpResponse{200, "application/json", boost::json::serialize(v)};
+}
 
 /// Compares without an early exit, so the time taken does not reveal how much of a key matched. The loop runs
 /// over the longer input, whose length the caller controls, so timing reveals nothing about the secret either.
@@ -65,6 +82,16 @@ void OpenAiService::register_routes(http::Router& router) {
              [this](const http::HttpRequest& r, http::ResponseWriter& w) { return chat_completions(r, w); });
   router.add("POST", "/v1/completions",
              [this](const http::HttpRequest& r, http::ResponseWriter& w) { return completions(r, w); });
+  router.add("GET", "/ping", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return ping(r, w); });
+  router.add("POST", "/ping", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return ping(r, w); });
+  router.add("GET", "/version",
+             [this](const http::HttpRequest& r, http::ResponseWriter& w) { return version(r, w); });
+  router.add("POST", "/v1/embeddings",
+             [this](const http::HttpRequest& r, http::ResponseWriter& w) { return embeddings(r, w); });
+  router.add("POST", "/tokenize",
+             [this](const http::HttpRequest& r, http::ResponseWriter& w) { return tokenize(r, w); });
+  router.add("POST", "/detokenize",
+             [this](const http::HttpRequest& r, http::ResponseWriter& w) { return detokenize(r, w); });
 }
 
 std::optional<http::HttpResponse> OpenAiService::check_auth(const http::HttpRequest& req) const {
@@ -102,6 +129,9 @@ http::awaitable<void> OpenAiService::models(const http::HttpRequest&, http::Resp
 
 std::optional<ApiError> OpenAiService::check_model(const std::optional<std::string>& model) const {
   if (!model || *model == options_.served_model_name) return std::nullopt;
+  for (const std::string& alias : options_.model_aliases) {
+    if (*model == alias) return std::nullopt;
+  }
   return api_error(StatusCode::kNotFound, "The model `" + *model + "` does not exist.", "model");
 }
 
@@ -117,6 +147,17 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
     return e;
   }
   const int64_t limit = engine_.max_model_len();
+  if (common.truncate_prompt_tokens) {
+    const int64_t keep = *common.truncate_prompt_tokens == -1 ? limit : *common.truncate_prompt_tokens;
+    if (keep > limit) {
+      return bad_request(
+          "truncate_prompt_tokens value is greater than max_model_len. Please, select a smaller truncation size.",
+          "truncate_prompt_tokens");
+    }
+    if (static_cast<int64_t>(prompt.size()) > keep) {
+      prompt.erase(prompt.begin(), prompt.end() - keep);  // keep the last `keep` tokens, as vLLM
+    }
+  }
   const auto prompt_len = static_cast<int64_t>(prompt.size());
   if (prompt_len == 0) return bad_request("The decoder prompt cannot be empty", "prompt");
   if (prompt_len >= limit) {
@@ -159,25 +200,22 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   }
   ChatRequest& chat = parsed.value();
   log_ignored_fields(chat.common.ignored_fields);
+  apply_request_id_header(req, &chat.common.request_id);
   std::optional<ApiError> error = check_model(chat.common.model);
-  Result<std::string> prompt = std::string();
-  if (!error && renderer_ == nullptr) {
-    error = bad_request(
-        "As of transformers v4.44, default chat template is no longer allowed, so you must provide a chat "
-        "template if the tokenizer does not define one.");
-  }
+  std::string prompt;
   if (!error) {
     // Rendering and tokenizing run here, on the connection's HTTP thread, never on the engine thread.
-    prompt = renderer_->render(chat.messages, chat.add_generation_prompt, chat.chat_template_kwargs);
-    if (!prompt.ok()) {
-      // Template failures (raise_exception, undefined values, render budget) are the request's problem: 400.
-      const Status& st = prompt.status();
-      error = st.code() == StatusCode::kInternal ? ApiError{st, {}} : bad_request(st.message());
+    ApiResult<std::string> rendered = render_chat(chat.messages, chat.add_generation_prompt,
+                                                  chat.continue_final_message, chat.chat_template_kwargs);
+    if (rendered.ok()) {
+      prompt = std::move(rendered.value());
+    } else {
+      error = rendered.error();
     }
   }
   PreparedGeneration gen;
   if (!error) {
-    std::vector<int32_t> tokens = engine_.tokenizer().encode(*prompt, chat.add_special_tokens, true);
+    std::vector<int32_t> tokens = engine_.tokenizer().encode(prompt, chat.add_special_tokens, true);
     error = finish_request(chat.common, /*chat=*/true, std::move(tokens), -1, &gen.request);
   }
   if (error) {
@@ -190,6 +228,9 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   gen.include_usage = chat.common.include_usage;
   gen.continuous_usage = chat.common.continuous_usage;
   gen.token_bytes = token_bytes();
+  if (chat.common.echo && chat.messages.back().role == options_.response_role) {
+    gen.echo = chat.messages.back().content.value_or("");  // vLLM: only a last message in the response role
+  }
   ChatFormat format(options_.response_role);
   co_await run_generation(engine_, std::move(gen), format, writer);
 }
@@ -202,27 +243,52 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   }
   CompletionRequest& cr = parsed.value();
   log_ignored_fields(cr.common.ignored_fields);
+  apply_request_id_header(req, &cr.common.request_id);
   std::optional<ApiError> error = check_model(cr.common.model);
-  std::vector<int32_t> tokens;
-  if (!error && cr.prompt_is_tokens) {
-    const int64_t vocab = engine_.tokenizer().vocab_size();
-    for (int64_t id : cr.prompt_tokens) {
-      if (id < 0 || id >= vocab) {
-        error = bad_request("Token id " + std::to_string(id) + " is out of vocabulary", "prompt");
-        break;
-      }
-      tokens.push_back(static_cast<int32_t>(id));
-    }
-  } else if (!error) {
-    tokens = engine_.tokenizer().encode(cr.prompt_text, cr.add_special_tokens, true);
+  if (!error && !cr.extra_prompts.empty() && cr.common.sampling.prompt_logprobs) {
+    error = api_error(StatusCode::kUnimplemented, "'prompt_logprobs' is not supported yet with a batch of prompts",
+                      "prompt_logprobs");
   }
+  // The batch: the first prompt, then the rest.
+  std::vector<PromptInput> prompts;
+  prompts.push_back(PromptInput{cr.prompt_text, cr.prompt_tokens, cr.prompt_is_tokens});
+  for (PromptInput& p : cr.extra_prompts) prompts.push_back(std::move(p));
   PreparedGeneration gen;
-  if (!error) error = finish_request(cr.common, /*chat=*/false, std::move(tokens), 16, &gen.request);
+  std::vector<GenerationRequest> requests(prompts.size());
+  const int64_t vocab = engine_.tokenizer().vocab_size();
+  for (size_t p = 0; !error && p < prompts.size(); ++p) {
+    std::vector<int32_t> tokens;
+    if (prompts[p].is_tokens) {
+      for (int64_t id : prompts[p].tokens) {
+        if (id < 0 || id >= vocab) {
+          error = bad_request("Token id " + std::to_string(id) + " is out of vocabulary", "prompt");
+          break;
+        }
+        tokens.push_back(static_cast<int32_t>(id));
+      }
+    } else {
+      tokens = engine_.tokenizer().encode(prompts[p].text, cr.add_special_tokens, true);
+    }
+    if (!error) error = finish_request(cr.common, /*chat=*/false, std::move(tokens), 16, &requests[p]);
+    if (!error) requests[p].request_id = "cmpl-" + requests[p].request_id;
+  }
   if (error) {
     co_await writer.send(error_response(*error));
     co_return;
   }
-  gen.request.request_id = "cmpl-" + gen.request.request_id;
+  for (size_t p = 0; cr.common.echo && p < prompts.size(); ++p) {
+    // The prompt as sent; token prompts (and truncated ones) as the tokens decode.
+    std::string echo = !prompts[p].is_tokens && !cr.common.truncate_prompt_tokens
+                           ? prompts[p].text
+                           : engine_.tokenizer().decode(requests[p].prompt_tokens, /*skip_special_tokens=*/false);
+    if (p == 0) {
+      gen.echo = std::move(echo);
+    } else {
+      gen.extra_echo.push_back(std::move(echo));
+    }
+  }
+  gen.request = std::move(requests[0]);
+  for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
   gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, options_.served_model_name);
   gen.stream = cr.common.stream;
   gen.include_usage = cr.common.include_usage;
@@ -230,6 +296,123 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   gen.token_bytes = token_bytes();
   CompletionFormat format;
   co_await run_generation(engine_, std::move(gen), format, writer);
+}
+
+ApiResult<std::string> OpenAiService::render_chat(const std::vector<ChatMessage>& messages,
+                                                 bool add_generation_prompt, bool continue_final_message,
+                                                 const boost::json::object& kwargs) const {
+  if (renderer_ == nullptr) {
+    return bad_request(
+        "As of transformers v4.44, default chat template is no longer allowed, so you must provide a chat "
+        "template if the tokenizer does not define one.");
+  }
+  Result<std::string> prompt = renderer_->render(messages, add_generation_prompt, kwargs);
+  if (prompt.ok() && continue_final_message) {
+    prompt = cut_after_final_message(*prompt, messages.back().content.value_or(""));
+  }
+  if (!prompt.ok()) {
+    // Template failures (raise_exception, undefined values, render budget) are the request's problem: 400.
+    const Status& st = prompt.status();
+    return st.code() == StatusCode::kInternal ? ApiError{st, {}} : bad_request(st.message());
+  }
+  return std::move(*prompt);
+}
+
+http::awaitable<void> OpenAiService::ping(const http::HttpRequest&, http::ResponseWriter& writer) {
+  http::HttpResponse res{200, "", ""};  // vLLM (SageMaker health): 200 with an empty body, as /health
+  co_await writer.send(std::move(res));
+}
+
+http::awaitable<void> OpenAiService::version(const http::HttpRequest&, http::ResponseWriter& writer) {
+  boost::json::object o;
+  o["version"] = PODSERVE_VERSION;
+  http::HttpResponse res = json_response(o);
+  co_await writer.send(std::move(res));
+}
+
+http::awaitable<void> OpenAiService::embeddings(const http::HttpRequest&, http::ResponseWriter& writer) {
+  // vLLM's answer for a generate-only model: the route exists, the model cannot serve it.
+  http::HttpResponse res = error_response(bad_request(
+      "The model does not support Embeddings API: `" + options_.served_model_name +
+      "` is a text-generation model, not an embedding model."));
+  co_await writer.send(std::move(res));
+}
+
+http::awaitable<void> OpenAiService::tokenize(const http::HttpRequest& req, http::ResponseWriter& writer) {
+  ApiResult<TokenizeRequest> parsed = parse_tokenize_request(req.body);
+  std::optional<ApiError> error;
+  std::string text;
+  if (!parsed.ok()) {
+    error = parsed.error();
+  } else {
+    error = check_model(parsed.value().model);
+  }
+  if (!error && parsed.value().is_chat) {
+    const TokenizeRequest& t = parsed.value();
+    ApiResult<std::string> rendered =
+        render_chat(t.messages, t.add_generation_prompt, t.continue_final_message, t.chat_template_kwargs);
+    if (rendered.ok()) {
+      text = std::move(rendered.value());
+    } else {
+      error = rendered.error();
+    }
+  } else if (!error) {
+    text = parsed.value().prompt;
+  }
+  if (error) {
+    http::HttpResponse res = error_response(*error);
+    co_await writer.send(std::move(res));
+    co_return;
+  }
+  const Tokenizer& tok = engine_.tokenizer();
+  const std::vector<int32_t> ids = tok.encode(text, parsed.value().add_special_tokens, true);
+  boost::json::object o;
+  o["count"] = static_cast<int64_t>(ids.size());
+  o["max_model_len"] = static_cast<int64_t>(engine_.max_model_len());
+  boost::json::array tokens;
+  boost::json::array strs;
+  for (int32_t id : ids) {
+    tokens.emplace_back(id);
+    if (parsed.value().return_token_strs) strs.emplace_back(tok.token_text(id));
+  }
+  o["tokens"] = std::move(tokens);
+  if (parsed.value().return_token_strs) {
+    o["token_strs"] = std::move(strs);
+  } else {
+    o["token_strs"] = nullptr;
+  }
+  http::HttpResponse res = json_response(o);
+  co_await writer.send(std::move(res));
+}
+
+http::awaitable<void> OpenAiService::detokenize(const http::HttpRequest& req, http::ResponseWriter& writer) {
+  ApiResult<DetokenizeRequest> parsed = parse_detokenize_request(req.body);
+  std::optional<ApiError> error;
+  std::vector<int32_t> ids;
+  if (!parsed.ok()) {
+    error = parsed.error();
+  } else {
+    error = check_model(parsed.value().model);
+  }
+  if (!error) {
+    const int64_t vocab = engine_.tokenizer().vocab_size();
+    for (int64_t id : parsed.value().tokens) {
+      if (id < 0 || id >= vocab) {
+        error = bad_request("Token id " + std::to_string(id) + " is out of vocabulary", "tokens");
+        break;
+      }
+      ids.push_back(static_cast<int32_t>(id));
+    }
+  }
+  if (error) {
+    http::HttpResponse res = error_response(*error);
+    co_await writer.send(std::move(res));
+    co_return;
+  }
+  boost::json::object o;
+  o["prompt"] = engine_.tokenizer().decode(ids, /*skip_special_tokens=*/false);
+  http::HttpResponse res = json_response(o);
+  co_await writer.send(std::move(res));
 }
 
 }  // namespace podserve::openai

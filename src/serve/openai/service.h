@@ -1,5 +1,6 @@
-// The OpenAI-compatible routes (vLLM's subset): GET /health, GET /metrics, GET /v1/models,
-// POST /v1/chat/completions, POST /v1/completions, plus API-key checking and the error bodies the HTTP layer
+// The OpenAI-compatible routes (vLLM's subset): GET /health, GET|POST /ping, GET /version, GET /metrics,
+// GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /tokenize, POST /detokenize,
+// POST /v1/embeddings (400: not an embedding model), plus API-key checking and the error bodies the HTTP layer
 // produces itself.
 #pragma once
 
@@ -19,11 +20,12 @@
 namespace podserve::openai {
 
 struct ServiceOptions {
-  std::string served_model_name;
+  std::string served_model_name;  // reported in responses and /v1/models
   std::string model_root;  // the ModelCard's `root`: the model path as given
   std::string response_role = "assistant";
   std::vector<std::string> api_keys;  // empty = open
   int max_logprobs = 20;              // --max-logprobs
+  std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
 };
 
 class OpenAiService {
@@ -45,8 +47,17 @@ class OpenAiService {
   http::awaitable<void> models(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> chat_completions(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> completions(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> ping(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> version(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> embeddings(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> tokenize(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> detokenize(const http::HttpRequest& req, http::ResponseWriter& writer);
 
-  /// 404 "The model `X` does not exist." unless `model` is absent or the served name.
+  /// Messages → prompt text with the chat template (continue_final_message included); errors are 400s.
+  ApiResult<std::string> render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                     bool continue_final_message, const boost::json::object& kwargs) const;
+
+  /// 404 "The model `X` does not exist." unless `model` is absent or one of the served names.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
   /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages, and checks the
   /// limits that need the model (logprobs counts, logit_bias ids).

@@ -220,6 +220,35 @@ TEST(ServerConfigTest, BadEngineSettings) {
   EXPECT_NE(e.find("Unknown flag"), std::string::npos) << e;
 }
 
+TEST(ServerConfigTest, ConnectionLimits) {
+  Result<ServerConfig> d = parse({"--model", "m.gguf"});
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->max_header_bytes, 65536u);
+  EXPECT_EQ(d->max_queued_requests, 4096);
+  EXPECT_EQ(d->keepalive_timeout_s, 60);
+  EXPECT_EQ(d->request_timeout_s, 30);
+  EXPECT_EQ(d->shutdown_timeout_s, 30);
+  Result<ServerConfig> r = parse({"--model", "m.gguf", "--keepalive-timeout", "5", "--max-queued-requests=7"},
+                                 {{"PODSERVE_KEEPALIVE_TIMEOUT", "9"}, {"PODSERVE_REQUEST_TIMEOUT", "3"},
+                                  {"PODSERVE_SHUTDOWN_TIMEOUT", "4"}, {"PODSERVE_MAX_HEADER_BYTES", "4096"},
+                                  {"PODSERVE_MAX_QUEUED_REQUESTS", "99"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->keepalive_timeout_s, 5);  // the flag wins
+  EXPECT_EQ(r->request_timeout_s, 3);
+  EXPECT_EQ(r->shutdown_timeout_s, 4);
+  EXPECT_EQ(r->max_header_bytes, 4096u);
+  EXPECT_EQ(r->max_queued_requests, 7);
+  EXPECT_NE(error_of({"--model", "m", "--request-timeout", "0"}).find("--request-timeout"), std::string::npos);
+  EXPECT_NE(error_of({"--model", "m"}, {{"PODSERVE_MAX_HEADER_BYTES", "12"}}).find("PODSERVE_MAX_HEADER_BYTES"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--model", "m", "--max-queued-requests", "-1"}).find("1..16777216"), std::string::npos);
+  const std::string help = server_help_text();
+  for (const char* flag : {"--max-header-bytes", "--max-queued-requests", "--keepalive-timeout",
+                           "--request-timeout", "--shutdown-timeout", "PODSERVE_SHUTDOWN_TIMEOUT"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
 TEST(ServerConfigTest, UnknownFlagsAndMissingValues) {
   std::string e = error_of({"--frobnicate", "1"});
   EXPECT_NE(e.find("Unknown flag '--frobnicate'"), std::string::npos) << e;

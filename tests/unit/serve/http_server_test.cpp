@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <chrono>
 #include <thread>
 
@@ -78,6 +81,58 @@ TEST(HttpServerTest, BodyLimitIs413) {
   EXPECT_EQ(res.result_int(), 413);
   TestClient ok(server.port());
   EXPECT_EQ(ok.request("POST", "/echo", std::string(1000, 'x')).result_int(), 200);
+}
+
+TEST(HttpServerTest, HeaderLimitIs431) {
+  ServerOptions options;
+  options.max_header_bytes = 2048;
+  TestServer server(make_router(), options);
+  TestClient client(server.port());
+  client.write_raw("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n");
+  EXPECT_EQ(client.read_response().result_int(), 431);
+  TestClient ok(server.port());
+  EXPECT_EQ(ok.request("GET", "/hello").result_int(), 200);
+}
+
+/// Reads until the server closes the connection; returns the seconds it took (or -1 after `limit_s`).
+double seconds_until_closed(TestClient& client, double limit_s) {
+  auto& sock = client.socket();
+  const auto start = std::chrono::steady_clock::now();
+  timeval tv{static_cast<time_t>(limit_s), 0};
+  setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::recv(sock.native_handle(), buf, sizeof(buf), 0);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  }
+}
+
+TEST(HttpServerTest, SlowPartialRequestIsDropped) {
+  ServerOptions options;
+  options.request_timeout = std::chrono::seconds(1);
+  options.idle_timeout = std::chrono::seconds(30);
+  TestServer server(make_router(), options);
+  TestClient slow(server.port());
+  slow.write_raw("GET /hello HTTP/1.1\r\nHo");  // half a header, then nothing
+  const double t = seconds_until_closed(slow, 10);
+  EXPECT_GE(t, 0.5);
+  EXPECT_LT(t, 5);
+  TestClient ok(server.port());
+  EXPECT_EQ(ok.request("GET", "/hello").result_int(), 200);
+}
+
+TEST(HttpServerTest, IdleKeepAliveIsClosed) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  TestServer server(make_router(), options);
+  TestClient client(server.port());
+  EXPECT_EQ(client.request("GET", "/hello").result_int(), 200);
+  const double t = seconds_until_closed(client, 10);
+  EXPECT_GE(t, 0.5);
+  EXPECT_LT(t, 5);
 }
 
 TEST(HttpServerTest, MalformedRequestIs400) {

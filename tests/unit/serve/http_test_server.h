@@ -22,11 +22,12 @@ namespace podserve::testing {
 /// Starts the server in the constructor, stops it in the destructor.
 class TestServer {
  public:
-  explicit TestServer(http::Router router, http::RequestFilter filter = nullptr, size_t max_body = 1 << 20) {
-    http::ServerOptions options;
+  explicit TestServer(http::Router router, http::RequestFilter filter = nullptr, size_t max_body = 1 << 20)
+      : TestServer(std::move(router), body_options(max_body), std::move(filter)) {}
+  /// Any options; host and port are always 127.0.0.1:<free port>.
+  TestServer(http::Router router, http::ServerOptions options, http::RequestFilter filter = nullptr) {
     options.host = "127.0.0.1";
     options.port = 0;
-    options.max_body_bytes = max_body;
     server_ = std::make_unique<http::HttpServer>(
         ioc_, std::move(router), options,
         [](int status, const std::string& message) {
@@ -46,6 +47,11 @@ class TestServer {
   boost::asio::io_context& ioc() { return ioc_; }
 
  private:
+  static http::ServerOptions body_options(size_t max_body) {
+    http::ServerOptions options;
+    options.max_body_bytes = max_body;
+    return options;
+  }
   boost::asio::io_context ioc_;
   std::unique_ptr<http::HttpServer> server_;
   std::vector<std::thread> threads_;

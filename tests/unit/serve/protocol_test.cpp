@@ -164,7 +164,7 @@ TEST(ChatRequestTest, UnsupportedFieldsAreNamed) {
   expect_chat_error(chat_body(R"("tool_choice":"required")"), {400, "tool_choice", "`tools` must be set"});
   expect_chat_error(chat_body(R"("response_format":{"type":"json_object"})"),
                     {400, "response_format", "not supported"});
-  expect_chat_error(chat_body(R"("echo":true)"), {400, "echo", "not supported"});
+  EXPECT_TRUE(parse_chat_request(chat_body(R"("echo":true)")).ok());
   expect_chat_error(chat_body(R"("guided_json":{"type":"object"})"), {400, "guided_json", "not supported"});
   // Neutral values of unsupported fields ask for nothing and are accepted.
   EXPECT_TRUE(parse_chat_request(chat_body(R"("use_beam_search":false,"echo":false)")).ok());
@@ -286,10 +286,10 @@ TEST(CompletionRequestTest, PromptErrors) {
   expect_completion_error("{}", {400, "prompt", "Either prompt or prompt_embeds must be provided."});
   expect_completion_error(R"({"prompt":5})", {400, "prompt", "expected a string"});
   expect_completion_error(R"({"prompt":[]})", {400, "prompt", "must not be empty"});
-  expect_completion_error(R"({"prompt":["a","b"]})", {400, "prompt", "not supported"});
+  expect_completion_error(R"({"prompt":["a",[1]]})", {400, "prompt", "not mixed"});
   expect_completion_error(R"({"prompt":[1,"a"]})", {400, "prompt", "token ids must be integers"});
-  expect_completion_error(R"({"prompt":"x","suffix":"y"})", {400, "suffix", "not supported"});
-  expect_completion_error(R"({"prompt":"x","echo":true})", {400, "echo", "not supported"});
+  expect_completion_error(R"({"prompt":"x","suffix":"y"})", {400, "suffix", "suffix is not currently supported"});
+  expect_completion_error(R"({"prompt":"x","echo":true,"logprobs":1})", {400, "echo", "not supported"});
   expect_completion_error(R"({"prompt":"x","logprobs":-1})", {400, "logprobs", "must be a positive value"});
   expect_completion_error(R"({"prompt":"x","prompt_logprobs":2,"stream":true})",
                           {400, "prompt_logprobs", "not available when `stream=True`"});
