@@ -29,8 +29,10 @@ serve: build model
 test: build model test-release test-asan
 	@echo "make test: all tiers passed"
 
+# The e2e tier runs with -V so pytest's own output, summary line included, is shown.
 test-release:
-	cd build/release && ctest --output-on-failure -L 'unit|model|e2e'
+	cd build/release && ctest --output-on-failure -L 'unit|model'
+	cd build/release && ctest -V -L e2e
 
 test-asan:
 	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
