@@ -61,9 +61,10 @@ def bench_podserve(binary, model, threads, reps):
             except requests.ConnectionError:
                 time.sleep(0.02)
         cold_start = time.perf_counter() - start
-        prompt = long_prompt(420)
         pp, tg = [], []
-        for _ in range(reps):
+        for rep in range(reps):
+            # A different first word each time: an identical prompt would be served from the prefix cache.
+            prompt = f"Run {rep} {time.time_ns()}: " + long_prompt(420)
             t0 = time.perf_counter()
             r = requests.post(base + "/v1/completions", json={"prompt": prompt, "max_tokens": 1, "temperature": 0}).json()
             pp.append(r["usage"]["prompt_tokens"] / (time.perf_counter() - t0))
