@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
 namespace podserve::tokenizer_internal {
 
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
@@ -21,7 +23,6 @@ size_t utf8_append_lossy(std::string_view in, bool final, std::string* out);
 /// The whole of `in` with invalid subparts replaced.
 std::string utf8_lossy(std::string_view in);
 
-/// Appends code point `cp` (must be a Unicode scalar value) as UTF-8.
-void utf8_append_codepoint(uint32_t cp, std::string* out);
+using ::podserve::utf8_append_codepoint;  // base/utf8.h
 
 }  // namespace podserve::tokenizer_internal
