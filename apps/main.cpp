@@ -1,4 +1,4 @@
-// podserve: one binary, subcommands. Thin: parses the subcommand and hands off to the serve layer.
+// podserve: one binary, subcommands. Thin: picks the subcommand and hands off to the layer that owns it.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -6,17 +6,30 @@
 #include "serve/serve_command.h"
 
 namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[0] is the command name
+};
+
+// One line per subcommand.
+constexpr Command kCommands[] = {
+    {"serve", "serve a model over the OpenAI API", podserve::run_serve},
+};
+
 void print_help() {
   std::printf(
       "podserve %s: an OpenAI-compatible LLM server (a native drop-in for vLLM and the RunPod vLLM worker)\n\n"
-      "Usage: podserve <command> [options]\n\n"
-      "Commands:\n"
-      "  serve      serve a model over the OpenAI API (see `podserve serve --help`)\n\n"
-      "Options:\n"
-      "  -h, --help     show this help\n"
-      "  -V, --version  show the version\n",
+      "Usage: podserve <command> [options]   (`podserve <command> --help` for its options)\n\nCommands:\n",
       PODSERVE_VERSION);
+  for (const Command& c : kCommands) std::printf("  %-14s %s\n", c.name, c.summary);
+  std::printf(
+      "\nOptions:\n"
+      "  -h, --help     show this help\n"
+      "  -V, --version  show the version\n");
 }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,7 +41,9 @@ int main(int argc, char** argv) {
     std::printf("podserve %s\n", PODSERVE_VERSION);
     return 0;
   }
-  if (!std::strcmp(argv[1], "serve")) return podserve::run_serve(argc - 1, argv + 1);
+  for (const Command& c : kCommands) {
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+  }
   std::fprintf(stderr, "podserve: unknown command '%s' (try `podserve --help`)\n", argv[1]);
   return 2;
 }
