@@ -7,18 +7,19 @@
 
 namespace podserve {
 
-Result<KvPool> KvPool::create(int n_layers, int num_blocks, int block_size, int kv_dim) {
+Result<KvPool> KvPool::create(int n_layers, int num_blocks, int block_size, int kv_dim, bool f32) {
   if (n_layers <= 0 || num_blocks <= 0 || block_size <= 0 || kv_dim <= 0) {
     return invalid_argument("KV pool dimensions must be positive");
   }
   KvPool pool;
-  pool.bytes_ = block_bytes(n_layers, block_size, kv_dim) * static_cast<size_t>(num_blocks);
+  pool.bytes_ = block_bytes(n_layers, block_size, kv_dim, f32) * static_cast<size_t>(num_blocks);
+  pool.elem_bytes_ = f32 ? 4 : 2;
   // Anonymous mapping: reserved now, backed by memory only where blocks are written.
   void* p = ::mmap(nullptr, pool.bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     return resource_exhausted("cannot reserve " + std::to_string(pool.bytes_ >> 20) + " MiB for the KV cache");
   }
-  pool.data_ = static_cast<uint16_t*>(p);
+  pool.data_ = static_cast<uint8_t*>(p);
   pool.n_layers_ = n_layers;
   pool.num_blocks_ = num_blocks;
   pool.block_size_ = block_size;
@@ -27,7 +28,8 @@ Result<KvPool> KvPool::create(int n_layers, int num_blocks, int block_size, int 
 }
 
 KvPool::KvPool(KvPool&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), n_layers_(o.n_layers_),
+    : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), elem_bytes_(o.elem_bytes_),
+      n_layers_(o.n_layers_),
       num_blocks_(o.num_blocks_), block_size_(o.block_size_), kv_dim_(o.kv_dim_) {}
 
 KvPool& KvPool::operator=(KvPool&& o) noexcept {
@@ -35,6 +37,7 @@ KvPool& KvPool::operator=(KvPool&& o) noexcept {
     if (data_) ::munmap(data_, bytes_);
     data_ = std::exchange(o.data_, nullptr);
     bytes_ = std::exchange(o.bytes_, 0);
+    elem_bytes_ = o.elem_bytes_;
     n_layers_ = o.n_layers_;
     num_blocks_ = o.num_blocks_;
     block_size_ = o.block_size_;
@@ -48,11 +51,11 @@ KvPool::~KvPool() {
 }
 
 void KvPool::copy_block(int src, int dst) {
-  const size_t row = static_cast<size_t>(block_size_) * kv_dim_;
+  const size_t row = static_cast<size_t>(block_size_) * kv_dim_ * elem_bytes_;
   for (int layer = 0; layer < n_layers_; ++layer) {
     for (int which = 0; which < 2; ++which) {
-      uint16_t* base = data_ + layer_offset(layer, which);
-      std::memcpy(base + dst * row, base + src * row, row * sizeof(uint16_t));
+      uint8_t* base = data_ + layer_offset(layer, which);
+      std::memcpy(base + dst * row, base + src * row, row);
     }
   }
 }

@@ -25,17 +25,21 @@ struct ModelConfig {
   int context_length = 0;
   int rope_dim = 0;
   float rope_theta = 10000.0f;
+  float rope_linear_factor = 1.0f;  // GGUF rope.scaling.type linear: positions divided by this
   float rms_eps = 1e-5f;
   bool tied_embeddings = false;
+  bool kv_f32 = false;  // K/V kept in float32 (DTYPE=float32) instead of fp16
+  std::vector<int32_t> eos_token_ids;  // generation_config.json's eos_token_id (int or list); may be empty
   int kv_dim() const { return n_kv_heads * head_dim; }
 };
 
-/// The K/V memory of the paged cache, fp16 (the precision llama.cpp and vLLM keep by default). Per layer, K and
-/// V are [num_blocks, block_size, kv_dim] (engine/kv_cache/kv_layout.h). The pages are reserved, not touched,
-/// up front, so resident memory grows with use. Move-only owner of the mapping.
+/// The K/V memory of the paged cache, fp16 (the precision llama.cpp and vLLM keep by default) or float32 when the
+/// model computes in float32 (ModelConfig::kv_f32). Per layer, K and V are [num_blocks, block_size, kv_dim]
+/// (engine/kv_cache/kv_layout.h). The pages are reserved, not touched, up front, so resident memory grows with
+/// use. Move-only owner of the mapping.
 class KvPool {
  public:
-  static Result<KvPool> create(int n_layers, int num_blocks, int block_size, int kv_dim);
+  static Result<KvPool> create(int n_layers, int num_blocks, int block_size, int kv_dim, bool f32 = false);
   KvPool(KvPool&& other) noexcept;
   KvPool& operator=(KvPool&& other) noexcept;
   KvPool(const KvPool&) = delete;
@@ -45,22 +49,29 @@ class KvPool {
   int num_blocks() const { return num_blocks_; }
   int block_size() const { return block_size_; }
   int kv_dim() const { return kv_dim_; }
-  uint16_t* k(int layer) { return data_ + layer_offset(layer, 0); }
-  uint16_t* v(int layer) { return data_ + layer_offset(layer, 1); }
+  bool is_f32() const { return elem_bytes_ == 4; }
+  // fp16 pools.
+  uint16_t* k(int layer) { return reinterpret_cast<uint16_t*>(data_ + layer_offset(layer, 0)); }
+  uint16_t* v(int layer) { return reinterpret_cast<uint16_t*>(data_ + layer_offset(layer, 1)); }
+  // float32 pools.
+  float* k_f32(int layer) { return reinterpret_cast<float*>(data_ + layer_offset(layer, 0)); }
+  float* v_f32(int layer) { return reinterpret_cast<float*>(data_ + layer_offset(layer, 1)); }
   /// Copies one block's K/V (all layers) from `src` to `dst` (copy-on-write when a sequence is forked).
   void copy_block(int src, int dst);
   /// Bytes one block takes across all layers.
-  static size_t block_bytes(int n_layers, int block_size, int kv_dim) {
-    return static_cast<size_t>(n_layers) * 2 * block_size * kv_dim * sizeof(uint16_t);
+  static size_t block_bytes(int n_layers, int block_size, int kv_dim, bool f32 = false) {
+    return static_cast<size_t>(n_layers) * 2 * block_size * kv_dim * (f32 ? 4 : 2);
   }
 
  private:
   KvPool() = default;
+  // In bytes.
   size_t layer_offset(int layer, int which) const {
-    return (static_cast<size_t>(layer) * 2 + which) * num_blocks_ * block_size_ * kv_dim_;
+    return (static_cast<size_t>(layer) * 2 + which) * num_blocks_ * block_size_ * kv_dim_ * elem_bytes_;
   }
-  uint16_t* data_ = nullptr;
+  uint8_t* data_ = nullptr;
   size_t bytes_ = 0;
+  size_t elem_bytes_ = 2;
   int n_layers_ = 0, num_blocks_ = 0, block_size_ = 0, kv_dim_ = 0;
 };
 

@@ -51,8 +51,8 @@ Result<TokenType> token_type_from_int(const GgufFile& file, int64_t value, size_
 Result<VocabData> vocab_from_gguf(const GgufFile& file) {
   VocabData v;
   PODSERVE_ASSIGN_OR_RETURN(v.model, required(file, file.get_string(kModelKey)));
-  if (v.model != "gpt2") {
-    return vocab_error(file, "unsupported tokenizer.ggml.model '" + v.model + "' (supported: gpt2)");
+  if (v.model != "gpt2" && v.model != "llama") {
+    return vocab_error(file, "unsupported tokenizer.ggml.model '" + v.model + "' (supported: gpt2, llama)");
   }
   if (file.has("tokenizer.ggml.pre")) {
     PODSERVE_ASSIGN_OR_RETURN(v.pre, required(file, file.get_string("tokenizer.ggml.pre")));
@@ -76,13 +76,25 @@ Result<VocabData> vocab_from_gguf(const GgufFile& file) {
       v.token_types.push_back(t);
     }
   }
-  PODSERVE_ASSIGN_OR_RETURN(v.merges, required(file, file.get_string_array("tokenizer.ggml.merges")));
+  if (v.model == "gpt2") {
+    PODSERVE_ASSIGN_OR_RETURN(v.merges, required(file, file.get_string_array("tokenizer.ggml.merges")));
+  } else {  // llama (SentencePiece): scores rank the merges
+    PODSERVE_ASSIGN_OR_RETURN(std::vector<double> scores,
+                              required(file, file.get_float_array("tokenizer.ggml.scores")));
+    if (scores.size() != n) {
+      return vocab_error(file, "tokenizer.ggml.scores has " + std::to_string(scores.size()) +
+                                   " entries but tokenizer.ggml.tokens has " + std::to_string(n));
+    }
+    v.scores.assign(scores.begin(), scores.end());
+    PODSERVE_ASSIGN_OR_RETURN(v.add_space_prefix, optional_bool(file, "tokenizer.ggml.add_space_prefix", true));
+  }
 
   PODSERVE_ASSIGN_OR_RETURN(v.bos_id, optional_id(file, "tokenizer.ggml.bos_token_id", n));
   PODSERVE_ASSIGN_OR_RETURN(v.eos_id, optional_id(file, "tokenizer.ggml.eos_token_id", n));
   PODSERVE_ASSIGN_OR_RETURN(v.unk_id, optional_id(file, "tokenizer.ggml.unknown_token_id", n));
   PODSERVE_ASSIGN_OR_RETURN(v.pad_id, optional_id(file, "tokenizer.ggml.padding_token_id", n));
-  PODSERVE_ASSIGN_OR_RETURN(v.add_bos, optional_bool(file, "tokenizer.ggml.add_bos_token", false));
+  // llama.cpp's default: SentencePiece vocabularies add BOS unless told otherwise.
+  PODSERVE_ASSIGN_OR_RETURN(v.add_bos, optional_bool(file, "tokenizer.ggml.add_bos_token", v.model == "llama"));
   PODSERVE_ASSIGN_OR_RETURN(v.add_eos, optional_bool(file, "tokenizer.ggml.add_eos_token", false));
   return v;
 }

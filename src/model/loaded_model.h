@@ -14,6 +14,7 @@ class CausalLm;
 struct LoadOptions {
   bool show_progress = true;  // log loading progress lines
   int num_threads = 0;        // compute threads; 0 = all cores
+  std::string dtype = "auto";  // DTYPE / --dtype: auto, float32, bfloat16, float16 (Hugging Face directories)
 };
 
 /// Owns everything loaded from a model file. Move-only.
@@ -36,8 +37,9 @@ class LoadedModel {
   std::string chat_template_;
 };
 
-/// Loads a `.gguf` file (a model directory with config.json + safetensors comes with a later issue).
-/// Errors name the path and the problem: missing file, corrupt GGUF, unsupported architecture or tensor type.
+/// Loads a `.gguf` file, or a Hugging Face model directory (config.json, *.safetensors or a sharded index,
+/// tokenizer.json and its config files); which one is decided by what `path` is.
+/// Errors name the path and the problem: missing file, corrupt file, unsupported architecture or tensor type.
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options);
 
 }  // namespace podserve

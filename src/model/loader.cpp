@@ -1,4 +1,5 @@
 #include <chrono>
+#include <filesystem>
 
 #include "base/log.h"
 #include "io/gguf.h"
@@ -6,6 +7,7 @@
 #include "model/gguf_vocab.h"
 #include "model/loaded_model.h"
 #include "model/registry.h"
+#include "tokenizer/hf_tokenizer.h"
 
 namespace podserve {
 
@@ -15,10 +17,35 @@ LoadedModel::~LoadedModel() = default;
 
 int LoadedModel::context_length() const { return lm_->config().context_length; }
 
+namespace {
+
+// A Hugging Face directory: config.json -> architecture, safetensors weights, tokenizer.json + its configs.
+Result<std::unique_ptr<LoadedModel>> load_hf_directory(const std::string& dir, const LoadOptions& options) {
+  PODSERVE_ASSIGN_OR_RETURN(WeightDType dtype, parse_weight_dtype(options.dtype));
+  PODSERVE_ASSIGN_OR_RETURN(HfConfig config, read_hf_config(dir));
+  PODSERVE_ASSIGN_OR_RETURN(SafetensorsModel weights, SafetensorsModel::open(dir));
+  if (options.show_progress) PODSERVE_LOG(kInfo) << "safetensors: " << weights.tensors().size() << " tensors";
+  PODSERVE_ASSIGN_OR_RETURN(HfTokenizer tok, load_hf_tokenizer(dir));
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm,
+                            create_hf_causal_lm(std::move(config), std::move(weights), dtype, options.num_threads));
+  std::string chat_template = tok.config.default_chat_template();
+  return std::make_unique<LoadedModel>(std::move(lm), std::move(tok.tokenizer), std::move(chat_template));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   auto with_path = [&](const Status& s) { return Status(s.code(), "cannot load model '" + path + "': " + s.message()); };
   if (options.show_progress) PODSERVE_LOG(kInfo) << "loading model " << path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    Result<std::unique_ptr<LoadedModel>> model = load_hf_directory(path, options);
+    if (!model.ok()) return with_path(model.status());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
+    return model;
+  }
   Result<GgufFile> file = GgufFile::open(path);
   if (!file.ok()) return with_path(file.status());
   if (options.show_progress) {

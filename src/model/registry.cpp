@@ -1,5 +1,6 @@
 #include "model/registry.h"
 
+#include "model/arch/hf_archs.h"
 #include "model/arch/llama.h"
 
 namespace podserve {
@@ -12,12 +13,37 @@ struct ArchEntry {
 constexpr ArchEntry kArchitectures[] = {
     {"llama", &create_llama},
 };
+// Hugging Face directories, by config.json's model_type.
+struct HfArchEntry {
+  const char* model_type;
+  HfFactory create;
+};
+constexpr HfArchEntry kHfArchitectures[] = {
+    {"llama", &create_hf_llama},   {"mistral", &create_hf_llama}, {"qwen2", &create_hf_qwen2},
+    {"qwen3", &create_hf_qwen3},   {"gemma", &create_hf_gemma},   {"gemma2", &create_hf_gemma2},
+    {"gemma3_text", &create_hf_gemma3}, {"phi3", &create_hf_phi3}, {"mixtral", &create_hf_mixtral},
+};
+
+std::string supported_hf_architectures() {
+  std::string out;
+  for (const auto& a : kHfArchitectures) out += (out.empty() ? "" : ", ") + std::string(a.model_type);
+  return out;
+}
 }  // namespace
 
 std::string supported_architectures() {
   std::string out;
   for (const auto& a : kArchitectures) out += (out.empty() ? "" : ", ") + std::string(a.name);
-  return out;
+  return "GGUF: " + out + "; Hugging Face model_type: " + supported_hf_architectures();
+}
+
+Result<std::unique_ptr<CausalLm>> create_hf_causal_lm(HfConfig config, SafetensorsModel weights, WeightDType dtype,
+                                                      int num_threads) {
+  const std::string type = config.model.architecture;
+  for (const auto& a : kHfArchitectures) {
+    if (type == a.model_type) return a.create(std::move(config), std::move(weights), dtype, num_threads);
+  }
+  return unimplemented("unsupported architecture '" + type + "' (supported: " + supported_architectures() + ")");
 }
 
 Result<std::unique_ptr<CausalLm>> create_causal_lm(GgufFile file, int num_threads) {

@@ -1,5 +1,6 @@
 // Llama forward pass: pre-norm decoder blocks of grouped-query attention with interleaved RoPE (GGUF stores
-// Q/K permuted for it) and a SwiGLU MLP; tied output embeddings when output.weight is absent.
+// Q/K permuted for it; llama3 rope_freqs and linear scaling) and a SwiGLU MLP; tied output embeddings when
+// output.weight is absent.
 #include "model/arch/llama.h"
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include "base/fp16.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "kernels/model_ops.h"
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
 #include "model/batch_check.h"
@@ -60,9 +62,14 @@ Result<ModelConfig> read_config(const GgufFile& f) {
   if (!(c.rope_theta > 0.0f) || !(c.rms_eps > 0.0f)) return data_loss("rope.freq_base and rms epsilon must be > 0");
   if (f.has(p + "rope.scaling.type")) {
     PODSERVE_ASSIGN_OR_RETURN(std::string type, f.get_string(p + "rope.scaling.type"));
-    if (type != "none") return unimplemented("rope scaling '" + type + "' is not supported yet");
+    if (type == "linear") {
+      PODSERVE_ASSIGN_OR_RETURN(double factor, f.get_float(p + "rope.scaling.factor"));
+      if (!(factor >= 1.0 && factor <= 1e6)) return data_loss("rope.scaling.factor must be in 1..1e6");
+      c.rope_linear_factor = static_cast<float>(factor);
+    } else if (type != "none") {
+      return unimplemented("rope scaling '" + type + "' is not supported for GGUF (supported: none, linear, llama3 rope_freqs)");
+    }
   }
-  if (f.find_tensor("rope_freqs.weight") != nullptr) return unimplemented("llama3 rope frequency scaling is not supported yet");
   const GgufTensor* embd = f.find_tensor("token_embd.weight");
   if (embd == nullptr || embd->dims.size() != 2) return data_loss("model file is missing tensor 'token_embd.weight'");
   c.vocab_size = static_cast<int>(embd->dims[1]);
@@ -84,6 +91,20 @@ class LlamaModel final : public CausalLm {
       output_ = embedding_;
     } else {
       PODSERVE_ASSIGN_OR_RETURN(output_, bind_matrix(file_, "output.weight", c.vocab_size, c.hidden));
+    }
+    // Rope scaling (llama3's per-frequency divisors in rope_freqs, or linear) folds into explicit frequencies.
+    if (file_.find_tensor("rope_freqs.weight") != nullptr || c.rope_linear_factor != 1.0f) {
+      const float* divisors = nullptr;
+      if (file_.find_tensor("rope_freqs.weight") != nullptr) {
+        PODSERVE_ASSIGN_OR_RETURN(divisors, bind_vector(file_, "rope_freqs.weight", c.rope_dim / 2));
+      }
+      inv_freq_.resize(c.rope_dim / 2);
+      for (int i = 0; i < c.rope_dim / 2; ++i) {
+        const double base = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.rope_dim);
+        const double div = (divisors ? divisors[i] : 1.0) * c.rope_linear_factor;
+        if (!(div > 0.0)) return data_loss("rope_freqs.weight holds a non-positive divisor");
+        inv_freq_[i] = static_cast<float>(base / div);
+      }
     }
     layers_.resize(c.n_layers);
     for (int i = 0; i < c.n_layers; ++i) {
@@ -119,7 +140,7 @@ class LlamaModel final : public CausalLm {
     const int group = c.n_heads / c.n_kv_heads;
     for (int li = 0; li < c.n_layers; ++li) {
       const LayerWeights& l = layers_[li];
-      for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x_.data() + t * H, l.attn_norm, h_.data() + t * H, H, c.rms_eps);
+      for (int64_t t = 0; t < n; ++t) kernels::cpu::rms_norm(x_.data() + t * H, l.attn_norm, h_.data() + t * H, H, c.rms_eps);
       kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
       kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
       kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
@@ -127,8 +148,13 @@ class LlamaModel final : public CausalLm {
       uint16_t* v_pool = pool.v(li);
       for (int64_t t = 0; t < n; ++t) {
         const int64_t pos = batch.positions[t];
-        kernels::ref::rope_interleaved(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
-        kernels::ref::rope_interleaved(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+        if (inv_freq_.empty()) {
+          kernels::cpu::rope_interleaved(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+          kernels::cpu::rope_interleaved(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+        } else {
+          kernels::cpu::rope_interleaved_freqs(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
+          kernels::cpu::rope_interleaved_freqs(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
+        }
         uint16_t* kc = k_pool + batch.slots[t] * kv_dim;
         uint16_t* vc = v_pool + batch.slots[t] * kv_dim;
         for (int64_t d = 0; d < kv_dim; ++d) {
@@ -150,17 +176,17 @@ class LlamaModel final : public CausalLm {
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
       for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
 
-      for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x_.data() + t * H, l.ffn_norm, h_.data() + t * H, H, c.rms_eps);
+      for (int64_t t = 0; t < n; ++t) kernels::cpu::rms_norm(x_.data() + t * H, l.ffn_norm, h_.data() + t * H, H, c.rms_eps);
       kernels::cpu::matmul(l.w_gate, h_.data(), gate_.data(), n, &pool_);
       kernels::cpu::matmul(l.w_up, h_.data(), up_.data(), n, &pool_);
-      kernels::ref::silu_mul(gate_.data(), up_.data(), gate_.data(), n * c.ffn_hidden);
+      kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * c.ffn_hidden);
       kernels::cpu::matmul(l.w_down, gate_.data(), h_.data(), n, &pool_);
       for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
     }
     // Final norm of the rows whose logits are wanted, gathered, then one output matmul.
     const int64_t rows = static_cast<int64_t>(batch.logits_rows.size());
     for (int64_t r = 0; r < rows; ++r) {
-      kernels::ref::rms_norm(x_.data() + batch.logits_rows[r] * H, output_norm_, h_.data() + r * H, H, c.rms_eps);
+      kernels::cpu::rms_norm(x_.data() + batch.logits_rows[r] * H, output_norm_, h_.data() + r * H, H, c.rms_eps);
     }
     if (rows > 0) kernels::cpu::matmul(output_, h_.data(), logits, rows, &pool_);
     return ok_status();
@@ -173,6 +199,7 @@ class LlamaModel final : public CausalLm {
   kernels::MatrixView embedding_, output_;
   const float* output_norm_ = nullptr;
   std::vector<LayerWeights> layers_;
+  std::vector<float> inv_freq_;  // set when the file scales RoPE; else frequencies come from rope_theta
   // Activation scratch, [n_tokens, dim] each; reused across calls.
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_;
 };

@@ -1,0 +1,13 @@
+// Qwen2 / Qwen2.5: Llama with q, k, v biases; the sliding window only when use_sliding_window (hf_config.cpp).
+#include "model/arch/hf_archs.h"
+
+namespace podserve {
+
+Result<std::unique_ptr<CausalLm>> create_hf_qwen2(HfConfig config, SafetensorsModel weights, WeightDType dtype,
+                                                  int num_threads) {
+  DecoderSpec spec;
+  spec.qkv_bias = true;
+  return create_decoder(spec, std::move(config), std::move(weights), dtype, num_threads);
+}
+
+}  // namespace podserve

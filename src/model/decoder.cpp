@@ -1,0 +1,222 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/fp16.h"
+#include "base/log.h"
+#include "kernels/model_ops.h"
+#include "kernels/ref/dequant.h"
+#include "model/batch_check.h"
+
+namespace podserve {
+namespace {
+
+void add_bias(float* y, const std::vector<float>& bias, int64_t n) {
+  if (bias.empty()) return;
+  const int64_t dim = static_cast<int64_t>(bias.size());
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t d = 0; d < dim; ++d) y[t * dim + d] += bias[d];
+  }
+}
+
+// Rope tables of one kind of layer (full or sliding attention).
+struct Rope {
+  std::vector<float> inv_freq;
+  float attn_factor = 1.0f;
+};
+
+class DecoderModel final : public CausalLm {
+ public:
+  DecoderModel(const DecoderSpec& spec, HfConfig config, SafetensorsModel file, DecoderWeights weights, int threads)
+      : spec_(spec), hf_(std::move(config)), file_(std::move(file)), w_(std::move(weights)), pool_(threads) {
+    const ModelConfig& c = hf_.model;
+    rope_full_.inv_freq = rope_inv_freq(hf_.rope, c.rope_dim, hf_.max_position_embeddings, &rope_full_.attn_factor);
+    rope_local_.inv_freq = rope_inv_freq(hf_.rope_local, c.rope_dim, hf_.max_position_embeddings, &rope_local_.attn_factor);
+    scale_ = hf_.query_pre_attn_scalar > 0 ? static_cast<float>(1.0 / std::sqrt(hf_.query_pre_attn_scalar))
+                                           : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  }
+
+  const ModelConfig& config() const override { return hf_.model; }
+
+  Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
+    const ModelConfig& c = hf_.model;
+    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, c.vocab_size));
+    if (pool.is_f32() != c.kv_f32) return invalid_argument("the KV pool's precision does not match the model's");
+    const int64_t n = static_cast<int64_t>(batch.tokens.size());
+    const int64_t H = c.hidden, q_dim = int64_t{c.n_heads} * c.head_dim, kv_dim = c.kv_dim();
+    x_.resize(n * H); h_.resize(n * H); q_.resize(n * q_dim); k_.resize(n * kv_dim); v_.resize(n * kv_dim);
+    att_.resize(n * q_dim); gate_.resize(n * c.ffn_hidden); up_.resize(n * c.ffn_hidden);
+
+    for (int64_t t = 0; t < n; ++t) {
+      dequantize_row_ref(w_.embedding.type, w_.embedding.row(batch.tokens[t]), x_.data() + t * H, H);
+    }
+    if (spec_.embed_scale) {
+      const float s = std::sqrt(static_cast<float>(H));
+      for (float& v : x_) v *= s;
+    }
+    for (int li = 0; li < c.n_layers; ++li) {
+      const DecoderLayer& l = w_.layers[li];
+      norm_rows(x_.data(), l.attn_norm, h_.data(), n, H);
+      attention(batch, pool, li, l, n);
+      kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
+      add_bias(h_.data(), l.bo, n);
+      if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_attn_norm, h_.data(), n, H);
+      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+
+      norm_rows(x_.data(), l.ffn_norm, h_.data(), n, H);
+      if (spec_.moe) moe(l, n);
+      else mlp(l.gate, l.up, l.down, l.b_gate, l.b_up, l.b_down, h_.data(), h_.data(), n);
+      if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_ffn_norm, h_.data(), n, H);
+      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+    }
+    const int64_t rows = static_cast<int64_t>(batch.logits_rows.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      kernels::ref::rms_norm(x_.data() + batch.logits_rows[r] * H, w_.final_norm.data(), h_.data() + r * H, H, c.rms_eps);
+    }
+    if (rows > 0) kernels::cpu::matmul(w_.output, h_.data(), logits, rows, &pool_);
+    if (hf_.final_softcap > 0) {
+      const float cap = static_cast<float>(hf_.final_softcap);
+      for (int64_t i = 0; i < rows * c.vocab_size; ++i) logits[i] = std::tanh(logits[i] / cap) * cap;
+    }
+    return ok_status();
+  }
+
+ private:
+  void norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t n, int64_t dim) {
+    for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x + t * dim, w.data(), y + t * dim, dim, hf_.model.rms_eps);
+  }
+
+  void attention(const ForwardBatch& batch, KvPool& pool, int li, const DecoderLayer& l, int64_t n) {
+    const ModelConfig& c = hf_.model;
+    const int64_t q_dim = int64_t{c.n_heads} * c.head_dim, kv_dim = c.kv_dim(), D = c.head_dim;
+    kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
+    kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
+    kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
+    add_bias(q_.data(), l.bq, n);
+    add_bias(k_.data(), l.bk, n);
+    add_bias(v_.data(), l.bv, n);
+    if (spec_.qk_norm) {
+      norm_rows(q_.data(), l.q_norm, q_.data(), n * c.n_heads, D);
+      norm_rows(k_.data(), l.k_norm, k_.data(), n * c.n_kv_heads, D);
+    }
+    const Rope& rope = l.sliding ? rope_local_ : rope_full_;
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t pos = batch.positions[t];
+      kernels::cpu::rope_rotate_half(q_.data() + t * q_dim, c.n_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
+      kernels::cpu::rope_rotate_half(k_.data() + t * kv_dim, c.n_kv_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
+      const int64_t slot = batch.slots[t] * kv_dim;
+      if (c.kv_f32) {
+        std::copy_n(k_.data() + t * kv_dim, kv_dim, pool.k_f32(li) + slot);
+        std::copy_n(v_.data() + t * kv_dim, kv_dim, pool.v_f32(li) + slot);
+      } else {
+        uint16_t* kc = pool.k(li) + slot;
+        uint16_t* vc = pool.v(li) + slot;
+        for (int64_t d = 0; d < kv_dim; ++d) {
+          kc[d] = float_to_fp16(k_[t * kv_dim + d]);
+          vc[d] = float_to_fp16(v_[t * kv_dim + d]);
+        }
+      }
+    }
+    kernels::AttentionOptions opts;
+    opts.scale = scale_;
+    opts.softcap = static_cast<float>(hf_.attn_softcap);
+    opts.window = l.sliding ? hf_.sliding_window : 0;
+    const int group = c.n_heads / c.n_kv_heads;
+    pool_.parallel_for(n * c.n_heads, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t t = i / c.n_heads, head = i % c.n_heads;
+        const int64_t kv_off = (head / group) * D;
+        const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[t]];
+        const float* q = q_.data() + t * q_dim + head * D;
+        float* out = att_.data() + t * q_dim + head * D;
+        const int64_t n_ctx = batch.positions[t] + 1;
+        if (c.kv_f32) {
+          const kernels::PagedKvF32 kv{pool.k_f32(li) + kv_off, pool.v_f32(li) + kv_off, kv_dim, table.data(), pool.block_size()};
+          kernels::cpu::attention_head(q, kv, n_ctx, D, opts, out);
+        } else {
+          const kernels::PagedKv kv{pool.k(li) + kv_off, pool.v(li) + kv_off, kv_dim, table.data(), pool.block_size()};
+          kernels::cpu::attention_head(q, kv, n_ctx, D, opts, out);
+        }
+      }
+    });
+  }
+
+  // out = down(act(gate(x)) * up(x)) for n rows; out may alias x.
+  void mlp(const kernels::MatrixView& gate, const kernels::MatrixView& up, const kernels::MatrixView& down,
+           const std::vector<float>& b_gate, const std::vector<float>& b_up, const std::vector<float>& b_down,
+           const float* x, float* out, int64_t n) {
+    const int64_t I = gate.rows;
+    gate_.resize(std::max<size_t>(gate_.size(), n * I));
+    up_.resize(std::max<size_t>(up_.size(), n * I));
+    kernels::cpu::matmul(gate, x, gate_.data(), n, &pool_);
+    kernels::cpu::matmul(up, x, up_.data(), n, &pool_);
+    add_bias(gate_.data(), b_gate, n);
+    add_bias(up_.data(), b_up, n);
+    if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+    else kernels::ref::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+    kernels::cpu::matmul(down, gate_.data(), out, n, &pool_);
+    add_bias(out, b_down, n);
+  }
+
+  // Mixtral: softmax over the router logits, top-k experts renormalized, weighted sum of their MLPs (h_ in place).
+  void moe(const DecoderLayer& l, int64_t n) {
+    const int64_t H = hf_.model.hidden, E = hf_.n_experts, K = hf_.experts_per_tok;
+    router_.resize(n * E);
+    kernels::cpu::matmul(l.router, h_.data(), router_.data(), n, &pool_);
+    std::vector<std::vector<std::pair<int64_t, float>>> routed(E);  // expert -> (token, weight)
+    std::vector<int64_t> order(E);
+    for (int64_t t = 0; t < n; ++t) {
+      float* p = router_.data() + t * E;
+      kernels::ref::softmax(p, E);
+      for (int64_t e = 0; e < E; ++e) order[e] = e;
+      std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int64_t a, int64_t b) {
+        return p[a] != p[b] ? p[a] > p[b] : a < b;
+      });
+      float sum = 0.0f;
+      for (int64_t k = 0; k < K; ++k) sum += p[order[k]];
+      for (int64_t k = 0; k < K; ++k) routed[order[k]].push_back({t, p[order[k]] / sum});
+    }
+    moe_out_.assign(n * H, 0.0f);
+    for (int64_t e = 0; e < E; ++e) {
+      const auto& tokens = routed[e];
+      if (tokens.empty()) continue;
+      const int64_t m = static_cast<int64_t>(tokens.size());
+      moe_in_.resize(m * H);
+      for (int64_t i = 0; i < m; ++i) std::copy_n(h_.data() + tokens[i].first * H, H, moe_in_.data() + i * H);
+      const ExpertWeights& x = l.experts[e];
+      mlp(x.gate, x.up, x.down, {}, {}, {}, moe_in_.data(), moe_in_.data(), m);
+      for (int64_t i = 0; i < m; ++i) {
+        float* dst = moe_out_.data() + tokens[i].first * H;
+        for (int64_t d = 0; d < H; ++d) dst[d] += tokens[i].second * moe_in_[i * H + d];
+      }
+    }
+    std::copy(moe_out_.begin(), moe_out_.end(), h_.begin());
+  }
+
+  DecoderSpec spec_;
+  HfConfig hf_;
+  SafetensorsModel file_;  // owns the mappings the weight views point into
+  DecoderWeights w_;
+  ThreadPool pool_;
+  Rope rope_full_, rope_local_;
+  float scale_ = 1.0f;
+  std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, router_, moe_in_, moe_out_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConfig config, SafetensorsModel weights,
+                                                 WeightDType dtype, int num_threads) {
+  PODSERVE_ASSIGN_OR_RETURN(DecoderWeights bound, bind_decoder_weights(spec, config, weights, dtype));
+  // float32 weights compute with float32 K/V (vLLM keeps K/V in the model dtype); others keep fp16 K/V.
+  config.model.kv_f32 = dtype == WeightDType::kFloat32 || (dtype == WeightDType::kAuto && bound.embedding.type == DType::kF32);
+  const ModelConfig& c = config.model;
+  PODSERVE_LOG(kInfo) << c.architecture << ": " << c.n_layers << " layers, hidden " << c.hidden << ", heads "
+                      << c.n_heads << "/" << c.n_kv_heads << " x " << c.head_dim << ", vocab " << c.vocab_size
+                      << ", weights " << dtype_name(bound.embedding.type) << ", K/V " << (c.kv_f32 ? "F32" : "F16");
+  return std::unique_ptr<CausalLm>(
+      std::make_unique<DecoderModel>(spec, std::move(config), std::move(weights), std::move(bound), num_threads));
+}
+
+}  // namespace podserve
