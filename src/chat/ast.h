@@ -210,9 +210,12 @@ struct FilterBlockStmt : Stmt {
   Body body;
 };
 
-/// A body rendered in place: `{% generation %}` (HF's assistant-mask extension) needs nothing more.
+/// A body rendered in place: `{% generation %}` (HF's assistant-mask extension) needs nothing more;
+/// `{% with a = x, b = y %}` also opens a scope holding its assignments (evaluated in the outer scope).
 struct ScopeStmt : Stmt {
   explicit ScopeStmt(Loc l) : Stmt(StmtKind::kScope, l) {}
+  bool new_scope = false;
+  std::vector<std::pair<std::string, ExprPtr>> assignments;
   Body body;
 };
 

@@ -39,6 +39,8 @@ Result<Array> iterate(const Value& value);
 Result<Value> binary_op(std::string_view op, const Value& a, const Value& b, const Evaluator& ev);
 /// Unary `-` / `+`.
 Result<Value> unary_op(std::string_view op, const Value& v);
+/// Python's `fmt % args` (percent_format.cpp).
+Result<Value> percent_format(const std::string& fmt, const Value& args);
 /// `item in container`.
 Result<bool> contains(const Value& container, const Value& item);
 

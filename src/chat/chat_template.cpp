@@ -26,7 +26,7 @@ Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemp
   auto ctx = std::make_shared<jinja::Object>();
   ctx->set("messages", inputs.messages);
   ctx->set("tools", inputs.tools.is_undefined() ? jinja::Value::none() : inputs.tools);
-  ctx->set("documents", jinja::Value::none());
+  ctx->set("documents", inputs.documents.is_undefined() ? jinja::Value::none() : inputs.documents);
   ctx->set("add_generation_prompt", jinja::Value(inputs.add_generation_prompt));
   ctx->set("bos_token", jinja::Value(inputs.bos_token));
   ctx->set("eos_token", jinja::Value(inputs.eos_token));

@@ -38,6 +38,7 @@ struct ChatTemplateInputs {
   bool add_generation_prompt = false;
   std::string bos_token, eos_token;
   jinja::Value tools;               // list of tool specs, or none/undefined for no tools
+  jinja::Value documents;           // list of documents (RAG templates), or none/undefined
   jinja::Value extra_kwargs;        // dict (chat_template_kwargs) merged into the context, or undefined
 };
 

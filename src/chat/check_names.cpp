@@ -142,7 +142,11 @@ Status check_stmt(const Stmt& s, bool soft) {
       PODSERVE_RETURN_IF_ERROR(check_filters(f.filters, soft));
       return check_body(f.body, false);
     }
-    case StmtKind::kScope: return check_body(static_cast<const ScopeStmt&>(s).body, false);
+    case StmtKind::kScope: {
+      const auto& scope = static_cast<const ScopeStmt&>(s);
+      for (const auto& [name, expr] : scope.assignments) PODSERVE_RETURN_IF_ERROR(check_expr(expr.get(), soft));
+      return check_body(scope.body, false);
+    }
   }
   return ok_status();
 }

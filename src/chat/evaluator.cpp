@@ -161,7 +161,20 @@ Result<Evaluator::Flow> Evaluator::exec(const Stmt& stmt) {
     }
     case StmtKind::kBreak: return Flow::kBreak;
     case StmtKind::kContinue: return Flow::kContinue;
-    case StmtKind::kScope: return exec_body(static_cast<const ScopeStmt&>(stmt).body);
+    case StmtKind::kScope: {
+      const auto& s = static_cast<const ScopeStmt&>(stmt);
+      if (!s.new_scope) return exec_body(s.body);
+      Scope* outer = scope_;
+      Scope inner(outer);
+      for (const auto& [name, expr] : s.assignments) {
+        PODSERVE_ASSIGN_OR_RETURN(Value v, eval(*expr));
+        inner.set(name, std::move(v));
+      }
+      scope_ = &inner;
+      auto flow = exec_body(s.body);
+      scope_ = outer;
+      return flow;
+    }
   }
   return Flow::kNormal;
 }

@@ -243,6 +243,7 @@ Result<Value> filter_reverse(Evaluator&, const Value&, const CallArgs&);
 Result<Value> filter_unique(Evaluator&, const Value&, const CallArgs&);
 Result<Value> filter_sort(Evaluator&, const Value&, const CallArgs&);
 Result<Value> filter_sum(Evaluator&, const Value&, const CallArgs&);
+FilterFn find_more_filter(std::string_view name);  // filters_more.cpp
 
 FilterFn find_filter(std::string_view name) {
   static constexpr std::pair<std::string_view, FilterFn> kFilters[] = {
@@ -259,7 +260,7 @@ FilterFn find_filter(std::string_view name) {
   for (const auto& [n, fn] : kFilters) {
     if (n == name) return fn;
   }
-  return nullptr;
+  return find_more_filter(name);
 }
 
 }  // namespace podserve::jinja

@@ -128,7 +128,11 @@ Result<Value> binary_op(std::string_view op, const Value& a, const Value& b, con
     if (seq_a && is_integral(b)) return repeat(a, as_i(b), ev);
     if (seq_b && is_integral(a)) return repeat(b, as_i(a), ev);
   }
-  if (op == "%" && a.is_string()) return unimplemented("printf-style string formatting ('%') is not supported");
+  if (op == "%" && a.is_string()) {
+    PODSERVE_ASSIGN_OR_RETURN(Value text, percent_format(a.as_string(), b));
+    PODSERVE_RETURN_IF_ERROR(ev.check_string_size(text.as_string().size()));
+    return text;
+  }
   return unsupported(op, a, b);
 }
 

@@ -82,6 +82,20 @@ Result<StmtPtr> Parser::parse_statement() {
     PODSERVE_RETURN_IF_ERROR(parse_end(&s->body, "endgeneration"));
     return StmtPtr(std::move(s));
   }
+  if (name == "with") {
+    auto s = std::make_unique<ScopeStmt>(loc);
+    s->new_scope = true;
+    while (cur().type == TokenType::kName) {
+      PODSERVE_ASSIGN_OR_RETURN(std::string target, expect_name());
+      if (!skip_op("=")) return error(cur(), "expected '=' after '" + target + "' in 'with'");
+      PODSERVE_ASSIGN_OR_RETURN(ExprPtr value, parse_expression());
+      s->assignments.emplace_back(std::move(target), std::move(value));
+      if (!skip_op(",")) break;
+    }
+    PODSERVE_RETURN_IF_ERROR(expect_block_end());
+    PODSERVE_RETURN_IF_ERROR(parse_end(&s->body, "endwith"));
+    return StmtPtr(std::move(s));
+  }
   return error(t, "encountered unknown tag '" + name + "'");
 }
 

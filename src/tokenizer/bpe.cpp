@@ -28,32 +28,73 @@ struct Candidate {
 
 }  // namespace
 
-Result<BpeModel> BpeModel::create(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
-                                  int32_t unk_id, bool ignore_merges) {
+Result<BpeModel> BpeModel::create(const std::vector<std::string>& tokens, const std::vector<Merge>& merges,
+                                  const Options& options) {
   BpeModel m;
-  m.unk_id_ = unk_id;
-  m.ignore_merges_ = ignore_merges;
+  m.options_ = options;
   m.vocab_.reserve(tokens.size());
-  for (size_t i = 0; i < tokens.size(); ++i) m.vocab_.insert_or_assign(tokens[i], static_cast<int32_t>(i));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (!tokens[i].empty()) m.vocab_.insert_or_assign(tokens[i], static_cast<int32_t>(i));
+  }
   m.merges_.reserve(merges.size());
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const std::string& merge = merges[rank];
-    // Split at the first space after the first character: halves are byte-level spelled, so never " ".
-    const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
-    if (space == std::string::npos || space + 1 >= merge.size()) {
-      return invalid_argument("merge " + std::to_string(rank) + " '" + merge + "' is not of the form 'a b'");
-    }
-    const std::string_view left = std::string_view(merge).substr(0, space);
-    const std::string_view right = std::string_view(merge).substr(space + 1);
+    const auto& [left, right] = merges[rank];
     const int32_t a = m.find(left), b = m.find(right);
-    const int32_t merged = m.find(std::string(left) + std::string(right));
+    const int32_t merged = m.find(left + right);
     if (a < 0 || b < 0 || merged < 0) {
-      return invalid_argument("merge " + std::to_string(rank) + " '" + merge +
+      return invalid_argument("merge " + std::to_string(rank) + " '" + left + " " + right +
                               "' uses a token that is not in the vocabulary");
     }
+    // A repeated pair keeps its last rank, as HF builds its merge map.
     m.merges_.insert_or_assign(pair_key(a, b), MergeTarget{static_cast<uint32_t>(rank), merged});
   }
+  if (options.byte_fallback) {
+    m.byte_ids_.assign(256, -1);
+    static const char kHex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; ++b) {
+      const std::string name = std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">";
+      m.byte_ids_[b] = m.find(name);
+    }
+  }
   return m;
+}
+
+std::vector<BpeModel::Merge> BpeModel::merges_from_scores(const std::vector<std::string>& tokens,
+                                                          const std::vector<float>& scores,
+                                                          const std::vector<bool>& mergeable) {
+  std::unordered_map<std::string_view, int32_t> ids;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (mergeable[i] && !tokens[i].empty()) ids.emplace(tokens[i], static_cast<int32_t>(i));
+  }
+  struct Ranked {
+    float score;
+    int32_t merged, left, right;
+    size_t split;
+  };
+  std::vector<Ranked> ranked;
+  for (const auto& [text, id] : ids) {
+    for (size_t split = 1; split < text.size(); ++split) {
+      if ((static_cast<uint8_t>(text[split]) & 0xC0) == 0x80) continue;  // not a character boundary
+      const auto l = ids.find(text.substr(0, split));
+      if (l == ids.end()) continue;
+      const auto r = ids.find(text.substr(split));
+      if (r == ids.end()) continue;
+      ranked.push_back({scores[id], id, l->second, r->second, split});
+    }
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& x, const Ranked& y) {
+    if (x.score != y.score) return x.score > y.score;
+    if (x.merged != y.merged) return x.merged < y.merged;
+    if (x.left != y.left) return x.left < y.left;
+    return x.right < y.right;
+  });
+  std::vector<Merge> merges;
+  merges.reserve(ranked.size());
+  for (const Ranked& r : ranked) {
+    const std::string& text = tokens[r.merged];
+    merges.emplace_back(text.substr(0, r.split), text.substr(r.split));
+  }
+  return merges;
 }
 
 int32_t BpeModel::find(std::string_view text) const {
@@ -88,7 +129,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>* out) con
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) const {
-  if (ignore_merges_) {
+  if (options_.ignore_merges) {
     const int32_t whole = find(word);
     if (whole >= 0) {
       out->push_back(whole);
@@ -97,14 +138,30 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* out) cons
   }
   std::vector<Symbol> symbols;
   symbols.reserve(word.size());
-  for (size_t pos = 0; pos < word.size();) {
-    const size_t len = std::max<size_t>(utf8_valid_length(word, pos), 1);
-    int32_t id = find(word.substr(pos, len));
-    pos += len;
-    if (id < 0) id = unk_id_;
-    if (id < 0) continue;  // no unk token: the character is dropped (HF BPE without unk_token)
+  const auto add = [&symbols](int32_t id) {
     const auto index = static_cast<int32_t>(symbols.size());
     symbols.push_back({id, index - 1, index + 1});
+  };
+  bool unk_pending = false;  // fuse_unk: consecutive unknown characters become one unk
+  for (size_t pos = 0; pos < word.size();) {
+    const size_t len = std::max<size_t>(utf8_valid_length(word, pos), 1);
+    const std::string_view ch = word.substr(pos, len);
+    pos += len;
+    const int32_t id = find(ch);
+    if (id >= 0) {
+      add(id);
+      unk_pending = false;
+      continue;
+    }
+    if (options_.byte_fallback &&
+        std::all_of(ch.begin(), ch.end(), [this](char c) { return byte_ids_[static_cast<uint8_t>(c)] >= 0; })) {
+      for (char c : ch) add(byte_ids_[static_cast<uint8_t>(c)]);
+      unk_pending = false;
+      continue;
+    }
+    if (options_.unk_id < 0) continue;  // no unk token: the character is dropped (HF BPE without unk_token)
+    if (!(unk_pending && options_.fuse_unk)) add(options_.unk_id);
+    unk_pending = true;
   }
   if (symbols.empty()) return;
   symbols.back().next = -1;

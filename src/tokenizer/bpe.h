@@ -1,6 +1,7 @@
-// Byte-pair-encoding model over a byte-level vocabulary: a word (one pre-token, in byte-level spelling) starts
+// Byte-pair-encoding model: a word (one pre-token; in byte-level spelling for GPT-2-style vocabularies) starts
 // as one symbol per character and the adjacent pair with the lowest merge rank is merged until none applies,
-// ties going to the leftmost pair, exactly as HF `tokenizers` (models/bpe/word.rs) does.
+// ties going to the leftmost pair, exactly as HF `tokenizers` (models/bpe/word.rs) does. Characters missing
+// from the vocabulary become <0xXX> byte tokens (byte_fallback), the unknown token, or are dropped.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -23,10 +25,25 @@ struct StringHash {
 
 class BpeModel {
  public:
-  /// `merges` are "left right" in priority order; both halves and their concatenation must be tokens.
-  /// `unk_id` (-1 for none) replaces characters missing from the vocabulary; without it they are dropped.
-  static Result<BpeModel> create(const std::vector<std::string>& tokens, const std::vector<std::string>& merges,
-                                 int32_t unk_id, bool ignore_merges);
+  struct Options {
+    int32_t unk_id = -1;  // replaces characters missing from the vocabulary; -1: they are dropped
+    bool fuse_unk = false;
+    bool byte_fallback = false;
+    bool ignore_merges = false;
+  };
+  using Merge = std::pair<std::string, std::string>;
+
+  /// `tokens[id]` spells token `id` ("" = no model token). `merges` are in priority order; both halves and
+  /// their concatenation must be tokens.
+  static Result<BpeModel> create(const std::vector<std::string>& tokens, const std::vector<Merge>& merges,
+                                 const Options& options);
+
+  /// SentencePiece BPE (GGUF `llama`): every split of a token into two tokens is a merge, ranked by the
+  /// merged token's score (higher first, then lower id), as HF's SentencePieceExtractor orders them.
+  /// `mergeable[id]` says which tokens take part (normal ones, not control/byte tokens).
+  static std::vector<Merge> merges_from_scores(const std::vector<std::string>& tokens,
+                                               const std::vector<float>& scores,
+                                               const std::vector<bool>& mergeable);
 
   /// Appends the ids of `word` (byte-level spelling, valid UTF-8). Thread-safe; results of short words are
   /// cached, since prompts repeat words and merging dominates the encode time.
@@ -53,8 +70,8 @@ class BpeModel {
 
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
   std::unordered_map<uint64_t, MergeTarget> merges_;
-  int32_t unk_id_ = -1;
-  bool ignore_merges_ = false;
+  Options options_;
+  std::vector<int32_t> byte_ids_;  // <0xXX> token per byte (-1 if missing); filled when byte_fallback
   std::unique_ptr<WordCache> cache_ = std::make_unique<WordCache>();  // behind a pointer: keeps BpeModel movable
 };
 

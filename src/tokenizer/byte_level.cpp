@@ -68,3 +68,26 @@ void byte_level_to_bytes(std::string_view text, std::string* out) {
 }
 
 }  // namespace podserve::tokenizer_internal
+
+namespace podserve::tokenizer_internal {
+
+void byte_level_token_to_bytes(std::string_view token, std::string* out) {
+  const Tables& t = tables();
+  std::string bytes;
+  for (size_t pos = 0; pos < token.size();) {
+    const size_t len = utf8_valid_length(token, pos);
+    uint32_t cp = kMaxMapped;
+    const auto b0 = static_cast<uint8_t>(token[pos]);
+    if (len == 1) cp = b0;
+    if (len == 2) cp = ((b0 & 0x1Fu) << 6) | (static_cast<uint8_t>(token[pos + 1]) & 0x3Fu);
+    if (cp >= kMaxMapped || t.cp_to_byte[cp] == kNoByte) {
+      out->append(token);
+      return;
+    }
+    bytes.push_back(static_cast<char>(t.cp_to_byte[cp]));
+    pos += len;
+  }
+  out->append(bytes);
+}
+
+}  // namespace podserve::tokenizer_internal

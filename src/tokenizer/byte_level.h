@@ -17,3 +17,11 @@ void bytes_to_byte_level(std::string_view bytes, std::string* out);
 void byte_level_to_bytes(std::string_view text, std::string* out);
 
 }  // namespace podserve::tokenizer_internal
+
+namespace podserve::tokenizer_internal {
+
+/// HF's ByteLevel decoder for one token: if every character is in the byte-level alphabet, appends the
+/// bytes they stand for; otherwise appends the token's own UTF-8 unchanged (e.g. most added tokens).
+void byte_level_token_to_bytes(std::string_view token, std::string* out);
+
+}  // namespace podserve::tokenizer_internal

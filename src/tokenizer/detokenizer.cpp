@@ -1,5 +1,5 @@
-// IncrementalDetokenizer: the same lossy UTF-8 decoding as Tokenizer::decode, applied to a growing byte
-// stream, so the concatenated chunks always equal the full decode.
+// IncrementalDetokenizer: HF's DecodeStream. Decoding a window that starts at the previous chunk's tokens
+// keeps context-dependent decoders (SentencePiece's leading-space strip, byte fallback runs) consistent.
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -11,17 +11,23 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool 
 std::string IncrementalDetokenizer::push(int32_t id) {
   if (id < 0 || id >= tokenizer_->vocab_size()) return "";
   if (skip_special_ && tokenizer_->is_special(id)) return "";
-  pending_ += tokenizer_->token_bytes(id);
-  std::string out;
-  const size_t used = tokenizer_internal::utf8_append_lossy(pending_, /*final=*/false, &out);
-  pending_.erase(0, used);
+  ids_.push_back(id);
+  std::string text = tokenizer_->decode(ids_, skip_special_);
+  const std::string_view fffd = tokenizer_internal::kReplacementChar;
+  if (text.size() <= prefix_.size() || text.ends_with(fffd) || !text.starts_with(prefix_)) return "";
+  std::string out = text.substr(prefix_.size());
+  ids_.erase(ids_.begin(), ids_.begin() + static_cast<ptrdiff_t>(prefix_count_));
+  prefix_ = tokenizer_->decode(ids_, skip_special_);
+  prefix_count_ = ids_.size();
   return out;
 }
 
 std::string IncrementalDetokenizer::flush() {
-  std::string out;
-  tokenizer_internal::utf8_append_lossy(pending_, /*final=*/true, &out);
-  pending_.clear();
+  std::string text = tokenizer_->decode(ids_, skip_special_);
+  std::string out = text.size() > prefix_.size() && text.starts_with(prefix_) ? text.substr(prefix_.size()) : "";
+  ids_.clear();
+  prefix_.clear();
+  prefix_count_ = 0;
   return out;
 }
 

@@ -43,15 +43,26 @@ Result<Regex> Regex::compile(std::string_view pattern) {
 }
 
 void Regex::split_isolated(std::string_view text, std::vector<std::string_view>* out) const {
+  std::vector<std::pair<size_t, size_t>> matches;
+  find_all(text, &matches);
+  size_t gap_start = 0;
+  for (auto [mbeg, mend] : matches) {
+    if (mbeg > gap_start) out->push_back(text.substr(gap_start, mbeg - gap_start));
+    out->push_back(text.substr(mbeg, mend - mbeg));
+    gap_start = mend;
+  }
+  if (gap_start < text.size()) out->push_back(text.substr(gap_start));
+}
+
+void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const {
   auto* reg = static_cast<regex_t*>(reg_.get());
   std::unique_ptr<OnigRegion, RegionDeleter> region(onig_region_new());
   const auto* str = reinterpret_cast<const UChar*>(text.data());
   const UChar* end = str + text.size();
-  size_t gap_start = 0;  // start of the text not yet emitted
   size_t search_from = 0;
   while (search_from < text.size()) {
     const int at = onig_search(reg, str, end, str + search_from, end, region.get(), ONIG_OPTION_NONE);
-    if (at < 0) break;  // no more matches (or a matcher error: keep the rest as one piece)
+    if (at < 0) break;  // no more matches (or a matcher error: the rest is a gap)
     const auto mbeg = static_cast<size_t>(region->beg[0]);
     const auto mend = static_cast<size_t>(region->end[0]);
     if (mend <= mbeg) {  // empty match: step over one character and search again
@@ -59,11 +70,9 @@ void Regex::split_isolated(std::string_view text, std::vector<std::string_view>*
       search_from = mbeg + (len ? len : 1);
       continue;
     }
-    if (mbeg > gap_start) out->push_back(text.substr(gap_start, mbeg - gap_start));
-    out->push_back(text.substr(mbeg, mend - mbeg));
-    gap_start = search_from = mend;
+    out->emplace_back(mbeg, mend);
+    search_from = mend;
   }
-  if (gap_start < text.size()) out->push_back(text.substr(gap_start));
 }
 
 }  // namespace podserve::tokenizer_internal

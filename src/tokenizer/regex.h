@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -18,6 +19,9 @@ class Regex {
   /// Appends the pieces of `text` (valid UTF-8) to `out`: every match and every gap between matches, in
   /// order (HF's `Isolated` split behaviour). Empty matches are skipped; no piece is empty.
   void split_isolated(std::string_view text, std::vector<std::string_view>* out) const;
+
+  /// Appends the [begin, end) byte ranges of the non-empty matches in `text` (valid UTF-8), left to right.
+  void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const;
 
  private:
   struct Deleter {

@@ -1,5 +1,7 @@
-// Text <-> token ids. Built from plain vocabulary data (the model layer reads it from GGUF metadata, later
-// from tokenizer.json); this layer knows no file formats.
+// Text <-> token ids, the way HF `tokenizers` runs a tokenizer.json: added tokens -> normalizer ->
+// pre-tokenizer -> BPE (byte-level or SentencePiece-style with byte fallback) -> post-processor, and the
+// decoder chain back. Built from a TokenizerSpec (tokenizer_json.h reads one from tokenizer.json;
+// hf_tokenizer.h loads a model directory) or from GGUF vocabulary data (VocabData).
 #pragma once
 
 #include <cstdint>
@@ -10,45 +12,53 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/spec.h"
 
 namespace podserve {
 
 /// GGUF's token types (tokenizer.ggml.token_type).
 enum class TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
-/// Everything needed to build a tokenizer; field meanings follow GGUF's tokenizer.ggml.* keys.
+/// A GGUF vocabulary; field meanings follow GGUF's tokenizer.ggml.* keys.
 struct VocabData {
-  std::string model;                 // "gpt2" (byte-level BPE); "llama" (SentencePiece) comes later
-  std::string pre;                   // pre-tokenizer id, e.g. "smollm", "gpt-2", "llama-bpe", "qwen2"
-  std::vector<std::string> tokens;   // id -> token text (byte-level spelling for gpt2)
+  std::string model;                 // "gpt2" (byte-level BPE) or "llama" (SentencePiece BPE with byte fallback)
+  std::string pre;                   // gpt2 pre-tokenizer id: "smollm", "gpt-2", "default", "llama-bpe", "qwen2"
+  std::vector<std::string> tokens;   // id -> token text (byte-level spelling for gpt2, '▁' for spaces in llama)
   std::vector<TokenType> token_types;  // empty = all normal
-  std::vector<std::string> merges;   // "a b", in priority order
+  std::vector<std::string> merges;   // gpt2: "a b", in priority order
+  std::vector<float> scores;         // llama: merge priority (higher merges first)
   int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
   bool add_bos = false, add_eos = false;
+  bool add_space_prefix = true;      // llama: a '▁' is put before the text
 };
+
+/// The TokenizerSpec equivalent to a GGUF vocabulary (what HF's GGUF converters build).
+Result<TokenizerSpec> spec_from_vocab(const VocabData& vocab);
 
 class Tokenizer {
  public:
-  static Result<Tokenizer> create(VocabData vocab);
+  static Result<Tokenizer> create(TokenizerSpec spec);
+  static Result<Tokenizer> create(const VocabData& vocab);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  /// Encodes UTF-8 text. Special (control/user-defined) token texts in `text` become their ids when
-  /// `parse_special` is set; `add_special_tokens` adds BOS/EOS as the vocabulary asks (add_bos/add_eos).
+  /// Encodes UTF-8 text. Special added-token texts in `text` become their ids when `parse_special` is set
+  /// (non-special added tokens always do, as in HF); `add_special_tokens` runs the post-processor (BOS...).
   /// Thread-safe. Invalid UTF-8 is encoded byte by byte; bytes the vocabulary cannot spell are dropped (as HF).
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens, bool parse_special = true) const;
-  /// Decodes ids to text (invalid UTF-8 sequences become U+FFFD); ids out of range are skipped.
+  /// Decodes ids with the decoder chain (always valid UTF-8); ids out of range are skipped.
   std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
-  /// The raw bytes one token stands for (byte-level decoded); "" for out-of-range ids.
+  /// The raw bytes one token stands for on its own; "" for out-of-range ids.
   std::string token_bytes(int32_t id) const;
-  /// The token's text as written in the vocabulary (e.g. "Ġthe").
+  /// The token's text as written in the vocabulary (e.g. "Ġthe", "▁the", "<|im_end|>").
   const std::string& token_text(int32_t id) const;
-  bool is_special(int32_t id) const;  // control or user-defined
+  bool is_special(int32_t id) const;  // a special added token (GGUF: control or user-defined)
   int32_t vocab_size() const;
   int32_t bos_id() const;
   int32_t eos_id() const;
-  /// Id of a token by its exact vocabulary text, or -1.
+  int32_t pad_id() const;
+  /// Id of a token by its exact text (added tokens first, then the model vocabulary), or -1.
   int32_t find_token(std::string_view text) const;
 
  private:
@@ -57,8 +67,8 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Turns a stream of token ids into text, emitting only complete UTF-8 (a multi-byte character split across
-/// tokens is held back until it is whole).
+/// Turns a stream of token ids into text as HF's DecodeStream does: the recent ids are decoded together and
+/// only text that is complete (not ending in U+FFFD, i.e. no partial UTF-8 character) is emitted.
 class IncrementalDetokenizer {
  public:
   IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens);
@@ -71,7 +81,9 @@ class IncrementalDetokenizer {
  private:
   const Tokenizer* tokenizer_;
   bool skip_special_;
-  std::string pending_;  // bytes of an incomplete UTF-8 sequence
+  std::vector<int32_t> ids_;  // the window: ids of the last emitted text, then those not yet emitted
+  std::string prefix_;        // decode of ids_[0, prefix_count_)
+  size_t prefix_count_ = 0;
 };
 
 }  // namespace podserve

@@ -116,8 +116,41 @@ TOOL_CHAT_STRING_ARGS[1] = dict(TOOL_CHAT[1], tool_calls=[
 DOCUMENTS = [{"title": "Paris", "text": "Paris is the capital of France."},
              {"title": "Weather", "text": "It is sunny today."}]
 
+CALENDAR_TOOL = {"type": "function", "function": {
+    "name": "add_event", "description": "Add a calendar event.",
+    "parameters": {"type": "object", "properties": {
+        "title": {"type": "string"}, "day": {"type": "integer", "minimum": 1, "maximum": 31},
+        "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["title", "day"]}}}
+PARALLEL_TOOL_CHAT = [
+    {"role": "system", "content": "You can call tools."},
+    {"role": "user", "content": "Weather in Paris and Tokyo, and add an event 'Trip' on day 3."},
+    {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+        {"id": "call00002", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}},
+        {"id": "call00003", "type": "function",
+         "function": {"name": "add_event", "arguments": {"title": "Trip", "day": 3, "tags": ["travel", "ü"]}}}]},
+    {"role": "tool", "tool_call_id": "call00001", "name": "get_weather", "content": "{\"temp_c\": 18}"},
+    {"role": "tool", "tool_call_id": "call00002", "name": "get_weather", "content": "{\"temp_c\": 25}"},
+    {"role": "tool", "tool_call_id": "call00003", "name": "add_event", "content": "ok"},
+]
+CONTENT_PARTS_CHAT = [
+    {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+    {"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": " there"}]},
+]
+REASONING_CHAT = [
+    {"role": "user", "content": "What is 2+2?"},
+    {"role": "assistant", "content": "<think>\nSimple.\n</think>\n\n4", "reasoning_content": "Simple."},
+    {"role": "user", "content": "And 3+3?"},
+]
+
 FIXTURE_CONTEXTS = {
     "system_chat": chat_context(SYSTEM_CHAT),
+    "system_chat_no_prompt": chat_context(SYSTEM_CHAT, add_generation_prompt=False),
+    "tools_no_prompt": chat_context(TOOL_CHAT, add_generation_prompt=False, tools=[WEATHER_TOOL]),
+    "parallel_tools": chat_context(PARALLEL_TOOL_CHAT, tools=[WEATHER_TOOL, CALENDAR_TOOL]),
+    "content_parts": chat_context(CONTENT_PARTS_CHAT),
+    "reasoning_kwargs": chat_context(REASONING_CHAT, enable_thinking=False, date_string="26 Jul 2024",
+                                     tools_in_user_message=False),
     "plain_chat": chat_context(PLAIN_CHAT),
     "single_no_prompt": chat_context(SINGLE, add_generation_prompt=False),
     "tools": chat_context(TOOL_CHAT, tools=[WEATHER_TOOL]),
@@ -296,6 +329,30 @@ SYNTAX_CASES = [
     ("error_syntax_unterminated_string", "{{ 'abc }}", {}),
     ("error_syntax_stray_endfor", "text{% endfor %}", {}),
     ("error_syntax_unclosed_comment", "{# never closed", {}),
+    # Less common filters (filters_more.cpp).
+    ("filter_dictsort", "{% for k, v in d|dictsort %}{{ k }}={{ v }};{% endfor %}|{{ d|dictsort(by='value', "
+     "reverse=true) }}|{{ d|dictsort(true) }}", {"d": {"b": 1, "A": 3, "a": 2}}),
+    ("filter_min_max", "{{ [3, 1, 2]|min }} {{ [3, 1, 2]|max }} {{ ['b', 'A', 'a']|min }} {{ ['b', 'A']|max(true) }} "
+     "{{ xs|max(attribute='n') }} {{ []|min is undefined }}", {"xs": [{"n": 1}, {"n": 4}, {"n": 4, "k": 1}]}),
+    ("filter_round", "{{ 2.567|round(2) }} {{ 2.5|round }} {{ 3.5|round }} {{ 7|round }} {{ 7|round(0, 'floor') }} "
+     "{{ 2.1|round(0, 'ceil') }} {{ -1.55|round(1) }} {{ 1234.5|round(-2) }} {{ 0.125|round(2) }}", {}),
+    ("filter_center", "[{{ 'ab'|center(7) }}][{{ 'abc'|center(6) }}][{{ 'é'|center(4) }}][{{ 'long'|center(2) }}]", {}),
+    ("filter_batch", "{{ [1, 2, 3, 4, 5]|batch(2)|list }} {{ [1, 2, 3]|batch(2, 'x')|list }}", {}),
+    ("filter_escape", "{{ '<a href=\"x\">&\'</a>'|escape }} {{ 5|e }}", {}),
+    ("error_filter_dictsort_list", "{{ [1]|dictsort }}", {}),
+    ("with_block", "{% set a = 1 %}{% with a = a + 1, b = a %}{{ a }}{{ b }}{% set c = 5 %}{% endwith %}"
+     "{{ a }}{{ c is defined }}{% for x in [1, 2] %}{% with y = x * 10 %}{{ y }}{% if y > 5 %}{% break %}{% endif %}"
+     "{% endwith %}{% endfor %}", {}),
+    ("with_empty", "{% with %}{% set q = 1 %}{{ q }}{% endwith %}{{ q is defined }}", {}),
+    ("error_syntax_with_unclosed", "{% with a = 1 %}{{ a }}", {}),
+    ("percent_format", "{{ '%s-%d-%.2f|%5s|%-5s|%05d|%x|%#x|%#o|%+d|%e|%g|%r|%c|%%|%.2s' % ('a', 3.9, 1.005, 'ab', "
+     "'ab', -3, -255, 255, 8, 4, 12345.678, 0.0001, 'q', 65, 'xyz') }}|{{ '%(a)s=%(b)03d' % {'a': 'k', 'b': 7} }}|"
+     "{{ '%s' % [1, 2] }}|{{ '%s' % none }}|{{ '%*d' % (4, 2) }}|{{ 'no args' % {} }}", {}),
+    ("error_percent_not_enough", "{{ '%s %s' % ('a',) }}", {}),
+    ("error_percent_too_many", "{{ '%s' % ('a', 'b') }}", {}),
+    ("error_percent_bad_number", "{{ '%d' % 'x' }}", {}),
+    ("error_percent_bad_char", "{{ '%y' % 1 }}", {}),
+    ("filter_batch_odd_counts", "{{ [1, 2]|batch(0)|list }} {{ [1, 2]|batch(-1, 0)|list }}", {}),
 ]
 
 
@@ -327,6 +384,16 @@ def main():
         for ctx_name, ctx in FIXTURE_CONTEXTS.items():
             cases.append({"name": f"fixture/{name}/{ctx_name}", "template": name, "context": ctx,
                           **render(templates[name], ctx)})
+
+    # The chat templates inside the fixture tokenizers' tokenizer_config.json (string or list form).
+    for config in sorted(pathlib.Path(args.fixtures).parent.glob("tokenizers/*/tokenizer_config.json")):
+        value = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+        named = {"default": value} if isinstance(value, str) else {t["name"]: t["template"] for t in value or []}
+        for tname, source in named.items():
+            name = f"tokenizer_config/{config.parent.name}/{tname}"
+            templates[name] = source
+            for ctx_name, ctx in FIXTURE_CONTEXTS.items():
+                cases.append({"name": f"{name}/{ctx_name}", "template": name, "context": ctx, **render(source, ctx)})
 
     for name, source, ctx in SYNTAX_CASES:
         templates[f"syntax/{name}"] = source

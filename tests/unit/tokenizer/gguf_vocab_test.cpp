@@ -138,8 +138,11 @@ TEST(GgufVocabTest, BadMetadataIsInvalidArgument) {
       return true;
     });
   };
+  expect_invalid(replace("tokenizer.ggml.model", [](GgufWriter& w) { w.str("tokenizer.ggml.model", "bert"); }),
+                 "unsupported tokenizer.ggml.model 'bert' (supported: gpt2, llama)");
+  // A llama (SentencePiece) vocabulary needs its scores.
   expect_invalid(replace("tokenizer.ggml.model", [](GgufWriter& w) { w.str("tokenizer.ggml.model", "llama"); }),
-                 "unsupported tokenizer.ggml.model 'llama'");
+                 "tokenizer.ggml.scores");
   expect_invalid(replace("tokenizer.ggml.token_type",
                          [](GgufWriter& w) { w.ints("tokenizer.ggml.token_type", {3, 1, 1}); }),
                  "tokenizer.ggml.token_type has 3 entries");

@@ -303,8 +303,8 @@ TEST(TokenizerVocabTest, BadVocabularyIsInvalidArgument) {
     EXPECT_NE(t.status().message().find(needle), std::string::npos) << t.status().message();
   };
   VocabData v = tiny_vocab();
-  v.model = "llama";
-  expect_bad(v, "llama");
+  v.model = "bert";
+  expect_bad(v, "unsupported tokenizer model 'bert'");
   v = tiny_vocab();
   v.tokens.clear();
   v.token_types.clear();
