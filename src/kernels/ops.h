@@ -63,11 +63,20 @@ void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t he
 namespace cpu {
 /// True when the AVX2/FMA/F16C kernels run on this CPU (else the portable paths are used).
 bool has_avx2();
+/// True when the AVX-VNNI integer dot-product kernels run on this CPU (implies has_avx2()).
+bool has_avx_vnni();
 // Same contract as ref::matmul. Quantized weights use 8-bit activations and integer dot products (as ggml),
 // so results differ from ref:: by activation rounding (tests bound the error). Threads split the rows.
 void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool);
 // Same contract as ref::attention_head.
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
+// Same contract and bits as ref::rms_norm.
+void rms_norm(const float* x, const float* weight, float* y, int64_t dim, float eps);
+// Same contract and bits as ref::rope_interleaved; the cos/sin table of the last (pos, theta, rot_dim) is kept
+// per thread, so Q and K of one token (and every head) share one table.
+void rope_interleaved(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos, float theta);
+// Same contract as ref::silu_mul; AVX2 computes exp with a polynomial (within a few ulp of std::exp).
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 }  // namespace cpu
 
 }  // namespace podserve::kernels

@@ -7,6 +7,8 @@
 
 namespace podserve::kernels::avx2 {
 float dot_f32(const float* a, const float* b, int64_t n);
+// out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]; out may alias gate or up.
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 // Contract of ref::attention_head; head_dim % 8 == 0.
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 }  // namespace podserve::kernels::avx2

@@ -1,9 +1,20 @@
 // Optimized CPU ops: dispatch to the AVX2 paths when the CPU has them, split work over the thread pool.
+#include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "base/check.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/avx2_ops.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/quant_gemm.h"
 #include "kernels/ops.h"
 #include "kernels/quant_dot.h"
 #include "kernels/ref/dequant.h"
@@ -23,8 +34,8 @@ bool matmul_supports(DType type) {
 
 namespace cpu {
 namespace {
-bool is_int_dot_type(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
-
+// Below this many tokens the 16-token AMX tiles would be mostly padding.
+constexpr int64_t kAmxMinTokens = 16;
 float dot_f32(const float* a, const float* b, int64_t n) {
   if (has_avx2()) return avx2::dot_f32(a, b, n);
   float sum = 0.0f;
@@ -33,31 +44,86 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 }
 }  // namespace
 
-bool has_avx2() {
-  static const bool kHas = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                           __builtin_cpu_supports("f16c");
-  return kHas;
+namespace {
+bool cpu_has_avx2() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
+bool cpu_has_avx_vnni() {
+#if defined(__x86_64__)
+  // AVX-VNNI is CPUID leaf 7 sub-leaf 1, EAX bit 4 (GCC 12's __builtin_cpu_supports does not know it).
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!cpu_has_avx2() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return ((eax >> 4) & 1u) != 0;
+#else
+  return false;
+#endif
+}
+// PODSERVE_ISA=scalar|avx2|avx-vnni caps the start value (e.g. for valgrind, which lacks AMX and AVX-512).
+int initial_isa_cap() {
+  const char* env = std::getenv("PODSERVE_ISA");
+  if (env == nullptr) return static_cast<int>(Isa::kAmx);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAmx}) {
+    if (std::strcmp(env, isa_name(isa)) == 0) return static_cast<int>(isa);
+  }
+  return static_cast<int>(Isa::kAmx);
+}
+std::atomic<int> g_isa_cap{initial_isa_cap()};
+}  // namespace
+
+Isa detected_isa() {
+  static const Isa kIsa = [] {
+    if (!cpu_has_avx2()) return Isa::kScalar;
+    if (!cpu_has_avx_vnni()) return Isa::kAvx2;
+    return gemm::amx_usable() ? Isa::kAmx : Isa::kAvxVnni;
+  }();
+  return kIsa;
+}
+Isa set_isa_cap(Isa cap) { return static_cast<Isa>(g_isa_cap.exchange(static_cast<int>(cap))); }
+Isa active_isa() { return std::min(detected_isa(), static_cast<Isa>(g_isa_cap.load(std::memory_order_relaxed))); }
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvxVnni: return "avx-vnni";
+    case Isa::kAmx: return "amx-int8";
+  }
+  return "?";
+}
+
+bool has_avx2() { return active_isa() >= Isa::kAvx2; }
+bool has_avx_vnni() { return active_isa() >= Isa::kAvxVnni; }
 
 void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool) {
   PODSERVE_CHECK(w.cols % dtype_block_size(w.type) == 0);
-  if (is_int_dot_type(w.type)) {
-    // Quantize the activations once, then each thread takes a range of weight rows.
-    const DType act = activation_type_for(w.type);
-    const int64_t act_row_bytes = w.cols / 32 * dtype_block_bytes(act);
-    static thread_local std::vector<uint8_t> act_buf;
-    act_buf.resize(static_cast<size_t>(n * act_row_bytes));
-    for (int64_t t = 0; t < n; ++t) quantize_activations(act, x + t * w.cols, act_buf.data() + t * act_row_bytes, w.cols);
-    const uint8_t* acts = act_buf.data();
-    const bool avx2 = has_avx2();
-    pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const uint8_t* row = w.row(r);
-        for (int64_t t = 0; t < n; ++t) {
-          const uint8_t* a = acts + t * act_row_bytes;
-          y[t * w.rows + r] = avx2 ? quant_dot_avx2(w.type, row, a, w.cols) : quant_dot_scalar(w.type, row, a, w.cols);
-        }
-      }
+  if (gemm::supports(w.type)) {
+    // Quantize the activations once, then each thread takes a range of 4-row tiles (see quant_gemm.h).
+    static thread_local std::vector<gemm::ActBlock> act_buf;
+    act_buf.resize(static_cast<size_t>(n * w.cols / 32));
+    if (has_avx2()) {
+      gemm::quantize_acts_avx2(x, n, w.cols, act_buf.data());
+    } else {
+      gemm::quantize_acts_scalar(x, n, w.cols, act_buf.data());
+    }
+    const gemm::ActBlock* acts = act_buf.data();
+    if (n >= kAmxMinTokens && w.rows >= 16 && active_isa() >= Isa::kAmx) {
+      // Prefill: AMX tiles over 16-row groups; rows past the last full group take the vector path below.
+      static thread_local gemm::AmxActs amx_buf;
+      gemm::pack_acts_amx(acts, n, w.cols / 32, &amx_buf);
+      const gemm::AmxActs& amx_acts = amx_buf;  // the caller's; a thread_local named in the lambda is the worker's
+      const int64_t amx_rows = w.rows / 16 * 16;
+      auto* rest_fn = has_avx_vnni() ? gemm::gemm_rows_avxvnni : gemm::gemm_rows_avx2;
+      pool->parallel_for((w.rows + 15) / 16, [&](int64_t begin, int64_t end) {
+        const int64_t row_begin = begin * 16, row_end = std::min(w.rows, end * 16);
+        const int64_t amx_end = std::min(row_end, amx_rows);
+        if (row_begin < amx_end) gemm::gemm_rows_amx(w, amx_acts, n, row_begin, amx_end, y);
+        if (amx_end < row_end) rest_fn(w, acts, n, std::max(row_begin, amx_end), row_end, y);
+      });
+      return;
+    }
+    auto* rows_fn = has_avx_vnni() ? gemm::gemm_rows_avxvnni : has_avx2() ? gemm::gemm_rows_avx2 : gemm::gemm_rows_scalar;
+    constexpr int64_t kTile = 4;
+    pool->parallel_for((w.rows + kTile - 1) / kTile, [&](int64_t begin, int64_t end) {
+      rows_fn(w, acts, n, begin * kTile, std::min(w.rows, end * kTile), y);
     });
     return;
   }
@@ -69,6 +135,49 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
       for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot_f32(row.data(), x + t * w.cols, w.cols);
     }
   });
+}
+
+// rms_norm and rope stay in this file (compiled without -mfma) with ref::'s exact float steps, so they give ref::'s
+// bits; rope's gain is the cached table (pow/cos/sin per pair was most of its cost).
+void rms_norm(const float* x, const float* weight, float* y, int64_t dim, float eps) {
+  ref::rms_norm(x, weight, y, dim, eps);
+}
+
+void rope_interleaved(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos, float theta) {
+  struct Table {
+    float theta = 0.0f;
+    int64_t rot_dim = -1, pos = -1;
+    std::vector<float> cos, sin;
+  };
+  static thread_local Table table;
+  if (table.theta != theta || table.rot_dim != rot_dim || table.pos != pos) {
+    table.cos.resize(static_cast<size_t>(rot_dim / 2));
+    table.sin.resize(static_cast<size_t>(rot_dim / 2));
+    for (int64_t i = 0; i < rot_dim; i += 2) {  // as ref::rope_interleaved
+      const double freq = std::pow(static_cast<double>(theta), -static_cast<double>(i) / static_cast<double>(rot_dim));
+      const double angle = static_cast<double>(pos) * freq;
+      table.cos[i / 2] = static_cast<float>(std::cos(angle));
+      table.sin[i / 2] = static_cast<float>(std::sin(angle));
+    }
+    table.theta = theta, table.rot_dim = rot_dim, table.pos = pos;
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = x + h * head_dim;
+    for (int64_t i = 0; i < rot_dim; i += 2) {
+      const float c = table.cos[i / 2], s = table.sin[i / 2];
+      const float a = head[i], b = head[i + 1];
+      head[i] = a * c - b * s;
+      head[i + 1] = a * s + b * c;
+    }
+  }
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  if (has_avx2()) {
+    avx2::silu_mul(gate, up, out, n);
+  } else {
+    ref::silu_mul(gate, up, out, n);
+  }
 }
 
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out) {

@@ -10,6 +10,7 @@
 
 #include "base/fp16.h"
 #include "base/thread_pool.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
 #include "quantize_for_test.h"
@@ -79,7 +80,9 @@ TEST(Matmul, SupportsExactlyTheWeightTypes) {
   EXPECT_FALSE(matmul_supports(DType::kQ8_1));
 }
 
-TEST(Matmul, CpuMatchesRefOnOddShapes) {
+// Every instruction-set path this machine has (AMX tiles for n >= 16, AVX-VNNI / AVX2 / scalar otherwise),
+// each against ref::. Shapes straddle the 4-row and 16-row tiles and the 16-token AMX groups.
+void check_cpu_matches_ref(cpu::Isa isa) {
   ThreadPool pool1(1), pool3(3);
   std::mt19937 gen(1234);
   for (DType type : kAllTypes) {
@@ -88,13 +91,15 @@ TEST(Matmul, CpuMatchesRefOnOddShapes) {
     for (int64_t rows : {1, 7, 83}) {
       for (int64_t cols : {32, 96, 256, 768}) {
         if (cols % dtype_block_size(type) != 0) continue;
+        const std::vector<int64_t> token_counts =
+            rows == 83 && cols == 96 ? std::vector<int64_t>{1, 3, 17, 40} : std::vector<int64_t>{1, 3, 17};
         const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
         const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
         const MatrixView w{type, wq.data(), rows, cols};
         std::vector<float> wd(rows * cols);  // the weights as both paths see them
         for (int64_t r = 0; r < rows; ++r) dequantize_row_ref(type, w.row(r), wd.data() + r * cols, cols);
-        for (int64_t n : {1, 3, 17}) {
-          SCOPED_TRACE(::testing::Message() << dtype_name(type) << " rows=" << rows << " cols=" << cols << " n=" << n);
+        for (int64_t n : token_counts) {
+          SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << dtype_name(type) << " rows=" << rows << " cols=" << cols << " n=" << n);
           const std::vector<float> x = test_quant::random_normal(gen, n * cols);
           std::vector<float> want(n * rows), got1(n * rows, NAN), got3(n * rows, NAN);
           ref::matmul(w, x.data(), want.data(), n);
@@ -134,9 +139,49 @@ TEST(Matmul, CpuMatchesRefOnOddShapes) {
     // Statistical check on top of the worst-case one: int8 activations add noise of variance ~(d/2)^2/3 per
     // element, ~3e-5 of the signal for N(0,1) data; 5e-4 is ggml's NMSE bound for quantized-activation ops.
     const double nmse = err_sq / ref_sq;
-    std::printf("%-5s %2d cases, NMSE %.3g\n", dtype_name(type), cases, nmse);
+    std::printf("%-8s %-5s %2d cases, NMSE %.3g\n", cpu::isa_name(isa), dtype_name(type), cases, nmse);
     EXPECT_LT(nmse, is_int_dot(type) ? 5e-4 : 1e-12) << dtype_name(type);
     EXPECT_GT(cases, 0);
+  }
+}
+
+TEST(Matmul, CpuMatchesRefOnOddShapesOnEveryIsa) {
+  const cpu::Isa detected = cpu::detected_isa();
+  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAmx}) {
+    if (isa > detected) continue;
+    const cpu::Isa previous = cpu::set_isa_cap(isa);
+    check_cpu_matches_ref(isa);
+    cpu::set_isa_cap(previous);
+  }
+}
+
+// The engine promises greedy outputs independent of the batch: a token's matmul output must be the same bits
+// whether it runs alone (decode path) or among 40 tokens (AMX prefill path where present), on every path.
+TEST(Matmul, SameBitsForEveryBatchSizeAndPath) {
+  ThreadPool pool(2);
+  std::mt19937 gen(99);
+  const cpu::Isa detected = cpu::detected_isa();
+  for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
+    const int64_t rows = 83, cols = 96, n = 40;
+    const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
+    const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
+    const MatrixView w{type, wq.data(), rows, cols};
+    const std::vector<float> x = test_quant::random_normal(gen, n * cols);
+    std::vector<float> first;
+    for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAmx}) {
+      if (isa > detected) continue;
+      SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << dtype_name(type));
+      const cpu::Isa previous = cpu::set_isa_cap(isa);
+      std::vector<float> batched(n * rows), alone(rows);
+      cpu::matmul(w, x.data(), batched.data(), n, &pool);
+      for (int64_t t = 0; t < n; t += 13) {
+        cpu::matmul(w, x.data() + t * cols, alone.data(), 1, &pool);
+        EXPECT_EQ(std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float)), 0) << "token " << t;
+      }
+      if (first.empty()) first = batched;
+      EXPECT_EQ(std::memcmp(first.data(), batched.data(), batched.size() * sizeof(float)), 0) << "differs from scalar";
+      cpu::set_isa_cap(previous);
+    }
   }
 }
 

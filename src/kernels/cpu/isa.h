@@ -1,0 +1,18 @@
+// Which instruction-set paths the cpu:: ops may take. Detected once at run time; a cap lets tests run every
+// path this machine has (AMX, AVX-VNNI, AVX2, scalar) against ref::, and lets the benchmark compare them.
+#pragma once
+
+namespace podserve::kernels::cpu {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAmx = 3 };
+
+/// The best path this CPU (and OS) supports.
+Isa detected_isa();
+/// Limits the paths used from now on to `cap` (and what the CPU has); returns the previous cap. Not
+/// synchronized with running ops: set it while no matmul runs.
+Isa set_isa_cap(Isa cap);
+/// min(detected_isa(), cap).
+Isa active_isa();
+const char* isa_name(Isa isa);
+
+}  // namespace podserve::kernels::cpu
