@@ -1,0 +1,26 @@
+#include "serve/model_source.h"
+
+#include "base/log.h"
+#include "hub/resolve.h"
+
+namespace podserve {
+
+Result<ModelSource> resolve_model_source(const ServerConfig& config, const EnvLookup& env) {
+  PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings settings, hub::hub_settings_from_env(env));
+  ModelSource source;
+  hub::ResolveRequest model{config.model, config.revision, config.gguf_file, hub::SelectMode::kModel, false};
+  PODSERVE_ASSIGN_OR_RETURN(hub::ResolvedModel resolved, hub::resolve_model(model, settings));
+  source.model_path = resolved.local_path;
+  if (!config.tokenizer.empty() && config.tokenizer != config.model) {
+    hub::ResolveRequest tokenizer{config.tokenizer, config.tokenizer_revision, "", hub::SelectMode::kTokenizer,
+                                  false};
+    PODSERVE_ASSIGN_OR_RETURN(hub::ResolvedModel tok, hub::resolve_model(tokenizer, settings));
+    source.tokenizer_path = tok.local_path;
+    // The loader reads the tokenizer from the model (GGUF vocabulary or the model directory's files) for now.
+    PODSERVE_LOG(kWarning) << "A separate tokenizer (" << config.tokenizer << " at " << source.tokenizer_path
+                           << ") is not used yet: the model's own tokenizer is";
+  }
+  return source;
+}
+
+}  // namespace podserve
