@@ -34,6 +34,7 @@ struct Transfer {
   HttpResponse* response;
   CURL* curl;
   bool headers_reported = false;
+  bool answer_started = false;  // a status line arrived
   bool aborted = false;
 };
 
@@ -53,6 +54,7 @@ size_t on_header_line(char* data, size_t size, size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
   if (line.starts_with("HTTP/")) {
+    t.answer_started = true;
     t.response->headers.clear();  // a new response (redirect hop or 100-continue): keep only the last one's
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
     t.response->headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
@@ -74,6 +76,15 @@ size_t on_body_bytes(char* data, size_t size, size_t count, void* user) {
     t.response->body.append(data, n);
   }
   return n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (!t.answer_started && t.request->keep_going && !t.request->keep_going()) {
+    t.aborted = true;
+    return 1;  // non-zero aborts the transfer
+  }
+  return 0;
 }
 
 }  // namespace
@@ -131,10 +142,19 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout_s * 1000));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_s * 1000));
+  if (request.stall_timeout_s > 0) {
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(request.stall_timeout_s)));
+  }
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header_line);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body_bytes);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  if (request.keep_going) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "podserve/" PODSERVE_NET_VERSION);
 
   if (request.method == "HEAD") {

@@ -23,6 +23,7 @@ struct HttpRequest {
   std::string body;            // sent for POST/PUT (also when empty)
   double timeout_s = 60;       // whole transfer; 0 = none
   double connect_timeout_s = 10;
+  double stall_timeout_s = 0;  // abort when no byte arrives for this long (long downloads); 0 = off
   bool follow_redirects = false;
   // Streams the body: called with each chunk as it arrives instead of filling HttpResponse::body. Returning
   // false aborts the transfer (the call then fails with kCancelled).
@@ -30,6 +31,10 @@ struct HttpRequest {
   // Called once the final response's status and headers are known, before any body chunk (e.g. to pick the
   // file a download appends to). Returning false aborts as above.
   std::function<bool(long status, const HeaderList& headers)> on_headers;
+  // Polled (about once a second) while no answer has started to arrive, e.g. during a long poll. Returning
+  // false aborts as above: how a caller stops a long poll it no longer needs (shutdown). Once the server has
+  // begun to answer, the answer is read whole, so nothing it handed out (a job) is dropped half-way.
+  std::function<bool()> keep_going;
 };
 
 struct HttpResponse {
