@@ -42,7 +42,13 @@ test-asan:
 # Regenerates the committed goldens in tests/data from the reference implementations.
 goldens: model
 	@scripts/setup --ref
-	.venv-ref/bin/python tools/make_goldens.py --model $(MODEL)
+	.venv-ref/bin/python tools/goldens/tiny_models.py
+	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
+	.venv-ref/bin/python tools/goldens/chat_templates.py
+	.venv-ref/bin/python tools/goldens/quants.py
+	.venv-ref/bin/python tools/goldens/tokenizer.py --model $(MODEL)
+	.venv-ref/bin/python tools/goldens/tiny_model.py
+	.venv-ref/bin/python tools/goldens/model.py --model $(MODEL)
 
 bench: build model
 	@scripts/setup --ref

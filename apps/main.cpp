@@ -3,7 +3,11 @@
 #include <cstring>
 #include <string>
 
+#include "endpoint/endpoint_command.h"
+#include "hub/download_command.h"
 #include "serve/serve_command.h"
+#include "tool_commands.h"
+#include "worker/worker_command.h"
 
 namespace {
 
@@ -16,6 +20,12 @@ struct Command {
 // One line per subcommand.
 constexpr Command kCommands[] = {
     {"serve", "serve a model over the OpenAI API", podserve::run_serve},
+    {"download", "fetch a model from the Hugging Face Hub into the shared cache", podserve::run_download},
+    {"worker", "run as a RunPod serverless worker (pulls jobs from RUNPOD_WEBHOOK_GET_JOB)", podserve::run_worker},
+    {"endpoint", "a local RunPod-compatible endpoint: job queue, RunPod's API, autoscaled workers",
+     podserve::run_endpoint},
+    {"tokenize", "text <-> token ids as JSON lines (model dir, tokenizer.json or .gguf)", podserve::run_tokenize},
+    {"chat-template", "render a chat template with a JSON input, as transformers would", podserve::run_chat_template},
 };
 
 void print_help() {

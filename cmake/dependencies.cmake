@@ -9,5 +9,7 @@ endif()
 # Oniguruma: the regex engine HF tokenizers uses (pre-tokenizer patterns need \p{L}, lookahead, (?i:...)).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ONIG REQUIRED IMPORTED_TARGET oniguruma)
+# ICU: Unicode normalization (NFC/NFKC...) for tokenizer.json normalizers (Qwen2/3 use NFC).
+find_package(ICU REQUIRED COMPONENTS uc)
 # xxHash: XXH3-128 chains the prefix-cache block hashes (fast, 128-bit so collisions are negligible).
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)

@@ -24,7 +24,7 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
   if (config.max_num_batched_tokens < 0) return invalid_argument("max_num_batched_tokens must be >= 0");
   if (!(config.kv_cache_memory_gib > 0.0) && config.num_kv_blocks <= 0) return invalid_argument("kv_cache_memory must be > 0");
   const ModelConfig& mc = model->lm().config();
-  const size_t block_bytes = KvPool::block_bytes(mc.n_layers, config.block_size, mc.kv_dim());
+  const size_t block_bytes = KvPool::block_bytes(mc.n_layers, config.block_size, mc.kv_dim(), mc.kv_f32);
   const int64_t num_blocks = config.num_kv_blocks > 0
                                  ? config.num_kv_blocks
                                  : static_cast<int64_t>(config.kv_cache_memory_gib * (1ull << 30) / static_cast<double>(block_bytes));
@@ -36,7 +36,8 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                             "). Try increasing the KV cache memory (KV_CACHE_MEMORY) or decreasing max_model_len.");
   }
   if (num_blocks > (1 << 30)) return invalid_argument("KV cache too large");
-  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, KvPool::create(mc.n_layers, static_cast<int>(num_blocks), config.block_size, mc.kv_dim()));
+  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, KvPool::create(mc.n_layers, static_cast<int>(num_blocks), config.block_size, mc.kv_dim(),
+                                                          mc.kv_f32));
   auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
   const SchedulerConfig& sc = loop->scheduler_config_;
   if (!sc.enable_chunked_prefill && sc.max_num_batched_tokens < max_model_len) {

@@ -59,6 +59,11 @@ Status set_model(ServerConfig& c, const std::string& v, const std::string&) {
   c.model = v;
   return ok_status();
 }
+template <std::string ServerConfig::*Field>
+Status set_string(ServerConfig& c, const std::string& v, const std::string&) {
+  c.*Field = v;
+  return ok_status();
+}
 Status set_served_name(ServerConfig& c, const std::string& v, const std::string&) {
   // The flag takes several names (vLLM: nargs='+'), joined with '\n' by the parser; the first is reported.
   c.served_model_aliases.clear();
@@ -127,6 +132,10 @@ Status set_io_threads(ServerConfig& c, const std::string& v, const std::string& 
   if (!parse_int(v, 0, 256, &c.io_threads)) return bad_value(src, v, "an integer in 0..256 (0 = automatic)");
   return ok_status();
 }
+Status set_compute_threads(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 0, 1024, &c.compute_threads)) return bad_value(src, v, "an integer in 0..1024 (0 = all cores)");
+  return ok_status();
+}
 Status set_max_body(ServerConfig& c, const std::string& v, const std::string& src) {
   uint64_t bytes = 0;
   if (!parse_int<uint64_t>(v, 1024, uint64_t{1} << 32, &bytes)) {
@@ -177,6 +186,13 @@ Status set_max_logprobs(ServerConfig& c, const std::string& v, const std::string
   if (!parse_int(v, 0, 1 << 20, &c.max_logprobs)) return bad_value(src, v, "an integer in 0..1048576");
   return ok_status();
 }
+Status set_dtype(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v != "auto" && v != "float32" && v != "float" && v != "bfloat16" && v != "float16" && v != "half") {
+    return bad_value(src, v, "auto, float32, bfloat16 or float16");
+  }
+  c.dtype = v;
+  return ok_status();
+}
 template <bool ServerConfig::*Field>
 Status set_bool(ServerConfig& c, const std::string& v, const std::string& src) {
   if (!parse_bool(v, &(c.*Field))) return bad_value(src, v, "true, false, 1 or 0");
@@ -185,8 +201,18 @@ Status set_bool(ServerConfig& c, const std::string& v, const std::string& src) {
 
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
-      {"--model", {"MODEL_NAME", "MODEL"}, "PATH", "model file (.gguf); also the first positional argument",
+      {"--model", {"MODEL_NAME", "MODEL"}, "PATH|REPO",
+       "model file (.gguf), model directory, or Hugging Face repo id `org/name[:file.gguf]` (looked up in the "
+       "cache, downloaded unless HF_HUB_OFFLINE=1); also the first positional argument",
        set_model},
+      {"--revision", {"MODEL_REVISION", "REVISION"}, "REV", "Hub branch, tag or commit of the model (default main)",
+       set_string<&ServerConfig::revision>},
+      {"--gguf-file", {"GGUF_FILE"}, "FILE", "the .gguf to use from a Hub repo that has several",
+       set_string<&ServerConfig::gguf_file>},
+      {"--tokenizer", {"TOKENIZER_NAME", "TOKENIZER"}, "PATH|REPO", "a separate tokenizer (default: the model's)",
+       set_string<&ServerConfig::tokenizer>},
+      {"--tokenizer-revision", {"TOKENIZER_REVISION"}, "REV", "Hub revision of --tokenizer (default main)",
+       set_string<&ServerConfig::tokenizer_revision>},
       {"--served-model-name", {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "SERVED_MODEL_NAME"}, "NAME [NAME ...]",
        "names clients may send as `model`; the first is reported (default: the --model argument)", set_served_name},
       {"--host", {"HOST"}, "HOST", "address to listen on (default 0.0.0.0)", set_host},
@@ -210,7 +236,13 @@ const std::vector<Option>& options() {
        set_max_logprobs},
       {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "turn off the periodic engine stats log line",
        set_bool<&ServerConfig::disable_log_stats>, false, true, false},
+      {"--enable-request-id-headers", {"ENABLE_REQUEST_ID_HEADERS"}, "",
+       "answer with an X-Request-Id header: the request's, or a new one (default off)",
+       set_bool<&ServerConfig::enable_request_id_headers>, false, true, true},
       {"--seed", {"SEED"}, "N", "default sampling seed (default 0)", set_seed},
+      {"--dtype", {"DTYPE"}, "TYPE",
+       "weights and compute of Hugging Face models: auto (as stored), float32 (also float32 K/V), bfloat16 or "
+       "float16 (default auto)", set_dtype},
       {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable)",
        add_api_key, true},
       {"--response-role", {"OPENAI_RESPONSE_ROLE", "RESPONSE_ROLE"}, "ROLE",
@@ -220,6 +252,8 @@ const std::vector<Option>& options() {
       {"--log-level", {"VLLM_LOGGING_LEVEL"}, "LEVEL", "DEBUG, INFO, WARNING or ERROR (default INFO)",
        set_log_level},
       {"--io-threads", {"PODSERVE_IO_THREADS"}, "N", "HTTP threads (default 0 = automatic)", set_io_threads},
+      {"--threads", {"PODSERVE_THREADS", "OMP_NUM_THREADS"}, "N", "model compute threads (default 0 = all cores)",
+       set_compute_threads},
       {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body (default 32 MiB)",
        set_max_body},
       {"--max-header-bytes", {"PODSERVE_MAX_HEADER_BYTES"}, "N",

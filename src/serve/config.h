@@ -23,7 +23,11 @@ inline constexpr int kDefaultPort = 8000;
 
 /// Everything `podserve serve` needs to start. Plain values; no I/O after construction.
 struct ServerConfig {
-  std::string model;               // path of the model file, as given (or the default model's path)
+  std::string model;               // a model file or directory, or a Hub repo id (`org/name[:file.gguf]`), as given
+  std::string revision;            // Hub revision of `model` ("" = main)
+  std::string gguf_file;           // the .gguf to take from a Hub repo holding several
+  std::string tokenizer;           // a separate tokenizer (path or Hub repo id); "" = the model's
+  std::string tokenizer_revision;  // Hub revision of `tokenizer`
   std::string served_model_name;   // the name clients must send as `model` and that responses carry
   std::vector<std::string> served_model_aliases;  // more `--served-model-name` values, also accepted as `model`
   std::string host = "0.0.0.0";
@@ -37,12 +41,15 @@ struct ServerConfig {
   double kv_cache_memory_gib = 4.0;
   int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
   bool disable_log_stats = false;  // no periodic engine stats line
+  bool enable_request_id_headers = false;  // every response carries X-Request-Id (vLLM's flag)
   uint64_t seed = 0;
   std::vector<std::string> api_keys;  // empty = no authentication
   std::string response_role = "assistant";
   std::string chat_template;       // template source text; "" = the model's own
+  std::string dtype = "auto";      // weight/compute type of Hugging Face models: auto, float32, bfloat16, float16
   LogLevel log_level = LogLevel::kInfo;
   int io_threads = 0;              // 0 = pick from the core count
+  int compute_threads = 0;         // model compute threads (one persistent pool); 0 = all cores
   size_t max_body_bytes = 32u << 20;
   size_t max_header_bytes = 64u << 10;   // request line + headers; more answers 431
   int max_queued_requests = 4096;        // unfinished requests the engine accepts; more answer 429

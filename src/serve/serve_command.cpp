@@ -19,10 +19,10 @@
 
 #include "base/log.h"
 #include "engine/engine.h"
-#include "model/loaded_model.h"
 #include "serve/config.h"
 #include "serve/http/server.h"
 #include "serve/openai/service.h"
+#include "serve/serving_stack.h"
 
 namespace podserve {
 namespace {
@@ -59,27 +59,6 @@ int pick_io_threads(int configured) {
   return std::clamp(hw / 4, 2, 4);
 }
 
-/// The chat template renderer, or null when there is no template. A bad custom template is fatal (the operator
-/// asked for it); a bad template inside the model file only disables chat, as vLLM does per request.
-Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig& config, const LoadedModel& model) {
-  const bool custom = !config.chat_template.empty();
-  const std::string& source = custom ? config.chat_template : model.chat_template();
-  if (source.empty()) {
-    PODSERVE_LOG(kWarning) << "The model has no chat template: /v1/chat/completions will answer 400 "
-                              "(give one with --chat-template or CUSTOM_CHAT_TEMPLATE)";
-    return std::unique_ptr<openai::PromptRenderer>();
-  }
-  const Tokenizer& tok = model.tokenizer();
-  std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
-  std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-  auto renderer = openai::PromptRenderer::create(source, std::move(bos), std::move(eos));
-  if (renderer.ok()) return renderer;
-  if (custom) return invalid_argument("Invalid chat template: " + renderer.status().message());
-  PODSERVE_LOG(kWarning) << "The model's chat template cannot be parsed (" << renderer.status().message()
-                         << "): /v1/chat/completions will answer 400";
-  return std::unique_ptr<openai::PromptRenderer>();
-}
-
 /// Graceful stop: no new connections, in-flight requests finish (bounded), then the engine aborts the rest.
 net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, Engine& engine,
                                std::chrono::seconds drain_timeout) {
@@ -98,7 +77,7 @@ net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, E
     PODSERVE_LOG(kWarning) << "Shutdown timeout (" << drain_timeout.count() << " s): aborting "
                            << server.active_requests() << " request(s)";
   }
-  engine.shutdown();  // remaining requests end with finish_reason "abort"
+  engine.shutdown();  // the rest end with kAbort: streams get an error event and [DONE], others a 503
   co_await wait_idle(kAbortFlushTimeout);
   ioc.stop();
 }
@@ -118,44 +97,16 @@ int run_serve(int argc, char** argv) {
     return 0;
   }
   set_log_level(config.log_level);
-  PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
+  Result<ServingStack> stack = build_serving_stack(config);
+  if (!stack.ok()) {
+    PODSERVE_LOG(kError) << stack.status().message();
+    return 1;
+  }
+  Engine& eng = *stack.value().engine;
+  openai::OpenAiService& service = *stack.value().service;
 
-  Result<std::unique_ptr<LoadedModel>> model = load_model(config.model, LoadOptions{});
-  if (!model.ok()) {
-    PODSERVE_LOG(kError) << "Cannot load model " << config.model << ": " << model.status().message();
-    return 1;
-  }
-  auto renderer = make_renderer(config, *model.value());
-  if (!renderer.ok()) {
-    PODSERVE_LOG(kError) << renderer.status().message();
-    return 1;
-  }
-  EngineConfig engine_config;
-  engine_config.max_model_len = config.max_model_len;
-  engine_config.max_num_seqs = config.max_num_seqs;
-  engine_config.max_num_batched_tokens = config.max_num_batched_tokens;
-  engine_config.enable_chunked_prefill = config.enable_chunked_prefill;
-  engine_config.enable_prefix_caching = config.enable_prefix_caching;
-  engine_config.block_size = config.block_size;
-  engine_config.kv_cache_memory_gib = config.kv_cache_memory_gib;
-  engine_config.max_logprobs = config.max_logprobs;
-  engine_config.seed = config.seed;
-  engine_config.log_stats = !config.disable_log_stats;
-  engine_config.max_queued_requests = config.max_queued_requests;
-  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
-  if (!engine.ok()) {
-    PODSERVE_LOG(kError) << "Cannot start the engine: " << engine.status().message();
-    return 1;
-  }
-  Engine& eng = *engine.value();
-
-  // Declared after the engine, so destroyed before it; the engine is shut down before either goes away.
+  // Declared after the stack, so destroyed before it; the engine is shut down before either goes away.
   net::io_context ioc;
-  openai::OpenAiService service(
-      eng,
-      {config.served_model_name, config.model, config.response_role, config.api_keys, config.max_logprobs,
-       config.served_model_aliases},
-      std::move(renderer).value());
   http::Router router;
   service.register_routes(router);
   http::ServerOptions options;
@@ -165,9 +116,10 @@ int run_serve(int argc, char** argv) {
   options.max_header_bytes = config.max_header_bytes;
   options.idle_timeout = std::chrono::seconds(config.keepalive_timeout_s);
   options.request_timeout = std::chrono::seconds(config.request_timeout_s);
+  options.request_id_headers = config.enable_request_id_headers;
   raise_fd_limit(4096);
   http::HttpServer server(ioc, std::move(router), options, &openai::OpenAiService::http_error,
-                          [&service](const http::HttpRequest& req) { return service.check_auth(req); });
+                          [&service](const http::HttpRequest& req) { return service.filter_request(req); });
   if (Status st = server.listen(); !st.ok()) {
     PODSERVE_LOG(kError) << st.message();
     eng.shutdown();

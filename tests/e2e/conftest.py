@@ -65,18 +65,23 @@ class Server:
                 self.process.wait()
 
 
-def start_server(extra_args: list[str] | None = None, api_key: str | None = None) -> Server:
-    """Starts the binary and waits for /health; fails the test with the log tail if it does not come up."""
+def start_server(extra_args: list[str] | None = None, api_key: str | None = None,
+                 env: dict[str, str] | None = None) -> Server:
+    """Starts the binary and waits for /health; fails the test with the log tail if it does not come up.
+    `env` adds environment variables (the worker's configuration path); with OPENAI_SERVED_MODEL_NAME_OVERRIDE
+    in it, no --served-model-name flag is passed (a flag would win)."""
     binary = _require_env("PODSERVE_BINARY")
     model = _require_env("PODSERVE_TEST_MODEL")
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="podserve-e2e-", suffix=".log", delete=False)
     args = [binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",
-            "--max-model-len", str(MAX_MODEL_LEN), "--served-model-name", SERVED_MODEL, "--seed", "0"]
+            "--max-model-len", str(MAX_MODEL_LEN), "--seed", "0"]
+    if not env or "OPENAI_SERVED_MODEL_NAME_OVERRIDE" not in env:
+        args += ["--served-model-name", SERVED_MODEL]
     if api_key:
         args += ["--api-key", api_key]
     args += extra_args or []
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     server = Server(process, port, log.name, api_key)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ def test_health_and_models(server, client, raw):
     card = raw.get("/v1/models").json()["data"][0]
     assert card["object"] == "model" and card["owned_by"] == "vllm"
     assert card["max_model_len"] == MAX_MODEL_LEN
-    assert card["parent"] is None and card["permission"] == []
+    assert card["parent"] is None and card["permission"][0]["object"] == "model_permission"
 
 
 def test_chat_non_streaming(client):
@@ -49,7 +49,9 @@ def test_model_may_be_omitted(client):
 def test_capital_of_france(client):
     r = client.chat.completions.create(
         model=SERVED_MODEL, temperature=0, max_tokens=20,
-        messages=[{"role": "system", "content": "You are a helpful assistant."},
+        # "You are a helpful AI assistant." gives "The" a 0.66 margin; with "...a helpful assistant." llama.cpp's
+        # own top-2 ("The"/"La") are 0.09 apart, so last-bit differences of any kernel could flip the answer.
+        messages=[{"role": "system", "content": "You are a helpful AI assistant."},
                   {"role": "user", "content": "What is the capital of France?"}])
     assert "Paris" in r.choices[0].message.content
 

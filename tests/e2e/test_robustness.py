@@ -138,6 +138,10 @@ def _cases():
                          ("application/json", b""), (None, b"")]:
             headers = {"content-type": ct} if ct else {}
             cases.append((f"{kind} content-type {ct} body {body[:10]!r}", "POST", path, headers, body))
+        # A valid JSON body under a non-JSON content type: vLLM's validate_json_request refuses it (400).
+        for ct in ["text/plain", "text/json", "application/x-www-form-urlencoded", "application/jsonp", None]:
+            headers = {"content-type": ct} if ct else {}
+            cases.append((f"{kind} content-type {ct} with a JSON body", "POST", path, headers, full))
         # Oversize body and headers.
         cases.append((f"{kind} oversize body", "POST", path, JSON_CT,
                       json.dumps({**base, "pad": "x" * (MAX_BODY * 2)}).encode()))
@@ -420,19 +424,22 @@ def test_sigterm_drains_then_exits_zero():
         assert elapsed < SHUTDOWN_TIMEOUT_S + 15
         completed = aborted = 0
         for lines in results:
+            # Each stream either completes (finish_reason length/stop) or ends with an explicit error event in
+            # OpenAI's shape; both end with [DONE]. Never a silent cut, never finish_reason "abort".
             assert lines and lines[-1] == "data: [DONE]", (lines[-3:], srv.log_tail())
             events = _parse_sse(lines)[:-1]
             last = events[-1]
+            assert all("error" not in e for e in events[:-1]), lines
             if "error" in last:
+                err = last["error"]
+                assert set(err) == {"message", "type", "param", "code"}, last
+                assert err["code"] == 503 and "shutting down" in err["message"], last
                 aborted += 1
             else:
-                reason = last["choices"][0].get("finish_reason")
-                assert reason in ("length", "stop", "abort"), last
-                if reason == "abort":
-                    aborted += 1
-                else:
-                    completed += 1
-        print(f"\nSIGTERM: {completed} completed, {aborted} ended by the shutdown deadline")
-        assert completed >= 16
+                reasons = [c.get("finish_reason") for e in events for c in e["choices"] if c.get("finish_reason")]
+                assert reasons in (["length"], ["stop"]), last
+                completed += 1
+        print(f"\nSIGTERM: {completed} completed, {aborted} ended by the shutdown deadline with an error event")
+        assert completed >= 16 and aborted >= 1
     finally:
         srv.stop()

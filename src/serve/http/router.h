@@ -17,6 +17,9 @@ class Router {
  public:
   /// Registers a handler for an exact path. Aliases are separate add() calls next to the canonical route.
   void add(std::string method, std::string path, Handler handler);
+  /// Registers a handler for every path under `prefix` (which should end in '/'), for APIs with ids in the
+  /// path; the handler reads them from req.path. Exact routes win; the longest matching prefix is taken.
+  void add_prefix(std::string method, std::string prefix, Handler handler);
 
   struct Match {
     const Handler* handler = nullptr;  // set when status == 200
@@ -32,6 +35,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::vector<Route> prefix_routes_;
 };
 
 }  // namespace podserve::http

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <exception>
 #include <memory>
+#include <random>
 
 #include "base/log.h"
 
@@ -40,6 +41,18 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+/// 32 random hex digits, the shape of vLLM's `uuid.uuid4().hex` request ids.
+std::string random_hex_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int word = 0; word < 2; ++word) {
+    uint64_t bits = rng();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 0xf];
+  }
+  return id;
+}
+
 }  // namespace
 
 /// One client connection: reads requests in a loop (keep-alive), routes them, and is the ResponseWriter the
@@ -58,6 +71,7 @@ class HttpServer::Connection : public ResponseWriter {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version_};
     res.set(bhttp::field::server, "podserve");
     if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+    set_request_id(res);
     res.keep_alive(keep_alive_);
     res.body() = std::move(response.body);
     res.prepare_payload();
@@ -74,6 +88,7 @@ class HttpServer::Connection : public ResponseWriter {
     res.set(bhttp::field::server, "podserve");
     res.set(bhttp::field::content_type, content_type);
     res.set(bhttp::field::cache_control, "no-cache");
+    set_request_id(res);
     if (version_ >= 11) {
       res.chunked(true);
     } else {
@@ -145,6 +160,13 @@ class HttpServer::Connection : public ResponseWriter {
     ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
   }
+  /// The X-Request-Id header when the server is configured to send it (vLLM's XRequestIdMiddleware).
+  template <typename Response>
+  void set_request_id(Response& res) {
+    if (!server_.options_.request_id_headers) return;
+    if (request_id_.empty()) request_id_ = random_hex_id();  // a request that could not be parsed
+    res.set("X-Request-Id", request_id_);
+  }
   awaitable<bool> read_request(HttpRequest* out);
   awaitable<void> handle(const HttpRequest& req);
   awaitable<void> send_error(int status, const std::string& message) {
@@ -165,9 +187,11 @@ class HttpServer::Connection : public ResponseWriter {
   bool raw_stream_ = false;
   bool failed_ = false;
   int status_ = 0;
+  std::string request_id_;  // for the X-Request-Id response header
 };
 
 awaitable<bool> HttpServer::Connection::read_request(HttpRequest* out) {
+  request_id_.clear();  // a parse error below answers with a fresh id, never the previous request's
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<uint32_t>(server_.options_.max_header_bytes));
   parser.body_limit(server_.options_.max_body_bytes);
@@ -231,6 +255,7 @@ awaitable<bool> HttpServer::Connection::read_request(HttpRequest* out) {
 awaitable<void> HttpServer::Connection::handle(const HttpRequest& req) {
   responded_ = streaming_ = stream_ended_ = raw_stream_ = false;
   status_ = 0;
+  request_id_ = std::string(req.header("x-request-id"));
   std::optional<HttpResponse> filtered;
   if (server_.filter_) filtered = server_.filter_(req);
   if (filtered) {

@@ -1,7 +1,7 @@
 // HTTP/1.1 server on Boost.Beast + Asio C++20 coroutines: one coroutine per connection on its own strand, any
 // number of connections on a small pool of io_context threads (no thread per connection). Keep-alive (idle
 // timeout), a request read timeout, header (431) and body (413) size limits, `Expect: 100-continue`, chunked
-// streaming for SSE, and client-disconnect detection.
+// streaming for SSE, client-disconnect detection, and optionally an `X-Request-Id` on every response.
 #pragma once
 
 #include <atomic>
@@ -26,6 +26,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};     // keep-alive connection with no request (waiting for its first byte)
   std::chrono::seconds request_timeout{30};  // from a request's first byte until it is fully read (slow clients)
   std::chrono::seconds write_timeout{60};  // one write to a client that does not read
+  /// vLLM's --enable-request-id-headers: every response carries `X-Request-Id`, the request's own or a new
+  /// random one (32 hex digits, as uuid4().hex).
+  bool request_id_headers = false;
 };
 
 /// Builds the responses the server produces itself (400 malformed HTTP, 404, 405, 413, 500), so their body can

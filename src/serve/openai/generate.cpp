@@ -63,6 +63,7 @@ struct RequestShape {
   int n = 1;                     // all choices: prompts x n_per_prompt
   std::optional<int> top_logprobs;  // SamplingParams::logprobs
   bool prompt_logprobs = false;
+  std::vector<int32_t> first_prompt_tokens;  // per prompt: the token an echo's logprobs start with
 };
 
 /// One choice's progress.
@@ -87,10 +88,24 @@ void abort_all(Engine& engine, const RequestShape& shape) {
   for (const std::string& id : shape.ids) engine.abort(id);
 }
 
+/// Which prompt of a batch choice `index` belongs to.
+size_t prompt_of(const RequestShape& shape, int index) { return static_cast<size_t>(index / shape.n_per_prompt); }
+
 /// The echo text of choice `index` (its prompt's).
 const std::string& echo_of(const PreparedGeneration& gen, const RequestShape& shape, int index) {
-  const auto p = static_cast<size_t>(index / shape.n_per_prompt);
+  const size_t p = prompt_of(shape, index);
   return p == 0 || p > gen.extra_echo.size() ? gen.echo : gen.extra_echo[p - 1];
+}
+
+/// Keeps the first prompt logprobs each prompt's outputs bring (every choice's first update carries a copy).
+void keep_prompt_logprobs(GenerationOutput& out, std::vector<TokenLogprobs>* kept) {
+  if (kept->empty() && !out.prompt_logprobs.empty()) *kept = std::move(out.prompt_logprobs);
+}
+
+/// A request the engine ended early without an error of its own: the server is shutting down (its deadline
+/// passed) or something else aborted it while the client still waits.
+ApiError aborted_error() {
+  return api_error(StatusCode::kUnavailable, "The request was aborted (the server is shutting down)");
 }
 
 /// An engine-side failure reported in a final output; never ok.
@@ -117,6 +132,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
   }
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
+  std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   int finished = 0;
   bool done = false;  // [DONE] queued
   bool first = true;
@@ -133,27 +149,40 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
         first = false;
       }
       ChoiceState& state = choices[static_cast<size_t>(out.index)];
-      prompt_tokens[static_cast<size_t>(out.index / shape.n_per_prompt)] = out.prompt_tokens;
-      state.completion_tokens = out.completion_tokens;
-      if (out.finished && out.finish_reason == FinishReason::kError) {
-        // The 200 status is already sent: the error travels as an event, then [DONE] (vLLM's behaviour).
-        sse.add(error_json(output_error(out)));
+      const size_t p = prompt_of(shape, out.index);
+      keep_prompt_logprobs(out, &prompt_lps[p]);
+      prompt_tokens[p] = out.prompt_tokens;
+      state.completion_tokens = gen.echo_only ? 0 : out.completion_tokens;
+      if (out.finished && (out.finish_reason == FinishReason::kError || out.finish_reason == FinishReason::kAbort)) {
+        // The 200 status is already sent: the error travels as an event, then [DONE] (vLLM's behaviour). An
+        // abort reaching a client that is still here is the shutdown deadline: said as plainly.
+        sse.add(error_json(out.finish_reason == FinishReason::kError ? output_error(out) : aborted_error()));
         sse.add_done();
         done = true;
         break;
       }
+      if (gen.echo_only) {  // the token generated only to get the prompt's logprobs
+        out.text_delta.clear();
+        out.logprobs.clear();
+      }
       ChoiceOutput piece;
       piece.index = out.index;
       piece.text = std::move(out.text_delta);
-      if (!state.echoed) {
+      const bool first_piece = !state.echoed;
+      if (first_piece) {
         piece.text.insert(0, echo_of(gen, shape, out.index));
         state.echoed = true;
       }
-      if (shape.top_logprobs && !out.logprobs.empty()) {
+      if (shape.top_logprobs && gen.echo_logprobs && first_piece) {
+        // Completions only (echo_logprobs is never set for chat): the prompt's tokens, then this update's.
+        piece.logprobs = completion_echo_logprobs_json(shape.first_prompt_tokens[p], prompt_lps[p], out.logprobs,
+                                                       gen.token_bytes, *shape.top_logprobs, &state.text_offset);
+      } else if (shape.top_logprobs && !out.logprobs.empty()) {
         piece.logprobs = format.logprobs(out.logprobs, gen.token_bytes, *shape.top_logprobs, &state.text_offset);
       }
       if (out.finished) {
-        piece.finish = Finish{out.finish_reason, std::move(out.stop_reason)};
+        piece.finish = gen.echo_only ? Finish{FinishReason::kLength, {}}
+                                     : Finish{out.finish_reason, std::move(out.stop_reason)};
         state.finish = piece.finish;
         ++finished;
       } else if (piece.text.empty() && piece.logprobs.is_null()) {
@@ -180,7 +209,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
 http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
-  std::vector<TokenLogprobs> prompt_logprobs;
+  std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   int finished = 0;
   while (finished < shape.n) {
@@ -192,23 +221,24 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
     for (GenerationOutput& out : *batch) {
       if (out.index < 0 || out.index >= shape.n || choices[static_cast<size_t>(out.index)].finish) continue;
       ChoiceState& state = choices[static_cast<size_t>(out.index)];
-      state.text += out.text_delta;
-      state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
-      if (prompt_logprobs.empty()) prompt_logprobs = std::move(out.prompt_logprobs);
-      prompt_tokens[static_cast<size_t>(out.index / shape.n_per_prompt)] = out.prompt_tokens;
-      state.completion_tokens = out.completion_tokens;
+      const size_t p = prompt_of(shape, out.index);
+      if (!gen.echo_only) {  // echo_only: the one generated token only served to get the prompt's logprobs
+        state.text += out.text_delta;
+        state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
+        state.completion_tokens = out.completion_tokens;
+      }
+      keep_prompt_logprobs(out, &prompt_lps[p]);
+      prompt_tokens[p] = out.prompt_tokens;
       if (!out.finished) continue;
       if (out.finish_reason == FinishReason::kError || out.finish_reason == FinishReason::kAbort) {
         if (shape.n > 1) abort_all(engine, shape);  // the other choices are of no use now
         http::HttpResponse res =
-            out.finish_reason == FinishReason::kError
-                ? error_response(output_error(out))
-                : error_response(api_error(StatusCode::kUnavailable,
-                                           "The request was aborted (the server is shutting down)"));
+            error_response(out.finish_reason == FinishReason::kError ? output_error(out) : aborted_error());
         co_await writer.send(std::move(res));
         co_return;
       }
-      state.finish = Finish{out.finish_reason, std::move(out.stop_reason)};
+      state.finish = gen.echo_only ? Finish{FinishReason::kLength, {}}
+                                   : Finish{out.finish_reason, std::move(out.stop_reason)};
       ++finished;
     }
   }
@@ -216,16 +246,21 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
   for (int i = 0; i < shape.n; ++i) {
     ChoiceState& state = choices[static_cast<size_t>(i)];
     ChoiceOutput& c = results[static_cast<size_t>(i)];
+    const size_t p = prompt_of(shape, i);
     c.index = i;
     c.text = echo_of(gen, shape, i) + state.text;
     if (shape.top_logprobs) {
       size_t offset = 0;
-      c.logprobs = format.logprobs(state.logprobs, gen.token_bytes, *shape.top_logprobs, &offset);
+      c.logprobs = gen.echo_logprobs  // completions only
+                       ? completion_echo_logprobs_json(shape.first_prompt_tokens[p], prompt_lps[p], state.logprobs,
+                                                       gen.token_bytes, *shape.top_logprobs, &offset)
+                       : format.logprobs(state.logprobs, gen.token_bytes, *shape.top_logprobs, &offset);
     }
     c.finish = state.finish;
+    if (shape.prompt_logprobs) c.prompt_logprobs = prompt_logprobs_json(prompt_lps[p], gen.token_bytes);
   }
   boost::json::value prompt_json = nullptr;
-  if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_logprobs, gen.token_bytes);
+  if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_lps[0], gen.token_bytes);
   http::HttpResponse res;
   res.body = format.full(gen.meta, results, total_usage(prompt_tokens, choices), prompt_json);
   co_await writer.send(std::move(res));
@@ -281,6 +316,9 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   for (const GenerationRequest& r : gen.extra_requests) shape.ids.push_back(r.request_id);
   shape.top_logprobs = gen.request.params.logprobs;
   shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
+  auto first_token = [](const GenerationRequest& r) { return r.prompt_tokens.empty() ? 0 : r.prompt_tokens[0]; };
+  shape.first_prompt_tokens.push_back(first_token(gen.request));
+  for (const GenerationRequest& r : gen.extra_requests) shape.first_prompt_tokens.push_back(first_token(r));
   if (gen.request.params.max_tokens == 0) {
     // echo with max_tokens 0: the echo is the whole answer; nothing to generate (vLLM's behaviour).
     co_await echo_only_response(shape, gen, format, writer);

@@ -70,6 +70,12 @@ struct PreparedGeneration {
   /// Prompts 2..k of a completions batch (same params): prompt p's choice j has index p * n + j.
   std::vector<GenerationRequest> extra_requests;
   std::vector<std::string> extra_echo;  // their echo texts
+  /// Completions `echo` with `logprobs` (vLLM): each choice's logprobs start with its prompt's tokens, from the
+  /// engine's prompt logprobs (the requests ask for them); text offsets run over prompt and completion.
+  bool echo_logprobs = false;
+  /// `echo` with `max_tokens` 0 that still runs the engine (for one token) to get the prompt's logprobs: the
+  /// generated token is dropped and each choice is the echo alone, finished by "length".
+  bool echo_only = false;
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and

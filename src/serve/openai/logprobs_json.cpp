@@ -100,13 +100,29 @@ json::value chat_logprobs_json(std::span<const TokenLogprobs> tokens, const Toke
   return o;
 }
 
-json::value completion_logprobs_json(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
-                                     size_t* text_offset) {
+namespace {
+
+/// The four parallel arrays of the legacy completions shape, filled one token at a time.
+struct CompletionLogprobsBuilder {
+  const TokenBytesFn& bytes;
+  int top_n;
+  size_t* text_offset;
   json::array offsets, token_logprobs, token_texts, tops;
-  for (const TokenLogprobs& lp : tokens) {
-    const std::string text = utf8_replace(bytes(lp.token));
+
+  void add_text(const std::string& text) {
     offsets.emplace_back(*text_offset);
     *text_offset += utf8_length(text);
+    token_texts.emplace_back(text);
+  }
+  /// A token nothing predicts (an echoed prompt's first): null logprob and null top_logprobs, as vLLM.
+  void add_unscored(int32_t token) {
+    add_text(utf8_replace(bytes(token)));
+    token_logprobs.emplace_back(nullptr);
+    tops.emplace_back(nullptr);
+  }
+  void add(const TokenLogprobs& lp) {
+    const std::string text = utf8_replace(bytes(lp.token));
+    add_text(text);
     token_logprobs.emplace_back(clamp_logprob(lp.logprob));
     // As vLLM: the chosen token first, then up to top_n alternatives (one key per distinct text).
     json::object top;
@@ -115,15 +131,35 @@ json::value completion_logprobs_json(std::span<const TokenLogprobs> tokens, cons
       std::string alt = utf8_replace(bytes(lp.top[i].first));
       if (!top.contains(alt)) top[alt] = clamp_logprob(lp.top[i].second);
     }
-    token_texts.emplace_back(text);
     tops.emplace_back(std::move(top));
   }
-  json::object o;
-  o["text_offset"] = std::move(offsets);
-  o["token_logprobs"] = std::move(token_logprobs);
-  o["tokens"] = std::move(token_texts);
-  o["top_logprobs"] = std::move(tops);
-  return o;
+  json::value finish() {
+    json::object o;
+    o["text_offset"] = std::move(offsets);
+    o["token_logprobs"] = std::move(token_logprobs);
+    o["tokens"] = std::move(token_texts);
+    o["top_logprobs"] = std::move(tops);
+    return o;
+  }
+};
+
+}  // namespace
+
+json::value completion_logprobs_json(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
+                                     size_t* text_offset) {
+  CompletionLogprobsBuilder b{bytes, top_n, text_offset, {}, {}, {}, {}};
+  for (const TokenLogprobs& lp : tokens) b.add(lp);
+  return b.finish();
+}
+
+json::value completion_echo_logprobs_json(int32_t first_prompt_token, std::span<const TokenLogprobs> prompt,
+                                          std::span<const TokenLogprobs> generated, const TokenBytesFn& bytes,
+                                          int top_n, size_t* text_offset) {
+  CompletionLogprobsBuilder b{bytes, top_n, text_offset, {}, {}, {}, {}};
+  b.add_unscored(first_prompt_token);
+  for (const TokenLogprobs& lp : prompt) b.add(lp);
+  for (const TokenLogprobs& lp : generated) b.add(lp);
+  return b.finish();
 }
 
 json::value prompt_logprobs_json(std::span<const TokenLogprobs> positions, const TokenBytesFn& bytes) {

@@ -32,6 +32,13 @@ boost::json::value chat_logprobs_json(std::span<const TokenLogprobs> tokens, con
 boost::json::value completion_logprobs_json(std::span<const TokenLogprobs> tokens, const TokenBytesFn& bytes, int top_n,
                                             size_t* text_offset);
 
+/// Completions `logprobs` with `echo` (vLLM): the echoed prompt's tokens, then the generated ones. The first prompt
+/// token has null `token_logprobs` and `top_logprobs` (nothing predicts it); `prompt` holds the engine's logprobs
+/// of the later prompt tokens. Offsets run from `*text_offset` over all of them.
+boost::json::value completion_echo_logprobs_json(int32_t first_prompt_token, std::span<const TokenLogprobs> prompt,
+                                                 std::span<const TokenLogprobs> generated, const TokenBytesFn& bytes,
+                                                 int top_n, size_t* text_offset);
+
 /// `prompt_logprobs`: null for the first prompt token (nothing predicts it), then one object per later token
 /// keyed by token id: the prompt token itself (its rank) and the top alternatives.
 boost::json::value prompt_logprobs_json(std::span<const TokenLogprobs> positions, const TokenBytesFn& bytes);

@@ -80,9 +80,6 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
   }
 
   if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
-  if (c->echo && !chat && c->sampling.logprobs) {
-    return unsupported("echo", "together with logprobs (the prompt's logprobs)");
-  }
   if (c->stream && c->sampling.prompt_logprobs) {
     return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
   }

@@ -42,6 +42,24 @@ json::object head(const ResponseMeta& meta, std::string_view object) {
   return o;
 }
 
+/// vLLM's ModelPermission defaults (a fresh id each time, as its default_factory).
+json::object permission_object(int64_t created) {
+  json::object p;
+  p["id"] = make_request_id("modelperm-");
+  p["object"] = "model_permission";
+  p["created"] = created;
+  p["allow_create_engine"] = false;
+  p["allow_sampling"] = true;
+  p["allow_logprobs"] = true;
+  p["allow_search_indices"] = false;
+  p["allow_view"] = true;
+  p["allow_fine_tuning"] = false;
+  p["organization"] = "*";
+  p["group"] = nullptr;
+  p["is_blocking"] = false;
+  return p;
+}
+
 }  // namespace
 
 std::string make_request_id(std::string_view prefix) {
@@ -130,7 +148,7 @@ std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOu
     choice["logprobs"] = c.logprobs;
     choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
-    choice["prompt_logprobs"] = prompt_logprobs;
+    choice["prompt_logprobs"] = c.prompt_logprobs.is_null() ? prompt_logprobs : c.prompt_logprobs;
     list.emplace_back(std::move(choice));
   }
   json::object o = head(meta, "text_completion");
@@ -163,20 +181,24 @@ std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& u
   return json::serialize(o);
 }
 
-std::string model_list_json(const std::string& served_name, const std::string& root, int64_t created,
+std::string model_list_json(const std::vector<std::string>& served_names, const std::string& root, int64_t created,
                             int max_model_len) {
-  json::object card;
-  card["id"] = served_name;
-  card["object"] = "model";
-  card["created"] = created;
-  card["owned_by"] = "vllm";
-  card["root"] = root;
-  card["parent"] = nullptr;
-  card["max_model_len"] = max_model_len;
-  card["permission"] = json::array();
+  json::array cards;
+  for (const std::string& name : served_names) {
+    json::object card;
+    card["id"] = name;
+    card["object"] = "model";
+    card["created"] = created;
+    card["owned_by"] = "vllm";
+    card["root"] = root;
+    card["parent"] = nullptr;
+    card["max_model_len"] = max_model_len;
+    card["permission"] = json::array{permission_object(unix_now())};
+    cards.emplace_back(std::move(card));
+  }
   json::object o;
   o["object"] = "list";
-  o["data"] = json::array{std::move(card)};
+  o["data"] = std::move(cards);
   return json::serialize(o);
 }
 

@@ -42,6 +42,7 @@ struct ChoiceOutput {
   std::string text;                // the whole text (responses) or this piece (chunks)
   boost::json::value logprobs;     // null unless requested (logprobs_json.h renders it)
   std::optional<Finish> finish;    // chunks: set only on the choice's last chunk
+  boost::json::value prompt_logprobs;  // completions: this choice's prompt's (a batch); null = the response's
 };
 
 /// `chat.completion`: the choices in index order, the whole message each. `prompt_logprobs` is null unless
@@ -56,7 +57,8 @@ std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::s
 /// The final usage chunk of a chat stream: `"choices": []` plus usage.
 std::string chat_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
 
-/// `text_completion`; each choice carries `prompt_logprobs` (null unless requested), as in vLLM.
+/// `text_completion`; each choice carries `prompt_logprobs` (null unless requested), as in vLLM: its own
+/// (ChoiceOutput::prompt_logprobs, a batch's prompt) or else `prompt_logprobs`.
 std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOutput>& choices, const Usage& usage,
                             const boost::json::value& prompt_logprobs = nullptr);
 /// A `text_completion` stream chunk for one choice.
@@ -64,8 +66,9 @@ std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& 
                                   const std::optional<Usage>& usage);
 std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
 
-/// GET /v1/models: a ModelList with one ModelCard.
-std::string model_list_json(const std::string& served_name, const std::string& root, int64_t created,
+/// GET /v1/models: a ModelList with one ModelCard per served name (vLLM's base_model_paths), all of the same
+/// model file (`root`).
+std::string model_list_json(const std::vector<std::string>& served_names, const std::string& root, int64_t created,
                             int max_model_len);
 
 }  // namespace podserve::openai

@@ -1,6 +1,7 @@
 #include "serve/openai/service.h"
 
 #include <algorithm>
+#include <cctype>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -50,6 +51,23 @@ bool is_guarded_path(std::string_view path) {
     if (path.substr(0, prefix.size()) == prefix) return true;
   }
   return false;
+}
+
+/// The routes whose body is JSON; vLLM guards them with `validate_json_request`.
+bool is_json_route(std::string_view method, std::string_view path) {
+  if (method != "POST") return false;
+  for (std::string_view p : {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/v1/embeddings"}) {
+    if (path == p) return true;
+  }
+  return false;
+}
+
+/// vLLM compares the lower-cased media type (what precedes the first ';', not trimmed) with application/json;
+/// a missing Content-Type fails too.
+bool is_json_content_type(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  for (char& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return media == "application/json";
 }
 
 void log_ignored_fields(const std::vector<std::string>& fields) {
@@ -105,6 +123,14 @@ std::optional<http::HttpResponse> OpenAiService::check_auth(const http::HttpRequ
   return unauthorized_response();
 }
 
+std::optional<http::HttpResponse> OpenAiService::filter_request(const http::HttpRequest& req) const {
+  if (auto denied = check_auth(req)) return denied;
+  if (is_json_route(req.method, req.path) && !is_json_content_type(req.header("content-type"))) {
+    return error_response(bad_request("Unsupported Media Type: Only 'application/json' is allowed"));
+  }
+  return std::nullopt;
+}
+
 http::HttpResponse OpenAiService::http_error(int status, const std::string& message) {
   return error_response(status, message);
 }
@@ -122,8 +148,7 @@ http::awaitable<void> OpenAiService::metrics(const http::HttpRequest&, http::Res
 
 http::awaitable<void> OpenAiService::models(const http::HttpRequest&, http::ResponseWriter& writer) {
   http::HttpResponse res{200, "application/json",
-                         model_list_json(options_.served_model_name, options_.model_root, created_,
-                                         engine_.max_model_len())};
+                         model_list_json(served_names(), options_.model_root, created_, engine_.max_model_len())};
   co_await writer.send(std::move(res));
 }
 
@@ -133,6 +158,12 @@ std::optional<ApiError> OpenAiService::check_model(const std::optional<std::stri
     if (*model == alias) return std::nullopt;
   }
   return api_error(StatusCode::kNotFound, "The model `" + *model + "` does not exist.", "model");
+}
+
+std::vector<std::string> OpenAiService::served_names() const {
+  std::vector<std::string> names{options_.served_model_name};
+  names.insert(names.end(), options_.model_aliases.begin(), options_.model_aliases.end());
+  return names;
 }
 
 TokenBytesFn OpenAiService::token_bytes() const {
@@ -245,10 +276,6 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   log_ignored_fields(cr.common.ignored_fields);
   apply_request_id_header(req, &cr.common.request_id);
   std::optional<ApiError> error = check_model(cr.common.model);
-  if (!error && !cr.extra_prompts.empty() && cr.common.sampling.prompt_logprobs) {
-    error = api_error(StatusCode::kUnimplemented, "'prompt_logprobs' is not supported yet with a batch of prompts",
-                      "prompt_logprobs");
-  }
   // The batch: the first prompt, then the rest.
   std::vector<PromptInput> prompts;
   prompts.push_back(PromptInput{cr.prompt_text, cr.prompt_tokens, cr.prompt_is_tokens});
@@ -285,6 +312,17 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
       gen.echo = std::move(echo);
     } else {
       gen.extra_echo.push_back(std::move(echo));
+    }
+  }
+  if (cr.common.echo && cr.common.sampling.logprobs) {
+    // vLLM: echo's logprobs are the prompt's (prompt_logprobs = logprobs unless asked for separately), and
+    // max_tokens 0 still runs the engine for one token, which the answer leaves out.
+    gen.echo_logprobs = true;
+    gen.echo_only = requests[0].params.max_tokens == 0;
+    for (GenerationRequest& r : requests) {
+      if (!r.params.prompt_logprobs) r.params.prompt_logprobs = r.params.logprobs;
+      r.params.max_tokens = std::max(r.params.max_tokens, 1);
+      r.params.min_tokens = std::min(r.params.min_tokens, r.params.max_tokens);
     }
   }
   gen.request = std::move(requests[0]);

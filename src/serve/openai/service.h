@@ -38,6 +38,9 @@ class OpenAiService {
   /// 401 `{"error":"Unauthorized"}` for /v1 paths without a valid `Authorization: Bearer` key; nullopt when
   /// authentication is off, the path is open (/health) or the key matches (constant-time comparison).
   std::optional<http::HttpResponse> check_auth(const http::HttpRequest& req) const;
+  /// What the HTTP server runs before routing: check_auth, then vLLM's `validate_json_request` (a JSON route
+  /// POSTed with a Content-Type other than application/json is a 400, before its body is looked at).
+  std::optional<http::HttpResponse> filter_request(const http::HttpRequest& req) const;
   /// Error body for responses the HTTP layer makes itself (404, 405, 413, ...).
   static http::HttpResponse http_error(int status, const std::string& message);
 
@@ -63,6 +66,8 @@ class OpenAiService {
   /// limits that need the model (logprobs counts, logit_bias ids).
   std::optional<ApiError> finish_request(const CommonRequest& common, bool chat, std::vector<int32_t> prompt,
                                          int default_max_tokens, GenerationRequest* out) const;
+  /// Every served name, the reported one first (/v1/models lists them all, as vLLM).
+  std::vector<std::string> served_names() const;
   /// The engine's tokenizer's token_bytes, for logprobs.
   TokenBytesFn token_bytes() const;
 

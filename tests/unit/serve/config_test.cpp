@@ -293,5 +293,20 @@ TEST(ServerConfigTest, ChatTemplateInlineOrFile) {
   EXPECT_NE(e.find("failed to be opened"), std::string::npos) << e;
 }
 
+TEST(ServerConfigTest, Dtype) {
+  auto c = parse({});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dtype, "auto");
+  c = parse({}, {{"DTYPE", "bfloat16"}});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dtype, "bfloat16");
+  c = parse({"--dtype", "float32"}, {{"DTYPE", "float16"}});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dtype, "float32");
+  std::string e = error_of({}, {{"DTYPE", "fp8"}});
+  EXPECT_NE(e.find("DTYPE"), std::string::npos) << e;
+  EXPECT_NE(e.find("bfloat16"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace podserve

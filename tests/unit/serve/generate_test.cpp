@@ -131,6 +131,11 @@ http::Router make_router(FakeEngine& engine) {
     if (req.query.find("n=2") != std::string::npos) gen.request.params.n = gen.request.params.best_of = 2;
     if (req.query.find("logprobs") != std::string::npos) gen.request.params.logprobs = 1;
     if (req.query.find("prompt") != std::string::npos) gen.request.params.prompt_logprobs = 1;
+    if (req.query.find("echo") != std::string::npos) {  // completions echo with logprobs, as the service sets it
+      gen.echo = "t1t2t3t4";
+      gen.echo_logprobs = true;
+      gen.request.params.logprobs = gen.request.params.prompt_logprobs = 1;
+    }
     gen.token_bytes = [](int32_t id) { return "t" + std::to_string(id); };
     const bool completion = req.query.find("completion") != std::string::npos;
     ChatFormat chat("assistant");
@@ -312,6 +317,79 @@ TEST(GenerateTest, MidStreamErrorIsAnEventThenDone) {
   boost::json::value err = parse(events[events.size() - 2]);
   EXPECT_EQ(err.at("error").at("code").as_int64(), 500);
   EXPECT_EQ(err.at("error").at("message").as_string(), "kernel exploded");
+}
+
+TEST(GenerateTest, AbortMidStreamIsAnErrorEventThenDone) {
+  // What the SIGTERM deadline does (engine.shutdown() aborts everything): the stream still ends explicitly.
+  FakeEngine engine;
+  engine.endless = true;
+  TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
+  std::thread aborter([&engine] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    engine.abort("req-1");
+  });
+  TestClient client(server.port());
+  auto res = client.request("POST", "/gen?stream");
+  aborter.join();
+  ASSERT_EQ(res.result_int(), 200);
+  std::vector<std::string> events = sse_payloads(res.body());
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  boost::json::value err = parse(events[events.size() - 2]);
+  EXPECT_EQ(err.at("error").at("code").as_int64(), 503);
+  EXPECT_NE(std::string(err.at("error").at("message").as_string()).find("shutting down"), std::string::npos);
+  for (size_t i = 0; i + 2 < events.size(); ++i) {  // no choice was finished with "abort"
+    EXPECT_EQ(events[i].find("\"abort\""), std::string::npos) << events[i];
+  }
+}
+
+TEST(GenerateTest, EchoLogprobsPutThePromptFirst) {
+  FakeEngine engine;
+  TestServer server(make_router(engine));
+  EngineStopper stop_engine_first{engine};
+  TestClient client(server.port());
+  for (const char* target : {"/gen?completion&echo", "/gen?completion&echo&stream"}) {
+    auto res = client.request("POST", target);
+    ASSERT_EQ(res.result_int(), 200);
+    std::string text;
+    boost::json::array tokens, token_logprobs, offsets, tops;
+    auto take = [&](const boost::json::value& chunk) {
+      for (const auto& c : chunk.at("choices").as_array()) {
+        text += c.at("text").as_string();
+        if (c.at("logprobs").is_null()) continue;
+        for (const char* key : {"tokens", "token_logprobs", "text_offset", "top_logprobs"}) {
+          boost::json::array& dst = std::string(key) == "tokens"           ? tokens
+                                    : std::string(key) == "token_logprobs" ? token_logprobs
+                                    : std::string(key) == "text_offset"    ? offsets
+                                                                           : tops;
+          for (const auto& v : c.at("logprobs").at(key).as_array()) dst.push_back(v);
+        }
+      }
+    };
+    if (std::string(target).find("stream") != std::string::npos) {
+      for (const std::string& e : sse_payloads(res.body())) {
+        if (e != "[DONE]") take(parse(e));
+      }
+    } else {
+      take(parse(res.body()));
+    }
+    EXPECT_EQ(text, "t1t2t3t4Hello!") << target;
+    // The prompt's 4 tokens (the first unscored), then the 3 generated ones; offsets run across both.
+    ASSERT_EQ(tokens.size(), 7u) << target;
+    EXPECT_EQ(tokens.at(0).as_string(), "t1");
+    EXPECT_EQ(tokens.at(3).as_string(), "t4");
+    EXPECT_EQ(tokens.at(4).as_string(), "t100");
+    EXPECT_TRUE(token_logprobs.at(0).is_null());
+    EXPECT_TRUE(tops.at(0).is_null());
+    EXPECT_DOUBLE_EQ(token_logprobs.at(1).as_double(), -1.0);
+    EXPECT_DOUBLE_EQ(token_logprobs.at(4).as_double(), -0.5);
+    int64_t expected = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      EXPECT_EQ(offsets.at(i).as_int64(), expected) << target << " token " << i;
+      expected += static_cast<int64_t>(tokens.at(i).as_string().size());
+    }
+  }
 }
 
 TEST(GenerateTest, NonStreamingErrorAndRefusal) {

@@ -289,7 +289,7 @@ TEST(CompletionRequestTest, PromptErrors) {
   expect_completion_error(R"({"prompt":["a",[1]]})", {400, "prompt", "not mixed"});
   expect_completion_error(R"({"prompt":[1,"a"]})", {400, "prompt", "token ids must be integers"});
   expect_completion_error(R"({"prompt":"x","suffix":"y"})", {400, "suffix", "suffix is not currently supported"});
-  expect_completion_error(R"({"prompt":"x","echo":true,"logprobs":1})", {400, "echo", "not supported"});
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","echo":true,"logprobs":1})").ok());  // vLLM's echo logprobs
   expect_completion_error(R"({"prompt":"x","logprobs":-1})", {400, "logprobs", "must be a positive value"});
   expect_completion_error(R"({"prompt":"x","prompt_logprobs":2,"stream":true})",
                           {400, "prompt_logprobs", "not available when `stream=True`"});

@@ -151,16 +151,25 @@ TEST(ResponsesTest, SeveralChoicesInIndexOrder) {
 }
 
 TEST(ResponsesTest, ModelList) {
-  boost::json::object o = parse_object(model_list_json("name", "/path.gguf", 123, 2048));
+  boost::json::object o = parse_object(model_list_json({"name", "alias"}, "/path.gguf", 123, 2048));
   EXPECT_EQ(o.at("object").as_string(), "list");
+  ASSERT_EQ(o.at("data").as_array().size(), 2u);  // one card per served name, as vLLM
   const boost::json::object& card = o.at("data").at(0).as_object();
   EXPECT_EQ(card.at("id").as_string(), "name");
+  EXPECT_EQ(o.at("data").at(1).at("id").as_string(), "alias");
+  EXPECT_EQ(o.at("data").at(1).at("root").as_string(), "/path.gguf");
   EXPECT_EQ(card.at("object").as_string(), "model");
   EXPECT_EQ(card.at("owned_by").as_string(), "vllm");
   EXPECT_EQ(card.at("root").as_string(), "/path.gguf");
   EXPECT_TRUE(card.at("parent").is_null());
   EXPECT_EQ(card.at("max_model_len").as_int64(), 2048);
-  EXPECT_TRUE(card.at("permission").as_array().empty());
+  const boost::json::object& perm = card.at("permission").at(0).as_object();
+  EXPECT_EQ(perm.at("object").as_string(), "model_permission");
+  EXPECT_EQ(perm.at("id").as_string().subview().substr(0, 10), "modelperm-");
+  EXPECT_TRUE(perm.at("allow_sampling").as_bool());
+  EXPECT_FALSE(perm.at("allow_fine_tuning").as_bool());
+  EXPECT_EQ(perm.at("organization").as_string(), "*");
+  EXPECT_TRUE(perm.at("group").is_null());
 }
 
 TEST(ResponsesTest, RequestIds) {

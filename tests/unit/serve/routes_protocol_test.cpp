@@ -98,9 +98,9 @@ TEST(RequestFieldsTest, EchoAllowsMaxTokensZero) {
   r = parse_completion_request(R"({"prompt":"x","max_tokens":0})");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().param, "max_tokens");
-  r = parse_completion_request(R"({"prompt":"x","echo":true,"logprobs":2})");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().param, "echo");
+  r = parse_completion_request(R"({"prompt":"x","echo":true,"logprobs":2,"max_tokens":0})");  // the prompt's logprobs
+  ASSERT_TRUE(r.ok()) << r.error().status.message();
+  EXPECT_EQ(r.value().common.sampling.logprobs, 2);
 }
 
 TEST(RequestFieldsTest, PromptBatches) {

@@ -1,0 +1,78 @@
+#include "serve/serving_stack.h"
+
+#include <string>
+#include <utility>
+
+#include "base/log.h"
+#include "model/loaded_model.h"
+#include "serve/model_source.h"
+#include "tokenizer/tokenizer.h"
+
+namespace podserve {
+namespace {
+
+/// The chat template renderer, or null when there is no template. A bad custom template is fatal (the operator
+/// asked for it); a bad template inside the model file only disables chat, as vLLM does per request.
+Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig& config, const LoadedModel& model) {
+  const bool custom = !config.chat_template.empty();
+  const std::string& source = custom ? config.chat_template : model.chat_template();
+  if (source.empty()) {
+    PODSERVE_LOG(kWarning) << "The model has no chat template: /v1/chat/completions will answer 400 "
+                              "(give one with --chat-template or CUSTOM_CHAT_TEMPLATE)";
+    return std::unique_ptr<openai::PromptRenderer>();
+  }
+  const Tokenizer& tok = model.tokenizer();
+  std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
+  std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
+  auto renderer = openai::PromptRenderer::create(source, std::move(bos), std::move(eos));
+  if (renderer.ok()) return renderer;
+  if (custom) return invalid_argument("Invalid chat template: " + renderer.status().message());
+  PODSERVE_LOG(kWarning) << "The model's chat template cannot be parsed (" << renderer.status().message()
+                         << "): /v1/chat/completions will answer 400";
+  return std::unique_ptr<openai::PromptRenderer>();
+}
+
+}  // namespace
+
+ServingStack::~ServingStack() {
+  if (engine) engine->shutdown();
+}
+
+Result<ServingStack> build_serving_stack(const ServerConfig& config) {
+  PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
+  // A Hub repo id becomes a path in the Hugging Face cache (downloaded there first when needed).
+  PODSERVE_ASSIGN_OR_RETURN(ModelSource source, resolve_model_source(config, process_env()));
+  Result<std::unique_ptr<LoadedModel>> model = load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype});
+  if (!model.ok()) {
+    return Status(model.status().code(),
+                  "Cannot load model " + source.model_path + ": " + model.status().message());
+  }
+  auto renderer = make_renderer(config, *model.value());
+  if (!renderer.ok()) return renderer.status();
+  EngineConfig engine_config;
+  engine_config.max_model_len = config.max_model_len;
+  engine_config.max_num_seqs = config.max_num_seqs;
+  engine_config.max_num_batched_tokens = config.max_num_batched_tokens;
+  engine_config.enable_chunked_prefill = config.enable_chunked_prefill;
+  engine_config.enable_prefix_caching = config.enable_prefix_caching;
+  engine_config.block_size = config.block_size;
+  engine_config.kv_cache_memory_gib = config.kv_cache_memory_gib;
+  engine_config.max_logprobs = config.max_logprobs;
+  engine_config.seed = config.seed;
+  engine_config.log_stats = !config.disable_log_stats;
+  engine_config.max_queued_requests = config.max_queued_requests;
+  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
+  if (!engine.ok()) {
+    return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
+  }
+  ServingStack stack;
+  stack.engine = std::move(engine).value();
+  stack.service = std::make_unique<openai::OpenAiService>(
+      *stack.engine,
+      openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
+                             config.max_logprobs, config.served_model_aliases},
+      std::move(renderer).value());
+  return stack;
+}
+
+}  // namespace podserve
