@@ -15,6 +15,9 @@ struct LoadOptions {
   bool show_progress = true;  // log loading progress lines
   int num_threads = 0;        // compute threads; 0 = all cores
   std::string dtype = "auto";  // DTYPE / --dtype: auto, float32, bfloat16, float16 (Hugging Face directories)
+  // TOKENIZER_NAME / --tokenizer: a Hugging Face tokenizer (directory or tokenizer.json) used instead of the
+  // model's own, with its chat template and special tokens. "" = the model's own.
+  std::string tokenizer_path;
 };
 
 /// Owns everything loaded from a model file. Move-only.
@@ -30,6 +33,8 @@ class LoadedModel {
   const std::string& chat_template() const { return chat_template_; }
   /// The context length the model was trained for (config / GGUF context_length).
   int context_length() const;
+  /// Swaps in a separately given tokenizer and its chat template (TOKENIZER_NAME).
+  void replace_tokenizer(Tokenizer tokenizer, std::string chat_template);
 
  private:
   std::unique_ptr<CausalLm> lm_;

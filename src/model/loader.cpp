@@ -17,6 +17,11 @@ LoadedModel::~LoadedModel() = default;
 
 int LoadedModel::context_length() const { return lm_->config().context_length; }
 
+void LoadedModel::replace_tokenizer(Tokenizer tokenizer, std::string chat_template) {
+  tokenizer_ = std::move(tokenizer);
+  chat_template_ = std::move(chat_template);
+}
+
 namespace {
 
 // A Hugging Face directory: config.json -> architecture, safetensors weights, tokenizer.json + its configs.
@@ -34,7 +39,10 @@ Result<std::unique_ptr<LoadedModel>> load_hf_directory(const std::string& dir, c
 
 }  // namespace
 
-Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
+namespace {
+
+// The model's weights with its own tokenizer and chat template, from a GGUF file or an HF directory.
+Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, const LoadOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   auto with_path = [&](const Status& s) { return Status(s.code(), "cannot load model '" + path + "': " + s.message()); };
   if (options.show_progress) PODSERVE_LOG(kInfo) << "loading model " << path;
@@ -71,6 +79,31 @@ Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const L
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
   return std::make_unique<LoadedModel>(std::move(lm).value(), std::move(tokenizer).value(), std::move(chat_template));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, load_model_files(path, options));
+  if (options.tokenizer_path.empty()) return model;
+  Result<HfTokenizer> tok = load_hf_tokenizer(options.tokenizer_path);
+  if (!tok.ok()) {
+    return Status(tok.status().code(),
+                  "cannot load tokenizer '" + options.tokenizer_path + "': " + tok.status().message());
+  }
+  // Every id the tokenizer produces must have an embedding row (a larger, padded embedding is normal).
+  const int64_t rows = model->lm().config().vocab_size;
+  if (tok->tokenizer.vocab_size() > rows) {
+    return invalid_argument("tokenizer '" + options.tokenizer_path + "' has " +
+                            std::to_string(tok->tokenizer.vocab_size()) + " tokens but model '" + path +
+                            "' has only " + std::to_string(rows) + " embedding rows");
+  }
+  if (options.show_progress) {
+    PODSERVE_LOG(kInfo) << "tokenizer: " << tok->tokenizer.vocab_size() << " tokens from " << options.tokenizer_path;
+  }
+  std::string chat_template = tok->config.default_chat_template();
+  model->replace_tokenizer(std::move(tok->tokenizer), std::move(chat_template));
+  return model;
 }
 
 }  // namespace podserve

@@ -1,6 +1,5 @@
 #include "serve/model_source.h"
 
-#include "base/log.h"
 #include "hub/resolve.h"
 
 namespace podserve {
@@ -16,9 +15,6 @@ Result<ModelSource> resolve_model_source(const ServerConfig& config, const EnvLo
                                   false};
     PODSERVE_ASSIGN_OR_RETURN(hub::ResolvedModel tok, hub::resolve_model(tokenizer, settings));
     source.tokenizer_path = tok.local_path;
-    // The loader reads the tokenizer from the model (GGUF vocabulary or the model directory's files) for now.
-    PODSERVE_LOG(kWarning) << "A separate tokenizer (" << config.tokenizer << " at " << source.tokenizer_path
-                           << ") is not used yet: the model's own tokenizer is";
   }
   return source;
 }

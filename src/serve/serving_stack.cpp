@@ -42,7 +42,8 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
   // A Hub repo id becomes a path in the Hugging Face cache (downloaded there first when needed).
   PODSERVE_ASSIGN_OR_RETURN(ModelSource source, resolve_model_source(config, process_env()));
-  Result<std::unique_ptr<LoadedModel>> model = load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype});
+  Result<std::unique_ptr<LoadedModel>> model = load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
+                  .tokenizer_path = source.tokenizer_path});
   if (!model.ok()) {
     return Status(model.status().code(),
                   "Cannot load model " + source.model_path + ": " + model.status().message());
