@@ -77,13 +77,16 @@ TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
   ASSERT_NE(model_, nullptr);
   CausalLm& lm = model_->lm();
   const auto& cases = goldens_->at("cases").as_array();
-  ASSERT_GE(cases.size(), 6u);
-  int compared_tokens = 0;
+  // Issue 3: >= 20 prompts (raw and chat-formatted), continuations of >= 32 tokens.
+  ASSERT_GE(cases.size(), 20u);
+  int identical_prefix_tokens = 0, forced_tokens = 0, identical_cases = 0;
   for (const auto& c : cases) {
     const auto prompt = ids_of(c.at("prompt_tokens"));
     const auto expected = ids_of(c.at("greedy_tokens"));
     const auto& margins = c.at("top2_margins").as_array();
     SCOPED_TRACE(json::value_to<std::string>(c.at("prompt")));
+    EXPECT_GE(c.at("max_tokens").as_int64(), 32);
+    ASSERT_EQ(margins.size(), expected.size());
     KvPool pool = make_pool(lm);
     std::vector<float> logits;
     ASSERT_TRUE(run(lm, pool, prompt, 0, logits).ok());
@@ -95,21 +98,32 @@ TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
       const TokenLogprobs lp = compute_logprobs(logits, id, 0);
       EXPECT_NEAR(lp.logprob, top.at("logprob").as_double(), kLogitTolerance) << "token " << id;
     }
+    // Each step feeds llama.cpp's token, so up to the first divergence this is our own greedy continuation
+    // (identical to llama.cpp's), and after it the two runs still see the same context: every later step where
+    // llama.cpp's choice is clear must agree as well.
     int pos = static_cast<int>(prompt.size());
+    bool diverged = false;
     for (size_t i = 0; i < expected.size(); ++i) {
       const int32_t token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
       if (token != expected[i]) {
         const double margin = margins[i].to_number<double>();
-        EXPECT_LT(margin, kNearTie) << "diverged at step " << i << ": got " << token << ", llama.cpp " << expected[i];
-        std::printf("case diverges at step %zu/%zu, where llama.cpp's top-2 margin is %.3f\n", i, expected.size(), margin);
-        break;
+        EXPECT_LT(margin, kNearTie) << "step " << i << ": got " << token << ", llama.cpp " << expected[i];
+        if (!diverged)
+          std::printf("case diverges at step %zu/%zu, where llama.cpp's top-2 margin is %.3f\n", i, expected.size(),
+                      margin);
+        diverged = true;
       }
-      ++compared_tokens;
-      ASSERT_TRUE(run(lm, pool, std::span<const int32_t>(&token, 1), pos++, logits).ok());
+      (diverged ? forced_tokens : identical_prefix_tokens) += 1;
+      if (i + 1 == expected.size()) break;
+      ASSERT_TRUE(run(lm, pool, std::span<const int32_t>(&expected[i], 1), pos++, logits).ok());
     }
+    identical_cases += diverged ? 0 : 1;
   }
-  std::printf("%d greedy tokens identical to llama.cpp before a near-tie\n", compared_tokens);
-  EXPECT_GE(compared_tokens, 100);
+  std::printf("%d of %zu continuations identical to llama.cpp; %d greedy tokens identical before a near-tie, "
+              "%d more compared on llama.cpp's context after it\n",
+              identical_cases, cases.size(), identical_prefix_tokens, forced_tokens);
+  EXPECT_GE(identical_prefix_tokens, 300);
+  EXPECT_GE(identical_cases, 8);
 }
 
 TEST_F(GreedyTest, ChunkedPrefillEqualsOneShot) {

@@ -15,11 +15,22 @@ from llama_cpp import Llama
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
+# Cases are written as the first FIRST_RAW raw prompts, the first FIRST_CHAT chat questions, then the rest of each
+# list: the original eight cases keep their indices (tests/model picks cases 0, 4 and 5 by index).
+FIRST_RAW, FIRST_CHAT = 4, 4
 RAW_PROMPTS = [
     "The capital of France is",
     "def fibonacci(n):\n",
     "Once upon a time, there was a little",
     "1, 2, 3, 4, 5,",
+    "The three primary colors are",
+    "import numpy as np\n\ndef normalize(v):\n",
+    "Shopping list:\n1. Milk\n2.",
+    "Question: What is 12 times 12?\nAnswer:",
+    "La capitale de l'Allemagne est",
+    "The water cycle consists of the following steps:",
+    "<html>\n<head>\n<title>",
+    "In 1969, Neil Armstrong",
 ]
 # (system message or None for the template's default, user message)
 CHAT_QUESTIONS = [
@@ -27,6 +38,14 @@ CHAT_QUESTIONS = [
     ("You are a helpful AI assistant.", "What is the capital of France?"),
     ("You are a helpful assistant. Answer in one sentence.", "What is the capital of France?"),
     (None, "Write a haiku about the sea."),
+    (None, "List three fruits that are red."),
+    (None, "Write a Python function that reverses a string."),
+    ("You are a math tutor.", "What is 15 + 27? Explain step by step."),
+    (None, "Translate 'good morning' into Spanish."),
+    (None, "¿Cuál es la capital de España?"),
+    (None, "Why is the sky blue?"),
+    ("You are a helpful assistant.", "Give me two tips for better sleep."),
+    (None, "What is the largest planet in the solar system?"),
 ]
 MAX_TOKENS = 32
 CHAT_MAX_TOKENS = 48
@@ -76,10 +95,12 @@ def main():
     template = llm.metadata["tokenizer.chat_template"]
     eos = llm.token_eos()
     cases = []
-    prompts = [(p, None, MAX_TOKENS) for p in RAW_PROMPTS]
+    raw = [(p, None, MAX_TOKENS) for p in RAW_PROMPTS]
+    chat = []
     for system, question in CHAT_QUESTIONS:
         messages = chat_messages(system, question)
-        prompts.append((render_chat(template, messages), messages, CHAT_MAX_TOKENS))
+        chat.append((render_chat(template, messages), messages, CHAT_MAX_TOKENS))
+    prompts = raw[:FIRST_RAW] + chat[:FIRST_CHAT] + raw[FIRST_RAW:] + chat[FIRST_CHAT:]
     for text, messages, max_tokens in prompts:
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         out, margins, top = greedy(llm, tokens, max_tokens, eos)
