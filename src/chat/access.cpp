@@ -6,12 +6,17 @@
 #include "chat/py_string.h"
 
 namespace podserve::jinja {
+
+std::optional<Result<Value>> more_string_method(const std::string& s, std::string_view name,
+                                                const CallArgs& a);  // string_methods_more.cpp
+
 namespace {
 
 constexpr std::string_view kStringMethods[] = {
     "capitalize", "count",   "endswith", "find",    "isalnum", "isalpha", "isdigit",    "islower",
     "isspace",    "isupper", "join",     "lower",   "lstrip",  "replace", "rfind",      "rstrip",
-    "split",      "splitlines", "startswith", "strip", "title", "upper"};
+    "split",      "splitlines", "startswith", "strip", "title", "upper",
+    "ljust",      "rjust",   "zfill",    "partition", "rpartition", "format"};
 constexpr std::string_view kDictMethods[] = {"copy", "get", "items", "keys", "values"};
 constexpr std::string_view kDictUnsafe[] = {"clear", "pop", "popitem", "setdefault", "update"};
 constexpr std::string_view kListMethods[] = {"count", "index"};
@@ -58,6 +63,7 @@ std::optional<std::string> opt_chars(const BoundArgs& b, size_t i) {
 
 Result<Value> string_method(const std::string& s, std::string_view name, const CallArgs& a) {
   const std::string fn = "str." + std::string(name);
+  if (auto more = more_string_method(s, name, a)) return std::move(*more);
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     PODSERVE_ASSIGN_OR_RETURN(BoundArgs b, BoundArgs::bind(a, fn, {"chars"}));
     if (b.has(0) && !b.get(0).is_none() && !b.get(0).is_string()) return invalid_argument(fn + " arg must be None or str");
@@ -149,8 +155,8 @@ Result<Value> dict_method(const Object& o, std::string_view name, const CallArgs
   const std::string fn = "dict." + std::string(name);
   if (name == "get") {
     PODSERVE_ASSIGN_OR_RETURN(BoundArgs b, BoundArgs::bind(a, fn, {"key", "default"}, 1));
-    if (b.get(0).is_string()) {
-      if (const Value* v = o.find(b.get(0).as_string())) return *v;
+    if (const auto stored = dict_key(b.get(0))) {
+      if (const Value* v = o.find(*stored)) return *v;
     }
     return b.get_or(1, Value::none());
   }
@@ -158,9 +164,9 @@ Result<Value> dict_method(const Object& o, std::string_view name, const CallArgs
   Array out;
   for (const auto& [k, v] : o.entries) {
     if (name == "items") {
-      out.push_back(Value::array({Value(k), v}, ArrayKind::kTuple));
+      out.push_back(Value::array({dict_key_value(k), v}, ArrayKind::kTuple));
     } else if (name == "keys") {
-      out.emplace_back(k);
+      out.push_back(dict_key_value(k));
     } else if (name == "values") {
       out.push_back(v);
     }
@@ -238,8 +244,10 @@ Result<Value> get_item(const Value& obj, const Value& key) {
     if (i >= 0 && i < static_cast<int64_t>(a.size())) return a[i];
     return Value::undefined("'" + type_name(obj) + " object' has no element " + std::to_string(k));
   }
-  if (obj.is_dict() && key.is_string()) {
-    if (const Value* v = obj.as_object().find(key.as_string())) return *v;
+  if (obj.is_dict()) {
+    if (const auto stored = dict_key(key)) {
+      if (const Value* v = obj.as_object().find(*stored)) return *v;
+    }
   }
   if (key.is_string()) return get_attr(obj, key.as_string());
   return Value::undefined("'" + type_name(obj) + " object' has no element " + repr(key));
@@ -273,7 +281,7 @@ Result<Array> iterate(const Value& value) {
     case Value::Kind::kObject:
       if (value.as_object().kind == ObjectKind::kDict) {
         Array out;
-        for (const auto& [k, v] : value.as_object().entries) out.emplace_back(k);
+        for (const auto& [k, v] : value.as_object().entries) out.push_back(dict_key_value(k));
         return out;
       }
       [[fallthrough]];
@@ -296,7 +304,8 @@ Result<bool> contains(const Value& container, const Value& item) {
       return false;
     case Value::Kind::kObject:
       if (container.as_object().kind == ObjectKind::kDict) {
-        return item.is_string() && container.as_object().find(item.as_string()) != nullptr;
+        const auto stored = dict_key(item);
+        return stored && container.as_object().find(*stored) != nullptr;
       }
       [[fallthrough]];
     default: return invalid_argument("argument of type '" + type_name(container) + "' is not iterable");

@@ -155,6 +155,7 @@ struct ForStmt : Stmt {
   ExprPtr filter;  // `for x in y if cond`; may be null
   Body body;
   Body otherwise;
+  bool recursive = false;  // `{% for ... recursive %}`: `loop(items)` renders the loop again, one level deeper
 };
 
 /// Assignment target: `name`, `a, b` (unpacking) or `ns.attr`.
@@ -194,6 +195,11 @@ struct MacroStmt : Stmt {
   std::string name;
   std::vector<MacroParam> params;
   Body body;
+  // Whether the body names these specials: extra positional arguments land in `varargs` (a tuple), extra
+  // keyword arguments in `kwargs` (a dict), and a call block's body is `caller`; otherwise they are errors.
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
+  bool uses_caller = false;
 };
 
 /// `{% call(params) macro(args) %}body{% endcall %}`: the body is passed as `caller`.

@@ -35,6 +35,13 @@ class Scope {
   std::vector<std::pair<std::string, Value>> vars_;
 };
 
+/// Where a recursive loop's `loop(...)` callable lives in the loop object: a key no template can spell as
+/// an attribute; `Evaluator::call` looks for it when a loop object is called.
+inline constexpr std::string_view kLoopRecurseKey = "\x01recurse";
+
+/// Binds loop / unpacking targets: one name takes the item, several unpack a sequence of the same length.
+Status bind_targets(Scope* scope, const std::vector<std::string>& names, const Value& item);
+
 class Evaluator {
  public:
   explicit Evaluator(const RenderOptions& options) : options_(options) {}
@@ -63,6 +70,8 @@ class Evaluator {
   Result<Flow> exec_body(const Body& body);
   Result<Flow> exec(const Stmt& stmt);
   Result<Flow> exec_for(const ForStmt& stmt);
+  /// One level of a for loop over `seq` (loop.depth0 = `depth0`) in a child scope of `outer`.
+  Result<Flow> run_loop(const ForStmt& stmt, const Value& seq, int64_t depth0, Scope* outer);
   Result<Value> exec_call_block(const CallBlockStmt& stmt);
   Status assign(const SetTarget& target, Value value, Loc loc);
   Result<std::string> render_to_string(const Body& body, Scope* scope);

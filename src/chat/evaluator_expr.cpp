@@ -45,8 +45,9 @@ Result<Value> Evaluator::eval(const Expr& expr) {
       for (size_t i = 0; i + 1 < items.size(); i += 2) {
         PODSERVE_ASSIGN_OR_RETURN(Value k, eval(*items[i]));
         PODSERVE_ASSIGN_OR_RETURN(Value v, eval(*items[i + 1]));
-        if (!k.is_string()) return error_at(items[i]->loc, "only string dict keys are supported");
-        obj->set(k.as_string(), std::move(v));
+        std::optional<std::string> key = k.is_bool() ? std::nullopt : dict_key(k);
+        if (!key) return error_at(items[i]->loc, "only string and int dict keys are supported");
+        obj->set(std::move(*key), std::move(v));
       }
       Value v = Value::object(std::move(obj));
       if (v.depth() > kMaxValueDepth) return error_at(expr.loc, "value nested too deeply");

@@ -175,7 +175,7 @@ Result<Value> f_items(Evaluator&, const Value& v, const Args& a) {
   if (v.is_undefined()) return Value::array({}, ArrayKind::kIterator);
   if (!v.is_dict()) return invalid_argument("Can only get item pairs from a mapping.");
   Array out;
-  for (const auto& [k, item] : v.as_object().entries) out.push_back(Value::array({Value(k), item}, ArrayKind::kTuple));
+  for (const auto& [k, item] : v.as_object().entries) out.push_back(Value::array({dict_key_value(k), item}, ArrayKind::kTuple));
   return Value::array(std::move(out), ArrayKind::kIterator);
 }
 

@@ -1,4 +1,5 @@
-// Less common jinja2 filters found in chat templates: dictsort, min, max, round, center, batch, escape.
+// Less common jinja2 filters found in chat templates: dictsort, min, max, round, center, batch, escape,
+// pprint.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +54,7 @@ Result<Value> f_dictsort(Evaluator&, const Value& v, const CallArgs& a) {
   if (by != "key" && by != "value") return invalid_argument("You can only sort by either 'key' or 'value'");
   const bool reverse = b.has(2) && truthy(b.get(2));
   std::vector<std::pair<Value, Value>> entries;
-  for (const auto& [key, value] : v.as_object().entries) entries.emplace_back(Value(key), value);
+  for (const auto& [key, value] : v.as_object().entries) entries.emplace_back(dict_key_value(key), value);
   Status failure;
   std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
     if (!failure.ok()) return false;
@@ -157,17 +158,56 @@ Result<Value> f_escape(Evaluator&, const Value& v, const CallArgs& a) {
   return Value(std::move(out));
 }
 
+// A copy of `v` whose dicts have their keys sorted, as pprint prints them.
+Result<Value> sorted_dicts(const Value& v) {
+  if (v.is_array() && v.array_kind() != ArrayKind::kIterator) {
+    Array items;
+    for (const Value& item : v.as_array()) {
+      PODSERVE_ASSIGN_OR_RETURN(Value copy, sorted_dicts(item));
+      items.push_back(std::move(copy));
+    }
+    return Value::array(std::move(items), v.array_kind());
+  }
+  if (!v.is_dict()) return v;
+  std::vector<std::pair<std::string, Value>> entries = v.as_object().entries;
+  Status failure;
+  std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
+    auto c = compare(dict_key_value(x.first), dict_key_value(y.first));
+    if (!c.ok() && failure.ok()) failure = c.status();
+    return c.ok() && *c < 0;
+  });
+  PODSERVE_RETURN_IF_ERROR(failure);
+  auto obj = std::make_shared<Object>();
+  for (auto& [k, item] : entries) {
+    PODSERVE_ASSIGN_OR_RETURN(Value copy, sorted_dicts(item));
+    obj->set(k, std::move(copy));
+  }
+  return Value::object(std::move(obj));
+}
+
+// pprint.pformat(value) for values whose repr fits pprint's 80 columns: the repr with sorted dict keys.
+// Longer values would be broken over lines by pprint's layout rules, which we do not reproduce.
+Result<Value> f_pprint(Evaluator&, const Value& v, const CallArgs& a) {
+  PODSERVE_RETURN_IF_ERROR(BoundArgs::bind(a, "pprint", {}).status());
+  PODSERVE_ASSIGN_OR_RETURN(Value sorted, sorted_dicts(v));
+  std::string text = repr(sorted);
+  if (utf8_length(text) > 80) return invalid_argument("pprint: values longer than 80 characters are not supported");
+  return Value(std::move(text));
+}
+
 }  // namespace
+
+FilterFn find_text_filter(std::string_view name);  // filters_text.cpp
 
 FilterFn find_more_filter(std::string_view name) {
   static constexpr std::pair<std::string_view, FilterFn> kFilters[] = {
       {"batch", f_batch}, {"center", f_center}, {"dictsort", f_dictsort}, {"e", f_escape}, {"escape", f_escape},
-      {"max", f_max},     {"min", f_min},       {"round", f_round},
+      {"max", f_max},     {"min", f_min},       {"pprint", f_pprint}, {"round", f_round},
   };
   for (const auto& [n, fn] : kFilters) {
     if (n == name) return fn;
   }
-  return nullptr;
+  return find_text_filter(name);
 }
 
 }  // namespace podserve::jinja

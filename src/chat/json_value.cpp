@@ -138,13 +138,20 @@ Status dump(const Value& v, const JsonFormat& f, int level, std::string* out) {
       std::vector<const std::pair<std::string, Value>*> entries;
       for (const auto& e : o.entries) entries.push_back(&e);
       if (f.sort_keys) {
-        std::stable_sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+        // Python sorts the keys themselves: ints numerically, and a mix of ints and strings is a TypeError.
+        Status failure;
+        std::stable_sort(entries.begin(), entries.end(), [&](auto* a, auto* b) {
+          auto c = compare(dict_key_value(a->first), dict_key_value(b->first));
+          if (!c.ok() && failure.ok()) failure = c.status();
+          return c.ok() && *c < 0;
+        });
+        PODSERVE_RETURN_IF_ERROR(failure);
       }
       out->push_back('{');
       for (size_t i = 0; i < entries.size(); ++i) {
         if (i > 0) out->append(f.item_separator);
         newline(level + 1);
-        append_string(out, entries[i]->first, f.ensure_ascii);
+        append_string(out, to_str(dict_key_value(entries[i]->first)), f.ensure_ascii);
         out->append(f.key_separator);
         PODSERVE_RETURN_IF_ERROR(dump(entries[i]->second, f, level + 1, out));
       }

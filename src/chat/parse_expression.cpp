@@ -182,6 +182,11 @@ Result<ExprPtr> Parser::parse_primary() {
       if (n == "true" || n == "True") return ExprPtr(std::make_unique<LiteralExpr>(loc, Value(true)));
       if (n == "false" || n == "False") return ExprPtr(std::make_unique<LiteralExpr>(loc, Value(false)));
       if (n == "none" || n == "None") return ExprPtr(std::make_unique<LiteralExpr>(loc, Value::none()));
+      for (MacroStmt* m : open_macros_) {
+        m->uses_varargs = m->uses_varargs || n == "varargs";
+        m->uses_kwargs = m->uses_kwargs || n == "kwargs";
+        m->uses_caller = m->uses_caller || n == "caller";
+      }
       return ExprPtr(std::make_unique<NameExpr>(loc, std::move(n)));
     }
     case TokenType::kString: {

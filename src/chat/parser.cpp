@@ -128,7 +128,7 @@ Result<StmtPtr> Parser::parse_for(Loc loc) {
   if (skip_name("if")) {
     PODSERVE_ASSIGN_OR_RETURN(s->filter, parse_expression());
   }
-  if (is_name("recursive")) return error(cur(), "recursive loops are not supported");
+  s->recursive = skip_name("recursive");
   PODSERVE_RETURN_IF_ERROR(expect_block_end());
   ++loop_depth_;
   std::string found;
@@ -193,7 +193,9 @@ Result<StmtPtr> Parser::parse_macro(Loc loc) {
   PODSERVE_RETURN_IF_ERROR(expect_block_end());
   const int saved = loop_depth_;
   loop_depth_ = 0;  // a macro body is not inside the caller's loop
+  open_macros_.push_back(s.get());
   Status st = parse_end(&s->body, "endmacro");
+  open_macros_.pop_back();
   loop_depth_ = saved;
   PODSERVE_RETURN_IF_ERROR(st);
   return StmtPtr(std::move(s));

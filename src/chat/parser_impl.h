@@ -114,6 +114,9 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;  // for break/continue
+  // Macros whose body is being parsed; a use of `varargs`, `kwargs` or `caller` inside marks them all
+  // (jinja2 decides from the body's undeclared names whether a macro catches extra arguments).
+  std::vector<MacroStmt*> open_macros_;
 
 };
 

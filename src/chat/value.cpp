@@ -1,6 +1,7 @@
 #include "chat/value.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "chat/py_string.h"
 
@@ -85,6 +86,18 @@ bool Value::contains_namespace() const {
   return false;
 }
 
+std::optional<std::string> dict_key(const Value& key) {
+  if (key.is_string()) return key.as_string();
+  if (key.is_int()) return std::string(1, '\0') + std::to_string(key.as_int());
+  if (key.is_bool()) return std::string(1, '\0') + (key.as_bool() ? "1" : "0");
+  return std::nullopt;
+}
+
+Value dict_key_value(const std::string& stored) {
+  if (stored.empty() || stored[0] != '\0') return Value(stored);
+  return Value(static_cast<int64_t>(std::strtoll(stored.c_str() + 1, nullptr, 10)));
+}
+
 const Value* Object::find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
     if (k == key) return &v;
@@ -154,7 +167,7 @@ std::string repr(const Value& v) {
       if (o.kind == ObjectKind::kLoop) return "<LoopContext>";
       for (size_t i = 0; i < o.entries.size(); ++i) {
         if (i > 0) out += ", ";
-        out += py_repr_string(o.entries[i].first) + ": " + repr(o.entries[i].second);
+        out += repr(dict_key_value(o.entries[i].first)) + ": " + repr(o.entries[i].second);
       }
       return out + (o.kind == ObjectKind::kNamespace ? "}>" : "}");
     }

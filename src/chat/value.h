@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -112,6 +113,12 @@ struct Object {
   /// Replaces the value of an existing key (keeping its position) or appends a new one.
   void set(std::string key, Value value);
 };
+
+/// Dict keys are stored as strings; an int key (Python dicts take any hashable) is stored as "\0" followed
+/// by its decimal digits. `dict_key` gives the stored form of a key usable for lookup (bools look up as 0/1,
+/// as in Python), nullopt for other types; `dict_key_value` turns a stored key back into its Value.
+std::optional<std::string> dict_key(const Value& key);
+Value dict_key_value(const std::string& stored);
 
 /// Positional and keyword arguments of a call, in source order.
 struct CallArgs {

@@ -171,6 +171,15 @@ SMOLLM2_CONTEXTS = {
 }
 
 # One feature each: (name, template, context).
+# Arguments of the str_format_specs case, one per field of its format string.
+FORMAT_SPEC_ARGS = ["abc", "abc", "abc", "abc", "abc", "abc", 42, 42, 42, -42, 255, 255, 8, 5, 1234567, 1234567, 65,
+                    3.14159, 12345.678, 1e20, 0.00012345, 0.256, 2.5, 1.0, 1234567.891, -1234.5, 5, True, 1.5,
+                    -3.14159, 1e16, 1234.5, -0.0, 2.5, 1.5, 1234567.891, 1e-7, 0.000123456, 2.0, -9876543, 3.14159,
+                    7, 1234567]
+
+FORMAT_SPEC_MORE_ARGS = ["ab", 7, 3.14159, 5, -255, -1234567, 12345.0, 2.0, 12345, 3, 7, 0.0001, 123456789.0, 1e-05,
+                         2.5, True, "n", -5, 1234567, "é", "abcdef", "x", "x", -0.05, 1e100, 1 / 3, 2.5]
+
 SYNTAX_CASES = [
     ("text_only", "Hello\nworld\n", {}),
     ("trailing_newlines", "a\n\n", {}),
@@ -353,6 +362,101 @@ SYNTAX_CASES = [
     ("error_percent_bad_number", "{{ '%d' % 'x' }}", {}),
     ("error_percent_bad_char", "{{ '%y' % 1 }}", {}),
     ("filter_batch_odd_counts", "{{ [1, 2]|batch(0)|list }} {{ [1, 2]|batch(-1, 0)|list }}", {}),
+    # Text and grouping filters (filters_text.cpp).
+    ("filter_wordcount", "{{ 'Hello, world! foo_bar 42'|wordcount }} {{ ''|wordcount }} {{ 'héllo wörld — ok'|wordcount }} "
+     "{{ 123|wordcount }}", {}),
+    ("filter_truncate", "[{{ s|truncate(9) }}][{{ s|truncate(9, true) }}][{{ s|truncate(12, false, '…', 0) }}]"
+     "[{{ s|truncate }}][{{ 'short'|truncate(3) }}][{{ s|truncate(10, leeway=40) }}][{{ 'nospaceshere!!'|truncate(6, leeway=0) }}]",
+     {"s": "The quick brown fox jumps over the lazy dog"}),
+    ("error_filter_truncate_short_length", "{{ 'abcdefghijkl'|truncate(2) }}", {}),
+    ("filter_urlencode", "{{ 'a b/c&d=é?'|urlencode }}|{{ {'q': 'x y', 'n': 1, 'p/q': 'a&b'}|urlencode }}|"
+     "{{ [('k', 'v 1'), ('z', none)]|urlencode }}|{{ 42|urlencode }}", {}),
+    ("filter_attr", "{% set ns = namespace(x=5) %}{{ (d|attr('items'))()|list }} [{{ d|attr('a') }}] {{ ns|attr('x') }} {{ 'ab'|attr('upper')() }} "
+     "{{ d|attr('missing') is undefined }}", {"d": {"a": 1, "items": 2}}),
+    ("filter_groupby", "{% for grouper, members in people|groupby('city') %}{{ grouper }}:"
+     "{% for p in members %}{{ p.name }},{% endfor %};{% endfor %}|{{ people|groupby('city', case_sensitive=true)|map('first')|list }}|"
+     "{% for k, xs in people|groupby('age', default=0) %}{{ k }}={{ xs|length }} {% endfor %}|{{ [[1, 'a'], [0, 'b'], [1, 'c']]|groupby(0) }}",
+     {"people": [{"name": "a", "city": "Paris", "age": 3}, {"name": "b", "city": "berlin"},
+                 {"name": "c", "city": "paris", "age": 3}, {"name": "d", "city": "Berlin"}]}),
+    ("error_filter_groupby_mixed_keys", "{{ xs|groupby('k') }}", {"xs": [{"k": 1}, {"k": "a"}]}),
+    # The rarer str methods (string_methods_more.cpp).
+    ("string_methods_justify", "[{{ 'ab'.rjust(5) }}][{{ 'ab'.ljust(5, '*') }}][{{ 'é'.rjust(3, 'ü') }}]"
+     "[{{ 'long'.rjust(2) }}][{{ '-42'.zfill(6) }}][{{ '7'.zfill(3) }}]", {}),
+    ("string_methods_partition", "{{ 'a=b=c'.partition('=') }} {{ 'a=b=c'.rpartition('=') }} {{ 'abc'.partition('=') }} "
+     "{{ 'abc'.rpartition('=') }} {% set head, sep, tail = 'key: value: x'.partition(': ') %}[{{ head }}|{{ tail }}]", {}),
+    ("error_string_partition_empty", "{{ 'abc'.partition('') }}", {}),
+    ("error_string_rjust_fillchar", "{{ 'abc'.rjust(5, 'xy') }}", {}),
+    # Macro varargs / kwargs / caller (evaluator_macro.cpp).
+    ("macro_varargs_kwargs", "{% macro m(a, b=2) %}{{ a }},{{ b }},{{ varargs }},{{ kwargs }}{% endmacro %}"
+     "[{{ m(1) }}][{{ m(1, 3, 4, 5) }}][{{ m(1, x=7, b=9, y='z') }}][{{ m(1, 2, a=5) }}]"
+     "{% macro v() %}{% for x in varargs %}{{ x }};{% endfor %}{% endmacro %}[{{ v('p', 'q') }}]"
+     "{% macro k() %}{% for key, val in kwargs|dictsort %}{{ key }}={{ val }} {% endfor %}{% endmacro %}"
+     "[{{ k(z=1, a=2) }}]", {}),
+    ("macro_caller_optional", "{% macro w(x) %}<{{ x }}:{{ caller() if caller is defined else 'none' }}>{% endmacro %}"
+     "{{ w(1) }}{% call w(2) %}body{% endcall %}{% call(n) w(3) %}{% endcall %}", {}),
+    ("macro_call_block_kwargs", "{% macro list_it(items) %}{% for i in items %}{{ caller(i, sep='|') }}{% endfor %}"
+     "{{ kwargs.get('tail', '') }}{% endmacro %}{% call(x, sep) list_it([1, 2], tail='!') %}{{ x }}{{ sep }}{% endcall %}", {}),
+    ("error_macro_too_many_args", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", {}),
+    ("error_macro_unknown_kwarg", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}", {}),
+    ("error_macro_positional_and_keyword", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, a=2) }}", {}),
+    ("error_call_block_without_caller_use", "{% macro m() %}x{% endmacro %}{% call m() %}body{% endcall %}", {}),
+    ("error_macro_caller_undefined", "{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}", {}),
+    # Recursive loops (evaluator_loop.cpp).
+    ("for_recursive", "{% for item in tree recursive %}{{ loop.depth }}{{ loop.depth0 }}:{{ item.name }}"
+     "{% if item.children %}[{{ loop(item.children) }}]{% endif %}{{ ',' if not loop.last }}{% endfor %}|"
+     "{% for x in tree if x.name != 'b' recursive %}{{ x.name }}({{ loop.index }}/{{ loop.length }})"
+     "{% if x.children %}{{ loop(x.children) | upper }}{% endif %}{% else %}empty{% endfor %}|"
+     "{% for x in tree recursive %}{{ x.name }}{% if loop.first %}{{ loop(x.children or []) }}{% endif %}{% endfor %}",
+     {"tree": [{"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}, {"name": "d"}]},
+               {"name": "b", "children": []}, {"name": "e", "children": [{"name": "b"}]}]}),
+    ("for_recursive_break", "{% for x in xs recursive %}{{ x.n }}{% if x.n == 2 %}{% break %}{% endif %}"
+     "{% if x.k %}<{{ loop(x.k) }}>{% endif %}{% endfor %}",
+     {"xs": [{"n": 1, "k": [{"n": 2}, {"n": 3}]}, {"n": 2}, {"n": 4}]}),
+    ("error_loop_call_not_recursive", "{% for x in [1] %}{{ loop([2]) }}{% endfor %}", {}),
+    ("error_for_recursive_too_deep", "{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}", {}),
+    # str.format (str_format.cpp).
+    ("str_format_fields", "{{ '{} and {}'.format('a', 1) }}|{{ '{1}{0}{1}'.format('x', 'y') }}|{{ '{name}: {v!r}'.format(name='k', v='q') }}|"
+     "{{ '{0[role]} {0.content} {1[1]}'.format(m, [5, 6]) }}|{{ '{{literal}} {}'.format(none) }}|{{ '{}'.format([1, 'a']) }}|"
+     "{{ '{:>{w}}'.format('r', w=4) }}|{{ '{!s:^7}'.format(true) }}|{{ '{}'.format(nothing) }}",
+     {"m": {"role": "user", "content": "hi"}}),
+    ("str_format_specs", "{{ fmt.format(" + ", ".join(f"a[{i}]" for i in range(len(FORMAT_SPEC_ARGS))) + ") }}",
+     {"fmt": "[{:>6}][{:<6}][{:^6}][{:*^7}][{:.2}][{:5.1}][{:d}][{:+d}][{: d}][{:05d}][{:x}][{:#X}][{:#o}][{:b}][{:,}]"
+             "[{:_}][{:c}][{:.2f}][{:+.1e}][{:g}][{:.3g}][{:.1%}][{}][{:.3}][{:,.2f}][{:010,.2f}][{:=+8}][{:>5}][{:f}]"
+             "[{:08.3f}][{}][{:E}][{}][{:.0f}][{:n}][{:,}][{:G}][{:.2e}][{:#.3g}][{:,d}][{:>+9.2f}][{:<05}][{:^9,}]",
+      "a": FORMAT_SPEC_ARGS}),
+    ("str_format_specs_more", "{{ fmt.format(" + ", ".join(f"a[{i}]" for i in range(len(FORMAT_SPEC_MORE_ARGS))) + ") }}",
+     {"fmt": "[{:05}][{:x<4}][{:^+8.2f}][{:#b}][{:#x}][{:,}][{:.0e}][{:#.0f}][{:e}][{:%}][{:f}][{:g}][{:g}][{}][{:10}]"
+             "[{:<10}][{:>4}][{:-d}][{:020_}][{:é>4}][{:.3s}][{:}][{:3}][{:,.1f}][{:g}][{:.10g}][{:F}]",
+      "a": FORMAT_SPEC_MORE_ARGS}),
+    ("error_str_format_int_precision", "{{ '{:.2}'.format(5) }}", {}),
+    ("error_str_format_str_sign", "{{ '{:+}'.format('a') }}", {}),
+    ("error_str_format_str_equals", "{{ '{:=5}'.format('a') }}", {}),
+    ("error_str_format_int_s", "{{ '{:s}'.format(1) }}", {}),
+    ("error_str_format_bad_conversion", "{{ '{!x}'.format(1) }}", {}),
+    ("error_str_format_unclosed", "{{ '{0'.format(1) }}", {}),
+    # Int dict keys (value.h dict_key).
+    ("dict_int_keys", "{% set d = {1: 'a', 'b': 2, -3: [4]} %}{{ d }} {{ d[1] }} {{ d[-3] }} {{ d.get(1) }} {{ d[true] }} "
+     "{{ 1 in d }} {{ '1' in d }} {{ d.keys()|list }} {{ d|tojson }} {% for k, v in d.items() %}{{ k + 0 if k is number else k }}={{ v }};{% endfor %}"
+     "{{ {2: 'x', 1: 'y'}|dictsort }} {{ {2: 'x', 10: 'y'}|tojson(sort_keys=true) }} {{ d|length }} {{ {0: 'z'}|list }} "
+     "{{ {1: 'q'} == {1: 'q'} }} {{ {1: 'q'} == {'1': 'q'} }} {{ [{0: 'r'}]|map(attribute='0')|list }}", {}),
+    ("error_dict_int_key_missing", "{{ {1: 'a'}[2] + 1 }}", {}),
+    ("error_tojson_sort_mixed_keys", "{{ {1: 'a', 'b': 2}|tojson(sort_keys=true) }}", {}),
+    ("error_dictsort_mixed_keys", "{{ {1: 'a', 'b': 2}|dictsort }}", {}),
+    ("filter_wordwrap", "{{ s|wordwrap(12, break_on_hyphens=false) }}|{{ s|wordwrap(5, false, '<br>', false) }}|"
+     "{{ 'aaaaaaaaaaaa bb'|wordwrap(5) }}|{{ 'x  y   z\n\n  lead\ttab  '|wordwrap(3) }}|{{ ''|wordwrap(0) }}|"
+     "{{ 'héllo wörld ünïcode'|wordwrap(6) }}|{{ 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen'|wordwrap }}|"
+     "{{ 'ab-cd-ef gh'|wordwrap(4, true, '/', false) }}",
+     {"s": "The quick brown fox jumps over the lazy dog, extraordinarily-long-hyphenated words\nsecond line here"}),
+    ("error_filter_wordwrap_width", "{{ 'abc'|wordwrap(0) }}", {}),
+    ("filter_pprint", "{{ d|pprint }}|{{ [3, 'a', none, true, 1.5]|pprint }}|{{ \"it's\"|pprint }}|{{ (1,)|pprint }}|"
+     "{{ {2: 'b', 1: {'z': 1, 'a': [2]}}|pprint }}|{{ 7|pprint }}", {"d": {"b": 1, "a": {"d": 2, "c": 3}}}),
+    ("error_str_format_missing_index", "{{ '{} {}'.format(1) }}", {}),
+    ("error_str_format_missing_key", "{{ '{a}'.format(b=1) }}", {}),
+    ("error_str_format_mixed_numbering", "{{ '{} {0}'.format(1) }}", {}),
+    ("error_str_format_single_brace", "{{ 'a } b'.format() }}", {}),
+    ("error_str_format_bad_code", "{{ '{:d}'.format('x') }}", {}),
+    ("error_str_format_list_spec", "{{ '{:>5}'.format([1]) }}", {}),
+    ("error_str_format_unsafe_attr", "{{ '{0.__class__}'.format(1) }}", {}),
 ]
 
 

@@ -97,6 +97,22 @@ TEST(JinjaBudget, RunawayLoopsHitTheStepLimit) {
   EXPECT_TRUE(render("{% for i in range(10) %}{{ i }}{% endfor %}", "{}", small).ok());
 }
 
+TEST(JinjaBudget, RecursiveLoopsAndMacroVarargsStopAtTheDepthLimit) {
+  // jinja2 raises RecursionError for these (see the goldens); we stop at max_call_depth.
+  expect_error(render("{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}"), StatusCode::kResourceExhausted,
+               "recursive loop nested deeper than 64");
+  expect_error(render("{% macro m() %}{{ varargs }}{{ m(1, 2, k=3) if kwargs is defined }}{% endmacro %}{{ m() }}"),
+               StatusCode::kResourceExhausted, "macro calls nested deeper than 64");
+}
+
+TEST(JinjaGaps, UnsupportedFilterCornersFailClearly) {
+  // textwrap's hyphen splitting and pprint's multi-line layout are not reproduced: an error, not a difference.
+  expect_error(render("{{ 'well-known words'|wordwrap(5) }}"), StatusCode::kInvalidArgument, "break_on_hyphens");
+  EXPECT_EQ(*render("{{ 'well-known words'|wordwrap(5, false, break_on_hyphens=false) }}"), "well-known\nwords");
+  expect_error(render("{{ range(40)|list|pprint }}"), StatusCode::kInvalidArgument, "longer than 80 characters");
+  expect_error(render("{{ {1.5: 1} }}"), StatusCode::kInvalidArgument, "only string and int dict keys");
+}
+
 TEST(JinjaBudget, OutputAndStringSizeLimits) {
   jinja::RenderOptions small;
   small.max_output_bytes = 1000;
