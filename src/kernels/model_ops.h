@@ -9,16 +9,6 @@
 
 namespace podserve::kernels {
 
-/// One sequence's K/V history kept in float32 (DTYPE=float32); addressing as PagedKv.
-struct PagedKvF32 {
-  const float* k = nullptr;
-  const float* v = nullptr;
-  int64_t stride = 0;
-  const int32_t* block_table = nullptr;
-  int64_t block_size = 0;
-  int64_t row(int64_t pos) const { return block_table[pos / block_size] * block_size + pos % block_size; }
-};
-
 struct AttentionOptions {
   float scale = 1.0f;    // multiplies q.k
   float softcap = 0.0f;  // > 0: score = softcap * tanh(score / softcap), before the mask (Gemma 2)

@@ -30,15 +30,18 @@ struct MatrixView {
 /// One sequence's K/V history in a paged pool (see engine/kv_cache/kv_layout.h): position p is row
 /// block_table[p / block_size] * block_size + p % block_size of `k` and `v`, rows `stride` fp16 values apart.
 /// The pointers point at the wanted head's slice of row 0. A contiguous history is block_table = {0} with
-/// block_size >= n_ctx.
-struct PagedKv {
-  const uint16_t* k = nullptr;
-  const uint16_t* v = nullptr;
+/// block_size >= n_ctx. Elements are fp16 bits (PagedKv) or float32 (PagedKvF32, DTYPE=float32).
+template <typename T>
+struct PagedKvOf {
+  const T* k = nullptr;
+  const T* v = nullptr;
   int64_t stride = 0;
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
   int64_t row(int64_t pos) const { return block_table[pos / block_size] * block_size + pos % block_size; }
 };
+using PagedKv = PagedKvOf<uint16_t>;
+using PagedKvF32 = PagedKvOf<float>;
 
 /// Whether `matmul` supports weights of this type (cols must also be a multiple of the block size).
 bool matmul_supports(DType type);

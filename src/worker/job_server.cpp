@@ -57,6 +57,14 @@ net::HeaderList JobServer::headers() const {
   return h;
 }
 
+Result<net::HttpResponse> JobServer::long_poll(net::HttpClient& client, net::HttpRequest req,
+                                               const std::function<bool()>& keep_going) const {
+  req.headers = headers();
+  req.timeout_s = kLongPollTimeoutS;
+  req.keep_going = keep_going;
+  return client.send(req);
+}
+
 Result<std::vector<Job>> JobServer::take(net::HttpClient& client, int free_slots, bool jobs_in_progress,
                                          const std::function<bool()>& keep_going) const {
   net::HttpRequest req;
@@ -66,10 +74,7 @@ Result<std::vector<Job>> JobServer::take(net::HttpClient& client, int free_slots
   } else {
     req.url = append_query(take_url_, in_progress);
   }
-  req.headers = headers();
-  req.timeout_s = kLongPollTimeoutS;
-  req.keep_going = keep_going;
-  Result<net::HttpResponse> res = client.send(req);
+  Result<net::HttpResponse> res = long_poll(client, req, keep_going);
   if (!res.ok()) return res.status();
   const net::HttpResponse& r = res.value();
   std::vector<Job> jobs;
@@ -94,10 +99,7 @@ Result<std::vector<std::string>> JobServer::poll_stop(net::HttpClient& client,
                                                       const std::function<bool()>& keep_going) const {
   net::HttpRequest req;
   req.url = stop_url_;
-  req.headers = headers();
-  req.timeout_s = kLongPollTimeoutS;
-  req.keep_going = keep_going;
-  Result<net::HttpResponse> res = client.send(req);
+  Result<net::HttpResponse> res = long_poll(client, req, keep_going);
   if (!res.ok()) return res.status();
   const net::HttpResponse& r = res.value();
   std::vector<std::string> ids;

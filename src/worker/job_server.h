@@ -48,6 +48,9 @@ class JobServer {
 
  private:
   net::HeaderList headers() const;
+  /// GET `req.url` with the auth headers and the SDK's long-poll timeout (job-take, job-stop).
+  Result<net::HttpResponse> long_poll(net::HttpClient& client, net::HttpRequest req,
+                                      const std::function<bool()>& keep_going) const;
   Status post(net::HttpClient& client, const std::string& url, const std::string& job_id, std::string body) const;
 
   const WorkerConfig& config_;
