@@ -5,7 +5,6 @@ Run through ctest (`ctest -L e2e`), which sets PODSERVE_BINARY, PODSERVE_TEST_MO
 
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,23 +13,13 @@ from dataclasses import dataclass
 import httpx
 import openai
 import pytest
+from podserve_testutil import free_port, require_env
 
 SERVED_MODEL = "podserve-test-model"
 MAX_MODEL_LEN = 2048
 STARTUP_TIMEOUT_S = 120
 
 
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set; run the e2e tier through ctest (ctest -L e2e)", returncode=2)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -70,8 +59,8 @@ def start_server(extra_args: list[str] | None = None, api_key: str | None = None
     """Starts the binary and waits for /health; fails the test with the log tail if it does not come up.
     `env` adds environment variables (the worker's configuration path); with OPENAI_SERVED_MODEL_NAME_OVERRIDE
     in it, no --served-model-name flag is passed (a flag would win)."""
-    binary = _require_env("PODSERVE_BINARY")
-    model = _require_env("PODSERVE_TEST_MODEL")
+    binary = require_env("PODSERVE_BINARY")
+    model = require_env("PODSERVE_TEST_MODEL")
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="podserve-e2e-", suffix=".log", delete=False)
     args = [binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",

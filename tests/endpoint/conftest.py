@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,23 +17,13 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 import runpod
+from podserve_testutil import free_port, require_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENDPOINT_ID = "test-ep"
 STARTUP_TIMEOUT_S = 30
 
 
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set; run the e2e tier through ctest (ctest -L e2e)", returncode=2)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sdk_worker_command() -> str:
@@ -112,7 +101,7 @@ class Endpoint:
 
 def start_endpoint(args: list, db: str | None = None, api_key: str | None = None, env: dict | None = None,
                    port: int | None = None) -> Endpoint:
-    binary = _require_env("PODSERVE_BINARY")
+    binary = require_env("PODSERVE_BINARY")
     port = port or free_port()
     own_db_dir = None
     if db is None:

@@ -2,11 +2,11 @@
 
 import subprocess
 
-from conftest import _require_env
+from podserve_testutil import require_env
 
 
 def run(*args, env=None):
-    return subprocess.run([_require_env("PODSERVE_BINARY"), "endpoint", *args], capture_output=True, text=True,
+    return subprocess.run([require_env("PODSERVE_BINARY"), "endpoint", *args], capture_output=True, text=True,
                           timeout=30, env=env)
 
 

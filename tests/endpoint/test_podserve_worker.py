@@ -13,7 +13,8 @@ import openai
 import pytest
 import requests
 
-from conftest import ENDPOINT_ID, _require_env, free_port, start_endpoint
+from conftest import ENDPOINT_ID, start_endpoint
+from podserve_testutil import free_port, require_env
 
 SERVED = "podserve-test-model"
 ENGINE_FLAGS = ["--max-model-len", "2048", "--served-model-name", SERVED, "--kv-cache-memory", "0.25", "--seed", "0"]
@@ -24,7 +25,7 @@ MESSAGES = [{"role": "user", "content": "Name three colors."}]
 @pytest.fixture(scope="module")
 def reference():
     """`podserve serve` on the same model: the answers the worker must reproduce."""
-    binary, model = _require_env("PODSERVE_BINARY"), _require_env("PODSERVE_TEST_MODEL")
+    binary, model = require_env("PODSERVE_BINARY"), require_env("PODSERVE_TEST_MODEL")
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="podserve-ref-", suffix=".log", delete=False)
     p = subprocess.Popen([binary, "serve", "--model", model, "--host", "127.0.0.1", "--port", str(port)]
@@ -44,7 +45,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def ep():
-    binary, model = _require_env("PODSERVE_BINARY"), _require_env("PODSERVE_TEST_MODEL")
+    binary, model = require_env("PODSERVE_BINARY"), require_env("PODSERVE_TEST_MODEL")
     command = " ".join([binary, "worker", "--model", model] + ENGINE_FLAGS)
     e = start_endpoint(["--workers-min", "1", "--workers-max", "1", "--worker-command", command])
     yield e
@@ -166,7 +167,7 @@ def test_cancel_of_a_running_streaming_job(ep):
 
 def test_default_worker_command_is_this_binarys_worker(endpoint_factory, reference):
     """Without --worker-command the endpoint starts `<its own binary> worker`, configured by the inherited env."""
-    model = _require_env("PODSERVE_TEST_MODEL")
+    model = require_env("PODSERVE_TEST_MODEL")
     e = endpoint_factory(["--workers-max", "1"],
                          env={"MODEL_NAME": model, "MAX_MODEL_LEN": "2048", "KV_CACHE_MEMORY": "0.25",
                               "OPENAI_SERVED_MODEL_NAME_OVERRIDE": SERVED})

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_hub import TOKEN, FakeHub, Repo  # noqa: E402
+from podserve_testutil import free_port, require_env
 
 GGUF_REPO = "podserve-test/tiny-gguf"
 ST_REPO = "podserve-test/tiny-st"
@@ -28,21 +28,10 @@ NESTED_FILE = "sub dir/x+y.gguf"
 BIG_SIZE = 3 * 1024 * 1024 + 12345
 
 
-def _require_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set; run the hub tier through ctest (ctest -L e2e)", returncode=2)
-    return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _read(name: str) -> bytes:
-    with open(os.path.join(_require_env("PODSERVE_TEST_DATA"), name), "rb") as f:
+    with open(os.path.join(require_env("PODSERVE_TEST_DATA"), name), "rb") as f:
         return f.read()
 
 
@@ -102,7 +91,7 @@ def hub_env(hub, cache, **extra) -> dict:
 
 
 def podserve(*args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([_require_env("PODSERVE_BINARY"), *args], env=env, capture_output=True, text=True,
+    return subprocess.run([require_env("PODSERVE_BINARY"), *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 

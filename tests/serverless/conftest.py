@@ -5,7 +5,6 @@ Run through ctest (`ctest -L e2e`), which sets PODSERVE_BINARY, PODSERVE_TEST_MO
 """
 
 import os
-import socket
 import time
 
 import httpx
@@ -17,25 +16,20 @@ import tempfile
 import pytest
 
 from fake_job_server import start_fake_job_server
+from podserve_testutil import free_port, require_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SERVED_MODEL = "podserve-test-model"  # what tests/e2e's server is started with
 MAX_MODEL_LEN = 2048
 
 
-def _require_env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.exit(f"{name} is not set; run this tier through ctest (ctest -L e2e)", returncode=2)
-    return value
-
 
 class Worker:
     """A `podserve worker` process; its stderr goes to a log file."""
 
     def __init__(self, env, args=None, cwd=None, served_name=SERVED_MODEL):
-        binary = _require_env("PODSERVE_BINARY")
-        model = _require_env("PODSERVE_TEST_MODEL")
+        binary = require_env("PODSERVE_BINARY")
+        model = require_env("PODSERVE_TEST_MODEL")
         self.log = tempfile.NamedTemporaryFile(prefix="podserve-worker-", suffix=".log", delete=False)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
         full_env.update(env)
@@ -94,11 +88,9 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def serve():
     """`podserve serve` on the same model, for the answers the OpenAI routes must reproduce."""
-    binary = _require_env("PODSERVE_BINARY")
-    model = _require_env("PODSERVE_TEST_MODEL")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    binary = require_env("PODSERVE_BINARY")
+    model = require_env("PODSERVE_TEST_MODEL")
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="podserve-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen([binary, "serve", "--model", model, "--port", str(port), "--host", "127.0.0.1",
                              "--max-model-len", str(MAX_MODEL_LEN), "--served-model-name", SERVED_MODEL,
@@ -132,7 +124,7 @@ def hf_tokenizer():
     spec.loader.exec_module(module)
     build_tokenizer = module.build_tokenizer
 
-    reader = gguf.GGUFReader(_require_env("PODSERVE_TEST_MODEL"))
+    reader = gguf.GGUFReader(require_env("PODSERVE_TEST_MODEL"))
     return build_tokenizer(reader)
 
 
@@ -142,7 +134,7 @@ def chat_template_render():
     import gguf
     import jinja2
 
-    reader = gguf.GGUFReader(_require_env("PODSERVE_TEST_MODEL"))
+    reader = gguf.GGUFReader(require_env("PODSERVE_TEST_MODEL"))
     f = reader.fields["tokenizer.chat_template"]
     source = bytes(f.parts[f.data[0]]).decode("utf-8")
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)

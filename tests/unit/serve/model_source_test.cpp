@@ -13,13 +13,7 @@
 namespace podserve {
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::env_of;
 
 TEST(ModelSource, HubFlagsAndTheWorkersVariables) {
   auto env = env_of({{"MODEL_NAME", "org/name"}, {"MODEL_REVISION", "v1"}, {"TOKENIZER_NAME", "org/tok"},

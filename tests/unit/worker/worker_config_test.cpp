@@ -7,16 +7,12 @@
 #include <map>
 #include <vector>
 
+#include "test_util.h"
+
 namespace podserve::worker {
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::env_of;
 
 TEST(WorkerConfig, Defaults) {
   Result<WorkerConfig> c = parse_worker_config(env_of({}));
