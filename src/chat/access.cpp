@@ -16,7 +16,9 @@ constexpr std::string_view kStringMethods[] = {
     "capitalize", "count",   "endswith", "find",    "isalnum", "isalpha", "isdigit",    "islower",
     "isspace",    "isupper", "join",     "lower",   "lstrip",  "replace", "rfind",      "rstrip",
     "split",      "splitlines", "startswith", "strip", "title", "upper",
-    "ljust",      "rjust",   "zfill",    "partition", "rpartition", "format"};
+    "ljust",      "rjust",   "zfill",    "partition", "rpartition", "format",
+    "casefold",   "swapcase", "removeprefix", "removesuffix", "center", "index", "rindex", "isdecimal",
+    "isnumeric",  "expandtabs"};
 constexpr std::string_view kDictMethods[] = {"copy", "get", "items", "keys", "values"};
 constexpr std::string_view kDictUnsafe[] = {"clear", "pop", "popitem", "setdefault", "update"};
 constexpr std::string_view kListMethods[] = {"count", "index"};
@@ -207,6 +209,7 @@ Result<Value> get_attr(const Value& obj, std::string_view name) {
       return among(kStringMethods, name) ? bind_method(obj, name) : no_attribute(obj, name);
     case Value::Kind::kArray:
       if (obj.array_kind() == ArrayKind::kIterator) return no_attribute(obj, name);
+      if (obj.is_group_tuple() && (name == "grouper" || name == "list")) return obj.as_array()[name == "list"];
       if (among(kListMethods, name)) return bind_method(obj, name);
       return among(kListUnsafe, name) ? unsafe(obj, name) : no_attribute(obj, name);
     case Value::Kind::kObject: {

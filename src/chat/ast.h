@@ -22,6 +22,8 @@ using Body = std::vector<StmtPtr>;
 struct ArgList {
   std::vector<ExprPtr> positional;
   std::vector<std::pair<std::string, ExprPtr>> keyword;
+  ExprPtr star_args;    // `*seq` (after the keywords, as jinja2 requires): more positional arguments; may be null
+  ExprPtr star_kwargs;  // `**mapping` (last): more keyword arguments; may be null
 };
 
 enum class ExprKind : uint8_t {
@@ -123,6 +125,7 @@ struct TestExpr : Expr {
 
 enum class StmtKind : uint8_t {
   kText, kOutput, kIf, kFor, kSet, kSetBlock, kMacro, kCallBlock, kFilterBlock, kBreak, kContinue, kScope,
+  kBlock, kLoad,
 };
 
 struct Stmt {
@@ -223,6 +226,25 @@ struct ScopeStmt : Stmt {
   bool new_scope = false;
   std::vector<std::pair<std::string, ExprPtr>> assignments;
   Body body;
+};
+
+/// `{% block name [scoped] [required] %}`. With no `extends` in effect (transformers' environment has no
+/// loader) jinja2 renders a block in place, as a function of its own: it sees the template's top-level
+/// variables (`scoped`: the enclosing scope's) and its own `set`s do not leak out.
+struct BlockStmt : Stmt {
+  explicit BlockStmt(Loc l) : Stmt(StmtKind::kBlock, l) {}
+  std::string name;
+  bool scoped = false;
+  bool required = false;  // rendering a required block is an error ("not found" without a child template)
+  Body body;
+};
+
+/// `{% include %}`, `{% import %}`, `{% from ... import %}`, `{% extends %}`: they need a template loader,
+/// which transformers' environment lacks, so running one is jinja2's "no loader" TypeError. Parsed anyway:
+/// a template that never runs them renders.
+struct LoadStmt : Stmt {
+  explicit LoadStmt(Loc l) : Stmt(StmtKind::kLoad, l) {}
+  ExprPtr source;  // the template name(s), evaluated before the error as jinja2 does
 };
 
 /// A parsed template.

@@ -43,6 +43,8 @@ Result<Value> unary_op(std::string_view op, const Value& v);
 Result<Value> percent_format(const std::string& fmt, const Value& args);
 /// `item in container`.
 Result<bool> contains(const Value& container, const Value& item);
+/// pprint.pformat of a value whose dicts already have sorted keys (pprint.cpp).
+Result<std::string> pretty_format(const Value& sorted);
 
 /// Python-style binding of call arguments to named parameters.
 class BoundArgs {

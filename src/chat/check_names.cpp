@@ -16,7 +16,8 @@ Status check_expr(const Expr* e, bool soft);
 Status check_args(const ArgList& args, bool soft) {
   for (const ExprPtr& a : args.positional) PODSERVE_RETURN_IF_ERROR(check_expr(a.get(), soft));
   for (const auto& [k, a] : args.keyword) PODSERVE_RETURN_IF_ERROR(check_expr(a.get(), soft));
-  return ok_status();
+  PODSERVE_RETURN_IF_ERROR(check_expr(args.star_args.get(), soft));
+  return check_expr(args.star_kwargs.get(), soft);
 }
 
 Status check_expr(const Expr* e, bool soft) {
@@ -142,6 +143,8 @@ Status check_stmt(const Stmt& s, bool soft) {
       PODSERVE_RETURN_IF_ERROR(check_filters(f.filters, soft));
       return check_body(f.body, false);
     }
+    case StmtKind::kBlock: return check_body(static_cast<const BlockStmt&>(s).body, false);
+    case StmtKind::kLoad: return check_expr(static_cast<const LoadStmt&>(s).source.get(), soft);
     case StmtKind::kScope: {
       const auto& scope = static_cast<const ScopeStmt&>(s);
       for (const auto& [name, expr] : scope.assignments) PODSERVE_RETURN_IF_ERROR(check_expr(expr.get(), soft));

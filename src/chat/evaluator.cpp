@@ -161,6 +161,21 @@ Result<Evaluator::Flow> Evaluator::exec(const Stmt& stmt) {
     }
     case StmtKind::kBreak: return Flow::kBreak;
     case StmtKind::kContinue: return Flow::kContinue;
+    case StmtKind::kBlock: {
+      const auto& b = static_cast<const BlockStmt&>(stmt);
+      if (b.required) return error_at(stmt.loc, "Required block '" + b.name + "' not found");
+      Scope* outer = scope_;
+      Scope inner(b.scoped ? outer : root_);
+      scope_ = &inner;
+      auto flow = exec_body(b.body);
+      scope_ = outer;
+      if (!flow.ok()) return flow.status();
+      return Flow::kNormal;
+    }
+    case StmtKind::kLoad: {
+      PODSERVE_RETURN_IF_ERROR(eval(*static_cast<const LoadStmt&>(stmt).source).status());
+      return error_at(stmt.loc, "no loader for this environment specified");
+    }
     case StmtKind::kScope: {
       const auto& s = static_cast<const ScopeStmt&>(stmt);
       if (!s.new_scope) return exec_body(s.body);

@@ -17,9 +17,26 @@ Result<CallArgs> Evaluator::eval_args(const ArgList& args) {
     PODSERVE_ASSIGN_OR_RETURN(Value v, eval(*e));
     out.args.push_back(std::move(v));
   }
+  if (args.star_args) {
+    PODSERVE_ASSIGN_OR_RETURN(Value seq, eval(*args.star_args));
+    Result<Array> items = iterate(seq);
+    if (!items.ok()) return error_at(args.star_args->loc, "argument after * must be an iterable, not " + type_name(seq));
+    out.args.insert(out.args.end(), items->begin(), items->end());
+  }
   for (const auto& [key, e] : args.keyword) {
     PODSERVE_ASSIGN_OR_RETURN(Value v, eval(*e));
     out.kwargs.emplace_back(key, std::move(v));
+  }
+  if (args.star_kwargs) {
+    PODSERVE_ASSIGN_OR_RETURN(Value map, eval(*args.star_kwargs));
+    if (!map.is_dict()) return error_at(args.star_kwargs->loc, "argument after ** must be a mapping, not " + type_name(map));
+    for (const auto& [key, v] : map.as_object().entries) {
+      if (!key.empty() && key[0] == '\0') return error_at(args.star_kwargs->loc, "keywords must be strings");
+      for (const auto& [seen, unused] : out.kwargs) {
+        if (seen == key) return error_at(args.star_kwargs->loc, "got multiple values for keyword argument '" + key + "'");
+      }
+      out.kwargs.emplace_back(key, v);
+    }
   }
   return out;
 }
@@ -45,8 +62,8 @@ Result<Value> Evaluator::eval(const Expr& expr) {
       for (size_t i = 0; i + 1 < items.size(); i += 2) {
         PODSERVE_ASSIGN_OR_RETURN(Value k, eval(*items[i]));
         PODSERVE_ASSIGN_OR_RETURN(Value v, eval(*items[i + 1]));
-        std::optional<std::string> key = k.is_bool() ? std::nullopt : dict_key(k);
-        if (!key) return error_at(items[i]->loc, "only string and int dict keys are supported");
+        std::optional<std::string> key = dict_key(k);
+        if (!key) return error_at(items[i]->loc, "unsupported dict key type '" + type_name(k) + "'");
         obj->set(std::move(*key), std::move(v));
       }
       Value v = Value::object(std::move(obj));

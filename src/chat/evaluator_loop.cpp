@@ -1,6 +1,7 @@
 // `{% for %}` loops: the `loop` object, `for ... if` filtering, `else`, and recursive loops, where
 // `loop(items)` renders the same loop over `items` one level deeper and returns the text.
 #include <memory>
+#include <optional>
 
 #include "chat/builtins.h"
 #include "chat/evaluator.h"
@@ -36,7 +37,8 @@ Result<Evaluator::Flow> Evaluator::run_loop(const ForStmt& s, const Value& seq, 
   loop->kind = ObjectKind::kLoop;
   loop->entries = {{"index", Value()},     {"index0", Value()}, {"revindex", Value()}, {"revindex0", Value()},
                    {"first", Value()},     {"last", Value()},   {"length", Value(n)},  {"depth", Value(depth0 + 1)},
-                   {"depth0", Value(depth0)}, {"previtem", Value()}, {"nextitem", Value()}, {"cycle", Value()}};
+                   {"depth0", Value(depth0)}, {"previtem", Value()}, {"nextitem", Value()}, {"cycle", Value()},
+                   {"changed", Value()}};
   auto cycle = std::make_shared<Callable>();
   cycle->name = "loop.cycle";
   // A weak reference: the loop object owns this callable.
@@ -47,6 +49,21 @@ Result<Evaluator::Flow> Evaluator::run_loop(const ForStmt& s, const Value& seq, 
     return a.args[static_cast<size_t>(index0) % a.args.size()];
   };
   loop->entries[11].second = Value::callable(std::move(cycle));
+  // loop.changed(*values): whether the values differ from the previous call's (true the first time).
+  auto changed = std::make_shared<Callable>();
+  changed->name = "loop.changed";
+  changed->fn = [last = std::make_shared<std::optional<Array>>()](Evaluator&, const CallArgs& a) -> Result<Value> {
+    if (!a.kwargs.empty()) return invalid_argument("loop.changed() takes no keyword arguments");
+    for (const Value& v : a.args) {
+      // Kept values must not hold mutable objects: the loop object owns this callable (no cycles).
+      if (v.contains_namespace()) return invalid_argument("loop.changed() of a namespace or loop object is not supported");
+    }
+    const Value now = Value::array(a.args, ArrayKind::kTuple);
+    if (last->has_value() && equals(Value::array(**last, ArrayKind::kTuple), now)) return Value(false);
+    *last = a.args;
+    return Value(true);
+  };
+  loop->entries[12].second = Value::callable(std::move(changed));
   // `alive` guards the captured scope: the callable only works while this level runs.
   auto alive = std::make_shared<bool>(true);
   struct EndOfLevel {

@@ -185,13 +185,12 @@ Result<Value> sorted_dicts(const Value& v) {
   return Value::object(std::move(obj));
 }
 
-// pprint.pformat(value) for values whose repr fits pprint's 80 columns: the repr with sorted dict keys.
-// Longer values would be broken over lines by pprint's layout rules, which we do not reproduce.
-Result<Value> f_pprint(Evaluator&, const Value& v, const CallArgs& a) {
+// pprint.pformat(value): sorted dict keys, and pprint's multi-line layout beyond 80 columns (pprint.cpp).
+Result<Value> f_pprint(Evaluator& e, const Value& v, const CallArgs& a) {
   PODSERVE_RETURN_IF_ERROR(BoundArgs::bind(a, "pprint", {}).status());
   PODSERVE_ASSIGN_OR_RETURN(Value sorted, sorted_dicts(v));
-  std::string text = repr(sorted);
-  if (utf8_length(text) > 80) return invalid_argument("pprint: values longer than 80 characters are not supported");
+  PODSERVE_ASSIGN_OR_RETURN(std::string text, pretty_format(sorted));
+  PODSERVE_RETURN_IF_ERROR(e.check_string_size(text.size()));
   return Value(std::move(text));
 }
 

@@ -161,9 +161,18 @@ Result<Value> filter_sort(Evaluator&, const Value& v, const CallArgs& a) {
   for (size_t i = 0; i < items.size(); ++i) {
     Value key = items[i];
     if (b.has(2) && !b.get(2).is_none()) {
-      PODSERVE_ASSIGN_OR_RETURN(key, get_attr_path(key, to_str(b.get(2))));
+      // jinja2's make_multi_attrgetter: "a,b" sorts by the list [item.a, item.b].
+      const std::string attribute = to_str(b.get(2));
+      Array parts;
+      for (const std::string& path : py_split(attribute, std::string(","), -1)) {
+        PODSERVE_ASSIGN_OR_RETURN(Value part, get_attr_path(items[i], path));
+        if (part.is_string() && !case_sensitive) part = Value(py_lower(part.as_string()));
+        parts.push_back(std::move(part));
+      }
+      key = parts.size() == 1 ? std::move(parts[0]) : Value::array(std::move(parts));
+    } else if (key.is_string() && !case_sensitive) {
+      key = Value(py_lower(key.as_string()));
     }
-    if (key.is_string() && !case_sensitive) key = Value(py_lower(key.as_string()));
     keyed.emplace_back(std::move(key), i);
   }
   Status failure;

@@ -136,7 +136,8 @@ Result<Value> group_key(const Value& item, const Value& attribute, const Value& 
   return lower && key.is_string() ? Value(py_lower(key.as_string())) : key;
 }
 
-// groupby: sorted by the key (stable), consecutive equal keys grouped; each group is (grouper, list).
+// groupby: sorted by the key (stable), consecutive equal keys grouped; each group is a (grouper, list)
+// namedtuple.
 // Without case_sensitive the grouper shown is the first member's original key.
 Result<Value> f_groupby(Evaluator&, const Value& v, const CallArgs& a) {
   PODSERVE_ASSIGN_OR_RETURN(BoundArgs b,
@@ -166,13 +167,54 @@ Result<Value> f_groupby(Evaluator&, const Value& v, const CallArgs& a) {
     if (lower) {
       PODSERVE_ASSIGN_OR_RETURN(grouper, group_key(members[0], b.get(0), fallback, false));
     }
-    out.push_back(Value::array({std::move(grouper), Value::array(std::move(members))}, ArrayKind::kTuple));
+    out.push_back(Value::group_tuple(std::move(grouper), Value::array(std::move(members))));
     i = j;
   }
   return Value::array(std::move(out));
 }
 
 bool is_wrap_space(char32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+
+// textwrap's wordsep_re (Python 3.11) as a scanner: whitespace runs, em-dashes between words, and words
+// split after the hyphens of hyphenated words ("well-known" -> "well-", "known").
+std::vector<std::u32string> hyphen_chunks(const std::u32string& t) {
+  const size_t n = t.size();
+  const auto at = [&](size_t i) { return i < n ? t[i] : U'\0'; };
+  const auto letter = [&](size_t i) { return i < n && is_word_char(t[i]) && !(t[i] >= '0' && t[i] <= '9'); };
+  const auto word_punct = [&](size_t i) {
+    return i < n && (is_word_char(t[i]) || std::u32string_view(U"!\"'&.,?").find(t[i]) != std::u32string_view::npos);
+  };
+  // -{2,} then a word character, starting at i.
+  const auto em_dash_at = [&](size_t i) {
+    size_t j = i;
+    while (at(j) == U'-') ++j;
+    return j - i >= 2 && j < n && is_word_char(t[j]);
+  };
+  std::vector<std::u32string> chunks;
+  size_t i = 0;
+  while (i < n) {
+    size_t end = i + 1;
+    if (is_wrap_space(t[i])) {
+      while (end < n && is_wrap_space(t[end])) ++end;
+    } else if (i > 0 && word_punct(i - 1) && em_dash_at(i)) {
+      while (at(end) == U'-') ++end;
+    } else {
+      for (;; ++end) {  // the shortest non-space run followed by one of the three endings
+        if (at(end) == U'-' && ((letter(end - 2) && letter(end - 1)) ||
+                               (end >= 3 && letter(end - 3) && at(end - 2) == U'-' && letter(end - 1))) &&
+            letter(end + 1) && (letter(end + 2) || (at(end + 2) == U'-' && letter(end + 3)))) {
+          ++end;  // hyphenated word: the hyphen stays with the left part
+          break;
+        }
+        if (end >= n || is_wrap_space(t[end])) break;
+        if (word_punct(end - 1) && em_dash_at(end)) break;
+      }
+    }
+    chunks.push_back(t.substr(i, end - i));
+    i = end;
+  }
+  return chunks;
+}
 
 // Python's textwrap.wrap(line, width, expand_tabs=False, replace_whitespace=False, break_long_words,
 // break_on_hyphens) for a line already split into whitespace / word chunks.
@@ -238,12 +280,9 @@ Result<Value> f_wordwrap(Evaluator&, const Value& v, const CallArgs& a) {
   for (const std::string& line : py_splitlines(v.as_string())) {
     const std::u32string text = utf8_decode(line);
     if (width <= 0) return invalid_argument("invalid width " + std::to_string(width) + " (must be > 0)");
-    // textwrap splits hyphenated words into chunks with a regex we do not reproduce; refuse rather than differ.
-    if (break_on_hyphens && text.find(U'-') != std::u32string::npos) {
-      return invalid_argument("wordwrap: text with '-' needs break_on_hyphens=false (hyphen splitting is not supported)");
-    }
     std::vector<std::u32string> chunks;
-    for (size_t i = 0; i < text.size();) {
+    if (break_on_hyphens) chunks = hyphen_chunks(text);
+    for (size_t i = 0; !break_on_hyphens && i < text.size();) {
       size_t j = i;
       const bool space = is_wrap_space(text[i]);
       while (j < text.size() && is_wrap_space(text[j]) == space) ++j;
@@ -264,6 +303,8 @@ Result<Value> f_wordwrap(Evaluator&, const Value& v, const CallArgs& a) {
 
 }  // namespace
 
+FilterFn find_misc_filter(std::string_view name);  // filters_misc.cpp
+
 FilterFn find_text_filter(std::string_view name) {
   static constexpr std::pair<std::string_view, FilterFn> kFilters[] = {
       {"attr", f_attr},         {"groupby", f_groupby},     {"truncate", f_truncate},
@@ -272,7 +313,7 @@ FilterFn find_text_filter(std::string_view name) {
   for (const auto& [n, fn] : kFilters) {
     if (n == name) return fn;
   }
-  return nullptr;
+  return find_misc_filter(name);
 }
 
 }  // namespace podserve::jinja

@@ -1,4 +1,4 @@
-// Global functions: jinja2's range / namespace / dict, and transformers' raise_exception / strftime_now.
+// Global functions: jinja2's range / namespace / dict / joiner / cycler, and transformers' raise_exception / strftime_now.
 #include <cmath>
 #include <ctime>
 #include <string_view>
@@ -54,6 +54,51 @@ Result<Value> make_mapping(const CallArgs& a, ObjectKind kind, std::string_view 
 Result<Value> g_namespace(Evaluator&, const CallArgs& a) { return make_mapping(a, ObjectKind::kNamespace, "namespace"); }
 Result<Value> g_dict(Evaluator&, const CallArgs& a) { return make_mapping(a, ObjectKind::kDict, "dict"); }
 
+// jinja2's joiner(sep=", "): a callable that returns "" the first time and `sep` after.
+Result<Value> g_joiner(Evaluator&, const CallArgs& a) {
+  PODSERVE_ASSIGN_OR_RETURN(BoundArgs b, BoundArgs::bind(a, "joiner", {"sep"}));
+  const std::string sep = b.has(0) ? to_str(b.get(0)) : ", ";
+  auto fn = std::make_shared<Callable>();
+  fn->name = "joiner";
+  fn->fn = [sep, used = std::make_shared<bool>(false)](Evaluator&, const CallArgs& args) -> Result<Value> {
+    PODSERVE_RETURN_IF_ERROR(BoundArgs::bind(args, "joiner", {}).status());
+    if (!*used) {
+      *used = true;
+      return Value("");
+    }
+    return Value(sep);
+  };
+  return Value::callable(std::move(fn));
+}
+
+// jinja2's cycler(*items): an object with next(), reset() and `current`. It is a namespace-kind object (the
+// mutable kind, so it cannot be stored in a namespace); its methods hold it weakly, so no cycle forms.
+Result<Value> g_cycler(Evaluator&, const CallArgs& a) {
+  if (!a.kwargs.empty()) return invalid_argument("cycler() takes no keyword arguments");
+  if (a.args.empty()) return invalid_argument("at least one item has to be provided");
+  auto obj = std::make_shared<Object>();
+  obj->kind = ObjectKind::kNamespace;
+  const auto items = std::make_shared<const Array>(a.args);
+  const auto pos = std::make_shared<size_t>(0);
+  const std::weak_ptr<Object> weak(obj);
+  const auto method = [&](const char* name, bool advance) {
+    auto fn = std::make_shared<Callable>();
+    fn->name = std::string("cycler.") + name;
+    fn->fn = [items, pos, weak, advance, name](Evaluator&, const CallArgs& args) -> Result<Value> {
+      PODSERVE_RETURN_IF_ERROR(BoundArgs::bind(args, std::string("cycler.") + name, {}).status());
+      Value rv = advance ? (*items)[*pos] : Value::none();
+      *pos = advance ? (*pos + 1) % items->size() : 0;
+      if (const auto self = weak.lock()) self->set("current", (*items)[*pos]);
+      return rv;
+    };
+    return Value::callable(std::move(fn));
+  };
+  obj->set("next", method("next", true));
+  obj->set("reset", method("reset", false));
+  obj->set("current", (*items)[0]);
+  return Value::object(std::move(obj));
+}
+
 Result<Value> g_raise_exception(Evaluator& ev, const CallArgs& a) {
   PODSERVE_ASSIGN_OR_RETURN(BoundArgs b, BoundArgs::bind(a, "raise_exception", {"message"}, 1));
   return ev.user_error(to_str(b.get(0)));
@@ -86,7 +131,9 @@ std::optional<Value> find_global(std::string_view name) {
     std::string_view name;
     Result<Value> (*fn)(Evaluator&, const CallArgs&);
   };
-  static constexpr Entry kGlobals[] = {{"dict", g_dict},
+  static constexpr Entry kGlobals[] = {{"cycler", g_cycler},
+                                       {"dict", g_dict},
+                                       {"joiner", g_joiner},
                                        {"namespace", g_namespace},
                                        {"raise_exception", g_raise_exception},
                                        {"range", g_range},

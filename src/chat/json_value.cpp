@@ -89,6 +89,13 @@ void append_string(std::string* out, std::string_view s, bool ensure_ascii) {
   out->push_back('"');
 }
 
+// json.dumps turns non-string keys into strings: True -> "true", None -> "null", numbers as repr() prints them.
+std::string json_key(const Value& key) {
+  if (key.is_bool()) return key.as_bool() ? "true" : "false";
+  if (key.is_none()) return "null";
+  return to_str(key);
+}
+
 Status dump(const Value& v, const JsonFormat& f, int level, std::string* out) {
   auto newline = [&](int lvl) {
     if (!f.indent) return;
@@ -151,7 +158,7 @@ Status dump(const Value& v, const JsonFormat& f, int level, std::string* out) {
       for (size_t i = 0; i < entries.size(); ++i) {
         if (i > 0) out->append(f.item_separator);
         newline(level + 1);
-        append_string(out, to_str(dict_key_value(entries[i]->first)), f.ensure_ascii);
+        append_string(out, json_key(dict_key_value(entries[i]->first)), f.ensure_ascii);
         out->append(f.key_separator);
         PODSERVE_RETURN_IF_ERROR(dump(entries[i]->second, f, level + 1, out));
       }

@@ -355,8 +355,20 @@ Status Parser::parse_args(ArgList* args) {
       if (is_op(")")) break;
     }
     first = false;
-    if (is_op("*") || is_op("**")) return error(cur(), "*args and **kwargs in calls are not supported");
-    if (cur().type == TokenType::kName && peek().type == TokenType::kOp && peek().text == "=") {
+    // jinja2's rules: positional arguments come first; keywords and one `*seq` may follow in any order;
+    // one `**mapping` ends the list.
+    const bool star = is_op("*"), keyword = cur().type == TokenType::kName && peek().type == TokenType::kOp &&
+                                                   peek().text == "=";
+    if (args->star_kwargs || (star && args->star_args) || (!star && !keyword && !is_op("**") && args->star_args)) {
+      return error(cur(), "invalid syntax for function call expression");
+    }
+    if (star || is_op("**")) {
+      advance();
+      PODSERVE_ASSIGN_OR_RETURN(ExprPtr value, parse_expression());
+      (star ? args->star_args : args->star_kwargs) = std::move(value);
+      continue;
+    }
+    if (keyword) {
       std::string key = cur().text;
       advance();
       advance();

@@ -64,6 +64,8 @@ Result<StmtPtr> Parser::parse_statement() {
   if (name == "set") return parse_set(loc);
   if (name == "macro") return parse_macro(loc);
   if (name == "call") return parse_call_block(loc);
+  if (name == "block") return parse_block(loc);
+  if (name == "include" || name == "import" || name == "from" || name == "extends") return parse_load(name, loc);
   if (name == "break" || name == "continue") {
     if (loop_depth_ == 0) return error(t, "'" + name + "' outside loop");
     PODSERVE_RETURN_IF_ERROR(expect_block_end());
@@ -97,6 +99,62 @@ Result<StmtPtr> Parser::parse_statement() {
     return StmtPtr(std::move(s));
   }
   return error(t, "encountered unknown tag '" + name + "'");
+}
+
+Result<StmtPtr> Parser::parse_block(Loc loc) {
+  auto s = std::make_unique<BlockStmt>(loc);
+  const Token& name_token = cur();
+  PODSERVE_ASSIGN_OR_RETURN(s->name, expect_name());
+  for (const std::string& seen : block_names_) {
+    if (seen == s->name) return error(name_token, "block '" + s->name + "' defined twice");
+  }
+  block_names_.push_back(s->name);
+  s->scoped = skip_name("scoped");
+  s->required = skip_name("required");
+  PODSERVE_RETURN_IF_ERROR(expect_block_end());
+  const int saved = loop_depth_;
+  loop_depth_ = 0;  // a block body is a function of its own, not inside an enclosing loop
+  std::string found;
+  Status body = parse_body(&s->body, {"endblock"}, &found);
+  loop_depth_ = saved;
+  PODSERVE_RETURN_IF_ERROR(body);
+  skip_name(s->name);  // `{% endblock name %}`
+  PODSERVE_RETURN_IF_ERROR(expect_block_end());
+  if (s->required) {
+    for (const StmtPtr& st : s->body) {
+      const bool blank = st->kind == StmtKind::kText &&
+                         static_cast<const TextStmt&>(*st).text.find_first_not_of(" \t\r\n") == std::string::npos;
+      if (!blank) return error(name_token, "Required blocks can only contain comments or whitespace");
+    }
+  }
+  return StmtPtr(std::move(s));
+}
+
+Result<StmtPtr> Parser::parse_load(const std::string& tag, Loc loc) {
+  auto s = std::make_unique<LoadStmt>(loc);
+  PODSERVE_ASSIGN_OR_RETURN(s->source, parse_expression());
+  const auto context_modifier = [this] {
+    return (is_name("with") || is_name("without")) && peek().type == TokenType::kName && peek().text == "context";
+  };
+  if (tag == "include" && skip_name("ignore")) {
+    if (!skip_name("missing")) return error(cur(), "expected 'missing' after 'ignore', got " + describe(cur()));
+  } else if (tag == "import") {
+    if (!skip_name("as")) return error(cur(), "expected 'as', got " + describe(cur()));
+    PODSERVE_RETURN_IF_ERROR(expect_name().status());
+  } else if (tag == "from") {
+    if (!skip_name("import")) return error(cur(), "expected 'import', got " + describe(cur()));
+    do {
+      if (context_modifier()) break;
+      PODSERVE_RETURN_IF_ERROR(expect_name().status());
+      if (skip_name("as")) PODSERVE_RETURN_IF_ERROR(expect_name().status());
+    } while (skip_op(","));
+  }
+  if (tag != "extends" && context_modifier()) {
+    advance();
+    advance();
+  }
+  PODSERVE_RETURN_IF_ERROR(expect_block_end());
+  return StmtPtr(std::move(s));
 }
 
 Result<StmtPtr> Parser::parse_if(Loc loc) {

@@ -88,6 +88,8 @@ class Parser {
   Result<StmtPtr> parse_set(Loc loc);
   Result<StmtPtr> parse_macro(Loc loc);
   Result<StmtPtr> parse_call_block(Loc loc);
+  Result<StmtPtr> parse_block(Loc loc);
+  Result<StmtPtr> parse_load(const std::string& tag, Loc loc);
   Status parse_params(std::vector<MacroParam>* params);
   Status parse_filter_chain(std::vector<FilterCall>* filters);
   Status parse_end(Body* body, std::string_view end_tag);
@@ -114,6 +116,7 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;  // for break/continue
+  std::vector<std::string> block_names_;  // a block name may be defined once
   // Macros whose body is being parsed; a use of `varargs`, `kwargs` or `caller` inside marks them all
   // (jinja2 decides from the body's undeclared names whether a macro catches extra arguments).
   std::vector<MacroStmt*> open_macros_;

@@ -1,6 +1,7 @@
 #include "chat/value.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "chat/py_string.h"
@@ -16,6 +17,12 @@ Value Value::none() {
 Value Value::undefined(std::string hint) {
   Value v;
   v.data_ = std::move(hint);
+  return v;
+}
+
+Value Value::group_tuple(Value grouper, Value list) {
+  Value v = array({std::move(grouper), std::move(list)}, ArrayKind::kTuple);
+  v.group_tuple_ = true;
   return v;
 }
 
@@ -87,20 +94,48 @@ bool Value::contains_namespace() const {
 }
 
 std::optional<std::string> dict_key(const Value& key) {
+  const std::string nul(1, '\0');
   if (key.is_string()) return key.as_string();
-  if (key.is_int()) return std::string(1, '\0') + std::to_string(key.as_int());
-  if (key.is_bool()) return std::string(1, '\0') + (key.as_bool() ? "1" : "0");
+  if (key.is_int()) return nul + std::to_string(key.as_int());
+  if (key.is_bool()) return nul + (key.as_bool() ? "1" : "0") + nul + "b";
+  if (key.is_none()) return nul + "N";
+  if (key.is_float()) {
+    const double d = key.as_float();
+    if (d == std::trunc(d) && std::fabs(d) < 9.2e18) {
+      return nul + std::to_string(static_cast<int64_t>(d)) + nul + "f" + format_float(d);  // repr keeps -0.0
+    }
+    return nul + "f" + format_float(d);
+  }
   return std::nullopt;
 }
 
+namespace {
+
+// The part of a stored key that decides equality (drops the type tag).
+std::string_view canonical_key(std::string_view k) {
+  if (k.empty() || k[0] != '\0') return k;
+  return k.substr(0, k.find('\0', 1));
+}
+
+}  // namespace
+
+bool same_dict_key(std::string_view a, std::string_view b) { return canonical_key(a) == canonical_key(b); }
+
 Value dict_key_value(const std::string& stored) {
   if (stored.empty() || stored[0] != '\0') return Value(stored);
-  return Value(static_cast<int64_t>(std::strtoll(stored.c_str() + 1, nullptr, 10)));
+  const std::string_view canonical = canonical_key(stored);
+  const std::string_view tag = std::string_view(stored).substr(canonical.size());
+  if (canonical == std::string_view("\0N", 2)) return Value::none();
+  if (canonical.size() > 1 && canonical[1] == 'f') return Value(std::strtod(stored.c_str() + 2, nullptr));
+  const auto n = static_cast<int64_t>(std::strtoll(stored.c_str() + 1, nullptr, 10));
+  if (tag == std::string_view("\0b", 2)) return Value(n != 0);
+  if (tag.starts_with(std::string_view("\0f", 2))) return Value(std::strtod(tag.data() + 2, nullptr));
+  return Value(n);
 }
 
 const Value* Object::find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
-    if (k == key) return &v;
+    if (same_dict_key(k, key)) return &v;
   }
   return nullptr;
 }
@@ -109,7 +144,7 @@ void Object::set(std::string key, Value value) {
   depth = std::max(depth, value.depth() + 1);
   has_namespace = has_namespace || value.contains_namespace();
   for (auto& [k, v] : entries) {
-    if (k == key) {
+    if (same_dict_key(k, key)) {  // Python keeps the first key object, with the last value
       v = std::move(value);
       return;
     }

@@ -51,6 +51,8 @@ class Value {
   /// An undefined value; `hint` is the UndefinedError message used if the value is misused later.
   static Value undefined(std::string hint);
   static Value array(Array items, ArrayKind kind = ArrayKind::kList);
+  /// groupby's `(grouper, list)` namedtuple: a tuple whose items are also the attributes `grouper` / `list`.
+  static Value group_tuple(Value grouper, Value list);
   static Value object(std::shared_ptr<Object> obj);
   /// A new, empty dict.
   static Value dict();
@@ -79,6 +81,7 @@ class Value {
   const std::string& as_string() const { return std::get<std::string>(data_); }
   const Array& as_array() const { return *std::get<std::shared_ptr<const Array>>(data_); }
   ArrayKind array_kind() const { return array_kind_; }
+  bool is_group_tuple() const { return group_tuple_; }
   const Object& as_object() const { return *std::get<std::shared_ptr<Object>>(data_); }
   /// The shared object; namespaces are mutated through it.
   const std::shared_ptr<Object>& object_ptr() const { return std::get<std::shared_ptr<Object>>(data_); }
@@ -96,6 +99,7 @@ class Value {
   Kind kind_ = Kind::kUndefined;
   ArrayKind array_kind_ = ArrayKind::kList;
   bool has_namespace_ = false;  // arrays only
+  bool group_tuple_ = false;    // arrays only: made by group_tuple()
   int depth_ = 0;               // arrays only; objects keep theirs in Object
   std::variant<std::monostate, bool, int64_t, double, std::string, std::shared_ptr<const Array>,
                std::shared_ptr<Object>, std::shared_ptr<const Callable>>
@@ -114,11 +118,15 @@ struct Object {
   void set(std::string key, Value value);
 };
 
-/// Dict keys are stored as strings; an int key (Python dicts take any hashable) is stored as "\0" followed
-/// by its decimal digits. `dict_key` gives the stored form of a key usable for lookup (bools look up as 0/1,
-/// as in Python), nullopt for other types; `dict_key_value` turns a stored key back into its Value.
+/// Dict keys are stored as strings. Other hashable scalars (Python dicts take any) start with "\0": the
+/// canonical part decides equality as Python's hash/== do (True == 1 == 1.0), a second "\0" and a tag keep
+/// the key's own type for printing: int "\0<digits>", bool "\0<0|1>\0b", integral float "\0<digits>\0f<repr>",
+/// other floats "\0f<repr>", None "\0N". `dict_key` gives the stored form (nullopt for unhashable or
+/// unsupported types: lists, dicts, tuples), `dict_key_value` turns it back into its Value, and
+/// `same_dict_key` compares two stored forms by their canonical parts.
 std::optional<std::string> dict_key(const Value& key);
 Value dict_key_value(const std::string& stored);
+bool same_dict_key(std::string_view a, std::string_view b);
 
 /// Positional and keyword arguments of a call, in source order.
 struct CallArgs {

@@ -4,8 +4,8 @@ transformers' apply_chat_template (ImmutableSandboxedEnvironment, trim_blocks, l
 transformers' tojson, raise_exception, strftime_now). podserve's C++ interpreter must reproduce every case.
 
 Cases: the SmolLM2 template (read from the GGUF) with several message lists; each fixture template in
-../shared/fixtures/chat_templates with standard conversations (minus EXCLUDED); and one-feature syntax
-cases. A case whose render raises stores `expected_error` (`error_exact`: the message is raise_exception's
+../shared/fixtures/chat_templates with standard conversations (minus EXCLUDED); one-feature syntax cases;
+and chat_template_cases.py's feature cases and real-world template idioms. A case whose render raises stores `expected_error` (`error_exact`: the message is raise_exception's
 text and must match exactly).
 
 Run: .venv-test/bin/python tools/goldens/chat_templates.py [--model PATH] [--fixtures DIR] [--out PATH]
@@ -14,12 +14,16 @@ import argparse
 import datetime
 import json
 import pathlib
+import sys
 
 import gguf
 import jinja2
 import jinja2.nodes
 from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # the sibling module, also when loaded by path
+from chat_template_cases import FEATURE_CASES, IDIOM_CASES  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # strftime_now's clock in the goldens (UTC); the C++ test renders with the same instant and TZ=UTC.
@@ -499,9 +503,11 @@ def main():
             for ctx_name, ctx in FIXTURE_CONTEXTS.items():
                 cases.append({"name": f"{name}/{ctx_name}", "template": name, "context": ctx, **render(source, ctx)})
 
-    for name, source, ctx in SYNTAX_CASES:
-        templates[f"syntax/{name}"] = source
-        cases.append({"name": f"syntax/{name}", "template": f"syntax/{name}", "context": ctx, **render(source, ctx)})
+    for prefix, named_cases in (("syntax", SYNTAX_CASES), ("feature", FEATURE_CASES), ("idiom", IDIOM_CASES)):
+        for name, source, ctx in named_cases:
+            key = f"{prefix}/{name}"
+            templates[key] = source
+            cases.append({"name": key, "template": key, "context": ctx, **render(source, ctx)})
 
     doc = {
         "generator": "tools/goldens/chat_templates.py",

@@ -86,6 +86,9 @@ boost::json::object* ChatTemplateGoldenTest::doc_ = nullptr;
 TEST_F(ChatTemplateGoldenTest, SmolLM2) { EXPECT_GE(run_cases("smollm2/"), 6); }
 TEST_F(ChatTemplateGoldenTest, FixtureTemplates) { EXPECT_GE(run_cases("fixture/"), 100); }
 TEST_F(ChatTemplateGoldenTest, SyntaxCases) { EXPECT_GE(run_cases("syntax/"), 40); }
+TEST_F(ChatTemplateGoldenTest, TokenizerConfigTemplates) { EXPECT_GE(run_cases("tokenizer_config/"), 24); }
+TEST_F(ChatTemplateGoldenTest, FeatureCases) { EXPECT_GE(run_cases("feature/"), 30); }
+TEST_F(ChatTemplateGoldenTest, RealWorldIdioms) { EXPECT_GE(run_cases("idiom/"), 8); }
 
 TEST_F(ChatTemplateGoldenTest, GgufTemplateMatchesGoldenSource) {
   auto gguf = GgufFile::open(testing::model_path());
