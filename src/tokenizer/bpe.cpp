@@ -32,21 +32,42 @@ Result<BpeModel> BpeModel::create(const std::vector<std::string>& tokens, const 
                                   const Options& options) {
   BpeModel m;
   m.options_ = options;
-  m.vocab_.reserve(tokens.size());
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!tokens[i].empty()) m.vocab_.insert_or_assign(tokens[i], static_cast<int32_t>(i));
-  }
+  size_t bytes = 0;
+  for (const std::string& t : tokens) bytes += t.size();
+  if (bytes >= (size_t{1} << 32)) return invalid_argument("the vocabulary's spellings exceed 4 GiB");
+  m.vocab_ = TokenIndex(tokens);
   m.merges_.reserve(merges.size());
-  for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
-    const int32_t a = m.find(left), b = m.find(right);
-    const int32_t merged = m.find(left + right);
-    if (a < 0 || b < 0 || merged < 0) {
-      return invalid_argument("merge " + std::to_string(rank) + " '" + left + " " + right +
-                              "' uses a token that is not in the vocabulary");
+  // In batches: hash and prefetch every lookup of the batch first, so that their cache misses overlap.
+  constexpr size_t kBatch = 16;
+  std::string joined[kBatch];
+  uint64_t hashes[kBatch][3];
+  int32_t ids[kBatch][3];
+  for (size_t begin = 0; begin < merges.size(); begin += kBatch) {
+    const size_t n = std::min(kBatch, merges.size() - begin);
+    for (size_t i = 0; i < n; ++i) {
+      const auto& [left, right] = merges[begin + i];
+      joined[i].assign(left).append(right);
+      hashes[i][0] = hash_bytes(left);
+      hashes[i][1] = hash_bytes(right);
+      hashes[i][2] = hash_bytes(joined[i]);
+      for (uint64_t h : hashes[i]) m.vocab_.prefetch(h);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const size_t rank = begin + i;
+      const auto& [left, right] = merges[rank];
+      ids[i][0] = m.vocab_.find(left, hashes[i][0]);
+      ids[i][1] = m.vocab_.find(right, hashes[i][1]);
+      ids[i][2] = m.vocab_.find(joined[i], hashes[i][2]);
+      if (ids[i][0] < 0 || ids[i][1] < 0 || ids[i][2] < 0) {
+        return invalid_argument("merge " + std::to_string(rank) + " '" + left + " " + right +
+                                "' uses a token that is not in the vocabulary");
+      }
+      m.merges_.prefetch(ids[i][0], ids[i][1]);
     }
     // A repeated pair keeps its last rank, as HF builds its merge map.
-    m.merges_.insert_or_assign(pair_key(a, b), MergeTarget{static_cast<uint32_t>(rank), merged});
+    for (size_t i = 0; i < n; ++i) {
+      m.merges_.insert_or_assign(ids[i][0], ids[i][1], MergeTarget{static_cast<uint32_t>(begin + i), ids[i][2]});
+    }
   }
   if (options.byte_fallback) {
     m.byte_ids_.assign(256, -1);
@@ -97,15 +118,7 @@ std::vector<BpeModel::Merge> BpeModel::merges_from_scores(const std::vector<std:
   return merges;
 }
 
-int32_t BpeModel::find(std::string_view text) const {
-  const auto it = vocab_.find(text);
-  return it == vocab_.end() ? -1 : it->second;
-}
-
-const BpeModel::MergeTarget* BpeModel::find_merge(int32_t a, int32_t b) const {
-  const auto it = merges_.find(pair_key(a, b));
-  return it == merges_.end() ? nullptr : &it->second;
-}
+int32_t BpeModel::find(std::string_view text) const { return vocab_.find(text); }
 
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>* out) const {
   if (word.empty()) return;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/flat_tables.h"
 
 namespace podserve::tokenizer_internal {
 
@@ -53,14 +54,8 @@ class BpeModel {
   int32_t find(std::string_view text) const;
 
  private:
-  struct MergeTarget {
-    uint32_t rank;
-    int32_t id;
-  };
-  static uint64_t pair_key(int32_t a, int32_t b) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-  }
-  const MergeTarget* find_merge(int32_t a, int32_t b) const;
+  using MergeTarget = MergeTable::Target;
+  const MergeTarget* find_merge(int32_t a, int32_t b) const { return merges_.find(a, b); }
   void merge_word(std::string_view word, std::vector<int32_t>* out) const;
 
   struct WordCache {
@@ -68,8 +63,8 @@ class BpeModel {
     std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> words;
   };
 
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
-  std::unordered_map<uint64_t, MergeTarget> merges_;
+  TokenIndex vocab_;
+  MergeTable merges_;
   Options options_;
   std::vector<int32_t> byte_ids_;  // <0xXX> token per byte (-1 if missing); filled when byte_fallback
   std::unique_ptr<WordCache> cache_ = std::make_unique<WordCache>();  // behind a pointer: keeps BpeModel movable

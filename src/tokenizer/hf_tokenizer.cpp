@@ -143,6 +143,9 @@ Result<HfTokenizerConfig> load_hf_tokenizer_config(const std::string& dir_path) 
     config.unk_token = token_string(o, "unk_token");
     config.add_bos_token = optional_bool(o, "add_bos_token");
     config.add_eos_token = optional_bool(o, "add_eos_token");
+    if (const json::value* c = o.if_contains("tokenizer_class"); c && c->is_string()) {
+      config.tokenizer_class = std::string(c->get_string());
+    }
     PODSERVE_RETURN_IF_ERROR(read_chat_templates(o, config_file, &config));
   }
   // Newer transformers save the template as its own file, which wins over the inline one.
@@ -165,8 +168,9 @@ Result<HfTokenizer> load_hf_tokenizer(const std::string& path) {
     dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   }
   if (!fs::exists(file, ec)) return not_found("no tokenizer.json at '" + file.string() + "'");
-  PODSERVE_ASSIGN_OR_RETURN(std::string text, read_text(file));
-  Result<TokenizerSpec> parsed = parse_tokenizer_json(text);
+  PODSERVE_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::open(file.string()));
+  Result<TokenizerSpec> parsed =
+      parse_tokenizer_json(std::string_view(reinterpret_cast<const char*>(mapped.data()), mapped.size()));
   if (!parsed.ok()) return invalid_argument("'" + file.string() + "': " + parsed.status().message());
   TokenizerSpec spec = std::move(parsed).value();
   PODSERVE_ASSIGN_OR_RETURN(HfTokenizerConfig config, load_hf_tokenizer_config(dir.string()));
@@ -185,14 +189,7 @@ Result<HfTokenizer> load_hf_tokenizer(const std::string& path) {
   spec.eos_id = id_of(config.eos_token);
   spec.pad_id = id_of(config.pad_token);
   // tokenizer_class decides whether add_bos_token / add_eos_token rebuild the post-processor.
-  PODSERVE_ASSIGN_OR_RETURN(json::value tc, read_json_object(dir / "tokenizer_config.json"));
-  std::string tokenizer_class;
-  if (tc.is_object()) {
-    if (const json::value* c = tc.get_object().if_contains("tokenizer_class"); c && c->is_string()) {
-      tokenizer_class = std::string(c->get_string());
-    }
-  }
-  if (rebuilds_post_processor(tokenizer_class)) {
+  if (rebuilds_post_processor(config.tokenizer_class)) {
     spec.prefix_ids.clear();
     spec.suffix_ids.clear();
     if (config.add_bos_token.value_or(true) && spec.bos_id >= 0) spec.prefix_ids.push_back(spec.bos_id);

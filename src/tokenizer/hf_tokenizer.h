@@ -27,6 +27,7 @@ struct NamedChatTemplate {
 struct HfTokenizerConfig {
   std::string bos_token, eos_token, pad_token, unk_token;  // "" when null or absent
   std::optional<bool> add_bos_token, add_eos_token;
+  std::string tokenizer_class;  // "" when absent
   std::vector<NamedChatTemplate> chat_templates;  // chat_template.jinja, else tokenizer_config's string or list
   std::vector<int32_t> eos_token_ids;  // stop ids: generation_config's eos_token_id(s), then the tokenizer's eos
   int32_t bos_token_id = -1;           // generation_config's, else the tokenizer's

@@ -49,8 +49,10 @@ size_t prev_char_start(std::string_view s, size_t pos) {
 void SpecialTokenMatcher::add(std::string_view text, int32_t id, Options options) {
   if (text.empty()) return;
   auto& bucket = by_first_byte_[static_cast<uint8_t>(text[0])];
-  // Keep longest first (stable for equal lengths, so the first registered spelling wins a tie).
-  const auto at = std::find_if(bucket.begin(), bucket.end(), [&](const Entry& e) { return e.text.size() < text.size(); });
+  // Keep longest first (stable for equal lengths, so the first registered spelling wins a tie). Searching from
+  // the back makes registering in order of decreasing length (as Tokenizer::create does) linear.
+  auto at = bucket.end();
+  while (at != bucket.begin() && std::prev(at)->text.size() < text.size()) --at;
   bucket.insert(at, Entry{std::string(text), id, options});
   ++count_;
 }

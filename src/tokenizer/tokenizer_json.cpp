@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <unordered_map>
 
+#include "tokenizer/tokenizer_json_sax.h"
+
 namespace podserve {
 namespace {
 
@@ -261,41 +263,20 @@ Status parse_post_processor(const json::value& v, TokenizerSpec* spec) {
   return unsupported("post_processor", type);
 }
 
-Status parse_bpe(const json::object& model, TokenizerSpec* spec) {
-  const json::value* vocab = model.if_contains("vocab");
-  if (!vocab || !vocab->is_object()) return bad("model.vocab must be an object");
-  const size_t n = vocab->get_object().size();
+Status parse_bpe(const json::object& model, tokenizer_internal::BpeTables* tables, TokenizerSpec* spec) {
+  if (!tables->has_vocab) return bad("model.vocab must be an object");
+  const size_t n = tables->vocab.size();
   spec->vocab.assign(n, "");
-  for (const auto& [token, id] : vocab->get_object()) {
-    if (!id.is_int64() || id.get_int64() < 0 || static_cast<uint64_t>(id.get_int64()) >= n) {
-      return bad("model.vocab id of '" + std::string(token) + "' is not in [0, " + std::to_string(n) + ")");
+  for (auto& [token, id] : tables->vocab) {
+    if (static_cast<uint64_t>(id) >= n) {
+      return bad("model.vocab id of '" + token + "' is not in [0, " + std::to_string(n) + ")");
     }
-    std::string& slot = spec->vocab[static_cast<size_t>(id.get_int64())];
-    if (!slot.empty()) return bad("model.vocab id " + std::to_string(id.get_int64()) + " is used twice");
-    slot = std::string(token);
+    std::string& slot = spec->vocab[static_cast<size_t>(id)];
+    if (!slot.empty()) return bad("model.vocab id " + std::to_string(id) + " is used twice");
+    slot = std::move(token);
   }
-  const json::value* merges = model.if_contains("merges");
-  if (merges && !merges->is_array()) return bad("model.merges must be a list");
-  if (merges) {
-    spec->merges.reserve(merges->get_array().size());
-    for (const json::value& m : merges->get_array()) {
-      if (m.is_string()) {  // legacy "a b"
-        const std::string_view s = m.get_string();
-        if (s.starts_with("#version")) continue;
-        const size_t space = s.find(' ');
-        if (space == std::string_view::npos || s.find(' ', space + 1) != std::string_view::npos) {
-          return bad("merge '" + std::string(s) + "' is not of the form 'a b'");
-        }
-        spec->merges.emplace_back(std::string(s.substr(0, space)), std::string(s.substr(space + 1)));
-      } else if (m.is_array() && m.get_array().size() == 2 && m.get_array()[0].is_string() &&
-                 m.get_array()[1].is_string()) {
-        spec->merges.emplace_back(std::string(m.get_array()[0].get_string()),
-                                  std::string(m.get_array()[1].get_string()));
-      } else {
-        return bad("a merge must be \"a b\" or [\"a\", \"b\"]");
-      }
-    }
-  }
+  if (model.contains("merges") && !tables->has_merges) return bad("model.merges must be a list");
+  spec->merges = std::move(tables->merges);
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     if (!string_or(model, key, "").empty()) return bad(std::string("BPE ") + key + " is not supported");
   }
@@ -311,9 +292,12 @@ Status parse_bpe(const json::object& model, TokenizerSpec* spec) {
 }  // namespace
 
 Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text) {
-  boost::system::error_code ec;
-  json::value root = json::parse(json_text, ec);
-  if (ec) return bad("not valid JSON (" + ec.message() + ")");
+  // The DOM (without the big tables) lives in one arena that dies with this call.
+  json::monotonic_resource arena;
+  tokenizer_internal::BpeTables tables;
+  Result<json::value> parsed = tokenizer_internal::parse_tokenizer_document(json_text, &arena, &tables);
+  if (!parsed.ok()) return bad(parsed.status().message());
+  const json::value& root = *parsed;
   if (!root.is_object()) return bad("the top level must be an object");
   const json::object& top = root.get_object();
   const json::value* model = top.if_contains("model");
@@ -322,7 +306,7 @@ Result<TokenizerSpec> parse_tokenizer_json(std::string_view json_text) {
   if (model_type.empty() && model->get_object().contains("merges")) model_type = "BPE";  // old files omit it
   if (model_type != "BPE") return bad("unsupported model type '" + model_type + "' (supported: BPE)");
   TokenizerSpec spec;
-  PODSERVE_RETURN_IF_ERROR(parse_bpe(model->get_object(), &spec));
+  PODSERVE_RETURN_IF_ERROR(parse_bpe(model->get_object(), &tables, &spec));
 
   if (const json::value* added = top.if_contains("added_tokens"); added && !added->is_null()) {
     if (!added->is_array()) return bad("'added_tokens' must be a list");

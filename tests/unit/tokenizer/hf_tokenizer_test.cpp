@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <tuple>
 
 #include "io/gguf.h"
 #include "model/gguf_vocab.h"
@@ -322,6 +323,77 @@ TEST(TokenizerJsonTest, MalformedFilesAreClearErrors) {
   expect_bad(with(R"("pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true})",
                   R"("pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"Sideways"})"),
              "split behavior 'Sideways'");
+}
+
+// model.vocab / model.merges are streamed past the DOM (tokenizer_json_sax.cpp): they must be exactly what a
+// plain Boost.JSON parse of the file holds, for legacy "a b" merges (Llama-3.1) and pair merges (Qwen3, Gemma 3).
+TEST(TokenizerJsonTest, StreamedTablesMatchTheDocument) {
+  for (const char* name : {"llama3_1", "qwen3", "gemma3"}) {
+    const std::string text = testing::read_file(testing::fixtures_dir() + "/tokenizers/" + name + "/tokenizer.json");
+    Result<TokenizerSpec> spec = parse_tokenizer_json(text);
+    ASSERT_TRUE(spec.ok()) << name << ": " << spec.status().to_string();
+    const json::value doc = json::parse(text);
+    const json::object& model = doc.at("model").as_object();
+    ASSERT_EQ(spec->vocab.size(), model.at("vocab").as_object().size()) << name;
+    for (const auto& [token, id] : model.at("vocab").as_object()) {
+      ASSERT_EQ(spec->vocab[static_cast<size_t>(id.as_int64())], std::string(token)) << name;
+    }
+    const json::array& merges = model.at("merges").as_array();
+    ASSERT_EQ(spec->merges.size(), merges.size()) << name;
+    for (size_t i = 0; i < merges.size(); ++i) {
+      std::string left, right;
+      if (merges[i].is_string()) {
+        const std::string m(merges[i].as_string());
+        left = m.substr(0, m.find(' '));
+        right = m.substr(m.find(' ') + 1);
+      } else {
+        left = std::string(merges[i].as_array()[0].as_string());
+        right = std::string(merges[i].as_array()[1].as_string());
+      }
+      ASSERT_EQ(spec->merges[i], std::make_pair(left, right)) << name << " merge " << i;
+    }
+  }
+}
+
+TEST(TokenizerJsonTest, StreamedTablesEdgeCases) {
+  std::string tiny = kTinyJson;
+  const auto with = [&tiny](const std::string& from, const std::string& to) {
+    std::string s = tiny;
+    return s.replace(s.find(from), from.size(), to);
+  };
+  // A long escaped token (delivered by the parser in parts) and "vocab"/"merges" keys outside the model.
+  std::string long_token, long_escaped;
+  for (int i = 0; i < 3000; ++i) {
+    long_token += "\xC3\xA9\"";
+    long_escaped += "\\u00e9\\\"";
+  }
+  std::string text = with(R"("normalizer":null)", R"("normalizer":null,"extra":{"vocab":{"zz":9},"merges":["q r"]})");
+  text.replace(text.find(R"("ab":3})"), 7, R"("ab":3,")" + long_escaped + R"(":4})");
+  Result<TokenizerSpec> spec = parse_tokenizer_json(text);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  ASSERT_EQ(spec->vocab.size(), 5u);
+  EXPECT_EQ(spec->vocab[4], long_token);
+  EXPECT_EQ(spec->merges, (std::vector<std::pair<std::string, std::string>>{{"a", "b"}}));
+  // Pair merges and legacy merges give the same tokenizer.
+  Result<TokenizerSpec> pairs = parse_tokenizer_json(with(R"("merges":["a b"])", R"("merges":[["a","b"]])"));
+  ASSERT_TRUE(pairs.ok()) << pairs.status().to_string();
+  EXPECT_EQ(pairs->merges, (std::vector<std::pair<std::string, std::string>>{{"a", "b"}}));
+  // Wrong shapes inside the tables are clear errors.
+  for (const auto& [from, to, needle] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {R"("ab":3)", R"("ab":"3")", "model.vocab id of 'ab'"},
+           {R"("ab":3)", R"("ab":3.5)", "model.vocab id of 'ab'"},
+           {R"("ab":3)", R"("ab":[3])", "model.vocab"},
+           {R"("ab":3)", R"("ab":18446744073709551615)", "model.vocab id of 'ab'"},
+           {R"("merges":["a b"])", R"("merges":[["a","b","c"]])", "a merge must be"},
+           {R"("merges":["a b"])", R"("merges":[["a",["b"]]])", "a merge must be"},
+           {R"("merges":["a b"])", R"("merges":[{"a":"b"}])", "a merge must be"},
+           {R"("merges":["a b"])", R"("merges":{"a":"b"})", "model.merges must be a list"},
+           {R"("vocab":{"<s>":0,"a":1,"b":2,"ab":3})", R"("vocab":[1])", "model.vocab must be an object"},
+           {R"("merges":["a b"]})", R"("merges":["a b"]}} x)", "not valid JSON"}}) {
+    Result<TokenizerSpec> bad = parse_tokenizer_json(with(from, to));
+    ASSERT_FALSE(bad.ok()) << to;
+    EXPECT_NE(bad.status().message().find(needle), std::string::npos) << bad.status().message();
+  }
 }
 
 // Every truncation and many single-byte corruptions of a valid file: an error or a working tokenizer,
