@@ -13,9 +13,12 @@ enum class DType : uint32_t {
   kF16 = 1,
   kQ4_0 = 2,
   kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
   kQ8_0 = 8,
   kQ8_1 = 9,  // activations only (quantized dot products)
   kQ4_K = 12,
+  kQ5_K = 13,
   kQ6_K = 14,
   kBF16 = 30,
 };
@@ -24,8 +27,9 @@ enum class DType : uint32_t {
 constexpr int64_t dtype_block_size(DType t) {
   switch (t) {
     case DType::kF32: case DType::kF16: case DType::kBF16: return 1;
-    case DType::kQ4_0: case DType::kQ4_1: case DType::kQ8_0: case DType::kQ8_1: return 32;
-    case DType::kQ4_K: case DType::kQ6_K: return 256;
+    case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: case DType::kQ8_1:
+      return 32;
+    case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K: return 256;
   }
   return 0;
 }
@@ -37,9 +41,12 @@ constexpr int64_t dtype_block_bytes(DType t) {
     case DType::kF16: case DType::kBF16: return 2;
     case DType::kQ4_0: return 18;
     case DType::kQ4_1: return 20;
+    case DType::kQ5_0: return 22;
+    case DType::kQ5_1: return 24;
     case DType::kQ8_0: return 34;
     case DType::kQ8_1: return 36;
     case DType::kQ4_K: return 144;
+    case DType::kQ5_K: return 176;
     case DType::kQ6_K: return 210;
   }
   return 0;
@@ -57,9 +64,12 @@ constexpr const char* dtype_name(DType t) {
     case DType::kBF16: return "BF16";
     case DType::kQ4_0: return "Q4_0";
     case DType::kQ4_1: return "Q4_1";
+    case DType::kQ5_0: return "Q5_0";
+    case DType::kQ5_1: return "Q5_1";
     case DType::kQ8_0: return "Q8_0";
     case DType::kQ8_1: return "Q8_1";
     case DType::kQ4_K: return "Q4_K";
+    case DType::kQ5_K: return "Q5_K";
     case DType::kQ6_K: return "Q6_K";
   }
   return "?";
@@ -72,8 +82,11 @@ inline std::optional<DType> dtype_from_ggml(uint32_t id) {
     case 1: return DType::kF16;
     case 2: return DType::kQ4_0;
     case 3: return DType::kQ4_1;
+    case 6: return DType::kQ5_0;
+    case 7: return DType::kQ5_1;
     case 8: return DType::kQ8_0;
     case 12: return DType::kQ4_K;
+    case 13: return DType::kQ5_K;
     case 14: return DType::kQ6_K;
     case 30: return DType::kBF16;
     default: return std::nullopt;

@@ -43,6 +43,20 @@ struct PagedKvOf {
 using PagedKv = PagedKvOf<uint16_t>;
 using PagedKvF32 = PagedKvOf<float>;
 
+/// A block of attention queries that share one K/V head: the query heads of a GQA group (n_heads) for
+/// n_tokens consecutive positions of one sequence. Token i sees positions [0, n_ctx0 + i) (causal: n_ctx0 is the
+/// first token's position + 1). Head h of token i reads q + i * q_stride + h * head_dim and writes
+/// out + i * out_stride + h * head_dim. q and out must not overlap.
+struct AttentionBlock {
+  const float* q = nullptr;
+  int64_t q_stride = 0;
+  float* out = nullptr;
+  int64_t out_stride = 0;
+  int64_t n_tokens = 0;
+  int64_t n_heads = 0;
+  int64_t n_ctx0 = 0;
+};
+
 /// Whether `matmul` supports weights of this type (cols must also be a multiple of the block size).
 bool matmul_supports(DType type);
 
@@ -61,6 +75,8 @@ void softmax(float* x, int64_t n);
 // One query head against the first n_ctx positions of a paged fp16 K/V history: softmax(q.k * scale) . v.
 // q: [head_dim]; out: [head_dim].
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
+// Every query of the block through attention_head (n_ctx = b.n_ctx0 + token index).
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale);
 }  // namespace ref
 
 namespace cpu {
@@ -68,11 +84,19 @@ namespace cpu {
 bool has_avx2();
 /// True when the AVX-VNNI integer dot-product kernels run on this CPU (implies has_avx2()).
 bool has_avx_vnni();
+/// True when the AVX-512 + AVX512-VNNI kernels run on this CPU (implies has_avx_vnni()).
+bool has_avx512();
 // Same contract as ref::matmul. Quantized weights use 8-bit activations and integer dot products (as ggml),
 // so results differ from ref:: by activation rounding (tests bound the error). Threads split the rows.
 void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool);
 // Same contract as ref::attention_head.
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
+// Same contract as ref::attention_block, and each query gets cpu::attention_head's exact bits (so a token's
+// output does not depend on the block it is in: batch invariance), but each K/V row is read and converted once
+// per block instead of once per query. The model calls it once per (sequence, K/V head, run of up to ~16
+// consecutive tokens) for prefill, and once per (sequence, K/V head) with n_tokens = 1 for batched decode;
+// single-threaded, so split those calls over the pool.
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale);
 // Same contract and bits as ref::rms_norm.
 void rms_norm(const float* x, const float* weight, float* y, int64_t dim, float eps);
 // Same contract and bits as ref::rope_interleaved; the cos/sin table of the last (pos, theta, rot_dim) is kept

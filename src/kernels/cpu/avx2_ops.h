@@ -11,4 +11,6 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 // Contract of ref::attention_head; head_dim % 8 == 0.
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
+// Contract of ref::attention_block with attention_head's bits per query (attention_block.cpp); head_dim % 8 == 0.
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale);
 }  // namespace podserve::kernels::avx2

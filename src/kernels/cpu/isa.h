@@ -1,10 +1,11 @@
 // Which instruction-set paths the cpu:: ops may take. Detected once at run time; a cap lets tests run every
-// path this machine has (AMX, AVX-VNNI, AVX2, scalar) against ref::, and lets the benchmark compare them.
+// path this machine has (AMX, AVX-512, AVX-VNNI, AVX2, scalar) against ref::, and lets the benchmark compare them.
 #pragma once
 
 namespace podserve::kernels::cpu {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAmx = 3 };
+// kAvx512: AVX-512 F/BW/VL + AVX512-VNNI (decode matmuls); kAmx also implies kAvx512.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvxVnni = 2, kAvx512 = 3, kAmx = 4 };
 
 /// The best path this CPU (and OS) supports.
 Isa detected_isa();

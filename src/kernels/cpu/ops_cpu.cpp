@@ -15,6 +15,7 @@
 #include "kernels/cpu/avx2_ops.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/cpu/quant_gemm_k.h"
 #include "kernels/ops.h"
 #include "kernels/quant_dot.h"
 #include "kernels/ref/dequant.h"
@@ -24,7 +25,7 @@ namespace podserve::kernels {
 bool matmul_supports(DType type) {
   switch (type) {
     case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ4_0: case DType::kQ4_1:
-    case DType::kQ8_0: case DType::kQ4_K: case DType::kQ6_K:
+    case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
       return true;
     case DType::kQ8_1:
       return false;
@@ -58,11 +59,17 @@ bool cpu_has_avx_vnni() {
   return false;
 #endif
 }
-// PODSERVE_ISA=scalar|avx2|avx-vnni caps the start value (e.g. for valgrind, which lacks AMX and AVX-512).
+// AVX-512 F/BW/VL/DQ + AVX512-VNNI (the OS must save zmm state, which __builtin_cpu_supports checks).
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+// PODSERVE_ISA=scalar|avx2|avx-vnni|avx512 caps the start value (e.g. for valgrind, which lacks AMX and AVX-512).
 int initial_isa_cap() {
   const char* env = std::getenv("PODSERVE_ISA");
   if (env == nullptr) return static_cast<int>(Isa::kAmx);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAmx}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvxVnni, Isa::kAvx512, Isa::kAmx}) {
     if (std::strcmp(env, isa_name(isa)) == 0) return static_cast<int>(isa);
   }
   return static_cast<int>(Isa::kAmx);
@@ -74,7 +81,8 @@ Isa detected_isa() {
   static const Isa kIsa = [] {
     if (!cpu_has_avx2()) return Isa::kScalar;
     if (!cpu_has_avx_vnni()) return Isa::kAvx2;
-    return gemm::amx_usable() ? Isa::kAmx : Isa::kAvxVnni;
+    if (!cpu_has_avx512()) return Isa::kAvxVnni;
+    return gemm::amx_usable() ? Isa::kAmx : Isa::kAvx512;
   }();
   return kIsa;
 }
@@ -85,6 +93,7 @@ const char* isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvxVnni: return "avx-vnni";
+    case Isa::kAvx512: return "avx512";
     case Isa::kAmx: return "amx-int8";
   }
   return "?";
@@ -92,26 +101,31 @@ const char* isa_name(Isa isa) {
 
 bool has_avx2() { return active_isa() >= Isa::kAvx2; }
 bool has_avx_vnni() { return active_isa() >= Isa::kAvxVnni; }
+bool has_avx512() { return active_isa() >= Isa::kAvx512; }
 
 void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool* pool) {
   PODSERVE_CHECK(w.cols % dtype_block_size(w.type) == 0);
   if (gemm::supports(w.type)) {
-    // Quantize the activations once, then each thread takes a range of 4-row tiles (see quant_gemm.h).
+    // Quantize the activations once, then each thread takes a range of row tiles (see quant_gemm.h).
     static thread_local std::vector<gemm::ActBlock> act_buf;
-    act_buf.resize(static_cast<size_t>(n * w.cols / 32));
-    if (has_avx2()) {
-      gemm::quantize_acts_avx2(x, n, w.cols, act_buf.data());
-    } else {
-      gemm::quantize_acts_scalar(x, n, w.cols, act_buf.data());
-    }
-    const gemm::ActBlock* acts = act_buf.data();
+    const int64_t blocks = w.cols / 32;
+    act_buf.resize(static_cast<size_t>(n * blocks));
+    auto* quantize = has_avx2() ? gemm::quantize_acts_avx2 : gemm::quantize_acts_scalar;
+    gemm::ActBlock* const acts = act_buf.data();  // the caller's; a thread_local named in a lambda is the worker's
     if (n >= kAmxMinTokens && w.rows >= 16 && active_isa() >= Isa::kAmx) {
-      // Prefill: AMX tiles over 16-row groups; rows past the last full group take the vector path below.
+      // Prefill: activations quantized and packed in parallel, 16 tokens per group (blocks are per token, so
+      // the split does not change them); then AMX tiles over 16-row groups, and rows past the last full group
+      // take the vector path.
       static thread_local gemm::AmxActs amx_buf;
-      gemm::pack_acts_amx(acts, n, w.cols / 32, &amx_buf);
-      const gemm::AmxActs& amx_acts = amx_buf;  // the caller's; a thread_local named in the lambda is the worker's
+      gemm::AmxActs& amx_acts = amx_buf;
+      gemm::size_acts_amx(n, blocks, &amx_acts);
+      pool->parallel_for(amx_acts.groups, [&](int64_t g_begin, int64_t g_end) {
+        const int64_t t_begin = g_begin * 16, t_end = std::min(n, g_end * 16);
+        quantize(x + t_begin * w.cols, t_end - t_begin, w.cols, acts + t_begin * blocks);
+        gemm::pack_acts_amx_groups(acts, n, g_begin, g_end, &amx_acts);
+      });
       const int64_t amx_rows = w.rows / 16 * 16;
-      auto* rest_fn = has_avx_vnni() ? gemm::gemm_rows_avxvnni : gemm::gemm_rows_avx2;
+      auto* rest_fn = gemm::gemm_rows_avx512;  // AMX implies AVX-512
       pool->parallel_for((w.rows + 15) / 16, [&](int64_t begin, int64_t end) {
         const int64_t row_begin = begin * 16, row_end = std::min(w.rows, end * 16);
         const int64_t amx_end = std::min(row_end, amx_rows);
@@ -120,13 +134,19 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
       });
       return;
     }
-    auto* rows_fn = has_avx_vnni() ? gemm::gemm_rows_avxvnni : has_avx2() ? gemm::gemm_rows_avx2 : gemm::gemm_rows_scalar;
-    constexpr int64_t kTile = 4;
+    quantize(x, n, w.cols, acts);
+    const bool avx512 = has_avx512();
+    auto* rows_fn = avx512 ? gemm::gemm_rows_avx512
+                    : has_avx_vnni() ? gemm::gemm_rows_avxvnni
+                    : has_avx2()     ? gemm::gemm_rows_avx2
+                                     : gemm::gemm_rows_scalar;
+    const int64_t kTile = avx512 ? 16 : 4;  // the AVX-512 kernel does 16 rows per pass
     pool->parallel_for((w.rows + kTile - 1) / kTile, [&](int64_t begin, int64_t end) {
       rows_fn(w, acts, n, begin * kTile, std::min(w.rows, end * kTile), y);
     });
     return;
   }
+  if (gemm::supports_k(w.type)) return gemm::matmul_k(w, x, y, n, pool);  // Q8_K activations, quant_gemm_k.h
   // Other formats: dequantize each weight row once, then dot it with every token.
   pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(w.cols));
@@ -185,6 +205,16 @@ void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t he
     avx2::attention_head(q, kv, n_ctx, head_dim, scale, out);
   } else {
     ref::attention_head(q, kv, n_ctx, head_dim, scale, out);
+  }
+}
+
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale) {
+  if (b.n_tokens <= 0 || b.n_heads <= 0) return;
+  PODSERVE_CHECK(b.n_ctx0 >= 1) << "attention_block: a query must see at least its own position";
+  if (has_avx2() && head_dim % 8 == 0) {
+    avx2::attention_block(b, kv, head_dim, scale);
+  } else {
+    ref::attention_block(b, kv, head_dim, scale);
   }
 }
 

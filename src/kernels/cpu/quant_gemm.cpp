@@ -19,7 +19,8 @@ float round_half(float f) { return fp16_to_float(float_to_fp16(f)); }
 }  // namespace
 
 bool supports(DType weight_type) {
-  return weight_type == DType::kQ4_0 || weight_type == DType::kQ4_1 || weight_type == DType::kQ8_0;
+  return weight_type == DType::kQ4_0 || weight_type == DType::kQ4_1 || weight_type == DType::kQ5_0 ||
+         weight_type == DType::kQ5_1 || weight_type == DType::kQ8_0;
 }
 
 void quantize_acts_scalar(const float* x, int64_t n, int64_t cols, ActBlock* out) {
@@ -71,6 +72,23 @@ void gemm_rows_scalar(const MatrixView& w, const ActBlock* acts, int64_t n, int6
             for (int j = 0; j < 16; ++j) sumi += (q[j] & 0x0f) * a[b].qs[j] + (q[j] >> 4) * a[b].qs[j + 16];
             sum = std::fma(static_cast<float>(sumi), half_at(row + b * 20) * a[b].d, sum);
             sum = std::fma(half_at(row + b * 20 + 2), a[b].s, sum);
+            break;
+          }
+          case DType::kQ5_0:
+          case DType::kQ5_1: {  // Q5_0: d, qh[4], qs[16], q - 16; Q5_1: d, m, qh[4], qs[16], q * d + m
+            const bool q5_1 = w.type == DType::kQ5_1;
+            const uint8_t* block = row + b * (q5_1 ? 24 : 22);
+            uint32_t qh;
+            std::memcpy(&qh, block + (q5_1 ? 4 : 2), 4);
+            const uint8_t* q = block + (q5_1 ? 8 : 6);
+            const int bias = q5_1 ? 0 : 16;
+            for (int j = 0; j < 16; ++j) {
+              const int lo = (q[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+              const int hi = (q[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+              sumi += (lo - bias) * a[b].qs[j] + (hi - bias) * a[b].qs[j + 16];
+            }
+            sum = std::fma(static_cast<float>(sumi), half_at(block) * a[b].d, sum);
+            if (q5_1) sum = std::fma(half_at(block + 2), a[b].s, sum);
             break;
           }
           default:

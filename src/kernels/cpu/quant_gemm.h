@@ -1,4 +1,4 @@
-// Integer GEMM for quantized weights (Q4_0, Q4_1, Q8_0) times 8-bit activations, the engine of cpu::matmul.
+// Integer GEMM for quantized weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) times 8-bit activations, the engine of cpu::matmul.
 //
 // Activations are quantized once per matmul into ActBlocks (ggml's Q8_0/Q8_1 rounding: d = fp16(amax/127),
 // q = round(x * 127/amax), s = fp16(d * sum q)), plus per-4-element sums so the VNNI path can correct the
@@ -22,7 +22,7 @@ struct ActBlock {
   float s;              // fp16-rounded d * sum(qs) (ggml's Q8_1 s)
 };
 
-bool supports(DType weight_type);  // Q4_0, Q4_1, Q8_0
+bool supports(DType weight_type);  // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0
 
 /// Quantizes x: [n, cols] (cols % 32 == 0) into n * cols / 32 ActBlocks (token-major); both give equal blocks.
 void quantize_acts_scalar(const float* x, int64_t n, int64_t cols, ActBlock* out);
@@ -33,6 +33,8 @@ void quantize_acts_avx2(const float* x, int64_t n, int64_t cols, ActBlock* out);
 void gemm_rows_scalar(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 void gemm_rows_avx2(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 void gemm_rows_avxvnni(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
+/// AVX-512 + AVX512-VNNI, 16 rows per pass (quant_gemm_avx512.cpp); same bits as the others.
+void gemm_rows_avx512(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 
 /// AMX-INT8 prefill path (quant_gemm_amx.cpp): usable when the CPU has AMX-INT8 + AVX-512 and the kernel grants
 /// the tile state to this process (asked once, on the first call).
@@ -47,6 +49,9 @@ struct AmxActs {
   std::vector<int32_t> sum;
 };
 void pack_acts_amx(const ActBlock* acts, int64_t n, int64_t blocks, AmxActs* out);
+/// pack_acts_amx in parts (e.g. one range of groups per thread): size_acts_amx first, then every group once.
+void size_acts_amx(int64_t n, int64_t blocks, AmxActs* out);
+void pack_acts_amx_groups(const ActBlock* acts, int64_t n, int64_t g_begin, int64_t g_end, AmxActs* out);
 /// As gemm_rows_*; row_begin and row_end must be multiples of 16.
 void gemm_rows_amx(const MatrixView& w, const AmxActs& acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 

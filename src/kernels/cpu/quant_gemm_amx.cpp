@@ -30,17 +30,30 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Tiles: 0 = C (16 rows x 16 tokens int32), 1 = A (16 weight rows x 32 u8), 2 = B (8 x 16 tokens x 4 s8).
+// Two sets (double buffering: one block's product runs while the previous block's is scaled): tiles 0, 1 = C
+// (16 rows x 16 tokens int32), 2, 3 = A (16 weight rows x 32 u8), 4, 5 = B (8 x 16 tokens x 4 s8).
 void configure_tiles() {
   TileConfig cfg;
-  cfg.rows[0] = 16;
-  cfg.colsb[0] = 64;
-  cfg.rows[1] = 16;
-  cfg.colsb[1] = 32;
-  cfg.rows[2] = 8;
-  cfg.colsb[2] = 64;
+  for (int set = 0; set < 2; ++set) {
+    cfg.rows[0 + set] = 16;
+    cfg.colsb[0 + set] = 64;
+    cfg.rows[2 + set] = 16;
+    cfg.colsb[2 + set] = 32;
+    cfg.rows[4 + set] = 8;
+    cfg.colsb[4 + set] = 64;
+  }
   _tile_loadconfig(&cfg);
 }
+
+// Starts one block's 16 x 16 integer product in tile C (weights through tile A, activations through B). A macro:
+// GCC's tile intrinsics paste the tile number into the assembly text, so it must be a literal.
+#define PODSERVE_AMX_ISSUE_BLOCK(C, A, B, weights, stride, acts) \
+  do {                                                           \
+    _tile_zero(C);                                               \
+    _tile_loadd(A, weights, static_cast<int>(stride));           \
+    _tile_loadd(B, acts, 64);                                    \
+    _tile_dpbusd(C, A, B);                                       \
+  } while (0)
 
 float half_at(const uint8_t* p) {
   uint16_t v;
@@ -81,6 +94,21 @@ void unpack_rows(const MatrixView& w, int64_t r0, UnpackedRows* out) {
           out->m[b * 16 + r] = w.type == DType::kQ4_1 ? half_at(row + b * bytes + 2) : 0.0f;
           break;
         }
+        case DType::kQ5_0:
+        case DType::kQ5_1: {  // 5-bit q in 0..31 (Q5_0's -16 is the bias correction below)
+          const bool q5_1 = w.type == DType::kQ5_1;
+          const uint8_t* block = row + b * (q5_1 ? 24 : 22);
+          uint32_t qh;
+          std::memcpy(&qh, block + (q5_1 ? 4 : 2), 4);
+          const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + (q5_1 ? 8 : 6)));
+          const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+          const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+          const __m256i high_bits = _mm256_maskz_set1_epi8(static_cast<__mmask32>(qh), 0x10);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_or_si256(_mm256_set_m128i(hi, lo), high_bits));
+          out->d[b * 16 + r] = half_at(block);
+          out->m[b * 16 + r] = q5_1 ? half_at(block + 2) : 0.0f;
+          break;
+        }
         default:
           PODSERVE_CHECK(false) << "amx gemm: unsupported weight type " << dtype_name(w.type);
       }
@@ -105,53 +133,69 @@ bool amx_usable() {
   return kUsable;
 }
 
-void pack_acts_amx(const ActBlock* acts, int64_t n, int64_t blocks, AmxActs* out) {
+void size_acts_amx(int64_t n, int64_t blocks, AmxActs* out) {
   const int64_t groups = (n + 15) / 16;
   out->groups = groups;
   out->blocks = blocks;
-  out->q.assign(static_cast<size_t>(groups * blocks * 512), 0);
-  out->d.assign(static_cast<size_t>(groups * blocks * 16), 0.0f);
-  out->s.assign(static_cast<size_t>(groups * blocks * 16), 0.0f);
-  out->sum.assign(static_cast<size_t>(groups * blocks * 16), 0);
-  for (int64_t t = 0; t < n; ++t) {
-    const int64_t g = t / 16, lane = t % 16;
-    for (int64_t b = 0; b < blocks; ++b) {
-      const ActBlock& a = acts[t * blocks + b];
-      const int64_t gb = g * blocks + b;
-      int8_t* tile = out->q.data() + gb * 512;
-      int32_t sum = 0;
-      for (int k4 = 0; k4 < 8; ++k4) {
-        std::memcpy(tile + k4 * 64 + lane * 4, a.qs + k4 * 4, 4);  // VNNI layout: B[k/4][token*4 + k%4]
-        sum += a.lane_sum[k4];
+  out->q.resize(static_cast<size_t>(groups * blocks * 512));
+  out->d.resize(static_cast<size_t>(groups * blocks * 16));
+  out->s.resize(static_cast<size_t>(groups * blocks * 16));
+  out->sum.resize(static_cast<size_t>(groups * blocks * 16));
+}
+
+void pack_acts_amx_groups(const ActBlock* acts, int64_t n, int64_t g_begin, int64_t g_end, AmxActs* out) {
+  const int64_t blocks = out->blocks;
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    for (int64_t lane = 0; lane < 16; ++lane) {
+      const int64_t t = g * 16 + lane;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t gb = g * blocks + b;
+        int8_t* tile = out->q.data() + gb * 512;
+        if (t >= n) {  // padding lanes of the last group: zero (their outputs are never stored)
+          for (int k4 = 0; k4 < 8; ++k4) std::memset(tile + k4 * 64 + lane * 4, 0, 4);
+          out->d[gb * 16 + lane] = out->s[gb * 16 + lane] = 0.0f;
+          out->sum[gb * 16 + lane] = 0;
+          continue;
+        }
+        const ActBlock& a = acts[t * blocks + b];
+        int32_t sum = 0;
+        for (int k4 = 0; k4 < 8; ++k4) {
+          std::memcpy(tile + k4 * 64 + lane * 4, a.qs + k4 * 4, 4);  // VNNI layout: B[k/4][token*4 + k%4]
+          sum += a.lane_sum[k4];
+        }
+        out->d[gb * 16 + lane] = a.d;
+        out->s[gb * 16 + lane] = a.s;
+        out->sum[gb * 16 + lane] = sum;
       }
-      out->d[gb * 16 + lane] = a.d;
-      out->s[gb * 16 + lane] = a.s;
-      out->sum[gb * 16 + lane] = sum;
     }
   }
+}
+
+void pack_acts_amx(const ActBlock* acts, int64_t n, int64_t blocks, AmxActs* out) {
+  size_acts_amx(n, blocks, out);
+  pack_acts_amx_groups(acts, n, 0, out->groups, out);
 }
 
 void gemm_rows_amx(const MatrixView& w, const AmxActs& a, int64_t n, int64_t row_begin, int64_t row_end, float* y) {
   PODSERVE_CHECK(row_begin % 16 == 0 && row_end % 16 == 0);
   const int64_t blocks = w.cols / 32;
-  const int bias_shift = w.type == DType::kQ8_0 ? 7 : w.type == DType::kQ4_0 ? 3 : -1;  // bias 128, 8, none
-  const bool has_min = w.type == DType::kQ4_1;
+  const int bias_shift = w.type == DType::kQ8_0   ? 7
+                         : w.type == DType::kQ4_0 ? 3
+                         : w.type == DType::kQ5_0 ? 4
+                                                  : -1;  // bias 128, 8, 16, none
+  const bool has_min = w.type == DType::kQ4_1 || w.type == DType::kQ5_1;
   static thread_local UnpackedRows rows;
   configure_tiles();
-  alignas(64) int32_t c[16][16];
+  alignas(64) int32_t c[2][16][16];
   alignas(64) float out[16][16];
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
     unpack_rows(w, r0, &rows);
     for (int64_t g = 0; g < a.groups; ++g) {
       __m512 acc[16];
       for (auto& v : acc) v = _mm512_setzero_ps();
-      for (int64_t b = 0; b < blocks; ++b) {
+      // Scales block b's products into acc, in block order (the float steps every path shares).
+      auto scale_block = [&](int64_t b, const int32_t (*prod)[16]) {
         const int64_t gb = g * blocks + b;
-        _tile_zero(0);
-        _tile_loadd(1, rows.q.data() + b * 32, static_cast<int>(w.cols));
-        _tile_loadd(2, a.q.data() + gb * 512, 64);
-        _tile_dpbusd(0, 1, 2);
-        _tile_stored(0, c, 64);
         const __m512 da = _mm512_loadu_ps(a.d.data() + gb * 16);
         const __m512 sa = _mm512_loadu_ps(a.s.data() + gb * 16);
         __m512i corr = _mm512_setzero_si512();
@@ -159,10 +203,22 @@ void gemm_rows_amx(const MatrixView& w, const AmxActs& a, int64_t n, int64_t row
         const float* dw = rows.d.data() + b * 16;
         const float* mw = rows.m.data() + b * 16;
         for (int r = 0; r < 16; ++r) {
-          const __m512i dot = _mm512_sub_epi32(_mm512_load_si512(c[r]), corr);
+          const __m512i dot = _mm512_sub_epi32(_mm512_load_si512(prod[r]), corr);
           acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(_mm512_set1_ps(dw[r]), da), acc[r]);
           if (has_min) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(mw[r]), sa, acc[r]);
         }
+      };
+      const int8_t* group_acts = a.q.data() + g * blocks * 512;
+      PODSERVE_AMX_ISSUE_BLOCK(0, 2, 4, rows.q.data(), w.cols, group_acts);
+      for (int64_t b = 0; b < blocks; b += 2) {
+        const bool has_next = b + 1 < blocks;
+        if (has_next) PODSERVE_AMX_ISSUE_BLOCK(1, 3, 5, rows.q.data() + (b + 1) * 32, w.cols, group_acts + (b + 1) * 512);
+        _tile_stored(0, c[0], 64);
+        scale_block(b, c[0]);
+        if (!has_next) break;
+        if (b + 2 < blocks) PODSERVE_AMX_ISSUE_BLOCK(0, 2, 4, rows.q.data() + (b + 2) * 32, w.cols, group_acts + (b + 2) * 512);
+        _tile_stored(1, c[1], 64);
+        scale_block(b + 1, c[1]);
       }
       for (int r = 0; r < 16; ++r) _mm512_store_ps(out[r], acc[r]);
       const int64_t tokens = std::min<int64_t>(16, n - g * 16);

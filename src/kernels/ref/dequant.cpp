@@ -43,6 +43,27 @@ void dequant_q4_1(const uint8_t* b, float* y) {
   }
 }
 
+// Q5_0/Q5_1 keep the fifth bit of element j in bit j of the little-endian uint32 qh.
+int q5_at(const uint8_t* qh_bytes, const uint8_t* qs, int j) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  const int nibble = j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
+  return nibble | static_cast<int>(((qh >> j) & 1u) << 4);
+}
+
+// block_q5_0 { half d; uint8 qh[4]; uint8 qs[16]; }: 5-bit q - 16, nibbles as Q4_0.
+void dequant_q5_0(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(q5_at(b + 2, b + 6, j) - 16) * d;
+}
+
+// block_q5_1 { half d; half m; uint8 qh[4]; uint8 qs[16]; }: y = q * d + m.
+void dequant_q5_1(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float m = load_half(b + 2);
+  for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(q5_at(b + 4, b + 8, j)) * d + m;
+}
+
 // The 6-bit scale and min of sub-block j (0..7) packed in Q4_K's 12 scale bytes.
 void get_scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
   if (j < 4) {
@@ -68,6 +89,31 @@ void dequant_q4_k(const uint8_t* b, float* y) {
     const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
     for (int l = 0; l < 32; ++l) y[64 * c + l] = d1 * static_cast<float>(qs[32 * c + l] & 0x0F) - m1;
     for (int l = 0; l < 32; ++l) y[64 * c + 32 + l] = d2 * static_cast<float>(qs[32 * c + l] >> 4) - m2;
+  }
+}
+
+// block_q5_K { half d; half dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; }: Q4_K plus a fifth bit;
+// chunk c's high bits are bits 2c (low nibbles) and 2c+1 (high nibbles) of qh[l].
+void dequant_q5_k(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  const float dmin = load_half(b + 2);
+  const uint8_t* scales = b + 4;
+  const uint8_t* qh = b + 16;
+  const uint8_t* qs = b + 48;
+  for (int c = 0; c < 4; ++c) {
+    int sc = 0, m = 0;
+    get_scale_min_k4(2 * c, scales, &sc, &m);
+    const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
+    get_scale_min_k4(2 * c + 1, scales, &sc, &m);
+    const float d2 = d * static_cast<float>(sc), m2 = dmin * static_cast<float>(m);
+    for (int l = 0; l < 32; ++l) {
+      const int q = (qs[32 * c + l] & 0x0F) | (((qh[l] >> (2 * c)) & 1) << 4);
+      y[64 * c + l] = d1 * static_cast<float>(q) - m1;
+    }
+    for (int l = 0; l < 32; ++l) {
+      const int q = (qs[32 * c + l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4);
+      y[64 * c + 32 + l] = d2 * static_cast<float>(q) - m2;
+    }
   }
 }
 
@@ -123,7 +169,10 @@ void dequantize_row_ref(DType type, const void* src, float* dst, int64_t n) {
     case DType::kQ8_0: dequant_block = dequant_q8_0; break;
     case DType::kQ4_0: dequant_block = dequant_q4_0; break;
     case DType::kQ4_1: dequant_block = dequant_q4_1; break;
+    case DType::kQ5_0: dequant_block = dequant_q5_0; break;
+    case DType::kQ5_1: dequant_block = dequant_q5_1; break;
     case DType::kQ4_K: dequant_block = dequant_q4_k; break;
+    case DType::kQ5_K: dequant_block = dequant_q5_k; break;
     case DType::kQ6_K: dequant_block = dequant_q6_k; break;
     case DType::kQ8_1: break;
   }

@@ -76,4 +76,13 @@ void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t he
   }
 }
 
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale) {
+  for (int64_t t = 0; t < b.n_tokens; ++t) {
+    for (int64_t h = 0; h < b.n_heads; ++h) {
+      attention_head(b.q + t * b.q_stride + h * head_dim, kv, b.n_ctx0 + t, head_dim, scale,
+                     b.out + t * b.out_stride + h * head_dim);
+    }
+  }
+}
+
 }  // namespace podserve::kernels::ref

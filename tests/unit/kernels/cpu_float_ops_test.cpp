@@ -23,7 +23,7 @@ std::vector<float> random_floats(std::mt19937& gen, int64_t n, float sigma) {
 
 template <typename Fn>
 void on_every_isa(Fn fn) {
-  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAmx}) {
+  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
     if (isa > cpu::detected_isa()) continue;
     SCOPED_TRACE(cpu::isa_name(isa));
     const cpu::Isa previous = cpu::set_isa_cap(isa);

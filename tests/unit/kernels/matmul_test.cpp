@@ -18,10 +18,13 @@
 namespace podserve::kernels {
 namespace {
 
-constexpr DType kAllTypes[] = {DType::kF32, DType::kF16,  DType::kBF16, DType::kQ8_0,
-                               DType::kQ4_0, DType::kQ4_1, DType::kQ4_K, DType::kQ6_K};
+constexpr DType kAllTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+                               DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-bool is_int_dot(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1; }
+bool is_int_dot(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1;
+}
+bool is_k_quant(DType t) { return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K; }
 
 float load_half(const uint8_t* p) {
   uint16_t h;
@@ -40,7 +43,9 @@ double int_dot_bound(DType type, const uint8_t* wrow, const float* w, const floa
     const float* wb = w + 32 * b;
     const float* xb = x + 32 * b;
     const double delta = 0.6 * test_quant::amax_of(xb, 32) / 127.0;
-    const double m = type == DType::kQ4_1 ? std::fabs(load_half(wrow + 20 * b + 2)) : 0.0;
+    const double m = type == DType::kQ4_1   ? std::fabs(load_half(wrow + 20 * b + 2))
+                     : type == DType::kQ5_1 ? std::fabs(load_half(wrow + 24 * b + 2))
+                                            : 0.0;
     double sw = 0.0, sx = 0.0, swx = 0.0;
     for (int c = 0; c < 32; ++c) {
       sw += std::fabs(wb[c]);
@@ -52,13 +57,42 @@ double int_dot_bound(DType type, const uint8_t* wrow, const float* w, const floa
   return bound;
 }
 
+// The same for the K-quants (Q8_K activations: q * d, d = max/-127 in float, per 256-element super-block): each
+// element is off by at most d/2 (< 0.6 d), and the integer formulation sum_j (d sc_j dot_j - dmin m_j asum_j) is
+// exact up to a few float roundings of its terms, each <= (|w| + dmin m_j) |x|.
+double k_dot_bound(DType type, const uint8_t* wrow, const float* w, const float* x, int64_t cols) {
+  double bound = 0.0;
+  for (int64_t b = 0; b < cols / 256; ++b) {
+    const float* wb = w + 256 * b;
+    const float* xb = x + 256 * b;
+    const double delta = 0.6 * test_quant::amax_of(xb, 256) / 127.0;
+    double mins[8] = {};
+    if (type != DType::kQ6_K) {  // dmin * m_j (6-bit mins, as get_scale_min_k4)
+      const uint8_t* blk = wrow + b * dtype_block_bytes(type);
+      const uint8_t* q = blk + 4;
+      for (int j = 0; j < 8; ++j) {
+        const int m = j < 4 ? q[j + 4] & 63 : (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        mins[j] = std::fabs(load_half(blk + 2)) * m;
+      }
+    }
+    double sw = 0.0, swx = 0.0;
+    for (int c = 0; c < 256; ++c) {
+      sw += std::fabs(wb[c]);
+      swx += (std::fabs(static_cast<double>(wb[c])) + mins[c / 32]) * std::fabs(xb[c]);
+    }
+    bound += sw * delta + 1e-5 * swx;
+  }
+  return bound;
+}
+
 // Quantized weights must decode close to the floats they came from; a layout mistake in the test quantizer
 // (or in dequantize_row_ref) would give an error of the order of the signal. Bounds: ~2x the expected NMSE of
 // each format's step size on N(0,1) data (e.g. Q4_0: step amax/8 ~ 0.28, variance step^2/12 ~ 6.5e-3).
 TEST(TestQuantizer, RoundTripsThroughRefDequant) {
   const std::pair<DType, double> bounds[] = {{DType::kF32, 0.0},    {DType::kF16, 1e-7},  {DType::kBF16, 1e-5},
                                              {DType::kQ8_0, 1e-4},  {DType::kQ4_0, 1.5e-2}, {DType::kQ4_1, 1.5e-2},
-                                             {DType::kQ4_K, 1.5e-2}, {DType::kQ6_K, 1e-3}};
+                                             {DType::kQ5_0, 4e-3},  {DType::kQ5_1, 4e-3}, {DType::kQ4_K, 1.5e-2},
+                                             {DType::kQ5_K, 4e-3},  {DType::kQ6_K, 1e-3}};
   std::mt19937 gen(7);
   const int64_t n = 256 * 16;
   const std::vector<float> x = test_quant::random_normal(gen, n);
@@ -92,7 +126,7 @@ void check_cpu_matches_ref(cpu::Isa isa) {
       for (int64_t cols : {32, 96, 256, 768}) {
         if (cols % dtype_block_size(type) != 0) continue;
         const std::vector<int64_t> token_counts =
-            rows == 83 && cols == 96 ? std::vector<int64_t>{1, 3, 17, 40} : std::vector<int64_t>{1, 3, 17};
+            rows == 83 && (cols == 96 || cols == 256) ? std::vector<int64_t>{1, 3, 17, 40} : std::vector<int64_t>{1, 3, 17};
         const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
         const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
         const MatrixView w{type, wq.data(), rows, cols};
@@ -115,6 +149,8 @@ void check_cpu_matches_ref(cpu::Isa isa) {
               double tol;
               if (is_int_dot(type)) {
                 tol = int_dot_bound(type, w.row(r), wr, xt, cols);
+              } else if (is_k_quant(type)) {
+                tol = k_dot_bound(type, w.row(r), wr, xt, cols);
               } else {
                 // Same dequantized row on both sides; only float vs double summation differs: <= ~100
                 // roundings of 2^-24 over <= 768 terms in 8 FMA lanes, so 1e-5 * sum|w x| is safe.
@@ -140,14 +176,14 @@ void check_cpu_matches_ref(cpu::Isa isa) {
     // element, ~3e-5 of the signal for N(0,1) data; 5e-4 is ggml's NMSE bound for quantized-activation ops.
     const double nmse = err_sq / ref_sq;
     std::printf("%-8s %-5s %2d cases, NMSE %.3g\n", cpu::isa_name(isa), dtype_name(type), cases, nmse);
-    EXPECT_LT(nmse, is_int_dot(type) ? 5e-4 : 1e-12) << dtype_name(type);
+    EXPECT_LT(nmse, is_int_dot(type) || is_k_quant(type) ? 5e-4 : 1e-12) << dtype_name(type);
     EXPECT_GT(cases, 0);
   }
 }
 
 TEST(Matmul, CpuMatchesRefOnOddShapesOnEveryIsa) {
   const cpu::Isa detected = cpu::detected_isa();
-  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAmx}) {
+  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
     if (isa > detected) continue;
     const cpu::Isa previous = cpu::set_isa_cap(isa);
     check_cpu_matches_ref(isa);
@@ -161,14 +197,15 @@ TEST(Matmul, SameBitsForEveryBatchSizeAndPath) {
   ThreadPool pool(2);
   std::mt19937 gen(99);
   const cpu::Isa detected = cpu::detected_isa();
-  for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1}) {
-    const int64_t rows = 83, cols = 96, n = 40;
+  for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K,
+                     DType::kQ5_K, DType::kQ6_K}) {
+    const int64_t rows = 83, cols = is_k_quant(type) ? 512 : 96, n = 40;
     const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
     const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
     const MatrixView w{type, wq.data(), rows, cols};
     const std::vector<float> x = test_quant::random_normal(gen, n * cols);
     std::vector<float> first;
-    for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAmx}) {
+    for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
       if (isa > detected) continue;
       SCOPED_TRACE(::testing::Message() << cpu::isa_name(isa) << " " << dtype_name(type));
       const cpu::Isa previous = cpu::set_isa_cap(isa);

@@ -59,13 +59,51 @@ inline void quantize_q4_1(const float* x, uint8_t* b) {
   for (int j = 0; j < 16; ++j) b[4 + j] = static_cast<uint8_t>(q(x[j]) | (q(x[j + 16]) << 4));
 }
 
+// block_q5_0 { half d; uint8 qh[4]; uint8 qs[16]; }: q in 0..31, y = (q - 16) * d; the largest-magnitude value
+// maps to -16 (as ggml). Bit j of qh is element j's fifth bit.
+inline void quantize_q5_0(const float* x, uint8_t* b) {
+  float max = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    if (std::fabs(x[j]) > std::fabs(max)) max = x[j];
+  }
+  const float d = max / -16.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  put_half(b, d);
+  uint32_t qh = 0;
+  for (int j = 0; j < 32; ++j) {
+    const int q = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+    qh |= static_cast<uint32_t>(q >> 4) << j;
+    if (j < 16) b[6 + j] = static_cast<uint8_t>(q & 0x0F);
+    else b[6 + j - 16] = static_cast<uint8_t>(b[6 + j - 16] | ((q & 0x0F) << 4));
+  }
+  std::memcpy(b + 2, &qh, 4);
+}
+
+// block_q5_1 { half d; half m; uint8 qh[4]; uint8 qs[16]; }: y = q * d + m, q in 0..31.
+inline void quantize_q5_1(const float* x, uint8_t* b) {
+  const float mn = *std::min_element(x, x + 32), mx = *std::max_element(x, x + 32);
+  const float d = (mx - mn) / 31.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  put_half(b, d);
+  put_half(b + 2, mn);
+  uint32_t qh = 0;
+  for (int j = 0; j < 32; ++j) {
+    const int q = std::clamp(static_cast<int>((x[j] - mn) * id + 0.5f), 0, 31);
+    qh |= static_cast<uint32_t>(q >> 4) << j;
+    if (j < 16) b[8 + j] = static_cast<uint8_t>(q & 0x0F);
+    else b[8 + j - 16] = static_cast<uint8_t>(b[8 + j - 16] | ((q & 0x0F) << 4));
+  }
+  std::memcpy(b + 4, &qh, 4);
+}
+
 // block_q4_K { half d; half dmin; uint8 scales[12]; uint8 qs[128]; }: 8 sub-blocks of 32 with 6-bit scale/min.
-inline void quantize_q4_k(const float* x, uint8_t* b) {
+// Q4_K (levels 15) and Q5_K (levels 31; block_q5_K { half d, dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; }).
+inline void quantize_q4_k(const float* x, uint8_t* b, int levels = 15) {
   float scale[8], min[8];
   for (int s = 0; s < 8; ++s) {
     const float* xs = x + 32 * s;
     const float lo = std::min(0.0f, *std::min_element(xs, xs + 32)), hi = *std::max_element(xs, xs + 32);
-    scale[s] = (hi - lo) / 15.0f;
+    scale[s] = (hi - lo) / static_cast<float>(levels);
     min[s] = -lo;  // y = d*sc*q - dmin*m, so m holds -min >= 0
   }
   const float d = round_to_fp16(*std::max_element(scale, scale + 8) / 63.0f);
@@ -86,10 +124,16 @@ inline void quantize_q4_k(const float* x, uint8_t* b) {
   int q[256];
   for (int i = 0; i < 256; ++i) {
     const float step = d * static_cast<float>(sc[i / 32]), off = dmin * static_cast<float>(m[i / 32]);
-    q[i] = step > 0.0f ? std::clamp(static_cast<int>(std::lround((x[i] + off) / step)), 0, 15) : 0;
+    q[i] = step > 0.0f ? std::clamp(static_cast<int>(std::lround((x[i] + off) / step)), 0, levels) : 0;
   }
+  uint8_t* qs = b + (levels == 31 ? 48 : 16);
+  if (levels == 31) std::memset(b + 16, 0, 32);
   for (int c = 0; c < 4; ++c) {
-    for (int l = 0; l < 32; ++l) b[16 + 32 * c + l] = static_cast<uint8_t>(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
+    for (int l = 0; l < 32; ++l) {
+      const int lo = q[64 * c + l], hi = q[64 * c + 32 + l];
+      qs[32 * c + l] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+      if (levels == 31) b[16 + l] = static_cast<uint8_t>(b[16 + l] | ((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1)));
+    }
   }
 }
 
@@ -144,7 +188,10 @@ inline std::vector<uint8_t> quantize(DType type, const float* x, int64_t n) {
       case DType::kQ8_0: quantize_q8_0(xb, ob); break;
       case DType::kQ4_0: quantize_q4_0(xb, ob); break;
       case DType::kQ4_1: quantize_q4_1(xb, ob); break;
+      case DType::kQ5_0: quantize_q5_0(xb, ob); break;
+      case DType::kQ5_1: quantize_q5_1(xb, ob); break;
       case DType::kQ4_K: quantize_q4_k(xb, ob); break;
+      case DType::kQ5_K: quantize_q4_k(xb, ob, 31); break;
       case DType::kQ6_K: quantize_q6_k(xb, ob); break;
       case DType::kQ8_1: PODSERVE_CHECK(false) << "Q8_1 is an activation format"; break;
     }

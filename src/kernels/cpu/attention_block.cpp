@@ -1,0 +1,205 @@
+// Attention for a block of queries that share one K/V head (the query heads of a GQA group, for several
+// consecutive positions of one sequence), compiled with AVX2/FMA/F16C. Each K and V row is read and converted
+// once per block instead of once per query, and every query gets the same float steps whatever block it is in
+// (avx2::attention_head is a block of one), so a token's output does not depend on its batch:
+//  - scores: 8 K rows are converted and transposed to kt[dim][position], so one float lane is one position and
+//    accumulator c sums dims c, c + 8, ... of q.k; the 8 accumulators are added in a fixed tree;
+//  - softmax: vector max, exp (avx2_exp.h) and 8-lane sum; the weights are rounded to fp16 as ggml's f16 V
+//    matmul does (and q is rounded to fp16 as its f16 K matmul does), so greedy outputs track llama.cpp;
+//  - values: V tiles are converted to float once; each output lane is an fma over positions in order.
+// (A 16-lane AVX-512 build of the same steps measured no faster on Sapphire Rapids, so there is none.)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/avx2_exp.h"
+#include "kernels/cpu/avx2_ops.h"
+
+namespace podserve::kernels::avx2 {
+namespace {
+
+constexpr int64_t kLanes = 8;                      // positions per K tile (one per float lane)
+constexpr int64_t kVTile = 32;                     // V rows converted per pass over the queries
+constexpr int64_t kScoreBudget = int64_t{1} << 18;  // floats of scores kept per sub-block of tokens (1 MiB)
+
+inline __m256 load_half8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m256 round_half8(__m256 v) { return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
+
+// Thin wrappers keep the score and softmax code width-neutral (a 16-lane AVX-512 build of it measured no faster).
+using Vec = __m256;
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline Vec vset1(float x) { return _mm256_set1_ps(x); }
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+inline Vec vmul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+inline Vec vsub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
+inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
+inline Vec vexp(Vec x) { return exp8(x); }
+inline Vec vround_half(Vec v) { return round_half8(v); }
+inline Vec vkeep(Vec v, int64_t count, Vec other) {
+  const __m256 keep = _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  return _mm256_blendv_ps(other, v, keep);
+}
+inline __m256 add_to8(__m256 sum8, Vec v) { return _mm256_add_ps(sum8, v); }
+inline float vmax_all(Vec v) {
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  return _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+}
+
+// r[i] = row i of an 8x8 matrix -> r[i] = column i.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// K rows p0 .. p0 + count - 1 (count <= kLanes; missing rows are zero) as kt[d * kLanes + position].
+void load_k_tile(const PagedKv& kv, int64_t p0, int64_t count, int64_t head_dim, float* kt) {
+  for (int64_t half = 0; half < kLanes / 8; ++half) {
+    const uint16_t* rows[8];
+    for (int64_t j = 0; j < 8; ++j) rows[j] = 8 * half + j < count ? kv.k + kv.row(p0 + 8 * half + j) * kv.stride : nullptr;
+    for (int64_t d0 = 0; d0 < head_dim; d0 += 8) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) r[j] = rows[j] != nullptr ? load_half8(rows[j] + d0) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int c = 0; c < 8; ++c) _mm256_storeu_ps(kt + (d0 + c) * kLanes + 8 * half, r[c]);
+    }
+  }
+}
+
+// Scores of one query (q16: fp16-rounded q) against the kLanes positions of kt.
+inline Vec tile_scores(const float* q16, const float* kt, int64_t head_dim, Vec scale) {
+  Vec acc[8];
+  for (auto& a : acc) a = vzero();
+  for (int64_t d0 = 0; d0 < head_dim; d0 += 8) {
+    for (int c = 0; c < 8; ++c) acc[c] = vfma(vset1(q16[d0 + c]), vload(kt + (d0 + c) * kLanes), acc[c]);
+  }
+  // A horizontal sum's tree: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+  const Vec t0 = vadd(acc[0], acc[4]), t1 = vadd(acc[1], acc[5]);
+  const Vec t2 = vadd(acc[2], acc[6]), t3 = vadd(acc[3], acc[7]);
+  return vmul(vadd(vadd(t0, t2), vadd(t1, t3)), scale);
+}
+
+// In place on s[0, n_ctx) (s holds roundup(n_ctx, kLanes) floats): fp16-rounded softmax weights, and zeros in
+// the padding.
+void softmax_row(float* s, int64_t n_ctx) {
+  const int64_t full = n_ctx / kLanes * kLanes, tail = n_ctx - full;
+  const Vec neg_inf = vset1(-INFINITY);
+  Vec m = neg_inf;
+  for (int64_t p = 0; p < full; p += kLanes) m = vmax(m, vload(s + p));
+  if (tail > 0) m = vmax(m, vkeep(vload(s + full), tail, neg_inf));
+  const Vec max = vset1(vmax_all(m));
+  __m256 sum8 = _mm256_setzero_ps();
+  for (int64_t p = 0; p < full; p += kLanes) {
+    const Vec e = vexp(vsub(vload(s + p), max));
+    vstore(s + p, e);
+    sum8 = add_to8(sum8, e);
+  }
+  if (tail > 0) {
+    const Vec e = vkeep(vexp(vsub(vload(s + full), max)), tail, vzero());
+    vstore(s + full, e);
+    sum8 = add_to8(sum8, e);
+  }
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
+  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+  const Vec inv = vset1(1.0f / _mm_cvtss_f32(s4));
+  for (int64_t p = 0; p < n_ctx; p += kLanes) vstore(s + p, vround_half(vmul(vload(s + p), inv)));
+}
+
+// out[0, 8 * kChunks) += sum_j w[j] * v[j * v_stride + ...] for j < count, an fma per position in order, with the
+// accumulators in registers.
+template <int kChunks>
+inline void accumulate_v(const float* w, int64_t count, const float* v, int64_t v_stride, float* out) {
+  __m256 acc[kChunks];
+  for (int c = 0; c < kChunks; ++c) acc[c] = _mm256_loadu_ps(out + 8 * c);
+  for (int64_t j = 0; j < count; ++j, v += v_stride) {
+    const __m256 wj = _mm256_broadcast_ss(w + j);
+    for (int c = 0; c < kChunks; ++c) acc[c] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(v + 8 * c), acc[c]);
+  }
+  for (int c = 0; c < kChunks; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+// Tokens [t_begin, t_end) of the block: every head of each.
+void attend_tokens(const AttentionBlock& b, int64_t t_begin, int64_t t_end, const PagedKv& kv, int64_t head_dim,
+                   float scale) {
+  const int64_t n_rows = (t_end - t_begin) * b.n_heads;
+  const int64_t ctx_end = b.n_ctx0 + t_end - 1;  // positions the last token sees
+  const int64_t ctx_pad = (ctx_end + kLanes - 1) / kLanes * kLanes;
+  static thread_local std::vector<float> q16, scores, kt, vt;
+  q16.resize(static_cast<size_t>(n_rows * head_dim));
+  scores.resize(static_cast<size_t>(n_rows * ctx_pad));
+  kt.resize(static_cast<size_t>(head_dim * kLanes));
+  vt.resize(static_cast<size_t>(kVTile * head_dim));
+  auto row_ctx = [&](int64_t row) { return b.n_ctx0 + t_begin + row / b.n_heads; };
+  for (int64_t row = 0; row < n_rows; ++row) {
+    const float* q = b.q + (t_begin + row / b.n_heads) * b.q_stride + (row % b.n_heads) * head_dim;
+    float* dst = q16.data() + row * head_dim;
+    for (int64_t d = 0; d < head_dim; d += 8) _mm256_storeu_ps(dst + d, round_half8(_mm256_loadu_ps(q + d)));
+  }
+
+  // Scores, one K tile of kLanes positions at a time, for every query that sees any of them.
+  const Vec vscale = vset1(scale);
+  for (int64_t p0 = 0; p0 < ctx_end; p0 += kLanes) {
+    load_k_tile(kv, p0, std::min(kLanes, ctx_end - p0), head_dim, kt.data());
+    for (int64_t row = 0; row < n_rows; ++row) {
+      if (p0 >= row_ctx(row)) continue;
+      vstore(scores.data() + row * ctx_pad + p0, tile_scores(q16.data() + row * head_dim, kt.data(), head_dim, vscale));
+    }
+  }
+
+  // Softmax per query; lanes past the query's own context give weight 0.
+  for (int64_t row = 0; row < n_rows; ++row) softmax_row(scores.data() + row * ctx_pad, row_ctx(row));
+
+  // Weighted V rows: outputs accumulate in place (zero first), 8 vectors of dims in registers per pass.
+  for (int64_t row = 0; row < n_rows; ++row) {
+    float* out = b.out + (t_begin + row / b.n_heads) * b.out_stride + (row % b.n_heads) * head_dim;
+    std::fill(out, out + head_dim, 0.0f);
+  }
+  for (int64_t p0 = 0; p0 < ctx_end; p0 += kVTile) {
+    const int64_t count = std::min(kVTile, ctx_end - p0);
+    for (int64_t j = 0; j < count; ++j) {
+      const uint16_t* v = kv.v + kv.row(p0 + j) * kv.stride;
+      for (int64_t d = 0; d < head_dim; d += 8) _mm256_storeu_ps(vt.data() + j * head_dim + d, load_half8(v + d));
+    }
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const int64_t end = std::min(count, row_ctx(row) - p0);
+      if (end <= 0) continue;
+      const float* w = scores.data() + row * ctx_pad + p0;
+      float* out = b.out + (t_begin + row / b.n_heads) * b.out_stride + (row % b.n_heads) * head_dim;
+      int64_t d0 = 0;
+      for (; d0 + 64 <= head_dim; d0 += 64) accumulate_v<8>(w, end, vt.data() + d0, head_dim, out + d0);
+      for (; d0 < head_dim; d0 += 8) accumulate_v<1>(w, end, vt.data() + d0, head_dim, out + d0);
+    }
+  }
+}
+
+}  // namespace
+
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale) {
+  // Sub-blocks of tokens keep the score matrix within kScoreBudget floats (at least one token each).
+  const int64_t ctx_last = b.n_ctx0 + b.n_tokens - 1;
+  const int64_t step = std::max<int64_t>(1, kScoreBudget / std::max<int64_t>(1, b.n_heads * (ctx_last + 8)));
+  for (int64_t t = 0; t < b.n_tokens; t += step) attend_tokens(b, t, std::min(b.n_tokens, t + step), kv, head_dim, scale);
+}
+
+}  // namespace podserve::kernels::avx2
