@@ -1,5 +1,6 @@
 #include "base/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 
@@ -57,7 +58,7 @@ bool spin_until(Pred pred, std::chrono::microseconds budget) {
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
   if (num_threads <= 0) num_threads = 1;
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -67,11 +68,33 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunk(int index) {
-  const int64_t threads = num_threads();
-  const int64_t begin = job_n_ * index / threads;
-  const int64_t end = job_n_ * (index + 1) / threads;
-  if (begin < end) (*job_)(begin, end);
+// claim_ packs the generation, the job's chunk count and the next unclaimed chunk into one word, so a claim is
+// one compare-exchange that cannot succeed on a finished job: while any chunk of `gen` is unclaimed the caller
+// is still in that job, so the job's fields stay as published.
+namespace {
+constexpr uint64_t pack_claim(uint32_t gen, uint32_t chunks) { return uint64_t{gen} << 32 | uint64_t{chunks} << 16; }
+constexpr uint32_t claim_gen(uint64_t c) { return static_cast<uint32_t>(c >> 32); }
+constexpr uint32_t claim_chunks(uint64_t c) { return static_cast<uint32_t>(c >> 16) & 0xffffu; }
+constexpr uint32_t claim_next(uint64_t c) { return static_cast<uint32_t>(c) & 0xffffu; }
+constexpr uint32_t kMaxChunks = 0xffffu;
+}  // namespace
+
+void ThreadPool::run_chunks(uint32_t gen) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    do {
+      if (claim_gen(c) != gen || claim_next(c) >= claim_chunks(c)) return;  // a newer job, or all taken
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+    // Chunk `index` of `gen` is ours: the job cannot change until it is done.
+    const int64_t index = claim_next(c), chunks = claim_chunks(c);
+    const int64_t n = job_n_.load(std::memory_order_relaxed);
+    (*job_.load(std::memory_order_relaxed))(n * index / chunks, n * (index + 1) / chunks);
+    // The caller raises caller_sleeping_ before its last look at done_ (both seq_cst): either it sees this
+    // count, or this thread sees it asleep and wakes it.
+    if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == chunks && caller_sleeping_.load(std::memory_order_seq_cst)) {
+      futex_wake(done_, 1);
+    }
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -80,43 +103,45 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n);
     return;
   }
-  job_ = &fn;
-  job_n_ = n;
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_, job_n_, pending_
+  const auto chunks = static_cast<uint32_t>(std::min<int64_t>({n, int64_t{kChunksPerThread} * num_threads(), kMaxChunks}));
+  job_.store(&fn, std::memory_order_relaxed);
+  job_n_.store(n, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(pack_claim(gen, chunks), std::memory_order_release);
+  generation_.store(gen, std::memory_order_seq_cst);  // publishes the job
   // A worker raises sleepers_ before its last look at generation_ (both seq_cst): either it sees the new
   // generation, or we see it asleep and wake it.
   if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake(generation_, INT_MAX);
-  run_chunk(0);
-  if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, kCallerSpin)) {
+  run_chunks(gen);
+  if (!spin_until([&] { return done_.load(std::memory_order_acquire) == chunks; }, kCallerSpin)) {
     caller_sleeping_.store(true, std::memory_order_seq_cst);
-    for (int p = pending_.load(std::memory_order_seq_cst); p != 0; p = pending_.load(std::memory_order_seq_cst)) {
-      futex_wait(pending_, p);
+    for (uint32_t d = done_.load(std::memory_order_seq_cst); d != chunks; d = done_.load(std::memory_order_seq_cst)) {
+      futex_wait(done_, d);
     }
     caller_sleeping_.store(false, std::memory_order_relaxed);
   }
-  job_ = nullptr;
 }
 
-bool ThreadPool::wait_for_work(uint32_t seen) {
-  auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+uint32_t ThreadPool::wait_for_work(uint32_t seen) {
+  uint32_t gen = seen;
+  auto changed = [&] { return (gen = generation_.load(std::memory_order_acquire)) != seen; };
   if (!spin_until(changed, kWorkerSpin)) {
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    while (generation_.load(std::memory_order_seq_cst) == seen) futex_wait(generation_, seen);
+    while ((gen = generation_.load(std::memory_order_seq_cst)) == seen) futex_wait(generation_, seen);
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
-  return !stop_.load(std::memory_order_acquire);
+  return gen;
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint32_t seen = 0;
-  while (wait_for_work(seen)) {
-    seen = generation_.load(std::memory_order_acquire);
-    run_chunk(index);
-    // The caller raises caller_sleeping_ before its last look at pending_ (both seq_cst), as above.
-    if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 && caller_sleeping_.load(std::memory_order_seq_cst)) {
-      futex_wake(pending_, 1);
-    }
+void ThreadPool::worker_loop() {
+  // `seen` is the generation this worker last acted on, as it read it: had it re-read generation_ after
+  // waking, a generation published in between (the caller can finish a job without this worker) would be
+  // taken as already seen, and the worker could sleep through the destructor's wake-up.
+  for (uint32_t seen = 0;;) {
+    seen = wait_for_work(seen);
+    if (stop_.load(std::memory_order_acquire)) return;
+    run_chunks(seen);
   }
 }
 

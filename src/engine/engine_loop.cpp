@@ -245,8 +245,8 @@ void EngineLoop::sample_and_emit(Sequence& seq, std::span<float> raw_logits) {
   const SamplingParams& p = seq.request->request.params;
   eos_and_stop_ = p.stop_token_ids;
   if (!p.ignore_eos) eos_and_stop_.push_back(model_->tokenizer().eos_id());
-  std::vector<float> scratch(raw_logits.begin(), raw_logits.end());
-  SampleResult result = sampler_.sample(scratch, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
+  sample_logits_.assign(raw_logits.begin(), raw_logits.end());
+  SampleResult result = sampler_.sample(sample_logits_, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
   outputs_.accept_token(seq, result.token, result.logprobs ? &*result.logprobs : nullptr, stats_);
 }

@@ -65,6 +65,7 @@ class EngineLoop {
   std::vector<Sequence*> running_;
   std::deque<Sequence*> waiting_;
   std::vector<int32_t> eos_and_stop_;  // scratch
+  std::vector<float> sample_logits_;   // scratch: the sampler edits a copy of one row (reused: a row is ~200 KB)
   std::vector<float> logits_;
   EngineStats stats_;
   Clock::time_point last_log_ = Clock::now();

@@ -5,6 +5,7 @@
 
 #include "base/fp16.h"
 #include "base/log.h"
+#include "kernels/fused_ops.h"
 #include "kernels/model_ops.h"
 #include "kernels/ref/dequant.h"
 #include "model/batch_check.h"
@@ -28,7 +29,8 @@ struct Rope {
 
 class DecoderModel final : public CausalLm {
  public:
-  DecoderModel(const DecoderSpec& spec, HfConfig config, SafetensorsModel file, DecoderWeights weights, int threads)
+  DecoderModel(const DecoderSpec& spec, HfConfig config, std::shared_ptr<const void> file, DecoderWeights weights,
+               int threads)
       : spec_(spec), hf_(std::move(config)), file_(std::move(file)), w_(std::move(weights)), pool_(threads) {
     const ModelConfig& c = hf_.model;
     rope_full_.inv_freq = rope_inv_freq(hf_.rope, c.rope_dim, hf_.max_position_embeddings, &rope_full_.attn_factor);
@@ -62,17 +64,17 @@ class DecoderModel final : public CausalLm {
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
       add_bias(h_.data(), l.bo, n);
       if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_attn_norm, h_.data(), n, H);
-      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+      add_rows(x_.data(), h_.data(), n, H);
 
       norm_rows(x_.data(), l.ffn_norm, h_.data(), n, H);
       if (spec_.moe) moe(l, n);
       else mlp(l.gate, l.up, l.down, l.b_gate, l.b_up, l.b_down, h_.data(), h_.data(), n);
       if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_ffn_norm, h_.data(), n, H);
-      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+      add_rows(x_.data(), h_.data(), n, H);
     }
     const int64_t rows = static_cast<int64_t>(batch.logits_rows.size());
     for (int64_t r = 0; r < rows; ++r) {
-      kernels::ref::rms_norm(x_.data() + batch.logits_rows[r] * H, w_.final_norm.data(), h_.data() + r * H, H, c.rms_eps);
+      kernels::cpu::rms_norm(x_.data() + batch.logits_rows[r] * H, w_.final_norm.data(), h_.data() + r * H, H, c.rms_eps);
     }
     if (rows > 0) kernels::cpu::matmul(w_.output, h_.data(), logits, rows, &pool_);
     if (hf_.final_softcap > 0) {
@@ -83,16 +85,26 @@ class DecoderModel final : public CausalLm {
   }
 
  private:
+  // Per-row steps run on the pool when there are several rows (prefill); same bits as one row at a time.
   void norm_rows(const float* x, const std::vector<float>& w, float* y, int64_t n, int64_t dim) {
-    for (int64_t t = 0; t < n; ++t) kernels::ref::rms_norm(x + t * dim, w.data(), y + t * dim, dim, hf_.model.rms_eps);
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) kernels::cpu::rms_norm(x + t * dim, w.data(), y + t * dim, dim, hf_.model.rms_eps);
+    });
+  }
+
+  // x += y over [n, dim].
+  void add_rows(float* x, const float* y, int64_t n, int64_t dim) {
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin * dim; i < end * dim; ++i) x[i] += y[i];
+    });
   }
 
   void attention(const ForwardBatch& batch, KvPool& pool, int li, const DecoderLayer& l, int64_t n) {
     const ModelConfig& c = hf_.model;
     const int64_t q_dim = int64_t{c.n_heads} * c.head_dim, kv_dim = c.kv_dim(), D = c.head_dim;
-    kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
-    kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
-    kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
+    const kernels::MatrixView qkv[3] = {l.wq, l.wk, l.wv};
+    float* const qkv_out[3] = {q_.data(), k_.data(), v_.data()};
+    kernels::cpu::matmul_many(qkv, h_.data(), qkv_out, n, &pool_);
     add_bias(q_.data(), l.bq, n);
     add_bias(k_.data(), l.bk, n);
     add_bias(v_.data(), l.bv, n);
@@ -101,23 +113,9 @@ class DecoderModel final : public CausalLm {
       norm_rows(k_.data(), l.k_norm, k_.data(), n * c.n_kv_heads, D);
     }
     const Rope& rope = l.sliding ? rope_local_ : rope_full_;
-    for (int64_t t = 0; t < n; ++t) {
-      const int64_t pos = batch.positions[t];
-      kernels::cpu::rope_rotate_half(q_.data() + t * q_dim, c.n_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
-      kernels::cpu::rope_rotate_half(k_.data() + t * kv_dim, c.n_kv_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
-      const int64_t slot = batch.slots[t] * kv_dim;
-      if (c.kv_f32) {
-        std::copy_n(k_.data() + t * kv_dim, kv_dim, pool.k_f32(li) + slot);
-        std::copy_n(v_.data() + t * kv_dim, kv_dim, pool.v_f32(li) + slot);
-      } else {
-        uint16_t* kc = pool.k(li) + slot;
-        uint16_t* vc = pool.v(li) + slot;
-        for (int64_t d = 0; d < kv_dim; ++d) {
-          kc[d] = float_to_fp16(k_[t * kv_dim + d]);
-          vc[d] = float_to_fp16(v_[t * kv_dim + d]);
-        }
-      }
-    }
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) rope_and_store(batch, pool, li, rope, t);
+    });
     kernels::AttentionOptions opts;
     opts.scale = scale_;
     opts.softcap = static_cast<float>(hf_.attn_softcap);
@@ -142,6 +140,27 @@ class DecoderModel final : public CausalLm {
     });
   }
 
+  // RoPE on token t's q and k, then its K/V into its slot.
+  void rope_and_store(const ForwardBatch& batch, KvPool& pool, int li, const Rope& rope, int64_t t) {
+    const ModelConfig& c = hf_.model;
+    const int64_t q_dim = int64_t{c.n_heads} * c.head_dim, kv_dim = c.kv_dim(), D = c.head_dim;
+    const int64_t pos = batch.positions[t];
+    kernels::cpu::rope_rotate_half(q_.data() + t * q_dim, c.n_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
+    kernels::cpu::rope_rotate_half(k_.data() + t * kv_dim, c.n_kv_heads, D, c.rope_dim, pos, rope.inv_freq.data(), rope.attn_factor);
+    const int64_t slot = batch.slots[t] * kv_dim;
+    if (c.kv_f32) {
+      std::copy_n(k_.data() + t * kv_dim, kv_dim, pool.k_f32(li) + slot);
+      std::copy_n(v_.data() + t * kv_dim, kv_dim, pool.v_f32(li) + slot);
+    } else {
+      uint16_t* kc = pool.k(li) + slot;
+      uint16_t* vc = pool.v(li) + slot;
+      for (int64_t d = 0; d < kv_dim; ++d) {
+        kc[d] = float_to_fp16(k_[t * kv_dim + d]);
+        vc[d] = float_to_fp16(v_[t * kv_dim + d]);
+      }
+    }
+  }
+
   // out = down(act(gate(x)) * up(x)) for n rows; out may alias x.
   void mlp(const kernels::MatrixView& gate, const kernels::MatrixView& up, const kernels::MatrixView& down,
            const std::vector<float>& b_gate, const std::vector<float>& b_up, const std::vector<float>& b_down,
@@ -149,12 +168,17 @@ class DecoderModel final : public CausalLm {
     const int64_t I = gate.rows;
     gate_.resize(std::max<size_t>(gate_.size(), n * I));
     up_.resize(std::max<size_t>(up_.size(), n * I));
-    kernels::cpu::matmul(gate, x, gate_.data(), n, &pool_);
-    kernels::cpu::matmul(up, x, up_.data(), n, &pool_);
-    add_bias(gate_.data(), b_gate, n);
-    add_bias(up_.data(), b_up, n);
-    if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
-    else kernels::ref::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+    if (hf_.activation != "gelu_pytorch_tanh" && b_gate.empty() && b_up.empty()) {
+      kernels::cpu::matmul_swiglu(gate, up, x, gate_.data(), up_.data(), n, &pool_);  // one dispatch
+    } else {
+      const kernels::MatrixView both[2] = {gate, up};
+      float* const both_out[2] = {gate_.data(), up_.data()};
+      kernels::cpu::matmul_many(both, x, both_out, n, &pool_);
+      add_bias(gate_.data(), b_gate, n);
+      add_bias(up_.data(), b_up, n);
+      if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+      else kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+    }
     kernels::cpu::matmul(down, gate_.data(), out, n, &pool_);
     add_bias(out, b_down, n);
   }
@@ -196,7 +220,7 @@ class DecoderModel final : public CausalLm {
 
   DecoderSpec spec_;
   HfConfig hf_;
-  SafetensorsModel file_;  // owns the mappings the weight views point into
+  std::shared_ptr<const void> file_;  // owns the mappings the weight views point into (safetensors or GGUF)
   DecoderWeights w_;
   ThreadPool pool_;
   Rope rope_full_, rope_local_;
@@ -211,12 +235,19 @@ Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConf
   PODSERVE_ASSIGN_OR_RETURN(DecoderWeights bound, bind_decoder_weights(spec, config, weights, dtype));
   // float32 weights compute with float32 K/V (vLLM keeps K/V in the model dtype); others keep fp16 K/V.
   config.model.kv_f32 = dtype == WeightDType::kFloat32 || (dtype == WeightDType::kAuto && bound.embedding.type == DType::kF32);
+  return create_decoder_from(spec, std::move(config), std::make_shared<const SafetensorsModel>(std::move(weights)),
+                             std::move(bound), num_threads);
+}
+
+Result<std::unique_ptr<CausalLm>> create_decoder_from(const DecoderSpec& spec, HfConfig config,
+                                                      std::shared_ptr<const void> file, DecoderWeights bound,
+                                                      int num_threads) {
   const ModelConfig& c = config.model;
   PODSERVE_LOG(kInfo) << c.architecture << ": " << c.n_layers << " layers, hidden " << c.hidden << ", heads "
                       << c.n_heads << "/" << c.n_kv_heads << " x " << c.head_dim << ", vocab " << c.vocab_size
                       << ", weights " << dtype_name(bound.embedding.type) << ", K/V " << (c.kv_f32 ? "F32" : "F16");
   return std::unique_ptr<CausalLm>(
-      std::make_unique<DecoderModel>(spec, std::move(config), std::move(weights), std::move(bound), num_threads));
+      std::make_unique<DecoderModel>(spec, std::move(config), std::move(file), std::move(bound), num_threads));
 }
 
 }  // namespace podserve

@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "kernels/ops.h"
 #include "model/causal_lm.h"
@@ -63,5 +64,13 @@ Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfCon
 /// Builds the model from an opened checkpoint. Every tensor's presence, shape and dtype is checked.
 Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConfig config, SafetensorsModel weights,
                                                  WeightDType dtype, int num_threads);
+/// Builds the model from weights already bound (decoder_gguf.cpp binds GGUF files); `file` owns what the weight
+/// views point into. `config.model.kv_f32` says the K/V precision.
+Result<std::unique_ptr<CausalLm>> create_decoder_from(const DecoderSpec& spec, HfConfig config,
+                                                      std::shared_ptr<const void> file, DecoderWeights weights,
+                                                      int num_threads);
+/// A GGUF file of a non-llama architecture (qwen2, qwen3, gemma, gemma2, gemma3, phi3) or a llama file with
+/// experts (Mixtral) on the shared decoder: metadata -> HfConfig, llama.cpp tensor names -> DecoderWeights.
+Result<std::unique_ptr<CausalLm>> create_gguf_decoder(GgufFile file, int num_threads);
 
 }  // namespace podserve

@@ -9,9 +9,20 @@ struct ArchEntry {
   const char* name;
   Result<std::unique_ptr<CausalLm>> (*create)(GgufFile file, int num_threads);
 };
-// GGUF writes Llama, Mistral and SmolLM2 all as "llama".
+// GGUF `llama` holds Llama, Mistral and SmolLM2 (the fast path, arch/llama.cpp) and Mixtral (experts: the shared
+// decoder's MoE).
+Result<std::unique_ptr<CausalLm>> create_gguf_llama(GgufFile file, int num_threads) {
+  if (file.find_tensor("blk.0.ffn_gate_exps.weight") != nullptr) {
+    return create_gguf_decoder(std::move(file), num_threads);
+  }
+  return create_llama(std::move(file), num_threads);
+}
+
+// The other GGUF architectures run on the shared decoder (decoder_gguf.cpp).
 constexpr ArchEntry kArchitectures[] = {
-    {"llama", &create_llama},
+    {"llama", &create_gguf_llama},     {"qwen2", &create_gguf_decoder},  {"qwen3", &create_gguf_decoder},
+    {"gemma", &create_gguf_decoder},   {"gemma2", &create_gguf_decoder}, {"gemma3", &create_gguf_decoder},
+    {"phi3", &create_gguf_decoder},
 };
 // Hugging Face directories, by config.json's model_type.
 struct HfArchEntry {

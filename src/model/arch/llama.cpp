@@ -9,6 +9,7 @@
 #include "base/fp16.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "kernels/fused_ops.h"
 #include "kernels/model_ops.h"
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
@@ -125,6 +126,10 @@ class LlamaModel final : public CausalLm {
 
   const ModelConfig& config() const override { return config_; }
 
+  // Per layer: q/k/v in one matmul dispatch, rope + K/V store, attention per (sequence, K/V head, run of
+  // tokens), output projection, then the gate/up/SiLU MLP in one dispatch and the down projection. Residual adds
+  // are fused with the next RMS norm; per-token steps run on the pool when there are several tokens (prefill).
+  // Every value keeps the bits of the plain op sequence, whatever the batch (engine batch invariance).
   Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
     PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, config_.vocab_size));
     const ModelConfig& c = config_;
@@ -132,56 +137,34 @@ class LlamaModel final : public CausalLm {
     const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim();
     x_.resize(n * H); h_.resize(n * H); q_.resize(n * q_dim); k_.resize(n * kv_dim); v_.resize(n * kv_dim);
     att_.resize(n * q_dim); gate_.resize(n * c.ffn_hidden); up_.resize(n * c.ffn_hidden);
+    plan_attention(batch);
 
-    for (int64_t t = 0; t < n; ++t) {
-      dequantize_row_ref(embedding_.type, embedding_.row(batch.tokens[t]), x_.data() + t * H, H);
-    }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    const int group = c.n_heads / c.n_kv_heads;
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        dequantize_row_ref(embedding_.type, embedding_.row(batch.tokens[t]), x_.data() + t * H, H);
+        kernels::cpu::rms_norm(x_.data() + t * H, layers_[0].attn_norm, h_.data() + t * H, H, c.rms_eps);
+      }
+    });
     for (int li = 0; li < c.n_layers; ++li) {
       const LayerWeights& l = layers_[li];
-      for (int64_t t = 0; t < n; ++t) kernels::cpu::rms_norm(x_.data() + t * H, l.attn_norm, h_.data() + t * H, H, c.rms_eps);
-      kernels::cpu::matmul(l.wq, h_.data(), q_.data(), n, &pool_);
-      kernels::cpu::matmul(l.wk, h_.data(), k_.data(), n, &pool_);
-      kernels::cpu::matmul(l.wv, h_.data(), v_.data(), n, &pool_);
+      const kernels::MatrixView qkv[3] = {l.wq, l.wk, l.wv};
+      float* const qkv_out[3] = {q_.data(), k_.data(), v_.data()};
+      kernels::cpu::matmul_many(qkv, h_.data(), qkv_out, n, &pool_);
       uint16_t* k_pool = pool.k(li);
       uint16_t* v_pool = pool.v(li);
-      for (int64_t t = 0; t < n; ++t) {
-        const int64_t pos = batch.positions[t];
-        if (inv_freq_.empty()) {
-          kernels::cpu::rope_interleaved(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
-          kernels::cpu::rope_interleaved(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
-        } else {
-          kernels::cpu::rope_interleaved_freqs(q_.data() + t * q_dim, c.n_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
-          kernels::cpu::rope_interleaved_freqs(k_.data() + t * kv_dim, c.n_kv_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
-        }
-        uint16_t* kc = k_pool + batch.slots[t] * kv_dim;
-        uint16_t* vc = v_pool + batch.slots[t] * kv_dim;
-        for (int64_t d = 0; d < kv_dim; ++d) {
-          kc[d] = float_to_fp16(k_[t * kv_dim + d]);
-          vc[d] = float_to_fp16(v_[t * kv_dim + d]);
-        }
-      }
-      // Causal attention through each sequence's block table. One task per (token, head).
-      pool_.parallel_for(n * c.n_heads, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-          const int64_t t = i / c.n_heads, head = i % c.n_heads;
-          const int64_t kv_off = (head / group) * c.head_dim;
-          const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[t]];
-          const kernels::PagedKv kv{k_pool + kv_off, v_pool + kv_off, kv_dim, table.data(), pool.block_size()};
-          kernels::cpu::attention_head(q_.data() + t * q_dim + head * c.head_dim, kv, batch.positions[t] + 1,
-                                       c.head_dim, scale, att_.data() + t * q_dim + head * c.head_dim);
-        }
+      pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) rope_and_store(batch, t, k_pool, v_pool);
       });
+      attention(batch, k_pool, v_pool, pool.block_size());
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
-      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
-
-      for (int64_t t = 0; t < n; ++t) kernels::cpu::rms_norm(x_.data() + t * H, l.ffn_norm, h_.data() + t * H, H, c.rms_eps);
-      kernels::cpu::matmul(l.w_gate, h_.data(), gate_.data(), n, &pool_);
-      kernels::cpu::matmul(l.w_up, h_.data(), up_.data(), n, &pool_);
-      kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * c.ffn_hidden);
+      add_and_norm(n, l.ffn_norm);
+      kernels::cpu::matmul_swiglu(l.w_gate, l.w_up, h_.data(), gate_.data(), up_.data(), n, &pool_);
       kernels::cpu::matmul(l.w_down, gate_.data(), h_.data(), n, &pool_);
-      for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+      if (li + 1 < c.n_layers) {
+        add_and_norm(n, layers_[li + 1].attn_norm);
+      } else {
+        for (int64_t i = 0; i < n * H; ++i) x_[i] += h_[i];
+      }
     }
     // Final norm of the rows whose logits are wanted, gathered, then one output matmul.
     const int64_t rows = static_cast<int64_t>(batch.logits_rows.size());
@@ -193,6 +176,86 @@ class LlamaModel final : public CausalLm {
   }
 
  private:
+  // x += h, then h = rms_norm(x) * norm, per token.
+  void add_and_norm(int64_t n, const float* norm) {
+    const int64_t H = config_.hidden;
+    pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin * H; i < end * H; ++i) x_[i] += h_[i];
+      for (int64_t t = begin; t < end; ++t) {
+        kernels::cpu::rms_norm(x_.data() + t * H, norm, h_.data() + t * H, H, config_.rms_eps);
+      }
+    });
+  }
+
+  // RoPE on token t's q and k, then its K/V (fp16) into its slot.
+  void rope_and_store(const ForwardBatch& batch, int64_t t, uint16_t* k_pool, uint16_t* v_pool) {
+    const ModelConfig& c = config_;
+    const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim(), pos = batch.positions[t];
+    float* q = q_.data() + t * q_dim;
+    float* k = k_.data() + t * kv_dim;
+    if (inv_freq_.empty()) {
+      kernels::cpu::rope_interleaved(q, c.n_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+      kernels::cpu::rope_interleaved(k, c.n_kv_heads, c.head_dim, c.rope_dim, pos, c.rope_theta);
+    } else {
+      kernels::cpu::rope_interleaved_freqs(q, c.n_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
+      kernels::cpu::rope_interleaved_freqs(k, c.n_kv_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
+    }
+    uint16_t* kc = k_pool + batch.slots[t] * kv_dim;
+    uint16_t* vc = v_pool + batch.slots[t] * kv_dim;
+    const float* v = v_.data() + t * kv_dim;
+    for (int64_t d = 0; d < kv_dim; ++d) {
+      kc[d] = float_to_fp16(k[d]);
+      vc[d] = float_to_fp16(v[d]);
+    }
+  }
+
+  // Splits the batch into runs of consecutive tokens of one sequence (at most kAttentionRun each): a run's
+  // queries of one GQA group share each pass over that sequence's K/V.
+  void plan_attention(const ForwardBatch& batch) {
+    static constexpr int64_t kAttentionRun = 16;
+    runs_.clear();
+    const int64_t n = static_cast<int64_t>(batch.tokens.size());
+    for (int64_t t = 0; t < n;) {
+      int64_t e = t + 1;
+      while (e < n && e - t < kAttentionRun && batch.seq_of_token[e] == batch.seq_of_token[t] &&
+             batch.positions[e] == batch.positions[e - 1] + 1) {
+        ++e;
+      }
+      runs_.push_back({t, e});
+      t = e;
+    }
+  }
+
+  // Causal attention through each sequence's block table: one task per (run, K/V head).
+  void attention(const ForwardBatch& batch, const uint16_t* k_pool, const uint16_t* v_pool, int64_t block_size) {
+    const ModelConfig& c = config_;
+    const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim(), group = c.n_heads / c.n_kv_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    const int64_t tasks = static_cast<int64_t>(runs_.size()) * c.n_kv_heads;
+    pool_.parallel_for(tasks, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const TokenRun& run = runs_[i / c.n_kv_heads];
+        const int64_t kv_head = i % c.n_kv_heads, head_off = kv_head * group * c.head_dim;
+        const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[run.begin]];
+        const kernels::PagedKv kv{k_pool + kv_head * c.head_dim, v_pool + kv_head * c.head_dim, kv_dim,
+                                  table.data(), block_size};
+        kernels::AttentionBlock b;
+        b.q = q_.data() + run.begin * q_dim + head_off;
+        b.q_stride = q_dim;
+        b.out = att_.data() + run.begin * q_dim + head_off;
+        b.out_stride = q_dim;
+        b.n_tokens = run.end - run.begin;
+        b.n_heads = group;
+        b.n_ctx0 = batch.positions[run.begin] + 1;
+        kernels::cpu::attention_block(b, kv, c.head_dim, scale);
+      }
+    });
+  }
+
+  struct TokenRun {
+    int64_t begin, end;
+  };
+
   GgufFile file_;  // owns the mapping the weight views point into
   ModelConfig config_;
   ThreadPool pool_;
@@ -202,6 +265,7 @@ class LlamaModel final : public CausalLm {
   std::vector<float> inv_freq_;  // set when the file scales RoPE; else frequencies come from rope_theta
   // Activation scratch, [n_tokens, dim] each; reused across calls.
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_;
+  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention)
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -58,7 +59,7 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
         for (int64_t i = begin; i < end && i < n; ++i) ++hits[static_cast<size_t>(i)];
       });
       EXPECT_EQ(bad_ranges.load(), 0);
-      EXPECT_LE(calls.load(), threads);
+      EXPECT_LE(calls.load(), threads * ThreadPool::kChunksPerThread);
       if (n == 0) {
         EXPECT_EQ(calls.load(), 0);
       }
@@ -67,19 +68,42 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
   }
 }
 
+// Each chunk waits until every thread has run one: passes only when the workers take part.
 TEST(ThreadPool, UsesTheWorkersForLargeRanges) {
   Watchdog watchdog(60);
   ThreadPool pool(3);
   std::mutex mutex;
+  std::condition_variable all_seen;
   std::vector<std::thread::id> ids;
   pool.parallel_for(300, [&](int64_t, int64_t) {
-    std::lock_guard<std::mutex> lock(mutex);
-    ids.push_back(std::this_thread::get_id());
+    std::unique_lock<std::mutex> lock(mutex);
+    if (std::find(ids.begin(), ids.end(), std::this_thread::get_id()) == ids.end()) ids.push_back(std::this_thread::get_id());
+    all_seen.notify_all();
+    all_seen.wait(lock, [&] { return ids.size() == 3; });
   });
-  ASSERT_EQ(ids.size(), 3u);  // one contiguous chunk per thread
-  EXPECT_NE(ids[0], ids[1]);
-  EXPECT_NE(ids[1], ids[2]);
-  EXPECT_NE(ids[0], ids[2]);
+  EXPECT_EQ(ids.size(), 3u);
+}
+
+// A thread that stalls inside its chunk (descheduled, say) does not hold up the rest of the range: the first
+// chunk to start waits until every other item is done, which the other thread must do alone, so the stalled
+// thread's share is one small chunk, not half the range.
+TEST(ThreadPool, OtherThreadsTakeAStalledThreadsShare) {
+  Watchdog watchdog(60);
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 50; ++rep) {
+    const int64_t n = 100;
+    std::atomic<int> started{0};
+    std::atomic<int64_t> covered{0}, stalled_size{0};
+    pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+      if (started++ == 0) {
+        stalled_size = end - begin;
+        while (covered.load() < n - (end - begin)) std::this_thread::yield();
+      }
+      covered += end - begin;
+    });
+    ASSERT_EQ(covered.load(), n);
+    ASSERT_LT(stalled_size.load(), n / 2);
+  }
 }
 
 TEST(ThreadPool, ZeroMeansHardwareThreads) {
