@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
      podserve::run_endpoint},
     {"tokenize", "text <-> token ids as JSON lines (model dir, tokenizer.json or .gguf)", podserve::run_tokenize},
     {"chat-template", "render a chat template with a JSON input, as transformers would", podserve::run_chat_template},
+    {"bench", "engine-level speed in process: llama-bench's pp/tg, vLLM's offline throughput", podserve::run_bench},
 };
 
 void print_help() {

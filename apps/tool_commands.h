@@ -7,5 +7,7 @@ namespace podserve {
 int run_tokenize(int argc, char** argv);
 /// Renders a chat template (file, model directory, tokenizer_config.json or GGUF) with a JSON input file.
 int run_chat_template(int argc, char** argv);
+/// Engine-level speed in process: llama-bench's pp/tg and `vllm bench throughput` (apps/bench_command.cpp).
+int run_bench(int argc, char** argv);
 
 }  // namespace podserve

@@ -1,0 +1,276 @@
+// `podserve bench`: engine-level speed, in process, no HTTP. pp/tg as llama-bench measures them (straight on the
+// model), offline throughput as `vllm bench throughput` measures it (through the engine). Results on stdout in
+// the peers' formats, progress on stderr, JSON with --output-json.
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_runs.h"
+#include "model/causal_lm.h"
+#include "model/loaded_model.h"
+#include "tool_commands.h"
+
+namespace podserve {
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kHelp =
+    "Usage: podserve bench --model PATH [--mode pp,tg|throughput] [options]\n\n"
+    "Engine-level speed in this process (no HTTP). PATH is a .gguf file or a Hugging Face model directory.\n"
+    "  --mode LIST      comma-separated tests: pp, tg, throughput (default pp,tg)\n"
+    "pp / tg, as llama-bench: run straight on the model, random tokens, no sampling, one untimed warm-up run;\n"
+    "t/s is the mean over the repetitions +- their standard deviation.\n"
+    "  -p, --n-prompt N prompt tokens for pp, from position 0 (default 512)\n"
+    "  -n, --n-gen N    tokens for tg, one forward pass each at positions 0..N-1 (default 128)\n"
+    "  -b, --batch-size N  most tokens per forward pass in pp (default 512, llama-bench's micro-batch)\n"
+    "  -r, --repetitions N (default 5)\n"
+    "throughput, as `vllm bench throughput` with its random dataset: all prompts submitted at once to the\n"
+    "engine (continuous batching), each generating exactly --output-len tokens (ignore_eos, temperature 1).\n"
+    "  --num-prompts N  (default 256)   --input-len N (default 128)   --output-len N (default 128)\n"
+    "  --max-num-seqs N (default 256)   --max-num-batched-tokens N (default 0 = the engine's)\n"
+    "Common:\n"
+    "  -t, --threads N  compute threads (default 0 = all cores)\n"
+    "  --dtype D        auto, float32, bfloat16, float16 (Hugging Face directories)\n"
+    "  --seed N         seed of the random prompts (default 0)\n"
+    "  --output-json FILE  also write the results as JSON (llama-bench's and vLLM's field names)\n";
+
+struct BenchArgs {
+  std::string model;
+  bool pp = true, tg = true, throughput = false;
+  int n_prompt = 512, n_gen = 128, n_batch = 512, reps = 5, threads = 0;
+  std::string dtype = "auto";
+  uint64_t seed = 0;
+  ThroughputOptions tp;
+  std::string output_json;
+};
+
+bool parse_int(const char* text, int lo, int hi, int* out) {
+  int v = 0;
+  const char* end = text + std::strlen(text);
+  auto [ptr, ec] = std::from_chars(text, end, v);
+  if (ec != std::errc() || ptr != end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_modes(const std::string& list, BenchArgs* a) {
+  a->pp = a->tg = a->throughput = false;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    const size_t comma = std::min(list.find(',', pos), list.size());
+    const std::string mode = list.substr(pos, comma - pos);
+    if (mode == "pp") a->pp = true;
+    else if (mode == "tg") a->tg = true;
+    else if (mode == "throughput") a->throughput = true;
+    else return false;
+    pos = comma + 1;
+  }
+  return true;
+}
+
+// Fills `a` from argv; "" on success, else the message for the user.
+std::string parse_args(int argc, char** argv, BenchArgs* a) {
+  struct IntFlag {
+    const char* short_name;
+    const char* long_name;
+    int* value;
+    int lo, hi;
+  };
+  int seed = 0;
+  const IntFlag ints[] = {
+      {"-p", "--n-prompt", &a->n_prompt, 1, 1 << 20},    {"-n", "--n-gen", &a->n_gen, 1, 1 << 20},
+      {"-b", "--batch-size", &a->n_batch, 1, 1 << 20},   {"-r", "--repetitions", &a->reps, 1, 10000},
+      {"-t", "--threads", &a->threads, 0, 4096},         {nullptr, "--num-prompts", &a->tp.num_prompts, 1, 1 << 20},
+      {nullptr, "--input-len", &a->tp.input_len, 1, 1 << 20}, {nullptr, "--output-len", &a->tp.output_len, 1, 1 << 20},
+      {nullptr, "--max-num-seqs", &a->tp.max_num_seqs, 1, 1 << 16},
+      {nullptr, "--max-num-batched-tokens", &a->tp.max_num_batched_tokens, 0, 1 << 24},
+      {nullptr, "--seed", &seed, 0, 1 << 30}};
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) return "option '" + flag + "' needs a value (or is unknown)";
+    const char* value = argv[++i];
+    bool matched = false;
+    for (const IntFlag& f : ints) {
+      if (flag != f.long_name && !(f.short_name && flag == f.short_name)) continue;
+      if (!parse_int(value, f.lo, f.hi, f.value)) {
+        return std::string(f.long_name) + " must be an integer in [" + std::to_string(f.lo) + ", " +
+               std::to_string(f.hi) + "], got '" + value + "'";
+      }
+      matched = true;
+    }
+    if (matched) continue;
+    if (flag == "--model" || flag == "-m") a->model = value;
+    else if (flag == "--dtype") a->dtype = value;
+    else if (flag == "--output-json") a->output_json = value;
+    else if (flag == "--mode" && !parse_modes(value, a)) {
+      return std::string("--mode must be a comma-separated list of pp, tg, throughput, got '") + value + "'";
+    } else if (flag != "--mode") {
+      return "unknown option '" + flag + "'";
+    }
+  }
+  a->seed = static_cast<uint64_t>(seed);
+  a->tp.seed = a->seed;
+  if (a->model.empty()) return "--model PATH is required";
+  return "";
+}
+
+uint64_t model_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return std::filesystem::file_size(path, ec);
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.path().extension() == ".safetensors") total += e.file_size(ec);
+  }
+  return total;
+}
+
+// One llama-bench test result (its JSON field names) from per-repetition seconds.
+json::object test_result(const std::string& name, int n_prompt, int n_gen, const std::vector<double>& seconds) {
+  const double tokens = n_prompt + n_gen;
+  std::vector<double> ts;
+  json::array samples_ns, samples_ts;
+  for (double s : seconds) {
+    ts.push_back(tokens / s);
+    samples_ns.push_back(static_cast<int64_t>(std::llround(s * 1e9)));
+    samples_ts.push_back(ts.back());
+  }
+  auto mean_sd = [](const std::vector<double>& v) {
+    const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    return std::pair(mean, v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0);
+  };
+  const auto [avg_s, sd_s] = mean_sd(seconds);
+  const auto [avg_ts, sd_ts] = mean_sd(ts);
+  return {{"test", name},
+          {"n_prompt", n_prompt},
+          {"n_gen", n_gen},
+          {"avg_ns", static_cast<int64_t>(std::llround(avg_s * 1e9))},
+          {"stddev_ns", static_cast<int64_t>(std::llround(sd_s * 1e9))},
+          {"avg_ts", avg_ts},
+          {"stddev_ts", sd_ts},
+          {"samples_ns", std::move(samples_ns)},
+          {"samples_ts", std::move(samples_ts)}};
+}
+
+void fail(const std::string& message) { std::fprintf(stderr, "podserve bench: %s\n", message.c_str()); }
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+  }
+  BenchArgs args;
+  if (std::string error = parse_args(argc, argv, &args); !error.empty()) {
+    std::fprintf(stderr, "podserve bench: %s\n\n%s", error.c_str(), kHelp);
+    return 2;
+  }
+  std::ofstream json_file;
+  if (!args.output_json.empty()) {
+    json_file.open(args.output_json);
+    if (!json_file) {
+      fail("cannot write --output-json " + args.output_json);
+      return 2;
+    }
+  }
+  const int threads = args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
+  LoadOptions load_options;
+  load_options.show_progress = false;
+  load_options.num_threads = threads;
+  load_options.dtype = args.dtype;
+  Result<std::unique_ptr<LoadedModel>> model = load_model(args.model, load_options);
+  if (!model.ok()) {
+    fail("cannot load model " + args.model + ": " + model.status().message());
+    return 1;
+  }
+  const ModelConfig& config = model.value()->lm().config();
+  const int context = config.context_length;
+  const bool too_long = (args.pp && args.n_prompt > context) || (args.tg && args.n_gen > context) ||
+                        (args.throughput && args.tp.input_len + args.tp.output_len > context);
+  if (context > 0 && too_long) {
+    fail("the test does not fit the model's context length " + std::to_string(context) +
+         " (-p, -n, or --input-len + --output-len)");
+    return 2;
+  }
+  const BenchProgress progress = [](const std::string& line) { std::fprintf(stderr, "bench: %s\n", line.c_str()); };
+  const std::string name = std::filesystem::path(args.model).filename().string();
+  const uint64_t size = model_bytes(args.model);
+  json::object out{{"model_filename", args.model}, {"model_type", config.architecture},
+                   {"model_size", size},           {"n_threads", threads},
+                   {"n_batch", args.n_batch},      {"backend", "CPU"},
+                   {"build", PODSERVE_VERSION}};
+  json::array tests;
+  if (args.pp || args.tg) {
+    std::printf("| model | size | backend | threads | test | t/s |\n|---|---:|---|---:|---:|---:|\n");
+    auto report = [&](const std::string& test, int np, int ng, Result<std::vector<double>> seconds) {
+      if (!seconds.ok()) {
+        fail(test + " failed: " + seconds.status().message());
+        return false;
+      }
+      json::object r = test_result(test, np, ng, seconds.value());
+      std::printf("| %s | %.2f MiB | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(), size / 1048576.0, threads,
+                  test.c_str(), r["avg_ts"].as_double(), r["stddev_ts"].as_double());
+      std::fflush(stdout);
+      tests.push_back(std::move(r));
+      return true;
+    };
+    CausalLm& lm = model.value()->lm();
+    if (args.pp && !report("pp" + std::to_string(args.n_prompt), args.n_prompt, 0,
+                           time_prompt(lm, args.n_prompt, args.n_batch, args.reps, args.seed, progress))) {
+      return 1;
+    }
+    if (args.tg && !report("tg" + std::to_string(args.n_gen), 0, args.n_gen,
+                           time_generation(lm, args.n_gen, args.reps, args.seed, progress))) {
+      return 1;
+    }
+    out["tests"] = std::move(tests);
+  }
+  if (args.throughput) {
+    Result<ThroughputResult> r = run_throughput(std::move(model).value(), args.tp, progress);
+    if (!r.ok()) {
+      fail("throughput failed: " + r.status().message());
+      return 1;
+    }
+    const ThroughputResult& t = r.value();
+    const int64_t total = t.prompt_tokens + t.output_tokens;
+    std::printf("Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s\n",
+                t.num_requests / t.elapsed_s, total / t.elapsed_s, t.output_tokens / t.elapsed_s);
+    std::printf("Total num prompt tokens:  %lld\nTotal num output tokens:  %lld\n",
+                static_cast<long long>(t.prompt_tokens), static_cast<long long>(t.output_tokens));
+    // vLLM's --output-json fields, then what its printout adds.
+    out["throughput"] = json::object{{"elapsed_time", t.elapsed_s},
+                                     {"num_requests", t.num_requests},
+                                     {"total_num_tokens", total},
+                                     {"requests_per_second", t.num_requests / t.elapsed_s},
+                                     {"tokens_per_second", total / t.elapsed_s},
+                                     {"total_prompt_tokens", t.prompt_tokens},
+                                     {"total_output_tokens", t.output_tokens},
+                                     {"output_tokens_per_second", t.output_tokens / t.elapsed_s},
+                                     {"input_len", args.tp.input_len},
+                                     {"output_len", args.tp.output_len}};
+  }
+  if (json_file.is_open()) {
+    json_file << json::serialize(out) << '\n';
+    json_file.close();
+    if (!json_file) {
+      fail("cannot write " + args.output_json);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace podserve

@@ -1,0 +1,137 @@
+"""The markdown tables and the PNG plot of one `make bench` result (bench/run.py writes the result JSON)."""
+import numpy as np
+
+
+def _ratio(a, b):
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def _engine_table(result):
+    lines = ["| model | metric | podserve | peer | peer t/s | podserve/peer |", "|---|---|---|---|---|---|"]
+    for label, r in result["engine"].items():
+        for metric in r["metrics"]:
+            a, b = r["podserve"][metric], r[r["peer"]][metric]
+            lines.append(f"| {label} | {metric} (tok/s) | {a:.1f} | {r['peer']} | {b:.1f} | {_ratio(a, b)} |")
+    for label, r in result.get("http", {}).items():
+        for metric, v in r.items():
+            lines.append(f"| {label} | {metric} (tok/s) over HTTP | {v:.1f} | | | |")
+    return lines
+
+
+def _bound_table(result):
+    lines = [f"Read bandwidth {result['bandwidth_gbs']:.1f} GB/s (numpy, one thread).", "",
+             "| model | weight bytes/token | tg bound (tok/s) | podserve tg | % of bound |", "|---|---|---|---|---|"]
+    for label, r in result["engine"].items():
+        bound = result["bandwidth_gbs"] * 1e9 / r["weight_bytes_per_token"]
+        tg = r["podserve"][r["metrics"][1]]
+        lines.append(f"| {label} | {r['weight_bytes_per_token'] / 1e6:.1f} MB | {bound:.0f} | {tg:.1f} | "
+                     f"{100 * tg / bound:.0f}% |")
+    return lines
+
+
+def _throughput_table(t):
+    lines = [f"Offline throughput ({t['num_prompts']} prompts of {t['input_len']} random tokens, {t['output_len']} "
+             "output tokens each, temperature 1; `vllm bench throughput`'s figures):", "",
+             "| engine | how | requests/s | total tokens/s | output tokens/s | elapsed s |", "|---|---|---|---|---|---|"]
+    for name, how in (("podserve", "engine, continuous batching"), ("llama.cpp", "sequential (no batching)"),
+                      ("transformers", f"generate, batches of {t.get('hf_batch_size')}")):
+        r = t.get(name)
+        if r:
+            lines.append(f"| {name} | {how} | {r['requests_per_second']:.2f} | {r['tokens_per_second']:.1f} | "
+                         f"{r['output_tokens_per_second']:.1f} | {r['elapsed_time']:.1f} |")
+    a = t.get("podserve")
+    for peer in ("llama.cpp", "transformers"):
+        if a and t.get(peer):
+            lines.append(f"\npodserve/{peer} output tokens/s: "
+                         f"{_ratio(a['output_tokens_per_second'], t[peer]['output_tokens_per_second'])}")
+    return lines
+
+
+def _serving_table(s):
+    fmt = lambda d: f"{d['mean']:.0f} / {d['median']:.0f} / {d['p99']:.0f}"  # noqa: E731
+    lines = [f"Serving ({s['input_len']} prompt + {s['output_len']} output tokens, stream, /v1/completions):", "",
+             "| server | model | concurrency | output tok/s | TTFT ms mean/median/p99 | TPOT ms mean/median/p99 | "
+             "ITL ms mean/median/p99 | E2EL ms mean/median/p99 |", "|---|---|---|---|---|---|---|---|"]
+    for name, runs in s["servers"].items():
+        for r in runs:
+            if "error" in r:
+                lines.append(f"| {name} | {s['models'][name]} | {r['concurrency']} | {r['error']} | | | | |")
+                continue
+            lines.append(f"| {name} | {s['models'][name]} | {r['concurrency']} | {r['output_throughput']:.1f} | "
+                         f"{fmt(r['ttft_ms'])} | {fmt(r['tpot_ms'])} | {fmt(r['itl_ms'])} | {fmt(r['e2el_ms'])} |")
+    ours = s["servers"].get("podserve", [])
+    for peer, runs in s["servers"].items():
+        if peer == "podserve":
+            continue
+        for a, b in zip(ours, runs):
+            if "error" in a:
+                continue
+            if "error" in b:
+                lines.append(f"\nconcurrency {a['concurrency']} vs {peer}: {peer} {b['error']}")
+                continue
+            lines.append(f"\nconcurrency {a['concurrency']} vs {peer}: output tok/s ratio "
+                         f"{_ratio(a['output_throughput'], b['output_throughput'])}, median TTFT ratio "
+                         f"{_ratio(a['ttft_ms']['median'], b['ttft_ms']['median'])}")
+    return lines
+
+
+def markdown(result):
+    la = result["load_average"]
+    lines = [f"Machine: {result['machine']}; {result['threads']} threads; {result['time']}; load average at start "
+             f"{la[0]:.1f}, at end {result.get('load_average_end', la)[0]:.1f}; llama.cpp OMP_WAIT_POLICY "
+             f"{result['llama_cpp_omp_wait_policy']}; best of {result['reps']} interleaved reps", "",
+             "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process; llama.cpp "
+             "by llama-cpp-python, in process; transformers in process on the bf16 directory):", ""]
+    lines += _engine_table(result) + [""] + _bound_table(result)
+    if result.get("throughput"):
+        lines += [""] + _throughput_table(result["throughput"])
+    if result.get("serving"):
+        lines += [""] + _serving_table(result["serving"])
+    if "cold_start_s" in result:
+        lines += ["", f"podserve cold start {result['cold_start_s']:.2f} s (process start to the first completed "
+                  f"request), peak RSS {result['peak_rss_mib']:.0f} MiB (model file {result['model_file_mib']:.0f} MiB)"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    panels = ["pp", "tg"] + (["throughput"] if result.get("throughput") else []) + (
+        ["serving"] if result.get("serving") else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4))
+    labels = list(result["engine"])
+    x = np.arange(len(labels))
+    for ax, i in zip(axes, (0, 1)):
+        ours = [result["engine"][m]["podserve"][result["engine"][m]["metrics"][i]] for m in labels]
+        peer = [result["engine"][m][result["engine"][m]["peer"]][result["engine"][m]["metrics"][i]] for m in labels]
+        ax.bar(x - 0.2, ours, 0.4, label="podserve")
+        ax.bar(x + 0.2, peer, 0.4, label="peer (llama.cpp; transformers for bf16)")
+        ax.set_xticks(x, labels)
+        ax.set_title(f"{result['engine'][labels[0]]['metrics'][i]} (tokens/s)")
+        ax.legend(fontsize=7)
+    rest = list(axes[2:])
+    if result.get("throughput"):
+        ax = rest.pop(0)
+        t = result["throughput"]
+        names = [n for n in ("podserve", "llama.cpp", "transformers") if t.get(n)]
+        ax.bar(names, [t[n]["output_tokens_per_second"] for n in names])
+        ax.set_title(f"offline throughput, {t['num_prompts']} prompts\n(output tokens/s)")
+    if result.get("serving"):
+        ax = rest.pop(0)
+        for name, runs in result["serving"]["servers"].items():
+            rs = [r for r in runs if "error" not in r]
+            ax.plot([r["concurrency"] for r in rs], [r["output_throughput"] for r in rs], marker="o", label=name)
+        ax.set_xscale("log", base=2)
+        levels = sorted({r["concurrency"] for runs in result["serving"]["servers"].values() for r in runs})
+        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.set_xlabel("concurrency")
+        ax.set_title("serving: output tokens/s")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{result['machine']}, {result['threads']} threads")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
