@@ -31,10 +31,17 @@ void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t he
                     float* out);
 void attention_head(const float* q, const PagedKvF32& kv, int64_t n_ctx, int64_t head_dim,
                     const AttentionOptions& o, float* out);
+// Every query of the block (ops.h) through attention_head with these options (n_ctx = b.n_ctx0 + token index).
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o);
+void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o);
 }  // namespace ref
 
 namespace cpu {
-// Same contracts as the ref:: ops above (plain fp16 attention without options takes the optimized kernel).
+// Same contracts as the ref:: ops above. Attention runs the block kernel (cpu/attention_block.cpp) when AVX2 is
+// there and head_dim % 8 == 0: attention_head is a block of one, so each query gets the same bits whatever block
+// it is in. fp16 K/V rounds q and the softmax weights to fp16 as ggml does (without options: the bits of
+// ops.h's cpu::attention_block); float32 K/V rounds nothing. Single-threaded: the model splits blocks over its
+// pool, one per (sequence, K/V head, run of up to ~16 consecutive tokens).
 void rope_rotate_half(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                       const float* inv_freq, float attn_factor);
 void rope_interleaved_freqs(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
@@ -44,6 +51,8 @@ void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t he
                     float* out);
 void attention_head(const float* q, const PagedKvF32& kv, int64_t n_ctx, int64_t head_dim,
                     const AttentionOptions& o, float* out);
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o);
+void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o);
 }  // namespace cpu
 
 }  // namespace podserve::kernels

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "kernels/model_ops.h"
 #include "kernels/ops.h"
 
 namespace podserve::kernels::avx2 {
@@ -13,4 +14,7 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 // Contract of ref::attention_block with attention_head's bits per query (attention_block.cpp); head_dim % 8 == 0.
 void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, float scale);
+// With model_ops.h's options (no options: the same bits as above); float32 K/V rounds neither q nor weights.
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o);
+void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o);
 }  // namespace podserve::kernels::avx2

@@ -1,10 +1,12 @@
 // matmul_many / matmul_swiglu (kernels/fused_ops.h): cpu::matmul's quantized GEMM paths, with one activation
-// quantization and one thread-pool dispatch shared by several weight matrices.
+// quantization and one thread-pool dispatch shared by several weight matrices; float weights (F32/F16/BF16,
+// float_gemm.h) share the dispatch only.
 #include <algorithm>
 #include <vector>
 
 #include "base/check.h"
 #include "base/thread_pool.h"
+#include "kernels/cpu/float_gemm.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/quant_gemm.h"
 #include "kernels/fused_ops.h"
@@ -26,12 +28,15 @@ using RowsFn = void (*)(const MatrixView&, const gemm::ActBlock*, int64_t, int64
 struct Acts {
   const gemm::ActBlock* blocks = nullptr;
   const gemm::AmxActs* amx = nullptr;  // set when the AMX path runs
+  const float* floats = nullptr;       // set for float weights: the activations as they are
   RowsFn rows_fn = nullptr;            // the vector path (all rows, or the rows past the last AMX group)
   int64_t n = 0;
 
   // y[t, r] for r in [row_begin, row_end); row_begin is a multiple of kUnitRows.
   void run_rows(const MatrixView& w, int64_t row_begin, int64_t row_end, float* y) const {
-    if (amx != nullptr) {
+    if (floats != nullptr) {
+      gemm::float_rows(w, floats, n, row_begin, row_end, y);
+    } else if (amx != nullptr) {
       const int64_t amx_end = std::min(row_end, w.rows / 16 * 16);
       if (row_begin < amx_end) gemm::gemm_rows_amx(w, *amx, n, row_begin, amx_end, y);
       if (amx_end < row_end) rows_fn(w, blocks, n, std::max(row_begin, amx_end), row_end, y);
@@ -70,9 +75,24 @@ Acts prepare_acts(const float* x, int64_t n, int64_t cols, ThreadPool* pool) {
   return a;
 }
 
+// Float weights need no activation preparation.
+Acts float_acts(const float* x, int64_t n) {
+  Acts a;
+  a.floats = x;
+  a.n = n;
+  return a;
+}
+
 int64_t units_of(const MatrixView& w) { return (w.rows + kUnitRows - 1) / kUnitRows; }
 
+// All quantized (one activation format), or all float weights.
 bool fusable(std::span<const MatrixView> ws) {
+  if (gemm::supports_float(ws[0].type)) {
+    for (const MatrixView& w : ws) {
+      if (!gemm::supports_float(w.type) || w.cols != ws[0].cols) return false;
+    }
+    return true;
+  }
   for (const MatrixView& w : ws) {
     if (!gemm::supports(w.type) || w.cols != ws[0].cols || w.cols % 32 != 0) return false;
   }
@@ -89,7 +109,7 @@ void matmul_many(std::span<const MatrixView> ws, const float* x, std::span<float
     for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, ys[i], n, pool);
     return;
   }
-  const Acts acts = prepare_acts(x, n, ws[0].cols, pool);
+  const Acts acts = gemm::supports_float(ws[0].type) ? float_acts(x, n) : prepare_acts(x, n, ws[0].cols, pool);
   int64_t total = 0;
   for (const MatrixView& w : ws) total += units_of(w);
   // Units are numbered through the matrices in order; a thread's range may cover the end of one and the start
@@ -116,7 +136,7 @@ void matmul_swiglu(const MatrixView& gate, const MatrixView& up, const float* x,
     for (int64_t t = 0; t < n; ++t) silu_mul(out + t * I, up_scratch + t * I, out + t * I, I);
     return;
   }
-  const Acts acts = prepare_acts(x, n, gate.cols, pool);
+  const Acts acts = gemm::supports_float(gate.type) ? float_acts(x, n) : prepare_acts(x, n, gate.cols, pool);
   pool->parallel_for(units_of(gate), [&](int64_t begin, int64_t end) {
     const int64_t row_begin = begin * kUnitRows, row_end = std::min(I, end * kUnitRows);
     acts.run_rows(gate, row_begin, row_end, out);

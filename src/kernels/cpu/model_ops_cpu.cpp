@@ -1,8 +1,25 @@
-// CPU entry points of model_ops.h. The model threads these per (token, head), so they are single-threaded; the
-// scalar forms are the ones used today except for plain fp16 attention, which takes the AVX2 kernel.
+// CPU entry points of model_ops.h. The model threads these per (token, head) or per block of queries, so they
+// are single-threaded; RoPE and GELU use the scalar forms, attention the AVX2 block kernel where it applies.
 #include "kernels/model_ops.h"
 
+#include "base/check.h"
+#include "kernels/cpu/avx2_ops.h"
+
 namespace podserve::kernels::cpu {
+namespace {
+
+template <typename Kv>
+void attend_block(const AttentionBlock& b, const Kv& kv, int64_t head_dim, const AttentionOptions& o) {
+  if (b.n_tokens <= 0 || b.n_heads <= 0) return;
+  PODSERVE_CHECK(b.n_ctx0 >= 1) << "attention_block: a query must see at least its own position";
+  if (has_avx2() && head_dim % 8 == 0) {
+    avx2::attention_block(b, kv, head_dim, o);
+  } else {
+    ref::attention_block(b, kv, head_dim, o);
+  }
+}
+
+}  // namespace
 
 void rope_rotate_half(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                       const float* inv_freq, float attn_factor) {
@@ -18,16 +35,20 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) { 
 
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, const AttentionOptions& o,
                     float* out) {
-  if (o.softcap <= 0.0f && (o.window <= 0 || o.window >= n_ctx)) {
-    attention_head(q, kv, n_ctx, head_dim, o.scale, out);
-  } else {
-    ref::attention_head(q, kv, n_ctx, head_dim, o, out);
-  }
+  attend_block(AttentionBlock{q, 0, out, 0, 1, 1, n_ctx}, kv, head_dim, o);
 }
 
 void attention_head(const float* q, const PagedKvF32& kv, int64_t n_ctx, int64_t head_dim,
                     const AttentionOptions& o, float* out) {
-  ref::attention_head(q, kv, n_ctx, head_dim, o, out);
+  attend_block(AttentionBlock{q, 0, out, 0, 1, 1, n_ctx}, kv, head_dim, o);
+}
+
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o) {
+  attend_block(b, kv, head_dim, o);
+}
+
+void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o) {
+  attend_block(b, kv, head_dim, o);
 }
 
 }  // namespace podserve::kernels::cpu

@@ -13,6 +13,7 @@
 #include "base/check.h"
 #include "base/thread_pool.h"
 #include "kernels/cpu/avx2_ops.h"
+#include "kernels/cpu/float_gemm.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/quant_gemm.h"
 #include "kernels/cpu/quant_gemm_k.h"
@@ -147,6 +148,7 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
     return;
   }
   if (gemm::supports_k(w.type)) return gemm::matmul_k(w, x, y, n, pool);  // Q8_K activations, quant_gemm_k.h
+  if (gemm::supports_float(w.type)) return gemm::matmul_float(w, x, y, n, pool);  // F32/F16/BF16, float_gemm.h
   // Other formats: dequantize each weight row once, then dot it with every token.
   pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(w.cols));

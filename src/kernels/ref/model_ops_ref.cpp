@@ -78,4 +78,22 @@ void attention_head(const float* q, const PagedKvF32& kv, int64_t n_ctx, int64_t
   attend(q, kv, n_ctx, head_dim, o, out, [](const float* base, int64_t i) { return base[i]; });
 }
 
+template <typename Kv>
+void attend_each(const AttentionBlock& b, const Kv& kv, int64_t head_dim, const AttentionOptions& o) {
+  for (int64_t t = 0; t < b.n_tokens; ++t) {
+    for (int64_t h = 0; h < b.n_heads; ++h) {
+      attention_head(b.q + t * b.q_stride + h * head_dim, kv, b.n_ctx0 + t, head_dim, o,
+                     b.out + t * b.out_stride + h * head_dim);
+    }
+  }
+}
+
+void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o) {
+  attend_each(b, kv, head_dim, o);
+}
+
+void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o) {
+  attend_each(b, kv, head_dim, o);
+}
+
 }  // namespace podserve::kernels::ref

@@ -19,8 +19,9 @@ namespace podserve::kernels {
 namespace {
 
 constexpr cpu::Isa kIsas[] = {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx};
-// Int-dot types take the fused path; F16 and Q4_K take the per-matrix fallback.
-constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kF16, DType::kQ4_K};
+// Int-dot and float types take the fused paths; Q4_K takes the per-matrix fallback.
+constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
+                            DType::kF16,  DType::kBF16, DType::kF32,  DType::kQ4_K};
 // 1: decode; 3: the 2-token tiles; 17 and 40: AMX groups (one partial); 70: the activations quantized in parallel.
 constexpr int64_t kTokenCounts[] = {1, 3, 17, 40, 70};
 
