@@ -120,25 +120,55 @@ class DecoderModel final : public CausalLm {
     opts.scale = scale_;
     opts.softcap = static_cast<float>(hf_.attn_softcap);
     opts.window = l.sliding ? hf_.sliding_window : 0;
-    const int group = c.n_heads / c.n_kv_heads;
-    pool_.parallel_for(n * c.n_heads, [&](int64_t begin, int64_t end) {
+    // One task per (run of consecutive tokens of one sequence, K/V head): the run's queries of that GQA group
+    // share each pass over the sequence's K/V (the kernel gives each query the same bits whatever its block).
+    plan_attention(batch);
+    const int64_t group = c.n_heads / c.n_kv_heads;
+    const int64_t tasks = static_cast<int64_t>(runs_.size()) * c.n_kv_heads;
+    pool_.parallel_for(tasks, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
-        const int64_t t = i / c.n_heads, head = i % c.n_heads;
-        const int64_t kv_off = (head / group) * D;
-        const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[t]];
-        const float* q = q_.data() + t * q_dim + head * D;
-        float* out = att_.data() + t * q_dim + head * D;
-        const int64_t n_ctx = batch.positions[t] + 1;
+        const TokenRun& run = runs_[i / c.n_kv_heads];
+        const int64_t kv_head = i % c.n_kv_heads, kv_off = kv_head * D, head_off = kv_head * group * D;
+        const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[run.begin]];
+        kernels::AttentionBlock b;
+        b.q = q_.data() + run.begin * q_dim + head_off;
+        b.q_stride = q_dim;
+        b.out = att_.data() + run.begin * q_dim + head_off;
+        b.out_stride = q_dim;
+        b.n_tokens = run.end - run.begin;
+        b.n_heads = group;
+        b.n_ctx0 = batch.positions[run.begin] + 1;
         if (c.kv_f32) {
           const kernels::PagedKvF32 kv{pool.k_f32(li) + kv_off, pool.v_f32(li) + kv_off, kv_dim, table.data(), pool.block_size()};
-          kernels::cpu::attention_head(q, kv, n_ctx, D, opts, out);
+          kernels::cpu::attention_block(b, kv, D, opts);
         } else {
           const kernels::PagedKv kv{pool.k(li) + kv_off, pool.v(li) + kv_off, kv_dim, table.data(), pool.block_size()};
-          kernels::cpu::attention_head(q, kv, n_ctx, D, opts, out);
+          kernels::cpu::attention_block(b, kv, D, opts);
         }
       }
     });
   }
+
+  // Splits the batch into runs of consecutive positions of one sequence, at most kAttentionRun tokens each
+  // (as the GGUF llama forward in arch/llama.cpp does).
+  void plan_attention(const ForwardBatch& batch) {
+    static constexpr int64_t kAttentionRun = 16;
+    runs_.clear();
+    const int64_t n = static_cast<int64_t>(batch.tokens.size());
+    for (int64_t t = 0; t < n;) {
+      int64_t e = t + 1;
+      while (e < n && e - t < kAttentionRun && batch.seq_of_token[e] == batch.seq_of_token[t] &&
+             batch.positions[e] == batch.positions[e - 1] + 1) {
+        ++e;
+      }
+      runs_.push_back({t, e});
+      t = e;
+    }
+  }
+
+  struct TokenRun {
+    int64_t begin, end;
+  };
 
   // RoPE on token t's q and k, then its K/V into its slot.
   void rope_and_store(const ForwardBatch& batch, KvPool& pool, int li, const Rope& rope, int64_t t) {
@@ -226,6 +256,7 @@ class DecoderModel final : public CausalLm {
   Rope rope_full_, rope_local_;
   float scale_ = 1.0f;
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, router_, moe_in_, moe_out_;
+  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention)
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "engine/sampling/logprobs.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
+#include "llama_cpp_goldens.h"
 #include "test_util.h"
 
 namespace podserve {
@@ -59,28 +60,8 @@ class Gemma3GreedyTest : public ::testing::Test {
 LoadedModel* Gemma3GreedyTest::model_ = nullptr;
 json::value* Gemma3GreedyTest::goldens_ = nullptr;
 
-constexpr int kBlockSize = 16;
-constexpr int kBlocks = 16;  // 256 positions: the longest prompt plus 48 steps
-
-std::vector<int32_t> scrambled_table() {
-  std::vector<int32_t> table(kBlocks);
-  for (int i = 0; i < kBlocks; ++i) table[i] = (i * 7 + 3) % kBlocks;
-  return table;
-}
-
-/// Runs `tokens` at [start, start + size) of one sequence and returns its last token's logits.
-Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) {
-  ForwardBatch batch;
-  batch.add_sequence(tokens, start, scrambled_table(), kBlockSize, true);
-  logits.resize(lm.config().vocab_size);
-  return lm.forward(batch, pool, logits.data());
-}
-
-std::vector<int32_t> ids_of(const json::value& v) {
-  std::vector<int32_t> out;
-  for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
-}
+constexpr testing::ScrambledKv kKv{.block_size = 16, .blocks = 16};  // 256 positions: longest prompt + 48 steps
+using testing::ids_of;
 
 TEST_F(Gemma3GreedyTest, ModelShapeIsGemma3_270M) {
   ASSERT_NE(model_, nullptr);
@@ -98,65 +79,14 @@ TEST_F(Gemma3GreedyTest, ModelShapeIsGemma3_270M) {
 
 TEST_F(Gemma3GreedyTest, MatchesLlamaCppContinuations) {
   ASSERT_NE(model_, nullptr);
-  CausalLm& lm = model_->lm();
   const auto& cases = goldens_->at("cases").as_array();
   // Issue 3: >= 20 prompts, continuations of >= 32 tokens.
   ASSERT_GE(cases.size(), 20u);
-  int identical_prefix_tokens = 0, forced_tokens = 0, identical_cases = 0;
-  double worst_first_step = 0;
-  for (const auto& c : cases) {
-    const auto prompt = ids_of(c.at("prompt_tokens"));
-    const auto expected = ids_of(c.at("greedy_tokens"));
-    const auto& margins = c.at("top2_margins").as_array();
-    SCOPED_TRACE(json::value_to<std::string>(c.at("prompt")));
-    EXPECT_GE(c.at("max_tokens").as_int64(), 32);
-    ASSERT_EQ(margins.size(), expected.size());
-    ASSERT_LE(prompt.size() + expected.size(), static_cast<size_t>(kBlocks * kBlockSize));
-    auto pool = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim(), lm.config().kv_f32);
-    ASSERT_TRUE(pool.ok()) << pool.status().to_string();
-    std::vector<float> logits;
-    ASSERT_TRUE(run(lm, *pool, prompt, 0, logits).ok());
-    for (const auto& top : c.at("first_top_logits").as_array()) {
-      const auto id = static_cast<int32_t>(top.at("id").as_int64());
-      const double expected_logit = top.at("logit").as_double();
-      EXPECT_NEAR(logits[id], expected_logit, kLogitTolerance) << "token " << id;
-      worst_first_step = std::max(worst_first_step, std::abs(logits[id] - expected_logit));
-      const TokenLogprobs lp = compute_logprobs(logits, id, 0);
-      EXPECT_NEAR(lp.logprob, top.at("logprob").as_double(), kLogitTolerance) << "token " << id;
-    }
-    // Each step feeds llama.cpp's token: up to the first divergence this is our own greedy continuation.
-    int pos = static_cast<int>(prompt.size());
-    bool diverged = false;
-    std::vector<int32_t> ours;  // our greedy choices up to the first divergence
-    for (size_t i = 0; i < expected.size(); ++i) {
-      const int32_t token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      if (!diverged && token == expected[i]) ours.push_back(token);
-      if (token != expected[i]) {
-        const double margin = margins[i].to_number<double>();
-        EXPECT_LT(margin, kNearTie) << "step " << i << ": got " << token << ", llama.cpp " << expected[i];
-        if (!diverged)
-          std::printf("case diverges at step %zu/%zu, where llama.cpp's top-2 margin is %.3f\n", i, expected.size(),
-                      margin);
-        diverged = true;
-      }
-      (diverged ? forced_tokens : identical_prefix_tokens) += 1;
-      if (i + 1 == expected.size()) break;
-      ASSERT_TRUE(run(lm, *pool, std::span<const int32_t>(&expected[i], 1), pos++, logits).ok());
-    }
-    identical_cases += diverged ? 0 : 1;
-    // For a person to judge: our continuation, as the tokenizer decodes it (up to any near-tie split).
-    const std::string text = json::value_to<std::string>(c.at("prompt"));
-    const std::string tail = text.size() > 60 ? text.substr(text.size() - 60) : text;
-    std::printf("%s -> %s%s\n", json::serialize(json::string(tail)).c_str(),
-                json::serialize(json::string(model_->tokenizer().decode(ours, true))).c_str(),
-                diverged ? " [then a near tie]" : "");
-  }
-  std::printf("%d of %zu continuations identical to llama.cpp; %d greedy tokens identical before a near-tie, "
-              "%d more compared on llama.cpp's context after it; largest first-step logit difference %.3f\n",
-              identical_cases, cases.size(), identical_prefix_tokens, forced_tokens, worst_first_step);
+  const testing::GoldensTally tally =
+      testing::compare_with_llama_cpp(*model_, cases, {kLogitTolerance, kNearTie}, kKv, /*show=*/true);
   // Measured: 11 of 28 identical end to end, 529 tokens identical before a near tie.
-  EXPECT_GE(identical_prefix_tokens, 400);
-  EXPECT_GE(identical_cases, 8);
+  EXPECT_GE(tally.identical_prefix_tokens, 400);
+  EXPECT_GE(tally.identical_cases, 8);
 }
 
 TEST_F(Gemma3GreedyTest, ChunkedPrefillEqualsOneShot) {
@@ -164,14 +94,12 @@ TEST_F(Gemma3GreedyTest, ChunkedPrefillEqualsOneShot) {
   CausalLm& lm = model_->lm();
   const auto prompt = ids_of(goldens_->at("cases").as_array()[5].at("prompt_tokens"));
   std::vector<float> one_shot, chunked;
-  auto pool = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim(), lm.config().kv_f32);
-  auto pool2 = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim(), lm.config().kv_f32);
-  ASSERT_TRUE(pool.ok() && pool2.ok());
-  ASSERT_TRUE(run(lm, *pool, prompt, 0, one_shot).ok());
+  KvPool pool = kKv.make_pool(lm), pool2 = kKv.make_pool(lm);
+  ASSERT_TRUE(kKv.run(lm, pool, prompt, 0, one_shot).ok());
   const size_t half = prompt.size() / 2;
-  ASSERT_TRUE(run(lm, *pool2, std::span<const int32_t>(prompt.data(), half), 0, chunked).ok());
-  ASSERT_TRUE(run(lm, *pool2, std::span<const int32_t>(prompt.data() + half, prompt.size() - half),
-                  static_cast<int>(half), chunked)
+  ASSERT_TRUE(kKv.run(lm, pool2, std::span<const int32_t>(prompt.data(), half), 0, chunked).ok());
+  ASSERT_TRUE(kKv.run(lm, pool2, std::span<const int32_t>(prompt.data() + half, prompt.size() - half),
+                      static_cast<int>(half), chunked)
                   .ok());
   // Per-token arithmetic does not depend on how the tokens are batched: bit-identical.
   for (size_t i = 0; i < one_shot.size(); ++i) ASSERT_EQ(one_shot[i], chunked[i]) << i;

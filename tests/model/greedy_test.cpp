@@ -10,6 +10,7 @@
 #include "engine/sampling/logprobs.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
+#include "llama_cpp_goldens.h"
 #include "test_util.h"
 
 namespace podserve {
@@ -21,7 +22,7 @@ namespace json = boost::json;
 // the largest first-step difference measured on these prompts is 0.57 (logits range ~10..35).
 constexpr double kLogitTolerance = 0.75;
 // A continuation may only diverge from llama.cpp's at a step where llama.cpp's own top-2 margin is below this
-// (a near tie that float differences of the size above can flip); the comparison of that case ends there.
+// (a near tie that float differences of the size above can flip); see llama_cpp_goldens.h for the whole rule.
 constexpr double kNearTie = 0.5;
 
 class GreedyTest : public ::testing::Test {
@@ -42,88 +43,25 @@ class GreedyTest : public ::testing::Test {
 LoadedModel* GreedyTest::model_ = nullptr;
 json::value* GreedyTest::goldens_ = nullptr;
 
-// A pool of 64 blocks of 16 tokens and a block table that uses them in a scrambled order, so the tests also
-// exercise the paged K/V addressing.
-constexpr int kBlockSize = 16;
-constexpr int kBlocks = 64;
+constexpr testing::ScrambledKv kKv{.block_size = 16, .blocks = 64};
+constexpr int kBlockSize = kKv.block_size;
+constexpr int kBlocks = kKv.blocks;
+using testing::ids_of;
 
-KvPool make_pool(const CausalLm& lm) {
-  auto pool = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim());
-  EXPECT_TRUE(pool.ok());
-  return std::move(pool).value();
-}
-
-std::vector<int32_t> scrambled_table() {
-  std::vector<int32_t> table(kBlocks);
-  for (int i = 0; i < kBlocks; ++i) table[i] = (i * 37 + 5) % kBlocks;
-  return table;
-}
-
-/// Runs `tokens` at [start, start + size) of one sequence and returns its last token's logits.
+KvPool make_pool(const CausalLm& lm) { return kKv.make_pool(lm); }
 Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) {
-  ForwardBatch batch;
-  batch.add_sequence(tokens, start, scrambled_table(), kBlockSize, true);
-  logits.resize(lm.config().vocab_size);
-  return lm.forward(batch, pool, logits.data());
-}
-
-std::vector<int32_t> ids_of(const json::value& v) {
-  std::vector<int32_t> out;
-  for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
+  return kKv.run(lm, pool, tokens, start, logits);
 }
 
 TEST_F(GreedyTest, MatchesLlamaCppContinuations) {
   ASSERT_NE(model_, nullptr);
-  CausalLm& lm = model_->lm();
   const auto& cases = goldens_->at("cases").as_array();
   // Issue 3: >= 20 prompts (raw and chat-formatted), continuations of >= 32 tokens.
   ASSERT_GE(cases.size(), 20u);
-  int identical_prefix_tokens = 0, forced_tokens = 0, identical_cases = 0;
-  for (const auto& c : cases) {
-    const auto prompt = ids_of(c.at("prompt_tokens"));
-    const auto expected = ids_of(c.at("greedy_tokens"));
-    const auto& margins = c.at("top2_margins").as_array();
-    SCOPED_TRACE(json::value_to<std::string>(c.at("prompt")));
-    EXPECT_GE(c.at("max_tokens").as_int64(), 32);
-    ASSERT_EQ(margins.size(), expected.size());
-    KvPool pool = make_pool(lm);
-    std::vector<float> logits;
-    ASSERT_TRUE(run(lm, pool, prompt, 0, logits).ok());
-    // First-step logits of llama.cpp's top candidates, and the logprobs the sampler reports for them
-    // (log_softmax of the raw logits) against llama.cpp's log_softmax.
-    for (const auto& top : c.at("first_top_logits").as_array()) {
-      const auto id = static_cast<int32_t>(top.at("id").as_int64());
-      EXPECT_NEAR(logits[id], top.at("logit").as_double(), kLogitTolerance) << "token " << id;
-      const TokenLogprobs lp = compute_logprobs(logits, id, 0);
-      EXPECT_NEAR(lp.logprob, top.at("logprob").as_double(), kLogitTolerance) << "token " << id;
-    }
-    // Each step feeds llama.cpp's token, so up to the first divergence this is our own greedy continuation
-    // (identical to llama.cpp's), and after it the two runs still see the same context: every later step where
-    // llama.cpp's choice is clear must agree as well.
-    int pos = static_cast<int>(prompt.size());
-    bool diverged = false;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      const int32_t token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      if (token != expected[i]) {
-        const double margin = margins[i].to_number<double>();
-        EXPECT_LT(margin, kNearTie) << "step " << i << ": got " << token << ", llama.cpp " << expected[i];
-        if (!diverged)
-          std::printf("case diverges at step %zu/%zu, where llama.cpp's top-2 margin is %.3f\n", i, expected.size(),
-                      margin);
-        diverged = true;
-      }
-      (diverged ? forced_tokens : identical_prefix_tokens) += 1;
-      if (i + 1 == expected.size()) break;
-      ASSERT_TRUE(run(lm, pool, std::span<const int32_t>(&expected[i], 1), pos++, logits).ok());
-    }
-    identical_cases += diverged ? 0 : 1;
-  }
-  std::printf("%d of %zu continuations identical to llama.cpp; %d greedy tokens identical before a near-tie, "
-              "%d more compared on llama.cpp's context after it\n",
-              identical_cases, cases.size(), identical_prefix_tokens, forced_tokens);
-  EXPECT_GE(identical_prefix_tokens, 300);
-  EXPECT_GE(identical_cases, 8);
+  const testing::GoldensTally tally =
+      testing::compare_with_llama_cpp(*model_, cases, {kLogitTolerance, kNearTie}, kKv, /*show=*/false);
+  EXPECT_GE(tally.identical_prefix_tokens, 300);
+  EXPECT_GE(tally.identical_cases, 8);
 }
 
 TEST_F(GreedyTest, ChunkedPrefillEqualsOneShot) {
