@@ -136,6 +136,8 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     backend = Backend(args.model)
+    # The default listen backlog (5) drops connections when a load opens 32-64 at once.
+    ThreadingHTTPServer.request_queue_size = 256
     ThreadingHTTPServer((args.host, args.port), make_handler(backend)).serve_forever()
 
 

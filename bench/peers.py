@@ -201,12 +201,14 @@ class ServerProcess:
         self.proc = None
 
     def start(self, timeout=600):
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        # stderr to a file, not a pipe: a chatty server would block once an undrained pipe fills up.
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: " + self.proc.stderr.read()[-2000:])
+                with open(self.log.name, errors="replace") as f:
+                    raise RuntimeError(f"{self.name} exited: " + f.read()[-2000:])
             try:
                 if requests.get(self.base + "/v1/models", timeout=5).ok:
                     return self

@@ -75,6 +75,10 @@ async def _run(base_url, model, concurrency, num_prompts, input_len, output_len,
             return {"concurrency": concurrency, "num_prompts": num_prompts, "completed": len(results),
                     "error": f"timed out: {len(results)} of {num_prompts} requests done in {timeout:.0f} s "
                              f"(<= {done / timeout:.1f} out tok/s)"}
+        except (httpx.HTTPError, OSError) as e:
+            # A server that drops connections under load is reported, not allowed to end the whole benchmark.
+            return {"concurrency": concurrency, "num_prompts": num_prompts, "completed": len(results),
+                    "error": f"failed: {type(e).__name__} after {len(results)} of {num_prompts} requests"}
         duration = time.perf_counter() - t0
     ttft, tpot, itl, e2el, out_tokens = [], [], [], [], 0
     for start, times in results:
