@@ -37,4 +37,19 @@ Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_s
   return ok_status();
 }
 
+void plan_attention_runs(const ForwardBatch& batch, std::vector<TokenRun>& runs) {
+  static constexpr int64_t kMaxRun = 16;
+  runs.clear();
+  const int64_t n = static_cast<int64_t>(batch.tokens.size());
+  for (int64_t t = 0; t < n;) {
+    int64_t e = t + 1;
+    while (e < n && e - t < kMaxRun && batch.seq_of_token[e] == batch.seq_of_token[t] &&
+           batch.positions[e] == batch.positions[e - 1] + 1) {
+      ++e;
+    }
+    runs.push_back({t, e});
+    t = e;
+  }
+}
+
 }  // namespace podserve

@@ -1,6 +1,9 @@
 // Validation of a ForwardBatch against the pool and vocabulary, shared by every architecture.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "base/status.h"
 #include "model/causal_lm.h"
 
@@ -9,5 +12,13 @@ namespace podserve {
 /// InvalidArgument naming the first inconsistency: array sizes, token ids, positions not covered by the block
 /// table, slots outside the pool, logits rows out of range.
 Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size);
+
+/// Tokens [begin, end) of one sequence at consecutive positions: the queries one attention_block call serves.
+struct TokenRun {
+  int64_t begin, end;
+};
+/// Splits the batch into runs of at most 16 consecutive tokens of one sequence, so a run's queries of one GQA group
+/// share each pass over that sequence's K/V. `runs` is reused across calls.
+void plan_attention_runs(const ForwardBatch& batch, std::vector<TokenRun>& runs);
 
 }  // namespace podserve

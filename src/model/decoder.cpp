@@ -122,7 +122,7 @@ class DecoderModel final : public CausalLm {
     opts.window = l.sliding ? hf_.sliding_window : 0;
     // One task per (run of consecutive tokens of one sequence, K/V head): the run's queries of that GQA group
     // share each pass over the sequence's K/V (the kernel gives each query the same bits whatever its block).
-    plan_attention(batch);
+    plan_attention_runs(batch, runs_);
     const int64_t group = c.n_heads / c.n_kv_heads;
     const int64_t tasks = static_cast<int64_t>(runs_.size()) * c.n_kv_heads;
     pool_.parallel_for(tasks, [&](int64_t begin, int64_t end) {
@@ -149,26 +149,6 @@ class DecoderModel final : public CausalLm {
     });
   }
 
-  // Splits the batch into runs of consecutive positions of one sequence, at most kAttentionRun tokens each
-  // (as the GGUF llama forward in arch/llama.cpp does).
-  void plan_attention(const ForwardBatch& batch) {
-    static constexpr int64_t kAttentionRun = 16;
-    runs_.clear();
-    const int64_t n = static_cast<int64_t>(batch.tokens.size());
-    for (int64_t t = 0; t < n;) {
-      int64_t e = t + 1;
-      while (e < n && e - t < kAttentionRun && batch.seq_of_token[e] == batch.seq_of_token[t] &&
-             batch.positions[e] == batch.positions[e - 1] + 1) {
-        ++e;
-      }
-      runs_.push_back({t, e});
-      t = e;
-    }
-  }
-
-  struct TokenRun {
-    int64_t begin, end;
-  };
 
   // RoPE on token t's q and k, then its K/V into its slot.
   void rope_and_store(const ForwardBatch& batch, KvPool& pool, int li, const Rope& rope, int64_t t) {
@@ -256,7 +236,7 @@ class DecoderModel final : public CausalLm {
   Rope rope_full_, rope_local_;
   float scale_ = 1.0f;
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, router_, moe_in_, moe_out_;
-  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention)
+  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention_runs)
 };
 
 }  // namespace

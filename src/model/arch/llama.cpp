@@ -137,7 +137,7 @@ class LlamaModel final : public CausalLm {
     const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim();
     x_.resize(n * H); h_.resize(n * H); q_.resize(n * q_dim); k_.resize(n * kv_dim); v_.resize(n * kv_dim);
     att_.resize(n * q_dim); gate_.resize(n * c.ffn_hidden); up_.resize(n * c.ffn_hidden);
-    plan_attention(batch);
+    plan_attention_runs(batch, runs_);
 
     pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -209,23 +209,6 @@ class LlamaModel final : public CausalLm {
     }
   }
 
-  // Splits the batch into runs of consecutive tokens of one sequence (at most kAttentionRun each): a run's
-  // queries of one GQA group share each pass over that sequence's K/V.
-  void plan_attention(const ForwardBatch& batch) {
-    static constexpr int64_t kAttentionRun = 16;
-    runs_.clear();
-    const int64_t n = static_cast<int64_t>(batch.tokens.size());
-    for (int64_t t = 0; t < n;) {
-      int64_t e = t + 1;
-      while (e < n && e - t < kAttentionRun && batch.seq_of_token[e] == batch.seq_of_token[t] &&
-             batch.positions[e] == batch.positions[e - 1] + 1) {
-        ++e;
-      }
-      runs_.push_back({t, e});
-      t = e;
-    }
-  }
-
   // Causal attention through each sequence's block table: one task per (run, K/V head).
   void attention(const ForwardBatch& batch, const uint16_t* k_pool, const uint16_t* v_pool, int64_t block_size) {
     const ModelConfig& c = config_;
@@ -252,9 +235,6 @@ class LlamaModel final : public CausalLm {
     });
   }
 
-  struct TokenRun {
-    int64_t begin, end;
-  };
 
   GgufFile file_;  // owns the mapping the weight views point into
   ModelConfig config_;
@@ -265,7 +245,7 @@ class LlamaModel final : public CausalLm {
   std::vector<float> inv_freq_;  // set when the file scales RoPE; else frequencies come from rope_theta
   // Activation scratch, [n_tokens, dim] each; reused across calls.
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_;
-  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention)
+  std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention_runs)
 };
 
 }  // namespace
