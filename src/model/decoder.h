@@ -56,6 +56,11 @@ struct DecoderWeights {
   std::vector<std::vector<uint8_t>> owned;  // converted copies when DTYPE differs from the file's type
 };
 
+/// Phi-3's fused projections (DecoderSpec::fused_qkv, fused_gate_up) as views of their rows, for both weight
+/// namings: `qkv` is q | k | v, `gate_up` is gate | up.
+void split_fused_qkv(const kernels::MatrixView& qkv, int64_t q_dim, int64_t kv_dim, DecoderLayer& layer);
+void split_fused_gate_up(const kernels::MatrixView& gate_up, int64_t ffn_hidden, DecoderLayer& layer);
+
 /// Binds the HF tensor names of `spec`'s layout (decoder_weights.cpp). Norm weights and biases become float32
 /// (Gemma norms as 1 + w); matrices stay in the file unless `dtype` asks for another type.
 Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config,

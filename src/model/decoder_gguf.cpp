@@ -237,10 +237,6 @@ class GgufBinder {
   DecoderWeights& out_;
 };
 
-kernels::MatrixView slice_rows(const kernels::MatrixView& m, int64_t first, int64_t rows) {
-  return kernels::MatrixView{m.type, m.row(first), rows, m.cols};
-}
-
 Result<DecoderWeights> bind_gguf_weights(const DecoderSpec& spec, const HfConfig& config, const GgufFile& f) {
   const ModelConfig& c = config.model;
   DecoderWeights w;
@@ -268,9 +264,7 @@ Result<DecoderWeights> bind_gguf_weights(const DecoderSpec& spec, const HfConfig
     }
     if (spec.fused_qkv) {
       PODSERVE_ASSIGN_OR_RETURN(kernels::MatrixView qkv, b.matrix(p + "attn_qkv.weight", q_dim + 2 * kv_dim, H));
-      l.wq = slice_rows(qkv, 0, q_dim);
-      l.wk = slice_rows(qkv, q_dim, kv_dim);
-      l.wv = slice_rows(qkv, q_dim + kv_dim, kv_dim);
+      split_fused_qkv(qkv, q_dim, kv_dim, l);
     } else if (permuted) {
       PODSERVE_ASSIGN_OR_RETURN(l.wq, b.unpermuted(p + "attn_q.weight", q_dim, H, c.head_dim));
       PODSERVE_ASSIGN_OR_RETURN(l.wk, b.unpermuted(p + "attn_k.weight", kv_dim, H, c.head_dim));
@@ -301,8 +295,7 @@ Result<DecoderWeights> bind_gguf_weights(const DecoderSpec& spec, const HfConfig
       for (int64_t e = 0; e < E; ++e) l.experts[e] = ExpertWeights{gate[e], up[e], down[e]};
     } else if (spec.fused_gate_up) {
       PODSERVE_ASSIGN_OR_RETURN(kernels::MatrixView gu, b.matrix(p + "ffn_up.weight", 2 * I, H));
-      l.gate = slice_rows(gu, 0, I);
-      l.up = slice_rows(gu, I, I);
+      split_fused_gate_up(gu, I, l);
       PODSERVE_ASSIGN_OR_RETURN(l.down, b.matrix(p + "ffn_down.weight", H, I));
     } else {
       PODSERVE_ASSIGN_OR_RETURN(l.gate, b.matrix(p + "ffn_gate.weight", I, H));

@@ -82,6 +82,17 @@ kernels::MatrixView slice_rows(const kernels::MatrixView& m, int64_t first, int6
 
 }  // namespace
 
+void split_fused_qkv(const kernels::MatrixView& qkv, int64_t q_dim, int64_t kv_dim, DecoderLayer& layer) {
+  layer.wq = slice_rows(qkv, 0, q_dim);
+  layer.wk = slice_rows(qkv, q_dim, kv_dim);
+  layer.wv = slice_rows(qkv, q_dim + kv_dim, kv_dim);
+}
+
+void split_fused_gate_up(const kernels::MatrixView& gate_up, int64_t ffn_hidden, DecoderLayer& layer) {
+  layer.gate = slice_rows(gate_up, 0, ffn_hidden);
+  layer.up = slice_rows(gate_up, ffn_hidden, ffn_hidden);
+}
+
 Result<WeightDType> parse_weight_dtype(const std::string& s) {
   if (s == "auto" || s.empty()) return WeightDType::kAuto;
   if (s == "float32" || s == "float") return WeightDType::kFloat32;
@@ -122,9 +133,7 @@ Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfCon
     const std::string a = p + "self_attn.";
     if (spec.fused_qkv) {
       PODSERVE_ASSIGN_OR_RETURN(kernels::MatrixView qkv, b.matrix(a + "qkv_proj.weight", q_dim + 2 * kv_dim, H));
-      l.wq = slice_rows(qkv, 0, q_dim);
-      l.wk = slice_rows(qkv, q_dim, kv_dim);
-      l.wv = slice_rows(qkv, q_dim + kv_dim, kv_dim);
+      split_fused_qkv(qkv, q_dim, kv_dim, l);
     } else {
       PODSERVE_ASSIGN_OR_RETURN(l.wq, b.matrix(a + "q_proj.weight", q_dim, H));
       PODSERVE_ASSIGN_OR_RETURN(l.wk, b.matrix(a + "k_proj.weight", kv_dim, H));
@@ -151,8 +160,7 @@ Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfCon
       }
     } else if (spec.fused_gate_up) {
       PODSERVE_ASSIGN_OR_RETURN(kernels::MatrixView gu, b.matrix(p + "mlp.gate_up_proj.weight", 2 * I, H));
-      l.gate = slice_rows(gu, 0, I);
-      l.up = slice_rows(gu, I, I);
+      split_fused_gate_up(gu, I, l);
       PODSERVE_ASSIGN_OR_RETURN(l.down, b.matrix(p + "mlp.down_proj.weight", H, I));
     } else {
       PODSERVE_ASSIGN_OR_RETURN(l.gate, b.matrix(p + "mlp.gate_proj.weight", I, H));

@@ -17,7 +17,7 @@ struct LoadOptions {
   std::string dtype = "auto";  // DTYPE / --dtype: auto, float32, bfloat16, float16 (Hugging Face directories)
   // TOKENIZER_NAME / --tokenizer: a Hugging Face tokenizer (directory or tokenizer.json) used instead of the
   // model's own, with its chat template and special tokens. "" = the model's own.
-  std::string tokenizer_path;
+  std::string tokenizer_path{};  // (initialized so `LoadOptions{.x = ...}` does not warn under -Wextra)
 };
 
 /// Owns everything loaded from a model file. Move-only.

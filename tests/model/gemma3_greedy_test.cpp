@@ -91,18 +91,8 @@ TEST_F(Gemma3GreedyTest, MatchesLlamaCppContinuations) {
 
 TEST_F(Gemma3GreedyTest, ChunkedPrefillEqualsOneShot) {
   ASSERT_NE(model_, nullptr);
-  CausalLm& lm = model_->lm();
   const auto prompt = ids_of(goldens_->at("cases").as_array()[5].at("prompt_tokens"));
-  std::vector<float> one_shot, chunked;
-  KvPool pool = kKv.make_pool(lm), pool2 = kKv.make_pool(lm);
-  ASSERT_TRUE(kKv.run(lm, pool, prompt, 0, one_shot).ok());
-  const size_t half = prompt.size() / 2;
-  ASSERT_TRUE(kKv.run(lm, pool2, std::span<const int32_t>(prompt.data(), half), 0, chunked).ok());
-  ASSERT_TRUE(kKv.run(lm, pool2, std::span<const int32_t>(prompt.data() + half, prompt.size() - half),
-                      static_cast<int>(half), chunked)
-                  .ok());
-  // Per-token arithmetic does not depend on how the tokens are batched: bit-identical.
-  for (size_t i = 0; i < one_shot.size(); ++i) ASSERT_EQ(one_shot[i], chunked[i]) << i;
+  testing::expect_chunked_prefill_equals_one_shot(model_->lm(), kKv, prompt);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "engine/sampling/logprobs.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
+#include "model_checks.h"
 
 namespace podserve::testing {
 
@@ -25,36 +26,6 @@ struct NearTieRule {
   double logit_tolerance;  // first-step logits and logprobs of llama.cpp's top candidates
   double near_tie;         // a step may disagree only where llama.cpp's top-2 margin is below this
 };
-
-/// A paged pool of `blocks` blocks of `block_size` tokens and a block table that uses them in a scrambled order, so
-/// the comparisons also exercise the paged K/V addressing.
-struct ScrambledKv {
-  int block_size = 16;
-  int blocks = 64;
-  KvPool make_pool(const CausalLm& lm) const {
-    auto pool = KvPool::create(lm.config().n_layers, blocks, block_size, lm.config().kv_dim(), lm.config().kv_f32);
-    EXPECT_TRUE(pool.ok()) << pool.status().to_string();
-    return std::move(pool).value();
-  }
-  std::vector<int32_t> table() const {
-    std::vector<int32_t> t(blocks);
-    for (int i = 0; i < blocks; ++i) t[i] = (i * 37 + 5) % blocks;
-    return t;
-  }
-  /// Runs `tokens` at [start, start + size) of one sequence; `logits` gets its last token's logits.
-  Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) const {
-    ForwardBatch batch;
-    batch.add_sequence(tokens, start, table(), block_size, true);
-    logits.resize(lm.config().vocab_size);
-    return lm.forward(batch, pool, logits.data());
-  }
-};
-
-inline std::vector<int32_t> ids_of(const boost::json::value& v) {
-  std::vector<int32_t> out;
-  for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
-}
 
 struct GoldensTally {
   int identical_prefix_tokens = 0;  // greedy tokens equal to llama.cpp's before any near-tie split
@@ -100,7 +71,7 @@ inline GoldensTally compare_with_llama_cpp(LoadedModel& model, const boost::json
     bool diverged = false;
     std::vector<int32_t> ours;  // our greedy choices up to the first divergence
     for (size_t i = 0; i < expected.size(); ++i) {
-      const int32_t token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const int32_t token = argmax(logits);
       if (token != expected[i]) {
         const double margin = margins[i].to_number<double>();
         EXPECT_LT(margin, rule.near_tie) << "step " << i << ": got " << token << ", llama.cpp " << expected[i];

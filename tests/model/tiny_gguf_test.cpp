@@ -6,11 +6,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <span>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -18,61 +16,23 @@
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "model/registry.h"
+#include "model_checks.h"
 #include "test_util.h"
 
 namespace podserve {
 namespace {
 
 namespace json = boost::json;
+using testing::ids_of;
+using testing::max_diff;
+using testing::tiny_model_dir;
 
-constexpr int kBlockSize = 16;
-constexpr int kBlocks = 24;  // 384 positions: the longest prompt (200) plus its 64-token continuation fit
+constexpr const testing::ScrambledKv& kKv = testing::kTinyModelKv;
 constexpr double kF32Tolerance = 1e-4;  // transformers in float32 vs us in float32 (f32 K/V)
 // Mistral's GGUF is `llama` and runs on the fast llama path (fp16 K/V, as tiny_models_test's TinyGguf).
 constexpr double kF16KvTolerance = 1e-2;
 // GGUF does not record Mistral's sliding window (llama.cpp ignores it too): compare inside the window only.
 constexpr int kMistralWindow = 24;
-
-std::string model_dir(const std::string& name) { return testing::test_data_dir() + "/tiny_models/" + name; }
-
-std::vector<int32_t> scrambled_table() {
-  std::vector<int32_t> table(kBlocks);
-  for (int i = 0; i < kBlocks; ++i) table[i] = (i * 7 + 3) % kBlocks;
-  return table;
-}
-
-std::vector<int32_t> ints(const json::value& v) {
-  std::vector<int32_t> out;
-  for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
-}
-
-std::unique_ptr<CausalLm> load(const std::string& path) {
-  auto file = GgufFile::open(path);
-  EXPECT_TRUE(file.ok()) << file.status().to_string();
-  if (!file.ok()) return nullptr;
-  auto lm = create_causal_lm(std::move(file).value(), 2);
-  EXPECT_TRUE(lm.ok()) << lm.status().to_string();
-  return lm.ok() ? std::move(lm).value() : nullptr;
-}
-
-Result<KvPool> pool_for(const CausalLm& lm) {
-  return KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim(), lm.config().kv_f32);
-}
-
-// Max |ours - theirs| over the recorded positions.
-double max_diff(const std::vector<float>& ours, const json::value& theirs, int vocab) {
-  double worst = 0.0;
-  const auto& rows = theirs.as_array();
-  for (size_t r = 0; r < rows.size(); ++r) {
-    const auto& row = rows[r].as_array();
-    EXPECT_EQ(row.size(), static_cast<size_t>(vocab));
-    for (int v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(ours[r * vocab + v] - row[v].to_number<double>()));
-  }
-  return worst;
-}
-
-int32_t argmax(const std::vector<float>& v) { return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin()); }
 
 class TinyGgufArch : public ::testing::TestWithParam<std::string> {};
 
@@ -81,48 +41,38 @@ class TinyGgufArch : public ::testing::TestWithParam<std::string> {};
 TEST_P(TinyGgufArch, F32MatchesTransformers) {
   const std::string name = GetParam();
   const bool mistral = name == "mistral";
-  auto lm = load(model_dir(name) + "/gguf-f32.gguf");
+  auto lm = testing::load_gguf_lm(tiny_model_dir(name) + "/gguf-f32.gguf");
   ASSERT_NE(lm, nullptr);
   EXPECT_EQ(lm->config().kv_f32, !mistral);
   const int vocab = lm->config().vocab_size;
-  const json::value g = json::parse(testing::read_file(model_dir(name) + "/goldens.json"));
+  const json::value g = testing::read_goldens(tiny_model_dir(name) + "/goldens.json");
   int compared = 0, greedy_cases = 0;
   for (const auto& c : g.at("cases").as_array()) {
-    const std::vector<int32_t> ids = ints(c.at("ids"));
-    const std::vector<int32_t> positions = ints(c.at("positions"));
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    const std::vector<int32_t> positions = ids_of(c.at("positions"));
     if (mistral && positions.back() >= kMistralWindow) continue;
-    auto pool = pool_for(*lm);
-    ASSERT_TRUE(pool.ok());
-    ForwardBatch batch;
-    batch.add_sequence(ids, 0, scrambled_table(), kBlockSize, false);
-    batch.logits_rows = positions;
-    std::vector<float> logits(positions.size() * vocab);
-    Status s = lm->forward(batch, *pool, logits.data());
+    KvPool pool = kKv.make_pool(*lm);
+    std::vector<float> logits;
+    Status s = kKv.run_prompt(*lm, pool, ids, positions, logits);
     ASSERT_TRUE(s.ok()) << s.to_string();
     const double d = max_diff(logits, c.at("f32"), vocab);
     if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s gguf n=%zu max diff %.3g\n", name.c_str(), ids.size(), d);
     EXPECT_LE(d, mistral ? kF16KvTolerance : kF32Tolerance) << name << " prompt of " << ids.size();
     ++compared;
 
-    const std::vector<int32_t> expected = ints(c.at("greedy"));
+    const std::vector<int32_t> expected = ids_of(c.at("greedy"));
     if (mistral || expected.empty()) continue;
     ++greedy_cases;
-    std::vector<float> last(logits.end() - vocab, logits.end());
-    std::vector<int32_t> got;
-    int pos = static_cast<int>(ids.size());
-    while (true) {
-      got.push_back(argmax(last));
-      if (got.size() == expected.size()) break;
-      ForwardBatch step;
-      const int32_t tok[1] = {got.back()};
-      step.add_sequence(tok, pos++, scrambled_table(), kBlockSize, true);
-      s = lm->forward(step, *pool, last.data());
-      ASSERT_TRUE(s.ok()) << s.to_string();
-    }
-    EXPECT_EQ(got, expected) << name << " prompt of " << ids.size();
+    // The last recorded position is the prompt's last token: its row starts the continuation.
+    auto got = kKv.continue_greedy(*lm, pool, static_cast<int>(ids.size()),
+                                   std::vector<float>(logits.end() - vocab, logits.end()), expected.size());
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(*got, expected) << name << " prompt of " << ids.size();
   }
   EXPECT_GE(compared, 4);
-  if (!mistral) EXPECT_GE(greedy_cases, 4);
+  if (!mistral) {
+    EXPECT_GE(greedy_cases, 4);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, TinyGgufArch,
@@ -137,38 +87,20 @@ class TinyGgufQ8 : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TinyGgufQ8, TopOneWithinReferenceTopFive) {
   const std::string name = GetParam();
-  auto lm = load(model_dir(name) + "/gguf-q8_0.gguf");
+  auto lm = testing::load_gguf_lm(tiny_model_dir(name) + "/gguf-q8_0.gguf");
   ASSERT_NE(lm, nullptr);
   EXPECT_FALSE(lm->config().kv_f32);
-  const int vocab = lm->config().vocab_size;
-  const json::value g = json::parse(testing::read_file(model_dir(name) + "/goldens_gguf.json"));
-  int steps = 0, equal = 0;
+  const json::value g = testing::read_goldens(tiny_model_dir(name) + "/goldens_gguf.json");
+  // Mistral: inside the window only (kMistralWindow).
+  const size_t max_length = name == "mistral" ? kMistralWindow : std::numeric_limits<size_t>::max();
+  testing::PathTally tally;
   for (const auto& c : g.at("cases").as_array()) {
-    auto pool = pool_for(*lm);
-    ASSERT_TRUE(pool.ok());
-    std::vector<int32_t> seq = ints(c.at("ids"));
-    const std::vector<int32_t> path = ints(c.at("greedy"));
-    const auto& top5 = c.at("top5").as_array();
-    std::vector<float> logits(vocab);
-    int start = 0;
-    for (size_t step = 0; step < path.size(); ++step) {
-      if (name == "mistral" && seq.size() > static_cast<size_t>(kMistralWindow)) break;
-      ForwardBatch batch;
-      batch.add_sequence(std::span<const int32_t>(seq).subspan(start), start, scrambled_table(), kBlockSize, true);
-      Status s = lm->forward(batch, *pool, logits.data());
-      ASSERT_TRUE(s.ok()) << s.to_string();
-      start = static_cast<int>(seq.size());
-      const int32_t ours = argmax(logits);
-      const std::vector<int32_t> ref_top = ints(top5[step]);
-      EXPECT_NE(std::find(ref_top.begin(), ref_top.end(), ours), ref_top.end())
-          << name << " step " << step << ": our top-1 " << ours << " is not in the reference's top-5";
-      equal += ours == path[step];
-      ++steps;
-      seq.push_back(path[step]);  // follow the reference's path
-    }
+    testing::expect_top1_within_reference_top5(*lm, kKv, c, name, tally, max_length);
   }
-  EXPECT_GE(steps, 20);
-  if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s q8_0: top-1 equal on %d of %d steps\n", name.c_str(), equal, steps);
+  EXPECT_GE(tally.steps, 20);
+  if (std::getenv("PODSERVE_TEST_VERBOSE")) {
+    std::printf("%s q8_0: top-1 equal on %d of %d steps\n", name.c_str(), tally.equal, tally.steps);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, TinyGgufQ8,
@@ -178,7 +110,7 @@ INSTANTIATE_TEST_SUITE_P(Architectures, TinyGgufQ8,
 // pre "qwen2" for Qwen, SentencePiece "llama" otherwise) load, and the model is the file's architecture.
 TEST(TinyGgufLoad, LoadModelReadsEveryArchitecture) {
   for (const char* name : {"qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mixtral", "mistral"}) {
-    auto loaded = load_model(model_dir(name) + "/gguf-q8_0.gguf", LoadOptions{.show_progress = false, .num_threads = 1});
+    auto loaded = load_model(tiny_model_dir(name) + "/gguf-q8_0.gguf", LoadOptions{.show_progress = false, .num_threads = 1});
     ASSERT_TRUE(loaded.ok()) << name << ": " << loaded.status().to_string();
     const std::string arch = (*loaded)->lm().config().architecture;
     const bool llama_arch = std::string(name) == "mixtral" || std::string(name) == "mistral";
@@ -216,7 +148,7 @@ class TinyGgufLlamaCpp : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TinyGgufLlamaCpp, MatchesLlamaCpp) {
   const std::string name = GetParam();
-  const std::string path = model_dir(name) + "/gguf-f32.gguf";
+  const std::string path = tiny_model_dir(name) + "/gguf-f32.gguf";
   PatchedGguf file(path, name == "gemma2" ? "gemma2.attention.scale" : "general.architecture",
                    name == "gemma2" ? "gemma2.attention.scal_" : "general.architecture");
   ASSERT_TRUE(file.found());
@@ -228,17 +160,12 @@ TEST_P(TinyGgufLlamaCpp, MatchesLlamaCpp) {
   // attention scale is 0.34 off.
   const double tolerance = name == "mistral" ? kF16KvTolerance : name.rfind("gemma", 0) == 0 ? 5e-3 : kF32Tolerance;
   const int vocab = lm.config().vocab_size;
-  const json::value g = json::parse(testing::read_file(model_dir(name) + "/goldens_llama_cpp.json"));
+  const json::value g = testing::read_goldens(tiny_model_dir(name) + "/goldens_llama_cpp.json");
   for (const auto& c : g.at("cases").as_array()) {
-    const std::vector<int32_t> ids = ints(c.at("ids"));
-    const std::vector<int32_t> positions = ints(c.at("positions"));
-    auto pool = pool_for(lm);
-    ASSERT_TRUE(pool.ok());
-    ForwardBatch batch;
-    batch.add_sequence(ids, 0, scrambled_table(), kBlockSize, false);
-    batch.logits_rows = positions;
-    std::vector<float> logits(positions.size() * vocab);
-    Status s = lm.forward(batch, *pool, logits.data());
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    KvPool pool = kKv.make_pool(lm);
+    std::vector<float> logits;
+    Status s = kKv.run_prompt(lm, pool, ids, ids_of(c.at("positions")), logits);
     ASSERT_TRUE(s.ok()) << s.to_string();
     const double d = max_diff(logits, c.at("logits"), vocab);
     if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s vs llama.cpp n=%zu max diff %.3g\n", name.c_str(), ids.size(), d);
@@ -250,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(Architectures, TinyGgufLlamaCpp,
                          ::testing::Values("qwen3", "gemma", "gemma2", "phi3", "mixtral", "mistral", "gemma3_defaults"));
 
 TEST(TinyGgufErrors, UnknownArchitectureNamesTheSupportedOnes) {
-  PatchedGguf g(model_dir("qwen2") + "/gguf-f32.gguf", "qwen2", "bloom");  // the first "qwen2" is the arch value
+  PatchedGguf g(tiny_model_dir("qwen2") + "/gguf-f32.gguf", "qwen2", "bloom");  // the first "qwen2" is the arch value
   ASSERT_TRUE(g.found());
   auto lm = g.create();
   ASSERT_FALSE(lm.ok());
@@ -273,7 +200,7 @@ TEST(TinyGgufErrors, MissingTensorIsNamed) {
   for (const auto& c : cases) {
     std::string renamed = c.tensor;
     renamed.back() = '_';
-    PatchedGguf g(model_dir(c.model) + "/gguf-f32.gguf", c.tensor, renamed);
+    PatchedGguf g(tiny_model_dir(c.model) + "/gguf-f32.gguf", c.tensor, renamed);
     ASSERT_TRUE(g.found()) << c.model << " " << c.tensor;
     auto lm = g.create();
     ASSERT_FALSE(lm.ok()) << c.model << " " << c.tensor;

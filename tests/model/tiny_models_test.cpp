@@ -3,11 +3,8 @@
 // transformers' logits at a few positions of 8 prompts (1..200 tokens) and greedy 64-token continuations.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
-#include <span>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -19,19 +16,20 @@
 #include "model/hf_config.h"
 #include "model/loaded_model.h"
 #include "model/registry.h"
+#include "model_checks.h"
 #include "test_util.h"
 
 namespace podserve {
 namespace {
 
 namespace json = boost::json;
+using testing::ids_of;
+using testing::max_diff;
+using testing::tiny_model_dir;
 
-constexpr int kBlockSize = 16;
-constexpr int kBlocks = 24;  // 384 positions: the longest prompt (200) plus its 64-token continuation fit
+constexpr const testing::ScrambledKv& kKv = testing::kTinyModelKv;
 // transformers in float32 vs us in float32 (f32 K/V): only summation order differs.
 constexpr double kF32Tolerance = 1e-4;
-
-std::string model_dir(const std::string& name) { return testing::test_data_dir() + "/tiny_models/" + name; }
 
 std::unique_ptr<CausalLm> load(const std::string& dir, WeightDType dtype) {
   auto config = read_hf_config(dir);
@@ -45,51 +43,9 @@ std::unique_ptr<CausalLm> load(const std::string& dir, WeightDType dtype) {
   return lm.ok() ? std::move(lm).value() : nullptr;
 }
 
-std::vector<int32_t> scrambled_table() {
-  std::vector<int32_t> table(kBlocks);
-  for (int i = 0; i < kBlocks; ++i) table[i] = (i * 7 + 3) % kBlocks;
-  return table;
-}
-
-std::vector<int32_t> ints(const json::value& v) {
-  std::vector<int32_t> out;
-  for (const auto& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
-}
-
-struct PromptRun {
-  std::vector<float> logits;  // [positions, vocab]
-  Status status;
-};
-
-// One forward over the whole prompt, returning the logits at `positions`.
-PromptRun prompt_logits(CausalLm& lm, KvPool& pool, const std::vector<int32_t>& ids, const std::vector<int32_t>& positions) {
-  ForwardBatch batch;
-  batch.add_sequence(ids, 0, scrambled_table(), kBlockSize, false);
-  batch.logits_rows = positions;
-  PromptRun r;
-  r.logits.resize(positions.size() * lm.config().vocab_size);
-  r.status = lm.forward(batch, pool, r.logits.data());
-  return r;
-}
-
-// Max |ours - theirs| over the recorded positions.
-double max_diff(const std::vector<float>& ours, const json::value& theirs, int vocab) {
-  double worst = 0.0;
-  const auto& rows = theirs.as_array();
-  for (size_t r = 0; r < rows.size(); ++r) {
-    const auto& row = rows[r].as_array();
-    EXPECT_EQ(row.size(), static_cast<size_t>(vocab));
-    for (int v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(ours[r * vocab + v] - row[v].to_number<double>()));
-  }
-  return worst;
-}
-
 class TinyModel : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    goldens_ = json::parse(testing::read_file(model_dir(GetParam()) + "/goldens.json"));
-  }
+  void SetUp() override { goldens_ = testing::read_goldens(tiny_model_dir(GetParam()) + "/goldens.json"); }
   const json::array& cases() const { return goldens_.at("cases").as_array(); }
   json::value goldens_;
 };
@@ -97,40 +53,30 @@ class TinyModel : public ::testing::TestWithParam<std::string> {
 // f32 checkpoint: logits within 1e-4 of transformers at every recorded position, and greedy continuations
 // (prompt in one step, then one token per step through the paged cache) identical.
 TEST_P(TinyModel, F32MatchesTransformers) {
-  auto lm = load(model_dir(GetParam()) + "/f32", WeightDType::kAuto);
+  auto lm = load(tiny_model_dir(GetParam()) + "/f32", WeightDType::kAuto);
   ASSERT_NE(lm, nullptr);
   ASSERT_TRUE(lm->config().kv_f32);
   const int vocab = lm->config().vocab_size;
   ASSERT_GE(cases().size(), 8u);
   int greedy_cases = 0;
   for (const auto& c : cases()) {
-    const std::vector<int32_t> ids = ints(c.at("ids"));
-    auto pool = KvPool::create(lm->config().n_layers, kBlocks, kBlockSize, lm->config().kv_dim(), true);
-    ASSERT_TRUE(pool.ok());
-    PromptRun r = prompt_logits(*lm, *pool, ids, ints(c.at("positions")));
-    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
-    const double d32 = max_diff(r.logits, c.at("f32"), vocab);
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    KvPool pool = kKv.make_pool(*lm);
+    std::vector<float> logits;
+    Status s = kKv.run_prompt(*lm, pool, ids, ids_of(c.at("positions")), logits);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    const double d32 = max_diff(logits, c.at("f32"), vocab);
     if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s n=%zu f32 max diff %.3g\n", GetParam().c_str(), ids.size(), d32);
     EXPECT_LE(d32, kF32Tolerance) << GetParam() << " prompt of " << ids.size();
 
-    const std::vector<int32_t> expected = ints(c.at("greedy"));
+    const std::vector<int32_t> expected = ids_of(c.at("greedy"));
     if (expected.empty()) continue;
     ++greedy_cases;
-    std::vector<int32_t> got;
-    std::vector<float> last(r.logits.end() - vocab, r.logits.end());
-    std::vector<int32_t> seq = ids;
-    while (got.size() < expected.size()) {
-      const int32_t next = static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
-      got.push_back(next);
-      seq.push_back(next);
-      if (got.size() == expected.size()) break;
-      ForwardBatch step;
-      const int32_t tok[1] = {next};
-      step.add_sequence(tok, static_cast<int>(seq.size()) - 1, scrambled_table(), kBlockSize, true);
-      Status s = lm->forward(step, *pool, last.data());
-      ASSERT_TRUE(s.ok()) << s.to_string();
-    }
-    EXPECT_EQ(got, expected) << GetParam() << " prompt of " << ids.size();
+    // The last recorded position is the prompt's last token: its row starts the continuation.
+    auto got = kKv.continue_greedy(*lm, pool, static_cast<int>(ids.size()),
+                                   std::vector<float>(logits.end() - vocab, logits.end()), expected.size());
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(*got, expected) << GetParam() << " prompt of " << ids.size();
   }
   EXPECT_GE(greedy_cases, 4);
 }
@@ -139,31 +85,31 @@ TEST_P(TinyModel, F32MatchesTransformers) {
 // float32 to 1e-4; with DTYPE=auto (bf16 weights, fp16 K/V, float32 arithmetic) it stays within the error that
 // transformers' own bf16 arithmetic shows on these weights (twice it, plus 0.02).
 TEST_P(TinyModel, Bf16MatchesTransformers) {
-  auto exact = load(model_dir(GetParam()) + "/bf16", WeightDType::kFloat32);
-  auto lm = load(model_dir(GetParam()) + "/bf16", WeightDType::kAuto);
+  auto exact = load(tiny_model_dir(GetParam()) + "/bf16", WeightDType::kFloat32);
+  auto lm = load(tiny_model_dir(GetParam()) + "/bf16", WeightDType::kAuto);
   ASSERT_NE(exact, nullptr);
   ASSERT_NE(lm, nullptr);
+  ASSERT_TRUE(exact->config().kv_f32);
   ASSERT_FALSE(lm->config().kv_f32);
   const int vocab = lm->config().vocab_size;
   for (const auto& c : cases()) {
-    const std::vector<int32_t> ids = ints(c.at("ids"));
-    const std::vector<int32_t> positions = ints(c.at("positions"));
-    auto pool32 = KvPool::create(exact->config().n_layers, kBlocks, kBlockSize, exact->config().kv_dim(), true);
-    auto pool16 = KvPool::create(lm->config().n_layers, kBlocks, kBlockSize, lm->config().kv_dim(), false);
-    ASSERT_TRUE(pool32.ok() && pool16.ok());
-    PromptRun r32 = prompt_logits(*exact, *pool32, ids, positions);
-    ASSERT_TRUE(r32.status.ok()) << r32.status.to_string();
-    EXPECT_LE(max_diff(r32.logits, c.at("bf16_weights_f32"), vocab), kF32Tolerance) << GetParam() << " " << ids.size();
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    const std::vector<int32_t> positions = ids_of(c.at("positions"));
+    KvPool pool32 = kKv.make_pool(*exact), pool16 = kKv.make_pool(*lm);
+    std::vector<float> logits32, logits16;
+    Status s = kKv.run_prompt(*exact, pool32, ids, positions, logits32);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_LE(max_diff(logits32, c.at("bf16_weights_f32"), vocab), kF32Tolerance) << GetParam() << " " << ids.size();
 
-    PromptRun r16 = prompt_logits(*lm, *pool16, ids, positions);
-    ASSERT_TRUE(r16.status.ok()) << r16.status.to_string();
+    s = kKv.run_prompt(*lm, pool16, ids, positions, logits16);
+    ASSERT_TRUE(s.ok()) << s.to_string();
     // transformers' own bf16 error on this case: its bf16 run vs its f32 run of the same weights.
     std::vector<float> hf_f32;
     for (const auto& row : c.at("bf16_weights_f32").as_array()) {
       for (const auto& v : row.as_array()) hf_f32.push_back(static_cast<float>(v.to_number<double>()));
     }
     const double hf_error = max_diff(hf_f32, c.at("bf16"), vocab);
-    EXPECT_LE(max_diff(r16.logits, c.at("bf16"), vocab), 2 * hf_error + 0.02) << GetParam() << " " << ids.size();
+    EXPECT_LE(max_diff(logits16, c.at("bf16"), vocab), 2 * hf_error + 0.02) << GetParam() << " " << ids.size();
   }
 }
 
@@ -173,22 +119,21 @@ INSTANTIATE_TEST_SUITE_P(Architectures, TinyModel,
 
 // The sharded copy (model.safetensors.index.json + shards) gives the same logits as the single file.
 TEST(TinyModelFormats, ShardedCheckpointLoads) {
-  auto lm = load(model_dir("llama") + "/sharded", WeightDType::kAuto);
+  auto lm = load(tiny_model_dir("llama") + "/sharded", WeightDType::kAuto);
   ASSERT_NE(lm, nullptr);
-  const json::value g = json::parse(testing::read_file(model_dir("llama") + "/goldens.json"));
+  const json::value g = testing::read_goldens(tiny_model_dir("llama") + "/goldens.json");
   const auto& c = g.at("cases").as_array()[3];
-  auto pool = KvPool::create(lm->config().n_layers, kBlocks, kBlockSize, lm->config().kv_dim(), true);
-  ASSERT_TRUE(pool.ok());
-  PromptRun r = prompt_logits(*lm, *pool, ints(c.at("ids")), ints(c.at("positions")));
-  ASSERT_TRUE(r.status.ok());
-  EXPECT_LE(max_diff(r.logits, c.at("f32"), lm->config().vocab_size), kF32Tolerance);
+  KvPool pool = kKv.make_pool(*lm);
+  std::vector<float> logits;
+  ASSERT_TRUE(kKv.run_prompt(*lm, pool, ids_of(c.at("ids")), ids_of(c.at("positions")), logits).ok());
+  EXPECT_LE(max_diff(logits, c.at("f32"), lm->config().vocab_size), kF32Tolerance);
 }
 
 TEST(TinyModelFormats, UnsupportedArchitectureIsNamed) {
-  auto config = read_hf_config(model_dir("llama") + "/f32");
+  auto config = read_hf_config(tiny_model_dir("llama") + "/f32");
   ASSERT_TRUE(config.ok());
   config->model.architecture = "gpt_bigcode";
-  auto weights = SafetensorsModel::open(model_dir("llama") + "/f32");
+  auto weights = SafetensorsModel::open(tiny_model_dir("llama") + "/f32");
   ASSERT_TRUE(weights.ok());
   auto lm = create_hf_causal_lm(std::move(config).value(), std::move(weights).value(), WeightDType::kAuto, 1);
   ASSERT_FALSE(lm.ok());
@@ -196,62 +141,39 @@ TEST(TinyModelFormats, UnsupportedArchitectureIsNamed) {
   EXPECT_NE(lm.status().message().find("qwen3"), std::string::npos) << lm.status().message();
 }
 
-}  // namespace
-}  // namespace podserve
-
-namespace podserve {
-namespace {
-
 // A whole model directory through load_model: config.json, safetensors, tokenizer.json + tokenizer_config.json
 // (HF `tokenizers` made them). Our tokenization of each text equals HF's, and greedy continuations match.
 TEST(TinyModelDirectory, LoadsAndGeneratesLikeTransformers) {
-  auto loaded = load_model(model_dir("smollm2") + "/f32", LoadOptions{.show_progress = false, .num_threads = 2});
+  auto loaded = load_model(tiny_model_dir("smollm2") + "/f32", LoadOptions{.show_progress = false, .num_threads = 2});
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
   LoadedModel& m = **loaded;
   EXPECT_NE(m.chat_template().find("<|im_start|>"), std::string::npos);
   CausalLm& lm = m.lm();
-  const json::value g = json::parse(testing::read_file(model_dir("smollm2") + "/goldens.json"));
+  const json::value g = testing::read_goldens(tiny_model_dir("smollm2") + "/goldens.json");
   const auto& cases = g.at("text_cases").as_array();
   ASSERT_GE(cases.size(), 4u);
-  const int vocab = lm.config().vocab_size;
   for (const auto& c : cases) {
     const std::string text(c.at("text").as_string());
-    const std::vector<int32_t> ids = ints(c.at("ids"));
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
     EXPECT_EQ(m.tokenizer().encode(text, false), ids) << text;
-    auto pool = KvPool::create(lm.config().n_layers, kBlocks, kBlockSize, lm.config().kv_dim(), lm.config().kv_f32);
-    ASSERT_TRUE(pool.ok());
-    std::vector<int32_t> seq = ids, got;
-    std::vector<float> logits(vocab);
-    int start = 0;
-    const std::vector<int32_t> expected = ints(c.at("greedy"));
-    while (got.size() < expected.size()) {
-      ForwardBatch batch;
-      batch.add_sequence(std::span<const int32_t>(seq).subspan(start), start, scrambled_table(), kBlockSize, true);
-      Status s = lm.forward(batch, *pool, logits.data());
-      ASSERT_TRUE(s.ok()) << s.to_string();
-      start = static_cast<int>(seq.size());
-      const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-      got.push_back(next);
-      seq.push_back(next);
-    }
-    EXPECT_EQ(got, expected) << text;
+    KvPool pool = kKv.make_pool(lm);
+    std::vector<float> logits;
+    ASSERT_TRUE(kKv.run(lm, pool, ids, 0, logits).ok());
+    const std::vector<int32_t> expected = ids_of(c.at("greedy"));
+    auto got = kKv.continue_greedy(lm, pool, static_cast<int>(ids.size()), logits, expected.size());
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(*got, expected) << text;
   }
 }
 
 TEST(TinyModelDirectory, BadDtypeAndMissingFilesAreClearErrors) {
-  auto bad = load_model(model_dir("smollm2") + "/f32", LoadOptions{.show_progress = false, .dtype = "float8"});
+  auto bad = load_model(tiny_model_dir("smollm2") + "/f32", LoadOptions{.show_progress = false, .dtype = "float8"});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("float8"), std::string::npos) << bad.status().message();
   auto no_config = load_model(testing::test_data_dir() + "/tiny_models", LoadOptions{.show_progress = false});
   ASSERT_FALSE(no_config.ok());
   EXPECT_NE(no_config.status().message().find("config.json"), std::string::npos) << no_config.status().message();
 }
-
-}  // namespace
-}  // namespace podserve
-
-namespace podserve {
-namespace {
 
 // The llama-arch models converted to GGUF F32 as llama.cpp's converter does (Q/K rows permuted for interleaved
 // RoPE, llama3 scaling as rope_freqs, linear scaling as rope.scaling keys) give transformers' logits too: this
@@ -262,19 +184,18 @@ constexpr double kGgufF16KvTolerance = 1e-2;  // measured max 4e-3; a wrong RoPE
 class TinyGguf : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TinyGguf, MatchesTransformers) {
-  auto file = GgufFile::open(model_dir(GetParam()) + "/model-f32.gguf");
-  ASSERT_TRUE(file.ok()) << file.status().to_string();
-  auto lm = create_causal_lm(std::move(file).value(), 2);
-  ASSERT_TRUE(lm.ok()) << lm.status().to_string();
-  const json::value g = json::parse(testing::read_file(model_dir(GetParam()) + "/goldens.json"));
-  const int vocab = (*lm)->config().vocab_size;
+  auto lm = testing::load_gguf_lm(tiny_model_dir(GetParam()) + "/model-f32.gguf");
+  ASSERT_NE(lm, nullptr);
+  ASSERT_FALSE(lm->config().kv_f32);
+  const json::value g = testing::read_goldens(tiny_model_dir(GetParam()) + "/goldens.json");
+  const int vocab = lm->config().vocab_size;
   for (const auto& c : g.at("cases").as_array()) {
-    auto pool = KvPool::create((*lm)->config().n_layers, kBlocks, kBlockSize, (*lm)->config().kv_dim());
-    ASSERT_TRUE(pool.ok());
-    const std::vector<int32_t> ids = ints(c.at("ids"));
-    PromptRun r = prompt_logits(**lm, *pool, ids, ints(c.at("positions")));
-    ASSERT_TRUE(r.status.ok()) << r.status.to_string();
-    const double d = max_diff(r.logits, c.at("f32"), vocab);
+    KvPool pool = kKv.make_pool(*lm);
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    std::vector<float> logits;
+    Status s = kKv.run_prompt(*lm, pool, ids, ids_of(c.at("positions")), logits);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    const double d = max_diff(logits, c.at("f32"), vocab);
     if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s gguf n=%zu max diff %.3g\n", GetParam().c_str(), ids.size(), d);
     EXPECT_LE(d, kGgufF16KvTolerance) << GetParam() << " prompt of " << ids.size();
   }
@@ -282,52 +203,24 @@ TEST_P(TinyGguf, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(LlamaArch, TinyGguf, ::testing::Values("llama", "llama31", "llama_linear", "smollm2"));
 
-}  // namespace
-}  // namespace podserve
-
-namespace podserve {
-namespace {
-
 // Quantized GGUF (Q8_0, Q4_0, Q4_1 by the gguf package) of the tiny llama: along transformers' greedy path on the
 // dequantized weights, our top-1 is within its top-5 at every step (vLLM's check_logprobs_close rule; our
 // quantized matmuls also round activations to 8 bits, as llama.cpp does).
 TEST(TinyGgufQuant, TopOneWithinReferenceTopFive) {
-  const json::value g = json::parse(testing::read_file(model_dir("llama") + "/goldens_quant.json"));
+  const json::value g = testing::read_goldens(tiny_model_dir("llama") + "/goldens_quant.json");
   for (const auto& entry : g.at("types").as_object()) {
     const std::string qname(entry.key());
-    const json::value& cases = entry.value();
     std::string lower = qname;
     for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    auto file = GgufFile::open(model_dir("llama") + "/model-" + lower + ".gguf");
-    ASSERT_TRUE(file.ok()) << file.status().to_string();
-    auto lm = create_causal_lm(std::move(file).value(), 2);
-    ASSERT_TRUE(lm.ok()) << lm.status().to_string();
-    const int vocab = (*lm)->config().vocab_size;
-    int matches = 0, steps = 0;
-    for (const auto& c : cases.as_array()) {
-      auto pool = KvPool::create((*lm)->config().n_layers, kBlocks, kBlockSize, (*lm)->config().kv_dim());
-      ASSERT_TRUE(pool.ok());
-      std::vector<int32_t> seq = ints(c.at("ids"));
-      const std::vector<int32_t> path = ints(c.at("greedy"));
-      const auto& top5 = c.at("top5").as_array();
-      std::vector<float> logits(vocab);
-      int start = 0;
-      for (size_t step = 0; step < path.size(); ++step) {
-        ForwardBatch batch;
-        batch.add_sequence(std::span<const int32_t>(seq).subspan(start), start, scrambled_table(), kBlockSize, true);
-        Status s = (*lm)->forward(batch, *pool, logits.data());
-        ASSERT_TRUE(s.ok()) << s.to_string();
-        start = static_cast<int>(seq.size());
-        const int32_t ours = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        const std::vector<int32_t> ref_top = ints(top5[step]);
-        EXPECT_NE(std::find(ref_top.begin(), ref_top.end(), ours), ref_top.end())
-            << qname << " step " << step << ": our top-1 " << ours << " is not in the reference's top-5";
-        matches += ours == path[step];
-        ++steps;
-        seq.push_back(path[step]);  // follow the reference's path
-      }
+    auto lm = testing::load_gguf_lm(tiny_model_dir("llama") + "/model-" + lower + ".gguf");
+    ASSERT_NE(lm, nullptr);
+    testing::PathTally tally;
+    for (const auto& c : entry.value().as_array()) {
+      testing::expect_top1_within_reference_top5(*lm, kKv, c, qname, tally);
     }
-    if (std::getenv("PODSERVE_TEST_VERBOSE")) std::printf("%s: top-1 equal on %d of %d steps\n", qname.c_str(), matches, steps);
+    if (std::getenv("PODSERVE_TEST_VERBOSE")) {
+      std::printf("%s: top-1 equal on %d of %d steps\n", qname.c_str(), tally.equal, tally.steps);
+    }
   }
 }
 

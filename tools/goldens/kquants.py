@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import goldens_common  # noqa: E402  (top5_path)
 import tiny_models  # noqa: E402  (randomize, write_gguf; importing it takes this folder off sys.path again)
 
 import gguf  # noqa: E402
@@ -86,17 +87,6 @@ def dequantized_state(path: pathlib.Path, config):
                              "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}.items():
             sd[p + theirs + ".weight"] = t[b + ours + ".weight"]
     return sd, types
-
-
-def top5_path(model, ids):
-    path, top5 = [], []
-    with torch.no_grad():
-        for _ in range(STEPS):
-            logits = model(torch.tensor([ids + path]), use_cache=False).logits[0, -1]
-            top = torch.topk(logits, 5).indices.tolist()
-            top5.append(top)
-            path.append(top[0])
-    return path, top5
 
 
 def write_blocks(tmp: pathlib.Path, f32: pathlib.Path):
@@ -180,7 +170,7 @@ def main():
                         p.copy_(torch.from_numpy(np.ascontiguousarray(sd[k])))
             cases = []
             for ids in prompts:
-                path, top5 = top5_path(ref, ids)
+                path, top5 = goldens_common.top5_path(ref, ids, STEPS)
                 cases.append({"ids": ids, "greedy": path, "top5": top5})
             goldens["models"][name] = {"types": types, "cases": cases}
             print(name, sorted(set(types.values())))

@@ -56,14 +56,20 @@ def chat_messages(system, question):
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
 
 
-def render_chat(template: str, messages) -> str:
+def render_chat(template: str, messages, bos_token="<|im_start|>", eos_token="<|im_end|>") -> str:
+    """The chat prompt as transformers' apply_chat_template renders it (jinja2, trim_blocks, lstrip_blocks)."""
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(template).render(
-        messages=messages, add_generation_prompt=True,
-        bos_token="<|im_start|>", eos_token="<|im_end|>")
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(template).render(messages=messages, add_generation_prompt=True,
+                                            bos_token=bos_token, eos_token=eos_token)
 
 
-def greedy(llm: Llama, tokens, max_tokens, eos):
+def greedy(llm: Llama, tokens, max_tokens, stop):
+    """llama.cpp's greedy continuation of `tokens` (stopping after any id in `stop`), llama.cpp's top-2 margin at
+    every step, and its top TOP_LOGITS logits (with logprobs) at the first step."""
     llm.reset()
     llm.eval(tokens)
     first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
@@ -74,7 +80,7 @@ def greedy(llm: Llama, tokens, max_tokens, eos):
         top2 = np.sort(logits)[-2:]
         margins.append(round(float(top2[1] - top2[0]), 5))
         out.append(tok)
-        if tok == eos:
+        if tok in stop:
             break
         llm.eval([tok])
     top = np.argsort(-first)[:TOP_LOGITS]
@@ -103,7 +109,7 @@ def main():
     prompts = raw[:FIRST_RAW] + chat[:FIRST_CHAT] + raw[FIRST_RAW:] + chat[FIRST_CHAT:]
     for text, messages, max_tokens in prompts:
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        out, margins, top = greedy(llm, tokens, max_tokens, eos)
+        out, margins, top = greedy(llm, tokens, max_tokens, (eos,))
         completion = llm.detokenize([t for t in out if t != eos]).decode("utf-8", errors="replace")
         cases.append({"prompt": text, "chat": messages is not None, "messages": messages, "prompt_tokens": tokens, "max_tokens": max_tokens,
                       "greedy_tokens": out, "greedy_text": completion,

@@ -14,8 +14,6 @@ import importlib.util
 import json
 import pathlib
 
-import jinja2
-import numpy as np
 import llama_cpp
 from llama_cpp import Llama
 
@@ -23,7 +21,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 _spec = importlib.util.spec_from_file_location("model_golden", HERE / "model.py")
 model_golden = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(model_golden)  # its raw prompts and chat_messages()
+_spec.loader.exec_module(model_golden)  # its raw prompts, chat_messages(), render_chat() and greedy()
 
 RAW_PROMPTS = model_golden.RAW_PROMPTS + [
     "The largest planet in our solar system is",
@@ -50,36 +48,6 @@ MAX_TOKENS = 32
 CHAT_MAX_TOKENS = 48
 
 
-def render_chat(template: str, messages) -> str:
-    def raise_exception(message):
-        raise jinja2.exceptions.TemplateError(message)
-
-    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(template).render(messages=messages, add_generation_prompt=True,
-                                            bos_token="<bos>", eos_token="<eos>")
-
-
-def greedy(llm: Llama, tokens, max_tokens, stop):
-    """model.py's greedy run (top-2 margin per step, first-step top logits), stopping at any id in `stop`."""
-    llm.reset()
-    llm.eval(tokens)
-    first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
-    out, margins = [], []
-    for _ in range(max_tokens):
-        logits = llm.scores[llm.n_tokens - 1]
-        tok = int(np.argmax(logits))
-        top2 = np.sort(logits)[-2:]
-        margins.append(round(float(top2[1] - top2[0]), 5))
-        out.append(tok)
-        if tok in stop:
-            break
-        llm.eval([tok])
-    top = np.argsort(-first)[:model_golden.TOP_LOGITS]
-    logsumexp = float(first.max() + np.log(np.exp(first - first.max()).sum()))
-    return out, margins, [{"id": int(i), "logit": float(first[i]), "logprob": float(first[i] - logsumexp)} for i in top]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "models/gemma-3-270m-q4_k_m.gguf"))
@@ -98,12 +66,12 @@ def main():
     prompts = [(p, None, MAX_TOKENS) for p in RAW_PROMPTS]
     for system, question in CHAT_QUESTIONS:
         messages = model_golden.chat_messages(system, question)
-        prompts.append((render_chat(template, messages), messages, CHAT_MAX_TOKENS))
+        prompts.append((model_golden.render_chat(template, messages, "<bos>", "<eos>"), messages, CHAT_MAX_TOKENS))
     cases = []
     for text, messages, max_tokens in prompts:
         # Raw prompts get BOS as llama.cpp adds it (add_bos_token is true); the chat template writes its own.
         tokens = llm.tokenize(text.encode("utf-8"), add_bos=messages is None, special=True)
-        out, margins, top = greedy(llm, tokens, max_tokens, (eos, end_of_turn[0]))
+        out, margins, top = model_golden.greedy(llm, tokens, max_tokens, (eos, end_of_turn[0]))
         completion = llm.detokenize([t for t in out if t not in (eos, end_of_turn[0])]).decode("utf-8", errors="replace")
         cases.append({"prompt": text, "chat": messages is not None, "messages": messages, "prompt_tokens": tokens,
                       "max_tokens": max_tokens, "greedy_tokens": out, "greedy_text": completion,

@@ -41,6 +41,8 @@ import sys
 import tempfile
 import types
 
+import goldens_common  # (before the line below: it lives in this folder)
+
 # Keep this folder off sys.path so no script name here can ever shadow an installed package.
 sys.path = [p for p in sys.path if pathlib.Path(p or ".").resolve() != pathlib.Path(__file__).resolve().parent]
 
@@ -107,18 +109,6 @@ def load_converter():
     return conv
 
 
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-
 def patch_converter(conv, gguf):
     model_base, text_model = conv["ModelBase"], conv["TextModel"]
 
@@ -126,7 +116,8 @@ def patch_converter(conv, gguf):
         n = self.hparams["vocab_size"]
         w = self.gguf_writer
         if self.model_arch in (gguf.MODEL_ARCH.QWEN2, gguf.MODEL_ARCH.QWEN3):
-            b2u = bytes_to_unicode()  # bytes 0..n-2 as byte-level characters, one merge (llama.cpp needs merges)
+            # bytes 0..n-2 as byte-level characters, one merge (llama.cpp needs merges)
+            b2u = goldens_common.bytes_to_unicode()
             w.add_tokenizer_model("gpt2")
             w.add_tokenizer_pre("qwen2")
             w.add_token_list([b2u[b] for b in range(n - 1)] + [b2u[32] * 2])
@@ -198,13 +189,7 @@ def convert():
         cases = []
         for i in QUANT_PROMPTS:
             ids = goldens["cases"][i]["ids"]
-            path, top5 = [], []
-            with torch.no_grad():
-                for _ in range(QUANT_STEPS):
-                    logits = model(torch.tensor([ids + path]), use_cache=False).logits[0, -1]
-                    top = torch.topk(logits, 5).indices.tolist()
-                    top5.append(top)
-                    path.append(top[0])
+            path, top5 = goldens_common.top5_path(model, ids, QUANT_STEPS)
             cases.append({"ids": ids, "greedy": path, "top5": top5})
         (d / "goldens_gguf.json").write_text(json.dumps({"steps": QUANT_STEPS, "cases": cases}, separators=(",", ":")) + "\n")
         print(name, "converted")

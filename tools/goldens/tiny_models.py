@@ -24,6 +24,8 @@ import pathlib
 import shutil
 import sys
 
+import goldens_common  # (before the line below: it lives in this folder)
+
 # Keep this folder off sys.path so no script name here can ever shadow an installed package.
 sys.path = [p for p in sys.path if pathlib.Path(p or ".").resolve() != pathlib.Path(__file__).resolve().parent]
 
@@ -249,13 +251,7 @@ def write_quant_goldens(prompts):
         cases = []
         for i in QUANT_PROMPTS:
             ids = list(prompts[i])
-            path, top5 = [], []
-            with torch.no_grad():
-                for _ in range(QUANT_STEPS):
-                    logits = model(torch.tensor([ids + path]), use_cache=False).logits[0, -1]
-                    top = torch.topk(logits, 5).indices.tolist()
-                    top5.append(top)
-                    path.append(top[0])
+            path, top5 = goldens_common.top5_path(model, ids, QUANT_STEPS)
             cases.append({"ids": ids, "greedy": path, "top5": top5})
         out["types"][qname] = cases
     (d / "goldens_quant.json").write_text(json.dumps(out, separators=(",", ":")) + "\n")

@@ -191,6 +191,9 @@ void poison_before(History& h, int64_t end) {
 // Per output dim, for one query with options: a score error of ds (q rounded to fp16 for fp16 K/V, else float
 // accumulation; the soft-cap's slope is <= 1, its vector tanh adds ~1e-6 * cap) moves each weight by <= 2 ds
 // relatively; fp16 K/V also rounds the weights (2^-11).
+inline double value_of(uint16_t half_bits) { return fp16_to_float(half_bits); }
+inline double value_of(float x) { return x; }
+
 template <typename Kv>
 std::vector<double> option_bounds(const float* q, const Kv& kv, int64_t n_ctx, int64_t head_dim,
                                   const AttentionOptions& o, bool half) {
@@ -200,7 +203,7 @@ std::vector<double> option_bounds(const float* q, const Kv& kv, int64_t n_ctx, i
   for (int64_t p = first; p < n_ctx; ++p) {
     double s = 0.0, mag = 0.0;
     for (int64_t i = 0; i < head_dim; ++i) {
-      const double kd = kv.k[kv.row(p) * kv.stride + i];
+      const double kd = value_of(kv.k[kv.row(p) * kv.stride + i]);
       s += q[i] * kd;
       mag += std::fabs(q[i] * kd);
     }
@@ -212,7 +215,7 @@ std::vector<double> option_bounds(const float* q, const Kv& kv, int64_t n_ctx, i
   }
   for (auto& x : w) total += x = std::exp(x - max_s);
   for (int64_t p = first; p < n_ctx; ++p) {
-    for (int64_t d = 0; d < head_dim; ++d) bounds[d] += w[p - first] / total * std::fabs(double{kv.v[kv.row(p) * kv.stride + d]});
+    for (int64_t d = 0; d < head_dim; ++d) bounds[d] += w[p - first] / total * std::fabs(value_of(kv.v[kv.row(p) * kv.stride + d]));
   }
   for (auto& b : bounds) b *= (2.0 * ds + (half ? 0x1.0p-11 : 0.0) + 1e-5) * 1.01;
   return bounds;
