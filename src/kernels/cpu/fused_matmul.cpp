@@ -15,6 +15,7 @@ namespace podserve::kernels::cpu {
 namespace {
 
 // The paths below mirror cpu::matmul's choice (ops_cpu.cpp); the bits do not depend on it, only the speed does.
+constexpr int64_t kAmxDecodeMinTokens = 4;
 constexpr int64_t kAmxMinTokens = 16;
 // Rows per work unit: a multiple of the AMX tile height and AVX-512 pass (16) and of silu_mul's vector width (8),
 // so a unit never splits an AMX row group and the activation sees the same vector lanes as one call over the whole row.
@@ -47,7 +48,9 @@ struct Acts {
 };
 
 // Quantizes x ([n, cols]) into the calling thread's buffers; the returned Acts points into them.
-Acts prepare_acts(const float* x, int64_t n, int64_t cols, ThreadPool* pool) {
+// amx_decode_types: every weight matrix has gemm_rows_amx_decode's types (else the prefill AMX kernel starts at
+// kAmxMinTokens, as in cpu::matmul).
+Acts prepare_acts(const float* x, int64_t n, int64_t cols, bool amx_decode_types, ThreadPool* pool) {
   static thread_local std::vector<gemm::ActBlock> act_buf;
   static thread_local gemm::AmxActs amx_buf;
   const int64_t blocks = cols / 32;
@@ -64,11 +67,14 @@ Acts prepare_acts(const float* x, int64_t n, int64_t cols, ThreadPool* pool) {
   Acts a;
   a.blocks = out;
   a.n = n;
-  if (n >= kAmxMinTokens && active_isa() >= Isa::kAmx) {
+  const bool amx = active_isa() >= Isa::kAmx;
+  const bool amx_decode = amx && amx_decode_types && n >= kAmxDecodeMinTokens && n <= gemm::kAmxDecodeMaxTokens;
+  if (amx && !amx_decode && n >= kAmxMinTokens) {
     gemm::pack_acts_amx(out, n, blocks, &amx_buf);
     a.amx = &amx_buf;
   }
-  a.rows_fn = has_avx512()     ? gemm::gemm_rows_avx512  // AMX implies AVX-512
+  a.rows_fn = amx_decode       ? gemm::gemm_rows_amx_decode
+              : has_avx512()   ? gemm::gemm_rows_avx512  // AMX implies AVX-512
               : has_avx_vnni() ? gemm::gemm_rows_avxvnni
               : has_avx2()     ? gemm::gemm_rows_avx2
                                : gemm::gemm_rows_scalar;
@@ -84,6 +90,13 @@ Acts float_acts(const float* x, int64_t n) {
 }
 
 int64_t units_of(const MatrixView& w) { return (w.rows + kUnitRows - 1) / kUnitRows; }
+
+bool amx_decode_types(std::span<const MatrixView> ws) {
+  for (const MatrixView& w : ws) {
+    if (!gemm::amx_decode_supports(w.type)) return false;
+  }
+  return true;
+}
 
 // All quantized (one activation format), or all float weights.
 bool fusable(std::span<const MatrixView> ws) {
@@ -109,7 +122,8 @@ void matmul_many(std::span<const MatrixView> ws, const float* x, std::span<float
     for (size_t i = 0; i < ws.size(); ++i) matmul(ws[i], x, ys[i], n, pool);
     return;
   }
-  const Acts acts = gemm::supports_float(ws[0].type) ? float_acts(x, n) : prepare_acts(x, n, ws[0].cols, pool);
+  const Acts acts = gemm::supports_float(ws[0].type) ? float_acts(x, n)
+                                                     : prepare_acts(x, n, ws[0].cols, amx_decode_types(ws), pool);
   int64_t total = 0;
   for (const MatrixView& w : ws) total += units_of(w);
   // Units are numbered through the matrices in order; a thread's range may cover the end of one and the start
@@ -136,7 +150,8 @@ void matmul_swiglu(const MatrixView& gate, const MatrixView& up, const float* x,
     for (int64_t t = 0; t < n; ++t) silu_mul(out + t * I, up_scratch + t * I, out + t * I, I);
     return;
   }
-  const Acts acts = gemm::supports_float(gate.type) ? float_acts(x, n) : prepare_acts(x, n, gate.cols, pool);
+  const Acts acts = gemm::supports_float(gate.type) ? float_acts(x, n)
+                                                     : prepare_acts(x, n, gate.cols, amx_decode_types(both), pool);
   pool->parallel_for(units_of(gate), [&](int64_t begin, int64_t end) {
     const int64_t row_begin = begin * kUnitRows, row_end = std::min(I, end * kUnitRows);
     acts.run_rows(gate, row_begin, row_end, out);

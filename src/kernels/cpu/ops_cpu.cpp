@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -19,30 +20,24 @@
 #include "kernels/cpu/quant_gemm_k.h"
 #include "kernels/ops.h"
 #include "kernels/quant_dot.h"
-#include "kernels/ref/dequant.h"
 
 namespace podserve::kernels {
 
+// Exactly the types cpu::matmul has a path for.
 bool matmul_supports(DType type) {
-  switch (type) {
-    case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ4_0: case DType::kQ4_1:
-    case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
-      return true;
-    case DType::kQ8_1:
-      return false;
-  }
-  return false;
+  return gemm::supports(type) || gemm::supports_k(type) || gemm::supports_float(type);
 }
 
 namespace cpu {
 namespace {
-// Below this many tokens the 16-token AMX tiles would be mostly padding.
+// Token counts per path on an AMX CPU (measured per layer of SmolLM2 shapes): the AVX-512 kernel below
+// kAmxDecodeMinTokens, then AMX with the tokens as tile rows (gemm_rows_amx_decode; Q4_0/Q4_1/Q8_0) up to
+// kAmxDecodeMaxTokens, then the prefill AMX kernel (from kAmxMinTokens for the types the decode one lacks: its
+// 16-token tiles would be mostly padding for fewer tokens).
+constexpr int64_t kAmxDecodeMinTokens = 4;
 constexpr int64_t kAmxMinTokens = 16;
-float dot_f32(const float* a, const float* b, int64_t n) {
-  if (has_avx2()) return avx2::dot_f32(a, b, n);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+int64_t amx_prefill_min_tokens(DType type) {
+  return gemm::amx_decode_supports(type) ? gemm::kAmxDecodeMaxTokens + 1 : kAmxMinTokens;
 }
 }  // namespace
 
@@ -113,7 +108,7 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
     act_buf.resize(static_cast<size_t>(n * blocks));
     auto* quantize = has_avx2() ? gemm::quantize_acts_avx2 : gemm::quantize_acts_scalar;
     gemm::ActBlock* const acts = act_buf.data();  // the caller's; a thread_local named in a lambda is the worker's
-    if (n >= kAmxMinTokens && w.rows >= 16 && active_isa() >= Isa::kAmx) {
+    if (n >= amx_prefill_min_tokens(w.type) && w.rows >= 16 && active_isa() >= Isa::kAmx) {
       // Prefill: activations quantized and packed in parallel, 16 tokens per group (blocks are per token, so
       // the split does not change them); then AMX tiles over 16-row groups, and rows past the last full group
       // take the vector path.
@@ -137,11 +132,14 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
     }
     quantize(x, n, w.cols, acts);
     const bool avx512 = has_avx512();
-    auto* rows_fn = avx512 ? gemm::gemm_rows_avx512
+    const bool amx_decode = n >= kAmxDecodeMinTokens && n <= gemm::kAmxDecodeMaxTokens &&
+                            active_isa() >= Isa::kAmx && gemm::amx_decode_supports(w.type);
+    auto* rows_fn = amx_decode ? gemm::gemm_rows_amx_decode
+                    : avx512 ? gemm::gemm_rows_avx512
                     : has_avx_vnni() ? gemm::gemm_rows_avxvnni
                     : has_avx2()     ? gemm::gemm_rows_avx2
                                      : gemm::gemm_rows_scalar;
-    const int64_t kTile = avx512 ? 16 : 4;  // the AVX-512 kernel does 16 rows per pass
+    const int64_t kTile = avx512 ? 16 : 4;  // the AVX-512 and AMX kernels do 16 rows per pass
     pool->parallel_for((w.rows + kTile - 1) / kTile, [&](int64_t begin, int64_t end) {
       rows_fn(w, acts, n, begin * kTile, std::min(w.rows, end * kTile), y);
     });
@@ -149,14 +147,9 @@ void matmul(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPool
   }
   if (gemm::supports_k(w.type)) return gemm::matmul_k(w, x, y, n, pool);  // Q8_K activations, quant_gemm_k.h
   if (gemm::supports_float(w.type)) return gemm::matmul_float(w, x, y, n, pool);  // F32/F16/BF16, float_gemm.h
-  // Other formats: dequantize each weight row once, then dot it with every token.
-  pool->parallel_for(w.rows, [&](int64_t begin, int64_t end) {
-    std::vector<float> row(static_cast<size_t>(w.cols));
-    for (int64_t r = begin; r < end; ++r) {
-      dequantize_row_ref(w.type, w.row(r), row.data(), w.cols);
-      for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot_f32(row.data(), x + t * w.cols, w.cols);
-    }
-  });
+  // Nothing else gets here: loaders bind only the types matmul_supports() accepts, which are exactly the three
+  // paths above. Should another type ever come, its outputs are NaN (visibly wrong, never a crash).
+  std::fill(y, y + n * w.rows, std::numeric_limits<float>::quiet_NaN());
 }
 
 // rms_norm and rope stay in this file (compiled without -mfma) with ref::'s exact float steps, so they give ref::'s

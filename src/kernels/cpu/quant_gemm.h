@@ -55,4 +55,12 @@ void pack_acts_amx_groups(const ActBlock* acts, int64_t n, int64_t g_begin, int6
 /// As gemm_rows_*; row_begin and row_end must be multiples of 16.
 void gemm_rows_amx(const MatrixView& w, const AmxActs& acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 
+/// AMX-INT8 path for small batches, 1 <= n <= kAmxDecodeMaxTokens (quant_gemm_amx_decode.cpp): the tokens are
+/// the tile rows. As gemm_rows_*; rows past the last full group of 16 and other weight types take
+/// gemm_rows_avx512. Same bits as the others.
+inline constexpr int64_t kAmxDecodeMaxTokens = 64;
+bool amx_decode_supports(DType weight_type);  // Q4_0, Q4_1, Q8_0
+void gemm_rows_amx_decode(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end,
+                          float* y);
+
 }  // namespace podserve::kernels::gemm

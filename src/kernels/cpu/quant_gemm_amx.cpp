@@ -15,6 +15,7 @@
 
 #include "base/check.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/cpu/quant_gemm_amx_tiles.h"
 
 namespace podserve::kernels::gemm {
 namespace {
@@ -22,27 +23,16 @@ namespace {
 constexpr int kArchReqXcompPerm = 0x1023;
 constexpr int kXfeatureXtiledata = 18;
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Two sets (double buffering: one block's product runs while the previous block's is scaled): tiles 0, 1 = C
 // (16 rows x 16 tokens int32), 2, 3 = A (16 weight rows x 32 u8), 4, 5 = B (8 x 16 tokens x 4 s8).
 void configure_tiles() {
-  TileConfig cfg;
+  amx::TileConfig cfg;
   for (int set = 0; set < 2; ++set) {
-    cfg.rows[0 + set] = 16;
-    cfg.colsb[0 + set] = 64;
-    cfg.rows[2 + set] = 16;
-    cfg.colsb[2 + set] = 32;
-    cfg.rows[4 + set] = 8;
-    cfg.colsb[4 + set] = 64;
+    cfg.set(0 + set, 16, 64);
+    cfg.set(2 + set, 16, 32);
+    cfg.set(4 + set, 8, 64);
   }
-  _tile_loadconfig(&cfg);
+  amx::load_tile_config(cfg);
 }
 
 // Starts one block's 16 x 16 integer product in tile C (weights through tile A, activations through B). A macro:

@@ -1,5 +1,5 @@
-// AVX-512 + AVX512-VNNI build of the quantized GEMM for decode and small batches (n < 16 tokens; AMX takes
-// larger ones). Callers check cpu::has_avx512(). One float lane per weight row, 16 rows per pass:
+// AVX-512 + AVX512-VNNI build of the quantized GEMM for decode and small batches (on AMX CPUs n < 4 tokens;
+// AMX takes larger ones). Callers check cpu::has_avx512(). One float lane per weight row, 16 rows per pass:
 //  - integer: each zmm holds one quant block of two rows (as bytes), vpdpbusd against the token's activation
 //    block gives 8 partial sums per row; a shuffle-and-add tree turns the 8 vectors into one vector of the 16
 //    rows' exact block dot products (the order of integer adds does not matter: they are exact);

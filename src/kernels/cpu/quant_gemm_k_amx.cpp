@@ -10,29 +10,22 @@
 #include <vector>
 
 #include "base/check.h"
+#include "kernels/cpu/quant_gemm_amx_tiles.h"
 #include "kernels/cpu/quant_gemm_k.h"
 
 namespace podserve::kernels::gemm {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles: 0 = C (16 rows x 16 tokens int32), 1 = A (16 weight rows x 32 u8), 2 = B (8 x 16 tokens x 4 s8);
 // Q6_K's 16-wide sub-blocks: 3 = A (16 rows x 16 u8), 4 = B (4 x 16 tokens x 4 s8: half of a 32-wide B tile).
 void configure_tiles() {
-  TileConfig cfg;
-  cfg.rows[0] = 16, cfg.colsb[0] = 64;
-  cfg.rows[1] = 16, cfg.colsb[1] = 32;
-  cfg.rows[2] = 8, cfg.colsb[2] = 64;
-  cfg.rows[3] = 16, cfg.colsb[3] = 16;
-  cfg.rows[4] = 4, cfg.colsb[4] = 64;
-  _tile_loadconfig(&cfg);
+  amx::TileConfig cfg;
+  cfg.set(0, 16, 64);
+  cfg.set(1, 16, 32);
+  cfg.set(2, 8, 64);
+  cfg.set(3, 16, 16);
+  cfg.set(4, 4, 64);
+  amx::load_tile_config(cfg);
 }
 
 float half_at(const uint8_t* p) {

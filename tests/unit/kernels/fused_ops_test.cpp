@@ -22,8 +22,9 @@ constexpr cpu::Isa kIsas[] = {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvx
 // Int-dot and float types take the fused paths; Q4_K takes the per-matrix fallback.
 constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
                             DType::kF16,  DType::kBF16, DType::kF32,  DType::kQ4_K};
-// 1: decode; 3: the 2-token tiles; 17 and 40: AMX groups (one partial); 70: the activations quantized in parallel.
-constexpr int64_t kTokenCounts[] = {1, 3, 17, 40, 70};
+// 1, 3: decode (AVX-512); 12, 17, 40: AMX with tokens as tile rows (one group of 12; groups of 16, one partial);
+// 70: the prefill AMX groups and the activations quantized in parallel.
+constexpr int64_t kTokenCounts[] = {1, 3, 12, 17, 40, 70};
 
 struct Weights {
   std::vector<uint8_t> bytes;

@@ -114,8 +114,21 @@ TEST(Matmul, SupportsExactlyTheWeightTypes) {
   EXPECT_FALSE(matmul_supports(DType::kQ8_1));
 }
 
-// Every instruction-set path this machine has (AMX tiles for n >= 16, AVX-VNNI / AVX2 / scalar otherwise),
-// each against ref::. Shapes straddle the 4-row and 16-row tiles and the 16-token AMX groups.
+// A type matmul_supports() rejects (loaders never bind one) gives NaN outputs, not a crash.
+TEST(Matmul, UnsupportedTypeGivesNanNotACrash) {
+  ThreadPool pool(2);
+  const int64_t rows = 3, cols = 64, n = 2;
+  const std::vector<uint8_t> wq(rows * cols / dtype_block_size(DType::kQ8_1) * dtype_block_bytes(DType::kQ8_1), 1);
+  const MatrixView w{DType::kQ8_1, wq.data(), rows, cols};
+  const std::vector<float> x(n * cols, 1.0f);
+  std::vector<float> y(n * rows, 0.0f);
+  cpu::matmul(w, x.data(), y.data(), n, &pool);
+  for (float v : y) EXPECT_TRUE(std::isnan(v));
+}
+
+// Every instruction-set path this machine has (AMX: tokens as tile rows for 4..64 tokens, the 16-token prefill
+// tiles above; AVX-512 / AVX-VNNI / AVX2 / scalar otherwise), each against ref::. Shapes straddle the 4-row and
+// 16-row tiles, the AMX token groups (9 and 16 rows, 16 + a partial group) and the 16-token prefill groups.
 void check_cpu_matches_ref(cpu::Isa isa) {
   ThreadPool pool1(1), pool3(3);
   std::mt19937 gen(1234);
@@ -126,7 +139,8 @@ void check_cpu_matches_ref(cpu::Isa isa) {
       for (int64_t cols : {32, 96, 256, 768}) {
         if (cols % dtype_block_size(type) != 0) continue;
         const std::vector<int64_t> token_counts =
-            rows == 83 && (cols == 96 || cols == 256) ? std::vector<int64_t>{1, 3, 17, 40} : std::vector<int64_t>{1, 3, 17};
+            rows == 83 && (cols == 96 || cols == 256) ? std::vector<int64_t>{1, 3, 9, 16, 17, 40, 70}
+                                                      : std::vector<int64_t>{1, 3, 9, 17};
         const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
         const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
         const MatrixView w{type, wq.data(), rows, cols};
@@ -192,14 +206,14 @@ TEST(Matmul, CpuMatchesRefOnOddShapesOnEveryIsa) {
 }
 
 // The engine promises greedy outputs independent of the batch: a token's matmul output must be the same bits
-// whether it runs alone (decode path) or among 40 tokens (AMX prefill path where present), on every path.
+// whether it runs alone (decode path) or among 70 tokens (AMX prefill path where present), on every path.
 TEST(Matmul, SameBitsForEveryBatchSizeAndPath) {
   ThreadPool pool(2);
   std::mt19937 gen(99);
   const cpu::Isa detected = cpu::detected_isa();
   for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K,
                      DType::kQ5_K, DType::kQ6_K}) {
-    const int64_t rows = 83, cols = is_k_quant(type) ? 512 : 96, n = 40;
+    const int64_t rows = 83, cols = is_k_quant(type) ? 512 : 96, n = 70;
     const std::vector<float> wf = test_quant::random_normal(gen, rows * cols);
     const std::vector<uint8_t> wq = test_quant::quantize(type, wf.data(), rows * cols);
     const MatrixView w{type, wq.data(), rows, cols};
@@ -214,6 +228,12 @@ TEST(Matmul, SameBitsForEveryBatchSizeAndPath) {
       for (int64_t t = 0; t < n; t += 13) {
         cpu::matmul(w, x.data() + t * cols, alone.data(), 1, &pool);
         EXPECT_EQ(std::memcmp(alone.data(), batched.data() + t * rows, rows * sizeof(float)), 0) << "token " << t;
+      }
+      // Smaller batches take the other small-batch paths (AVX-512 below 4 tokens, AMX with tokens as tile rows).
+      for (int64_t m : {2, 7, 9, 12, 16, 40}) {
+        std::vector<float> part(m * rows);
+        cpu::matmul(w, x.data(), part.data(), m, &pool);
+        EXPECT_EQ(std::memcmp(part.data(), batched.data(), part.size() * sizeof(float)), 0) << "batch of " << m;
       }
       if (first.empty()) first = batched;
       EXPECT_EQ(std::memcmp(first.data(), batched.data(), batched.size() * sizeof(float)), 0) << "differs from scalar";

@@ -1,0 +1,33 @@
+// AMX tile configuration shared by the AMX GEMM kernels (quant_gemm_amx.cpp, quant_gemm_amx_decode.cpp,
+// quant_gemm_k_amx.cpp). Include only from files compiled with -mamx-tile.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace podserve::kernels::gemm::amx {
+
+// The 64-byte operand of ldtilecfg, palette 1; unset tiles stay 0 x 0 (unused).
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+
+  void set(int tile, int n_rows, int bytes_per_row) {
+    rows[tile] = static_cast<uint8_t>(n_rows);
+    colsb[tile] = static_cast<uint16_t>(bytes_per_row);
+  }
+};
+
+// Makes cfg the tile configuration of this thread. GCC 12 does not count ldtilecfg as a read of cfg and can drop
+// the stores that filled it (it did with a run-time row count: every tile instruction then faults); the empty
+// asm makes them visible.
+inline void load_tile_config(const TileConfig& cfg) {
+  asm volatile("" : : "r"(&cfg) : "memory");
+  _tile_loadconfig(&cfg);
+}
+
+}  // namespace podserve::kernels::gemm::amx
