@@ -54,7 +54,7 @@ class ThreadPool {
   std::atomic<uint64_t> claim_{0};       // generation << 32 | chunk count << 16 | next unclaimed chunk
   std::atomic<uint32_t> done_{0};        // chunks of the current job finished (a futex word for the caller)
   std::atomic<uint32_t> generation_{0};  // a futex word (wraps harmlessly: only != is used)
-  std::atomic<int> sleepers_{0};         // workers blocked (or about to block) in futex_wait(generation_)
+  std::atomic<int> sleepers_{0};         // workers gone to sleep on generation_ since the last wake-up
   std::atomic<bool> caller_sleeping_{false};  // the caller blocks in futex_wait(done_)
   std::atomic<bool> stop_{false};
 };

@@ -206,11 +206,11 @@ int EngineLoop::step() {
       // The candidates forked from this prefill all draw their first token from the same logits.
       for (auto& candidate : r.sequences) {
         if (candidate->num_output() == 0 && candidate->prefill_done() && candidate->status == SeqStatus::kRunning) {
-          sample_and_emit(*candidate, row);
+          sample_and_emit(*candidate, row, /*shared=*/true);
         }
       }
     } else {
-      sample_and_emit(seq, row);
+      sample_and_emit(seq, row, /*shared=*/false);
     }
   }
   drop_finished();
@@ -241,12 +241,17 @@ void EngineLoop::fork_candidates(RequestState& r) {
   r.forked = true;
 }
 
-void EngineLoop::sample_and_emit(Sequence& seq, std::span<float> raw_logits) {
+void EngineLoop::sample_and_emit(Sequence& seq, std::span<float> logits, bool shared) {
   const SamplingParams& p = seq.request->request.params;
   eos_and_stop_ = p.stop_token_ids;
   if (!p.ignore_eos) eos_and_stop_.push_back(model_->tokenizer().eos_id());
-  sample_logits_.assign(raw_logits.begin(), raw_logits.end());
-  SampleResult result = sampler_.sample(sample_logits_, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
+  // A row of its own needs no copy: nothing reads it after this step's sampling.
+  std::span<float> row = logits;
+  if (shared) {
+    sample_logits_.assign(logits.begin(), logits.end());
+    row = sample_logits_;
+  }
+  SampleResult result = sampler_.sample(row, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
   outputs_.accept_token(seq, result.token, result.logprobs ? &*result.logprobs : nullptr, stats_);
 }

@@ -46,7 +46,9 @@ class EngineLoop {
   EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool);
   /// After a request's first sequence finishes its prompt: start its other candidates, sharing the prompt's blocks.
   void fork_candidates(RequestState& r);
-  void sample_and_emit(Sequence& seq, std::span<float> logits);
+  /// Samples from `logits` (its own row: the sampler may edit it in place; `shared`: other candidates sample
+  /// from the same row after this one, so the sampler gets a copy).
+  void sample_and_emit(Sequence& seq, std::span<float> logits, bool shared);
   void record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits);
   void drop_finished();
   void log_stats_if_due();
@@ -65,7 +67,7 @@ class EngineLoop {
   std::vector<Sequence*> running_;
   std::deque<Sequence*> waiting_;
   std::vector<int32_t> eos_and_stop_;  // scratch
-  std::vector<float> sample_logits_;   // scratch: the sampler edits a copy of one row (reused: a row is ~200 KB)
+  std::vector<float> sample_logits_;   // scratch: a shared row's copy for the sampler (reused: a row is ~200 KB)
   std::vector<float> logits_;
   EngineStats stats_;
   Clock::time_point last_log_ = Clock::now();

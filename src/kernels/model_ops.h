@@ -53,6 +53,8 @@ void attention_head(const float* q, const PagedKvF32& kv, int64_t n_ctx, int64_t
                     const AttentionOptions& o, float* out);
 void attention_block(const AttentionBlock& b, const PagedKv& kv, int64_t head_dim, const AttentionOptions& o);
 void attention_block(const AttentionBlock& b, const PagedKvF32& kv, int64_t head_dim, const AttentionOptions& o);
+// out[i] = float_to_fp16(x[i]) (base/fp16.h's bits, NaN payloads included): the K/V cache store, F16C when there.
+void store_fp16(const float* x, uint16_t* out, int64_t n);
 }  // namespace cpu
 
 }  // namespace podserve::kernels

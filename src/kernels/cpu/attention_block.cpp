@@ -3,7 +3,8 @@
 // once per block instead of once per query, and every query gets the same float steps whatever block it is in
 // (avx2::attention_head is a block of one), so a token's output does not depend on its batch:
 //  - scores: 8 K rows are converted and transposed to kt[dim][position], so one float lane is one position and
-//    accumulator c sums dims c, c + 8, ... of q.k; the 8 accumulators are added in a fixed tree;
+//    accumulator c sums dims c, c + 8, ... of q.k; the 8 accumulators are added in a fixed tree. A block of at
+//    most 4 queries (decode) skips the transpose and runs the same float steps per position (direct_tile_scores);
 //  - softmax: vector max, exp (avx2_exp.h) and 8-lane sum; the weights are rounded to fp16 as ggml's f16 V
 //    matmul does (and q is rounded to fp16 as its f16 K matmul does), so greedy outputs track llama.cpp;
 //  - values: V tiles are converted to float once; each output lane is an fma over positions in order.
@@ -121,6 +122,48 @@ inline Vec tile_scores(const float* q16, const float* kt, int64_t head_dim, Vec 
   return vmul(vadd(vadd(t0, t2), vadd(t1, t3)), scale);
 }
 
+// Rows up to this many take direct_tile_scores: the transpose pays only when many queries share each K tile.
+constexpr int64_t kDirectMaxRows = 4;
+
+// tile_scores' bits without the transpose, for a few queries (decode: one token's GQA group): per position, lane c
+// of one accumulator runs the same fma chain over dims c, c + 8, ... as tile_scores' acc[c] at that position's
+// lane, and the horizontal sum below is its tree. out[r * kLanes + j] = score of q16 row r (n_rows <= 4) at
+// position p0 + j before the scale; positions past `count` get 0.
+template <int kRows, typename T>
+void direct_tile_scores(const PagedKvOf<T>& kv, int64_t p0, int64_t count, int64_t head_dim, const float* q16,
+                        float* out) {
+  for (int64_t j = 0; j < kLanes; ++j) {
+    if (j >= count) {
+      for (int r = 0; r < kRows; ++r) out[r * kLanes + j] = 0.0f;
+      continue;
+    }
+    const T* k = kv.k + kv.row(p0 + j) * kv.stride;
+    __m256 acc[kRows];
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t d0 = 0; d0 < head_dim; d0 += 8) {
+      const __m256 kd = load8(k + d0);
+      for (int r = 0; r < kRows; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(q16 + r * head_dim + d0), kd, acc[r]);
+    }
+    for (int r = 0; r < kRows; ++r) {
+      // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as tile_scores adds its accumulators.
+      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+      const __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+      out[r * kLanes + j] = _mm_cvtss_f32(_mm_add_ss(u, _mm_movehdup_ps(u)));
+    }
+  }
+}
+
+template <typename T>
+void direct_tile_scores(const PagedKvOf<T>& kv, int64_t p0, int64_t count, int64_t head_dim, const float* q16,
+                        int64_t n_rows, float* out) {
+  switch (n_rows) {
+    case 1: return direct_tile_scores<1>(kv, p0, count, head_dim, q16, out);
+    case 2: return direct_tile_scores<2>(kv, p0, count, head_dim, q16, out);
+    case 3: return direct_tile_scores<3>(kv, p0, count, head_dim, q16, out);
+    default: return direct_tile_scores<4>(kv, p0, count, head_dim, q16, out);
+  }
+}
+
 // In place on s[start, n_ctx) with start = first rounded down to kLanes (s holds roundup(n_ctx, kLanes) floats):
 // softmax weights over [first, n_ctx) (fp16-rounded when kRound), zeros before first and in the padding.
 template <bool kRound>
@@ -196,11 +239,18 @@ void attend_tokens(const AttentionBlock& b, int64_t t_begin, int64_t t_end, cons
   // Scores, one K tile of kLanes positions at a time, for every query that sees any of them.
   const Vec vscale = vset1(o.scale), vcap = vset1(o.softcap);
   const int64_t lowest = row_first(0);
+  const bool direct = n_rows <= kDirectMaxRows;
+  float direct_out[kDirectMaxRows * kLanes];
   for (int64_t p0 = lowest / kLanes * kLanes; p0 < ctx_end; p0 += kLanes) {
-    load_k_tile(kv, p0, std::min(kLanes, ctx_end - p0), head_dim, kt.data());
+    if (direct) {
+      direct_tile_scores(kv, p0, std::min(kLanes, ctx_end - p0), head_dim, q16.data(), n_rows, direct_out);
+    } else {
+      load_k_tile(kv, p0, std::min(kLanes, ctx_end - p0), head_dim, kt.data());
+    }
     for (int64_t row = 0; row < n_rows; ++row) {
       if (p0 >= row_ctx(row) || p0 + kLanes <= row_first(row)) continue;
-      Vec s = tile_scores(q16.data() + row * head_dim, kt.data(), head_dim, vscale);
+      Vec s = direct ? vmul(vload(direct_out + row * kLanes), vscale)
+                     : tile_scores(q16.data() + row * head_dim, kt.data(), head_dim, vscale);
       if (o.softcap > 0.0f) s = vsoftcap(s, vcap);
       vstore(scores.data() + row * ctx_pad + p0, s);
     }

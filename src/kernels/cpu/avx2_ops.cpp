@@ -6,17 +6,10 @@
 #include <cmath>
 #include <vector>
 
+#include "base/fp16.h"
 #include "kernels/cpu/avx2_exp.h"
 
 namespace podserve::kernels::avx2 {
-namespace {
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-}  // namespace
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   int64_t i = 0;
@@ -28,13 +21,19 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
+// F16C rounds to nearest even like float_to_fp16, overflow and subnormals included; only a NaN's payload differs
+// (F16C keeps its top bits, float_to_fp16 drops them), so a vector with a NaN converts one value at a time.
+void store_fp16(const float* x, uint16_t* out, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  float sum = hsum(acc);
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) {
+      for (int64_t j = i; j < i + 8; ++j) out[j] = float_to_fp16(x[j]);
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = float_to_fp16(x[i]);
 }
 
 // One query is a block of one token and one head (attention_block.cpp), so both entry points give the same bits.

@@ -7,9 +7,10 @@
 #include "kernels/ops.h"
 
 namespace podserve::kernels::avx2 {
-float dot_f32(const float* a, const float* b, int64_t n);
 // out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]; out may alias gate or up.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// out[i] = float_to_fp16(x[i]) with F16C (vectors holding a NaN take the scalar path: F16C keeps NaN payloads).
+void store_fp16(const float* x, uint16_t* out, int64_t n);
 // Contract of ref::attention_head; head_dim % 8 == 0.
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, float scale, float* out);
 // Contract of ref::attention_block with attention_head's bits per query (attention_block.cpp); head_dim % 8 == 0.

@@ -3,6 +3,7 @@
 #include "kernels/model_ops.h"
 
 #include "base/check.h"
+#include "base/fp16.h"
 #include "kernels/cpu/avx2_ops.h"
 
 namespace podserve::kernels::cpu {
@@ -32,6 +33,11 @@ void rope_interleaved_freqs(float* x, int64_t n_heads, int64_t head_dim, int64_t
 }
 
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) { ref::gelu_tanh_mul(gate, up, out, n); }
+
+void store_fp16(const float* x, uint16_t* out, int64_t n) {
+  if (has_avx2()) return avx2::store_fp16(x, out, n);  // has_avx2() includes F16C (ops_cpu.cpp)
+  for (int64_t i = 0; i < n; ++i) out[i] = float_to_fp16(x[i]);
+}
 
 void attention_head(const float* q, const PagedKv& kv, int64_t n_ctx, int64_t head_dim, const AttentionOptions& o,
                     float* out) {

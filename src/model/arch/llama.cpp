@@ -6,7 +6,6 @@
 #include <cmath>
 #include <vector>
 
-#include "base/fp16.h"
 #include "base/log.h"
 #include "base/thread_pool.h"
 #include "kernels/fused_ops.h"
@@ -200,13 +199,8 @@ class LlamaModel final : public CausalLm {
       kernels::cpu::rope_interleaved_freqs(q, c.n_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
       kernels::cpu::rope_interleaved_freqs(k, c.n_kv_heads, c.head_dim, c.rope_dim, pos, inv_freq_.data());
     }
-    uint16_t* kc = k_pool + batch.slots[t] * kv_dim;
-    uint16_t* vc = v_pool + batch.slots[t] * kv_dim;
-    const float* v = v_.data() + t * kv_dim;
-    for (int64_t d = 0; d < kv_dim; ++d) {
-      kc[d] = float_to_fp16(k[d]);
-      vc[d] = float_to_fp16(v[d]);
-    }
+    kernels::cpu::store_fp16(k, k_pool + batch.slots[t] * kv_dim, kv_dim);
+    kernels::cpu::store_fp16(v_.data() + t * kv_dim, v_pool + batch.slots[t] * kv_dim, kv_dim);
   }
 
   // Causal attention through each sequence's block table: one task per (run, K/V head).

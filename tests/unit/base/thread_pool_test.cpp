@@ -84,6 +84,27 @@ TEST(ThreadPool, UsesTheWorkersForLargeRanges) {
   EXPECT_EQ(ids.size(), 3u);
 }
 
+// Workers that went to sleep between jobs (idle longer than their spin) are woken by the next job, every time:
+// each job passes only when all 4 threads take part. Sleeps of different lengths let workers fall asleep at
+// different times, so some jobs find part of the workers asleep and part still spinning or just woken.
+TEST(ThreadPool, SleepingWorkersWakeForEveryJob) {
+  Watchdog watchdog(60);
+  ThreadPool pool(4);
+  for (int rep = 0; rep < 40; ++rep) {
+    std::this_thread::sleep_for(std::chrono::microseconds(rep % 4 == 0 ? 0 : 50 * (rep % 7) + 10));
+    std::mutex mutex;
+    std::condition_variable all_seen;
+    std::vector<std::thread::id> ids;
+    pool.parallel_for(16, [&](int64_t, int64_t) {
+      std::unique_lock<std::mutex> lock(mutex);
+      if (std::find(ids.begin(), ids.end(), std::this_thread::get_id()) == ids.end()) ids.push_back(std::this_thread::get_id());
+      all_seen.notify_all();
+      all_seen.wait(lock, [&] { return ids.size() == 4; });
+    });
+    ASSERT_EQ(ids.size(), 4u) << "job " << rep;
+  }
+}
+
 // A thread that stalls inside its chunk (descheduled, say) does not hold up the rest of the range: the first
 // chunk to start waits until every other item is done, which the other thread must do alone, so the stalled
 // thread's share is one small chunk, not half the range.

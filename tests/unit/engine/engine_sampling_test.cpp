@@ -102,6 +102,28 @@ TEST_F(EngineSamplingTest, NGreedyAllIdentical) {
   }
 }
 
+// The candidates of a request draw their first token from one logits row, and the sampler edits a row in place
+// (logit_bias here). Each candidate must still start from the model's logits: its first-token logprobs (of the
+// raw logits) equal a single request's.
+TEST_F(EngineSamplingTest, ForkedCandidatesSampleFromUneditedLogits) {
+  SamplingParams p = greedy(2);
+  p.logprobs = 3;
+  p.logit_bias = {{prompt_[0], 5.0f}, {prompt_[1], -5.0f}};
+  const SeqResult single = run_request(*engine_, prompt_, p, "single").seqs.at(0);
+  ASSERT_EQ(single.logprobs.size(), 2u);
+  p.n = 3;
+  p.best_of = 3;
+  const RequestResult r = run_request(*engine_, prompt_, p, "forked");
+  ASSERT_EQ(r.seqs.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const SeqResult& s = r.seqs.at(i);
+    ASSERT_EQ(s.logprobs.size(), 2u) << i;
+    EXPECT_EQ(s.tokens, single.tokens) << i;
+    EXPECT_EQ(s.logprobs[0].logprob, single.logprobs[0].logprob) << i;
+    EXPECT_EQ(s.logprobs[0].top, single.logprobs[0].top) << i;
+  }
+}
+
 TEST_F(EngineSamplingTest, BestOfReturnsOneOutput) {
   SamplingParams p = seeded(9, 8);
   p.best_of = 3;
