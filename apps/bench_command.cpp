@@ -1,6 +1,10 @@
 // `podserve bench`: engine-level speed, in process, no HTTP. pp/tg as llama-bench measures them (straight on the
-// model), offline throughput as `vllm bench throughput` measures it (through the engine). Results on stdout in
-// the peers' formats, progress on stderr, JSON with --output-json.
+// model), offline throughput as `vllm bench throughput` measures it (through the engine), and the read bandwidth
+// that bounds tg (apps/bench_bandwidth.cpp). Results on stdout in the peers' formats, progress on stderr, JSON
+// with --output-json.
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -13,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_bandwidth.h"
 #include "bench_runs.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
@@ -24,9 +29,9 @@ namespace {
 namespace json = boost::json;
 
 constexpr const char* kHelp =
-    "Usage: podserve bench --model PATH [--mode pp,tg|throughput] [options]\n\n"
+    "Usage: podserve bench --model PATH [--mode pp,tg|throughput|bandwidth] [options]\n\n"
     "Engine-level speed in this process (no HTTP). PATH is a .gguf file or a Hugging Face model directory.\n"
-    "  --mode LIST      comma-separated tests: pp, tg, throughput (default pp,tg)\n"
+    "  --mode LIST      comma-separated tests: pp, tg, throughput, bandwidth (default pp,tg)\n"
     "pp / tg, as llama-bench: run straight on the model, random tokens, no sampling, one untimed warm-up run;\n"
     "t/s is the mean over the repetitions +- their standard deviation.\n"
     "  -p, --n-prompt N prompt tokens for pp, from position 0 (default 512)\n"
@@ -37,6 +42,12 @@ constexpr const char* kHelp =
     "engine (continuous batching), each generating exactly --output-len tokens (ignore_eos, temperature 1).\n"
     "  --num-prompts N  (default 256)   --input-len N (default 128)   --output-len N (default 128)\n"
     "  --max-num-seqs N (default 256)   --max-num-batched-tokens N (default 0 = the engine's)\n"
+    "bandwidth: read bandwidth with decode's thread pool and thread count and the kernels' widest loads: the\n"
+    "best of at least -r timed passes and 2 s after a warm-up pass, over two buffers: the model's weight bytes per\n"
+    "token (what each decode step reads; it may fit the last-level cache) and a buffer far larger than that\n"
+    "cache (main memory). The model is not loaded for bandwidth alone.\n"
+    "  --large-mib N    size of the large buffer (default 4 x the last-level cache, at most 4096 MiB and half\n"
+    "                   the free memory; 0 = skip it)\n"
     "Common:\n"
     "  -t, --threads N  compute threads (default 0 = all cores)\n"
     "  --dtype D        auto, float32, bfloat16, float16 (Hugging Face directories)\n"
@@ -45,7 +56,8 @@ constexpr const char* kHelp =
 
 struct BenchArgs {
   std::string model;
-  bool pp = true, tg = true, throughput = false;
+  bool pp = true, tg = true, throughput = false, bandwidth = false;
+  int large_mib = -1;  // -1 = from the last-level cache size
   int n_prompt = 512, n_gen = 128, n_batch = 512, reps = 5, threads = 0;
   std::string dtype = "auto";
   uint64_t seed = 0;
@@ -63,7 +75,7 @@ bool parse_int(const char* text, int lo, int hi, int* out) {
 }
 
 bool parse_modes(const std::string& list, BenchArgs* a) {
-  a->pp = a->tg = a->throughput = false;
+  a->pp = a->tg = a->throughput = a->bandwidth = false;
   size_t pos = 0;
   while (pos <= list.size()) {
     const size_t comma = std::min(list.find(',', pos), list.size());
@@ -71,6 +83,7 @@ bool parse_modes(const std::string& list, BenchArgs* a) {
     if (mode == "pp") a->pp = true;
     else if (mode == "tg") a->tg = true;
     else if (mode == "throughput") a->throughput = true;
+    else if (mode == "bandwidth") a->bandwidth = true;
     else return false;
     pos = comma + 1;
   }
@@ -93,7 +106,7 @@ std::string parse_args(int argc, char** argv, BenchArgs* a) {
       {nullptr, "--input-len", &a->tp.input_len, 1, 1 << 20}, {nullptr, "--output-len", &a->tp.output_len, 1, 1 << 20},
       {nullptr, "--max-num-seqs", &a->tp.max_num_seqs, 1, 1 << 16},
       {nullptr, "--max-num-batched-tokens", &a->tp.max_num_batched_tokens, 0, 1 << 24},
-      {nullptr, "--seed", &seed, 0, 1 << 30}};
+      {nullptr, "--seed", &seed, 0, 1 << 30},            {nullptr, "--large-mib", &a->large_mib, 0, 1 << 20}};
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return "option '" + flag + "' needs a value (or is unknown)";
@@ -112,7 +125,8 @@ std::string parse_args(int argc, char** argv, BenchArgs* a) {
     else if (flag == "--dtype") a->dtype = value;
     else if (flag == "--output-json") a->output_json = value;
     else if (flag == "--mode" && !parse_modes(value, a)) {
-      return std::string("--mode must be a comma-separated list of pp, tg, throughput, got '") + value + "'";
+      return std::string("--mode must be a comma-separated list of pp, tg, throughput, bandwidth, got '") + value +
+             "'";
     } else if (flag != "--mode") {
       return "unknown option '" + flag + "'";
     }
@@ -164,6 +178,73 @@ json::object test_result(const std::string& name, int n_prompt, int n_gen, const
 
 void fail(const std::string& message) { std::fprintf(stderr, "podserve bench: %s\n", message.c_str()); }
 
+json::object bandwidth_json(const BandwidthResult& r) {
+  json::array samples_ns;
+  for (double s : r.pass_seconds) samples_ns.push_back(static_cast<int64_t>(std::llround(s * 1e9)));
+  return {{"bytes", r.bytes},
+          {"passes", r.passes},
+          {"best_gbs", r.best_gbs},
+          {"median_gbs", r.median_gbs},
+          {"samples_ns", std::move(samples_ns)}};
+}
+
+// The large buffer's size: --large-mib, else 4 x the last-level cache (1 GiB if unknown) within a cap.
+struct LargeBuffer {
+  uint64_t bytes = 0, wanted = 0;
+  bool capped = false;
+};
+
+LargeBuffer large_buffer(int large_mib, uint64_t llc) {
+  if (large_mib >= 0) return {static_cast<uint64_t>(large_mib) << 20, static_cast<uint64_t>(large_mib) << 20, false};
+  const uint64_t wanted = llc > 0 ? 4 * llc : uint64_t{1} << 30;
+  uint64_t cap = uint64_t{4} << 30;
+  const long free_pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (free_pages > 0 && page > 0) cap = std::min(cap, static_cast<uint64_t>(free_pages) * page / 2);
+  return {std::min(wanted, cap), wanted, wanted > cap};
+}
+
+constexpr double kBandwidthSeconds = 2.0;
+
+// --mode bandwidth: prints a table, fills out["bandwidth"]; returns the exit code.
+int run_bandwidth(const BenchArgs& args, int threads, json::object& out) {
+  Result<uint64_t> weights = weight_bytes_per_token(args.model);
+  if (!weights.ok()) {
+    fail("cannot read model " + args.model + ": " + weights.status().message());
+    return 1;
+  }
+  const uint64_t llc = last_level_cache_bytes();
+  const LargeBuffer large = large_buffer(args.large_mib, llc);
+  json::object bw{{"isa", bandwidth_isa_name()},
+                  {"n_threads", threads},
+                  {"llc_bytes", llc},
+                  {"weight_bytes_per_token", weights.value()}};
+  std::printf("| buffer | size | threads | loads | passes | best GB/s | median GB/s |\n"
+              "|---|---:|---:|---|---:|---:|---:|\n");
+  const auto probe = [&](const char* key, const char* label, uint64_t bytes) {
+    Result<BandwidthResult> r = measure_read_bandwidth(bytes, threads, args.reps, kBandwidthSeconds);
+    if (!r.ok()) {
+      fail(std::string("bandwidth of the ") + label + " buffer failed: " + r.status().message());
+      return false;
+    }
+    std::printf("| %s | %.2f MiB | %d | %s | %d | %.2f | %.2f |\n", label, r.value().bytes / 1048576.0, threads,
+                bandwidth_isa_name(), r.value().passes, r.value().best_gbs, r.value().median_gbs);
+    std::fflush(stdout);
+    std::fprintf(stderr, "bench: bandwidth %s: %.2f GB/s\n", key, r.value().best_gbs);
+    bw[key] = bandwidth_json(r.value());
+    return true;
+  };
+  if (!probe("weights", "weight bytes per token", weights.value())) return 1;
+  if (large.bytes > 0) {
+    const std::string label = large.capped ? "large (capped; 4 x LLC = " + std::to_string(large.wanted >> 20) + " MiB)"
+                                           : args.large_mib >= 0 ? "large (--large-mib)" : "large (4 x LLC)";
+    if (!probe("large", label.c_str(), large.bytes)) return 1;
+    bw["large"].as_object()["capped"] = large.capped;
+    bw["large"].as_object()["wanted_bytes"] = large.wanted;
+  }
+  out["bandwidth"] = std::move(bw);
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
@@ -191,27 +272,33 @@ int run_bench(int argc, char** argv) {
   load_options.show_progress = false;
   load_options.num_threads = threads;
   load_options.dtype = args.dtype;
-  Result<std::unique_ptr<LoadedModel>> model = load_model(args.model, load_options);
-  if (!model.ok()) {
-    fail("cannot load model " + args.model + ": " + model.status().message());
-    return 1;
-  }
-  const ModelConfig& config = model.value()->lm().config();
-  const int context = config.context_length;
-  const bool too_long = (args.pp && args.n_prompt > context) || (args.tg && args.n_gen > context) ||
-                        (args.throughput && args.tp.input_len + args.tp.output_len > context);
-  if (context > 0 && too_long) {
-    fail("the test does not fit the model's context length " + std::to_string(context) +
-         " (-p, -n, or --input-len + --output-len)");
-    return 2;
-  }
-  const BenchProgress progress = [](const std::string& line) { std::fprintf(stderr, "bench: %s\n", line.c_str()); };
   const std::string name = std::filesystem::path(args.model).filename().string();
   const uint64_t size = model_bytes(args.model);
-  json::object out{{"model_filename", args.model}, {"model_type", config.architecture},
-                   {"model_size", size},           {"n_threads", threads},
-                   {"n_batch", args.n_batch},      {"backend", "CPU"},
-                   {"build", PODSERVE_VERSION}};
+  json::object out{{"model_filename", args.model}, {"model_size", size}, {"n_threads", threads},
+                   {"n_batch", args.n_batch},      {"backend", "CPU"},  {"build", PODSERVE_VERSION}};
+  std::unique_ptr<LoadedModel> model;  // not loaded for --mode bandwidth alone
+  if (args.pp || args.tg || args.throughput) {
+    Result<std::unique_ptr<LoadedModel>> loaded = load_model(args.model, load_options);
+    if (!loaded.ok()) {
+      fail("cannot load model " + args.model + ": " + loaded.status().message());
+      return 1;
+    }
+    model = std::move(loaded).value();
+    const ModelConfig& config = model->lm().config();
+    const int context = config.context_length;
+    const bool too_long = (args.pp && args.n_prompt > context) || (args.tg && args.n_gen > context) ||
+                          (args.throughput && args.tp.input_len + args.tp.output_len > context);
+    if (context > 0 && too_long) {
+      fail("the test does not fit the model's context length " + std::to_string(context) +
+           " (-p, -n, or --input-len + --output-len)");
+      return 2;
+    }
+    out["model_type"] = config.architecture;
+  }
+  if (args.bandwidth) {
+    if (const int rc = run_bandwidth(args, threads, out); rc != 0) return rc;
+  }
+  const BenchProgress progress = [](const std::string& line) { std::fprintf(stderr, "bench: %s\n", line.c_str()); };
   json::array tests;
   if (args.pp || args.tg) {
     std::printf("| model | size | backend | threads | test | t/s |\n|---|---:|---|---:|---:|---:|\n");
@@ -227,7 +314,7 @@ int run_bench(int argc, char** argv) {
       tests.push_back(std::move(r));
       return true;
     };
-    CausalLm& lm = model.value()->lm();
+    CausalLm& lm = model->lm();
     if (args.pp && !report("pp" + std::to_string(args.n_prompt), args.n_prompt, 0,
                            time_prompt(lm, args.n_prompt, args.n_batch, args.reps, args.seed, progress))) {
       return 1;
@@ -239,7 +326,7 @@ int run_bench(int argc, char** argv) {
     out["tests"] = std::move(tests);
   }
   if (args.throughput) {
-    Result<ThroughputResult> r = run_throughput(std::move(model).value(), args.tp, progress);
+    Result<ThroughputResult> r = run_throughput(std::move(model), args.tp, progress);
     if (!r.ok()) {
       fail("throughput failed: " + r.status().message());
       return 1;

@@ -1,7 +1,7 @@
 """The engines `make bench` runs side by side, each behind the same small interface:
 
 - PodserveBench: `podserve bench` (engine-level, in process, no HTTP): pp/tg as llama-bench, offline throughput
-  as `vllm bench throughput`;
+  as `vllm bench throughput`, and the read bandwidth that bounds tg (`--mode bandwidth`);
 - PodserveHttp: `podserve serve` driven over its OpenAI API (pp/tg including HTTP + JSON, cold start, peak RSS);
 - LlamaCpp: llama.cpp through llama-cpp-python, in process;
 - Transformers: Hugging Face transformers on the bf16 directory, in process.
@@ -63,6 +63,12 @@ class PodserveBench:
         """One repetition of each (after podserve bench's own warm-up), so the caller can interleave peers."""
         result, _ = self.run("--mode", "pp,tg", "-p", n_prompt, "-n", n_gen, "-r", 1, "--seed", seed)
         return result["tests"][0]["avg_ts"], result["tests"][1]["avg_ts"]
+
+    def bandwidth(self, large=True):
+        """`podserve bench --mode bandwidth`: read GB/s of a buffer of the model's weight bytes per token
+        ("weights") and, if `large`, of one 4x the last-level cache ("large"), with this thread count."""
+        result, _ = self.run("--mode", "bandwidth", *(() if large else ("--large-mib", 0)))
+        return result["bandwidth"]
 
     def throughput(self, num_prompts, input_len, output_len, seed=0):
         result, stdout = self.run("--mode", "throughput", "--num-prompts", num_prompts, "--input-len", input_len,

@@ -19,13 +19,37 @@ def _engine_table(result):
 
 
 def _bound_table(result):
-    lines = [f"Read bandwidth {result['bandwidth_gbs']:.1f} GB/s (numpy, one thread).", "",
-             "| model | weight bytes/token | tg bound (tok/s) | podserve tg | % of bound |", "|---|---|---|---|---|"]
+    """tg against the memory-bandwidth bound, read against both buffers of `podserve bench --mode bandwidth`."""
+    bw = result.get("bandwidth") or {}
+    large = bw.get("large")
+    if not bw:
+        return []
+    llc = bw.get("llc_bytes", 0)
+    llc_text = f"{llc / 2**20:.0f} MiB" if llc else "unknown size"
+    lines = [f"Memory-bandwidth bound of tg = read bandwidth / weight bytes per token; bandwidth by `podserve bench "
+             f"--mode bandwidth` ({bw.get('n_threads')} threads of decode's thread pool, {bw.get('isa')} loads, best "
+             f"pass, best of the pp/tg reps; GB = 1e9 bytes). **(a)** reads a buffer of exactly the weight bytes per "
+             f"token, the working set decode streams: where it fits the last-level cache ({llc_text} here) that is "
+             "cache bandwidth, and the bound that applies on this machine. **(b)** reads a buffer far larger than "
+             "that cache"]
+    if large:
+        cap = (f", capped; 4 x cache = {large['wanted_bytes'] / 2**20:.0f} MiB" if large.get("capped") else "")
+        lines[0] += (f" ({large['bytes'] / 2**20:.0f} MiB{cap}): main-memory bandwidth, the bound on a machine whose "
+                     f"cache cannot hold the model. (b) = {large['best_gbs']:.1f} GB/s.")
+    else:
+        lines[0] += " (not measured)."
+    lines += ["", "| model | weight bytes/token | fits cache | (a) GB/s | tg bound (a) | % of (a) | tg bound (b) | "
+              "% of (b) | podserve tg |", "|---|---|---|---|---|---|---|---|---|"]
     for label, r in result["engine"].items():
-        bound = result["bandwidth_gbs"] * 1e9 / r["weight_bytes_per_token"]
-        tg = r["podserve"][r["metrics"][1]]
-        lines.append(f"| {label} | {r['weight_bytes_per_token'] / 1e6:.1f} MB | {bound:.0f} | {tg:.1f} | "
-                     f"{100 * tg / bound:.0f}% |")
+        nbytes, tg = r["weight_bytes_per_token"], r["podserve"][r["metrics"][1]]
+        bound_a = r["bandwidth_gbs"] * 1e9 / nbytes
+        fits = "yes" if llc and nbytes <= llc else ("no" if llc else "?")
+        b_cols = "- | -"
+        if large:
+            bound_b = large["best_gbs"] * 1e9 / nbytes
+            b_cols = f"{bound_b:.0f} | {100 * tg / bound_b:.0f}%"
+        lines.append(f"| {label} | {nbytes / 1e6:.1f} MB | {fits} | {r['bandwidth_gbs']:.1f} | {bound_a:.0f} | "
+                     f"{100 * tg / bound_a:.0f}% | {b_cols} | {tg:.1f} |")
     return lines
 
 
@@ -59,7 +83,7 @@ def _serving_table(s):
                 continue
             lines.append(f"| {name} | {s['models'][name]} | {r['concurrency']} | {r['output_throughput']:.1f} | "
                          f"{fmt(r['ttft_ms'])} | {fmt(r['tpot_ms'])} | {fmt(r['itl_ms'])} | {fmt(r['e2el_ms'])} |")
-    ours = s["servers"].get("podserve", [])
+    ours = s["servers"].get("podserve", [])  # ratios need podserve among --servers
     for peer, runs in s["servers"].items():
         if peer == "podserve":
             continue
@@ -75,18 +99,39 @@ def _serving_table(s):
     return lines
 
 
+def _llama_server_note(result):
+    """Both numbers a reader needs to judge llama.cpp's serving rows: its server's TPOT next to the same
+    library's decode in process."""
+    runs = [r for r in (result.get("serving") or {}).get("servers", {}).get("llama.cpp", [])
+            if "error" not in r and r["concurrency"] == 1]
+    engine = result["engine"].get("Q4_1")
+    if not runs or not engine or engine["peer"] != "llama.cpp":
+        return []
+    in_process_ms = 1000.0 / engine["llama.cpp"][engine["metrics"][1]]
+    tpot = runs[0]["tpot_ms"]["median"]
+    return ["", f"Note: llama.cpp's server (llama-cpp-python, `--logits_all False`, EOS suppressed by a -100 logit "
+            f"bias; it has no ignore_eos) streams at a median TPOT of {tpot:.1f} ms at concurrency 1, while the same "
+            f"library decodes a token in {in_process_ms:.1f} ms in process ({engine['metrics'][1]} above): "
+            f"{tpot / in_process_ms:.1f}x. Its server's per-token path adds Python work to the decode (a sampler "
+            "callback for the logit bias, detokenization, a thread hop and an SSE write); "
+            "bench/llama_server_probe.py times the server's configurations one change at a time next to the "
+            "in-process decode, and reports CPU time per token as well."]
+
+
 def markdown(result):
     la = result["load_average"]
     lines = [f"Machine: {result['machine']}; {result['threads']} threads; {result['time']}; load average at start "
              f"{la[0]:.1f}, at end {result.get('load_average_end', la)[0]:.1f}; llama.cpp OMP_WAIT_POLICY "
-             f"{result['llama_cpp_omp_wait_policy']}; best of {result['reps']} interleaved reps", "",
-             "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process; llama.cpp "
-             "by llama-cpp-python, in process; transformers in process on the bf16 directory):", ""]
-    lines += _engine_table(result) + [""] + _bound_table(result)
+             f"{result['llama_cpp_omp_wait_policy']}; best of {result['reps']} interleaved reps"]
+    if result["engine"]:
+        lines += ["", "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process; "
+                  "llama.cpp by llama-cpp-python, in process; transformers in process on the bf16 directory):", ""]
+        lines += _engine_table(result) + [""] + _bound_table(result)
     if result.get("throughput"):
         lines += [""] + _throughput_table(result["throughput"])
     if result.get("serving"):
         lines += [""] + _serving_table(result["serving"])
+    lines += _llama_server_note(result)
     if "cold_start_s" in result:
         lines += ["", f"podserve cold start {result['cold_start_s']:.2f} s (process start to the first completed "
                   f"request), peak RSS {result['peak_rss_mib']:.0f} MiB (model file {result['model_file_mib']:.0f} MiB)"]
@@ -100,12 +145,15 @@ def plot(result, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    panels = ["pp", "tg"] + (["throughput"] if result.get("throughput") else []) + (
+    panels = (["pp", "tg"] if result["engine"] else []) + (["throughput"] if result.get("throughput") else []) + (
         ["serving"] if result.get("serving") else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4))
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
+    axes = list(axes[0])
     labels = list(result["engine"])
     x = np.arange(len(labels))
-    for ax, i in zip(axes, (0, 1)):
+    for ax, i in zip(axes if labels else [], (0, 1)):
         ours = [result["engine"][m]["podserve"][result["engine"][m]["metrics"][i]] for m in labels]
         peer = [result["engine"][m][result["engine"][m]["peer"]][result["engine"][m]["metrics"][i]] for m in labels]
         ax.bar(x - 0.2, ours, 0.4, label="podserve")
@@ -113,7 +161,7 @@ def plot(result, path):
         ax.set_xticks(x, labels)
         ax.set_title(f"{result['engine'][labels[0]]['metrics'][i]} (tokens/s)")
         ax.legend(fontsize=7)
-    rest = list(axes[2:])
+    rest = axes[2:] if labels else axes
     if result.get("throughput"):
         ax = rest.pop(0)
         t = result["throughput"]

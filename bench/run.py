@@ -9,16 +9,28 @@ podserve / peer; engines in bench/peers.py):
   in process) vs llama.cpp in process, on the Q4_1 model and on Q8_0 and F16 GGUFs made from it; podserve vs
   transformers on a bf16 safetensors directory made from it (bench/make_models.py). podserve's pp/tg over its
   OpenAI HTTP API is a separate row (HTTP + JSON + sampling included).
-- the memory-bandwidth bound of tg: bytes of weights read per token / measured read bandwidth.
+- the memory-bandwidth bound of tg: bytes of weights read per token / read bandwidth, measured by `podserve bench
+  --mode bandwidth` (decode's thread pool and thread count, AVX-512/AVX2 loads, best pass), interleaved with the
+  pp/tg reps, over two buffers: (a) exactly the weight bytes per token, the working set decode streams (on a
+  machine whose last-level cache holds the model, e.g. this 480 MiB-L3 VM, that is cache bandwidth, and the
+  bound that applies), and (b) 4x the last-level cache (capped at 4 GiB), main-memory bandwidth: the bound on a
+  machine whose cache cannot hold the model. The table shows tg as % of both.
 - offline throughput over one fixed set of 256 prompts, `vllm bench throughput`'s figures: podserve's engine
   (continuous batching), llama.cpp (sequential: it has no batching), transformers (generate over batches).
 - serving at concurrency 1, 8, 32, 64 against each server's /v1/completions (stream, fixed lengths, EOS
   suppressed): TTFT / TPOT / ITL / E2EL mean, median, p99 and output tokens/s as `vllm bench serve` reports
   them (bench/serving.py): podserve and llama-cpp-python's OpenAI server on the Q4_1 GGUF, and the baseline, a
   plain transformers generate loop serving one request at a time (bench/hf_server.py), on the bf16 directory.
+  llama-cpp-python's server runs as its users would run it for this load: `--logits_all False` (its default
+  computes the output layer for every prompt token, for logprobs), EOS suppressed by a -100 logit bias (it has
+  no ignore_eos); a note under the table puts its TPOT next to the same library's in-process decode, and
+  bench/llama_server_probe.py times its configurations one change at a time. A level that does not finish in
+  --serving-timeout is reported as timed out (with the requests done), not fatal.
 - podserve cold start (process start to the first completed request) and peak RSS.
 Results: bench/results/<time>.json and <time>.md (the tables printed at the end), <time>.png (matplotlib).
-`--quick`: one rep, short throughput and serving loads: a smoke run of every part.
+`--quick`: one rep, short throughput and serving loads: a smoke run of every part. Narrower runs: `--only-q4`,
+`--no-hf`, `--no-throughput`, `--no-serving`, `--no-engine` (no pp/tg, bandwidth, HTTP rows), `--servers`
+(which servers serve), `--concurrency`, `--input-len`/`--output-len`, `--serving-timeout`.
 """
 import argparse
 import datetime
@@ -29,9 +41,6 @@ import pathlib
 import random
 import subprocess
 import sys
-import time
-
-import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import peers  # noqa: E402
@@ -46,17 +55,6 @@ EOS_IDS = (0, 2)  # SmolLM2: <|endoftext|>, <|im_end|>
 
 def log(msg):
     print(msg, flush=True)
-
-
-def read_bandwidth_gbs():
-    """Single-pass read bandwidth of a buffer far larger than any cache level we expect (numpy sum, best of 5)."""
-    a = np.ones(512 * 1024 * 1024 // 8, dtype=np.float64)  # 512 MiB
-    best = 0.0
-    for _ in range(5):
-        t0 = time.perf_counter()
-        a.sum()
-        best = max(best, a.nbytes / (time.perf_counter() - t0))
-    return best / 1e9
 
 
 def weight_bytes_per_token(model_path):
@@ -82,13 +80,17 @@ def random_ids(rng, vocab, n):
     return [rng.randrange(margin, vocab - margin) for _ in range(n)]
 
 
-def bench_engine(args, model, peer_name, rng):
-    """pp/tg of `podserve bench` and one in-process peer, interleaved rep by rep; best of the reps."""
+def bench_engine(args, model, peer_name, rng, bandwidth):
+    """pp/tg of `podserve bench` and one in-process peer, interleaved rep by rep, with podserve's read-bandwidth
+    probe in the same reps (the weights-sized buffer; the large one too while bandwidth["large"] is unset, i.e.
+    on the first model); best of the reps."""
     extra = ["--dtype", "bfloat16"] if peer_name == "transformers" else []
     ours = peers.PodserveBench(args.binary, model, args.threads, extra)
     peer = peers.Transformers(model, args.threads) if peer_name == "transformers" else peers.LlamaCpp(model, args.threads)
     pp, tg = f"pp{args.n_prompt}", f"tg{args.n_gen}"
     res = {"podserve": {pp: [], tg: []}, peer_name: {pp: [], tg: []}}
+    first_model = "large" not in bandwidth
+    weights_gbs, large = [], []
     peer.tg(random_ids(rng, peer.vocab_size, 2))  # warm-up, as podserve bench and llama-bench do
     for rep in range(args.reps):
         prompt, gen = random_ids(rng, peer.vocab_size, args.n_prompt), random_ids(rng, peer.vocab_size, args.n_gen)
@@ -100,11 +102,21 @@ def bench_engine(args, model, peer_name, rng):
                 a, b = peer.pp(prompt), peer.tg(gen)
             res[name][pp].append(a)
             res[name][tg].append(b)
-        log(f"  rep {rep}: " + ", ".join(f"{k} {pp} {v[pp][-1]:.0f} {tg} {v[tg][-1]:.1f}" for k, v in res.items()))
+        bw = ours.bandwidth(large=first_model)
+        weights_gbs.append(bw["weights"]["best_gbs"])
+        if first_model:
+            large.append(bw["large"])
+            bandwidth.update({k: bw[k] for k in ("isa", "n_threads", "llc_bytes")})
+        log(f"  rep {rep}: " + ", ".join(f"{k} {pp} {v[pp][-1]:.0f} {tg} {v[tg][-1]:.1f}" for k, v in res.items()) +
+            f", read GB/s {weights_gbs[-1]:.1f} (weights)" + (f" {large[-1]['best_gbs']:.1f} (large)" if large else ""))
     del peer
+    if large:
+        bandwidth["large"] = max(large, key=lambda r: r["best_gbs"])
+        bandwidth["large"]["samples_gbs"] = [r["best_gbs"] for r in large]
     out = {name: {k: max(v) for k, v in d.items()} for name, d in res.items()}
     return {"file": model, "peer": peer_name, "metrics": [pp, tg], "weight_bytes_per_token":
-            weight_bytes_per_token(model), "samples": res, **out}
+            weight_bytes_per_token(model), "bandwidth_gbs": max(weights_gbs), "bandwidth_samples_gbs": weights_gbs,
+            "samples": res, **out}
 
 
 def bench_http(args, model, rng):
@@ -148,6 +160,7 @@ def bench_throughput_hf(args, hf_dir, prompts):
 
 
 def make_servers(args, gguf_model, hf_dir):
+    """The servers of --servers (hf_dir None: no transformers), each with the request fields that suppress EOS."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PODSERVE_THREADS=str(args.threads))
     ports = [peers.free_port() for _ in range(3)]
     servers = {
@@ -155,17 +168,20 @@ def make_servers(args, gguf_model, hf_dir):
                                                       str(ports[0]), "--max-model-len", "2048", "--disable-log-stats"],
                                          ports[0], env), {"ignore_eos": True}, pathlib.Path(gguf_model).name),
         # interrupt_requests off: by default a new request aborts the stream in progress instead of queueing.
+        # logits_all off: its default (on, for `logprobs`) also computes the output layer for every prompt
+        # token, which this load never asks for. It has no ignore_eos: a -100 logit bias on both end ids (its
+        # min_tokens bans only one of them). bench/llama_server_probe.py measures these choices.
         "llama.cpp": (peers.ServerProcess("llama_cpp.server", [
             sys.executable, "-m", "llama_cpp.server", "--model", gguf_model, "--n_threads", str(args.threads),
             "--n_threads_batch", str(args.threads), "--n_ctx", "4096", "--port", str(ports[1]), "--host",
-            "127.0.0.1", "--interrupt_requests", "False"], ports[1]),
+            "127.0.0.1", "--interrupt_requests", "False", "--logits_all", "False", "--verbose", "False"], ports[1]),
             {"logit_bias": {str(i): -100 for i in EOS_IDS}}, pathlib.Path(gguf_model).name),
     }
-    if hf_dir:
+    if hf_dir and "transformers" in args.servers:
         servers["transformers"] = (peers.ServerProcess("hf_server", [
             sys.executable, str(ROOT / "bench/hf_server.py"), "--model", hf_dir, "--port", str(ports[2]),
             "--threads", str(args.threads)], ports[2]), {"ignore_eos": True}, pathlib.Path(hf_dir).name)
-    return servers
+    return {name: s for name, s in servers.items() if name in args.servers}
 
 
 def bench_serving(args, gguf_model, hf_dir):
@@ -217,6 +233,10 @@ def parse_args():
     ap.add_argument("--no-hf", action="store_true", help="skip transformers (the bf16 directory and its peers)")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--no-serving", action="store_true")
+    ap.add_argument("--no-engine", action="store_true",
+                    help="skip pp/tg, the bandwidth bound and podserve over HTTP (e.g. to rerun only serving)")
+    ap.add_argument("--servers", default="podserve,llama.cpp,transformers",
+                    help="comma-separated servers for the serving part (podserve, llama.cpp, transformers)")
     ap.add_argument("--num-prompts", type=int, default=256, help="offline throughput prompts")
     ap.add_argument("--tp-input-len", type=int, default=128)
     ap.add_argument("--tp-output-len", type=int, default=128)
@@ -227,10 +247,16 @@ def parse_args():
     ap.add_argument("--min-prompts", type=int, default=8, help="serving: requests per level = max(this, 2 x c)")
     ap.add_argument("--serving-timeout", type=float, default=120, help="seconds per server and level")
     ap.add_argument("--omp-passive", action="store_true",
-                    help="run llama.cpp with OMP_WAIT_POLICY=PASSIVE: its OpenMP threads spin-wait by default, which "
-                         "collapses on a machine busy with other work (1.5 tokens/s seen) but is its fast setting "
-                         "on an idle one (passive: ~5x slower tg there)")
+                    help="run the peers with OMP_WAIT_POLICY=PASSIVE (llama.cpp in process and its server, the "
+                         "transformers server and generate): their OpenMP threads spin-wait by default, which "
+                         "collapses on a machine busy with other work (llama.cpp: 1.5 tokens/s seen; the "
+                         "transformers server: 7-11 s instead of 1.1-1.3 s per 16+8-token request at load 5) but "
+                         "is their fast setting on an idle one")
     args = ap.parse_args()
+    args.servers = args.servers.split(",")
+    unknown = set(args.servers) - {"podserve", "llama.cpp", "transformers"}
+    if unknown:
+        ap.error(f"--servers: unknown {', '.join(sorted(unknown))}")
     if args.quick:
         args.reps, args.num_prompts, args.tp_input_len, args.tp_output_len = 1, 8, 32, 16
         args.concurrency, args.input_len, args.output_len, args.min_prompts = [1, 4], 32, 16, 4
@@ -257,29 +283,30 @@ def main():
               "threads": args.threads, "reps": args.reps, "load_average": os.getloadavg(),
               "llama_cpp_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default (active)"), "engine": {}}
     log(f"{result['machine']}, {args.threads} threads, best of {args.reps} interleaved reps")
-    result["bandwidth_gbs"] = read_bandwidth_gbs()
+    result["bandwidth"] = {}  # filled by the first bench_engine (the large buffer, the probe's settings)
     # One fixed prompt set for the offline-throughput peers (podserve bench draws its own, same lengths).
     vocab = gguf_vocab_size(args.model)
     prompts = [random_ids(random.Random(1000 + i), vocab, args.tp_input_len) for i in range(args.num_prompts)]
     # Every in-process llama.cpp run comes before the first torch computation: llama.cpp hit SIGILL in
     # llama_decode when it ran after transformers in the same process.
     gguf_labels = [m for m in models if models[m][1] == "llama.cpp"]
-    for label in gguf_labels + [m for m in models if m not in gguf_labels]:
+    for label in [] if args.no_engine else gguf_labels + [m for m in models if m not in gguf_labels]:
         path, peer = models[label]
         if peer == "transformers" and not args.no_throughput and "throughput" not in result:
             log("offline throughput (podserve, llama.cpp) ...")
             result["throughput"] = bench_throughput(args, args.model, prompts)
         log(f"pp{args.n_prompt} / tg{args.n_gen} on {label} ({pathlib.Path(path).name}), podserve vs {peer} ...")
-        result["engine"][label] = bench_engine(args, path, peer, rng)
+        result["engine"][label] = bench_engine(args, path, peer, rng, result["bandwidth"])
     if not args.no_throughput and "throughput" not in result:
         log("offline throughput (podserve, llama.cpp) ...")
         result["throughput"] = bench_throughput(args, args.model, prompts)
     if not args.no_throughput and hf_dir:
         result["throughput"]["transformers"] = bench_throughput_hf(args, hf_dir, prompts)
-    log("podserve over HTTP (Q4_1), cold start, peak RSS ...")
-    http, result["cold_start_s"], result["peak_rss_mib"] = bench_http(args, args.model, rng)
-    result["http"] = {"Q4_1": http}
-    result["model_file_mib"] = os.path.getsize(args.model) / 2**20
+    if not args.no_engine:
+        log("podserve over HTTP (Q4_1), cold start, peak RSS ...")
+        http, result["cold_start_s"], result["peak_rss_mib"] = bench_http(args, args.model, rng)
+        result["http"] = {"Q4_1": http}
+        result["model_file_mib"] = os.path.getsize(args.model) / 2**20
     if not args.no_serving:
         log("serving ...")
         result["serving"] = bench_serving(args, args.model, hf_dir)

@@ -36,7 +36,9 @@ def bench(*args, timeout=300):
     (["--model", TINY_GGUF, "-n", "0"], "--n-gen must be an integer in [1,"),
     (["--model", TINY_GGUF, "-r", "-3"], "--repetitions must be an integer"),
     (["--model", TINY_GGUF, "--num-prompts", "1e3"], "--num-prompts must be an integer"),
-    (["--model", TINY_GGUF, "--mode", "pp,latency"], "--mode must be a comma-separated list of pp, tg, throughput"),
+    (["--model", TINY_GGUF, "--mode", "pp,latency"],
+     "--mode must be a comma-separated list of pp, tg, throughput, bandwidth"),
+    (["--model", TINY_GGUF, "--mode", "bandwidth", "--large-mib", "-1"], "--large-mib must be an integer in [0,"),
     (["--model", TINY_GGUF, "-p"], "option '-p' needs a value"),
     (["-p", "8"], "--model PATH is required"),
     (["--model", TINY_GGUF, "-p", "513"], "does not fit the model's context length 512"),
@@ -55,6 +57,13 @@ def test_unloadable_model_names_the_path(tmp_path):
     r = bench("--model", missing)
     assert r.returncode == 1
     assert f"cannot load model {missing}" in r.stderr
+
+
+def test_bandwidth_of_an_unreadable_model_names_the_path(tmp_path):
+    missing = tmp_path / "nope.gguf"
+    r = bench("--model", missing, "--mode", "bandwidth", "--large-mib", 1)
+    assert r.returncode == 1
+    assert f"cannot read model {missing}" in r.stderr
 
 
 def test_unwritable_output_json_fails_before_running(tmp_path):
@@ -119,3 +128,61 @@ def test_default_mode_is_pp_and_tg(tmp_path):
     result = json.loads(out.read_text())
     assert [t["test"] for t in result["tests"]] == ["pp8", "tg4"]
     assert "throughput" not in result and "Throughput:" not in r.stdout
+
+
+def gguf_weight_bytes_per_token(path):
+    """What a decode step reads, by gguf-py: every tensor once, the token embedding only when it is also the
+    output matrix (tied); with a separate output.weight one embedding row is read, which is not counted."""
+    import gguf
+    tensors = gguf.GGUFReader(path).tensors
+    names = {t.name for t in tensors}
+    return sum(int(t.n_bytes) for t in tensors if not (t.name == "token_embd.weight" and "output.weight" in names))
+
+
+def check_buffer(entry, nbytes, min_passes):
+    assert entry["bytes"] == (nbytes + 4095) // 4096 * 4096  # whole pages
+    assert entry["passes"] == len(entry["samples_ns"]) >= min_passes
+    assert all(ns > 0 for ns in entry["samples_ns"])
+    # best = the fastest pass, median = the middle pass (upper middle for an even count), in 1e9 bytes/s.
+    ordered = sorted(entry["samples_ns"])
+    assert entry["best_gbs"] == pytest.approx(entry["bytes"] / ordered[0], rel=1e-6)
+    assert entry["median_gbs"] == pytest.approx(entry["bytes"] / ordered[len(ordered) // 2], rel=1e-6)
+
+
+@pytest.mark.parametrize("model", [TINY_GGUF, TINY_DIR], ids=["gguf", "hf-dir"])
+def test_bandwidth_mode_reads_the_weights_and_a_large_buffer(tmp_path, model):
+    out = tmp_path / "bench.json"
+    r = bench("--model", model, "--mode", "bandwidth", "-t", 2, "-r", 3, "--large-mib", 3, "--output-json", out)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| buffer | size | threads | loads | passes | best GB/s | median GB/s |"
+    assert re.fullmatch(rf"\| weight bytes per token \| {NUMBER} MiB \| 2 \| (avx512|avx2|scalar) \| [0-9]+ \| "
+                        rf"{NUMBER} \| {NUMBER} \|", rows[1]), rows[1]
+    assert rows[2].startswith("| large (--large-mib) | 3.00 MiB | 2 | ")
+    assert "pp" not in r.stdout and "Throughput:" not in r.stdout  # bandwidth alone runs nothing else
+
+    result = json.loads(out.read_text())
+    assert "tests" not in result and "throughput" not in result
+    bw = result["bandwidth"]
+    expected = (sum(p.stat().st_size for p in model.glob("*.safetensors")) if model.is_dir()
+                else gguf_weight_bytes_per_token(model))
+    assert bw["weight_bytes_per_token"] == expected
+    assert bw["n_threads"] == 2 and bw["isa"] in ("avx512", "avx2", "scalar")
+    llc = os.sysconf("SC_LEVEL3_CACHE_SIZE") if "SC_LEVEL3_CACHE_SIZE" in os.sysconf_names else 0
+    if llc > 0 and (os.sysconf("SC_LEVEL4_CACHE_SIZE") or 0) <= 0:
+        assert bw["llc_bytes"] == llc
+    check_buffer(bw["weights"], expected, 3)
+    check_buffer(bw["large"], 3 << 20, 3)
+    assert bw["large"]["capped"] is False and bw["large"]["wanted_bytes"] == 3 << 20
+
+
+def test_bandwidth_large_buffer_can_be_skipped_and_combined_with_pp(tmp_path):
+    out = tmp_path / "bench.json"
+    r = bench("--model", TINY_GGUF, "--mode", "pp,bandwidth", "-p", 8, "-r", 1, "-t", 1, "--large-mib", 0,
+              "--output-json", out)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert [t["test"] for t in result["tests"]] == ["pp8"]
+    assert result["model_type"] == "llama"  # loaded for pp
+    assert "large" not in result["bandwidth"] and result["bandwidth"]["n_threads"] == 1
+    check_buffer(result["bandwidth"]["weights"], gguf_weight_bytes_per_token(TINY_GGUF), 1)
