@@ -122,7 +122,8 @@ def markdown(result):
     la = result["load_average"]
     lines = [f"Machine: {result['machine']}; {result['threads']} threads; {result['time']}; load average at start "
              f"{la[0]:.1f}, at end {result.get('load_average_end', la)[0]:.1f}; llama.cpp OMP_WAIT_POLICY "
-             f"{result['llama_cpp_omp_wait_policy']}; best of {result['reps']} interleaved reps"]
+             f"{result['llama_cpp_omp_wait_policy']}; llama.cpp server decode threads "
+             f"{result.get('llama_server_threads', result['threads'])}; best of {result['reps']} interleaved reps"]
     if result["engine"]:
         lines += ["", "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process; "
                   "llama.cpp by llama-cpp-python, in process; transformers in process on the bf16 directory):", ""]

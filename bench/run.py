@@ -171,8 +171,11 @@ def make_servers(args, gguf_model, hf_dir):
         # logits_all off: its default (on, for `logprobs`) also computes the output layer for every prompt
         # token, which this load never asks for. It has no ignore_eos: a -100 logit bias on both end ids (its
         # min_tokens bans only one of them). bench/llama_server_probe.py measures these choices.
+        # n_threads: its decode threads spin while its Python HTTP thread streams each token, so on a small machine
+        # it is fastest with one core left to that thread (2-core VM: TPOT 10 ms at 1 decode thread, 54 ms at 2;
+        # bench/llama_server_probe.py's n_threads-1 row); --llama-server-threads picks another count.
         "llama.cpp": (peers.ServerProcess("llama_cpp.server", [
-            sys.executable, "-m", "llama_cpp.server", "--model", gguf_model, "--n_threads", str(args.threads),
+            sys.executable, "-m", "llama_cpp.server", "--model", gguf_model, "--n_threads", str(args.llama_server_threads),
             "--n_threads_batch", str(args.threads), "--n_ctx", "4096", "--port", str(ports[1]), "--host",
             "127.0.0.1", "--interrupt_requests", "False", "--logits_all", "False", "--verbose", "False"], ports[1]),
             {"logit_bias": {str(i): -100 for i in EOS_IDS}}, pathlib.Path(gguf_model).name),
@@ -235,6 +238,9 @@ def parse_args():
     ap.add_argument("--no-serving", action="store_true")
     ap.add_argument("--no-engine", action="store_true",
                     help="skip pp/tg, the bandwidth bound and podserve over HTTP (e.g. to rerun only serving)")
+    ap.add_argument("--llama-server-threads", type=int, default=None,
+                    help="decode threads of llama-cpp-python's server (default: --threads - 1, at least 1: its "
+                         "Python HTTP thread needs a core of its own; prompt threads stay --threads)")
     ap.add_argument("--servers", default="podserve,llama.cpp,transformers",
                     help="comma-separated servers for the serving part (podserve, llama.cpp, transformers)")
     ap.add_argument("--num-prompts", type=int, default=256, help="offline throughput prompts")
@@ -253,6 +259,8 @@ def parse_args():
                          "transformers server: 7-11 s instead of 1.1-1.3 s per 16+8-token request at load 5) but "
                          "is their fast setting on an idle one")
     args = ap.parse_args()
+    if args.llama_server_threads is None:
+        args.llama_server_threads = max(1, args.threads - 1)
     args.servers = args.servers.split(",")
     unknown = set(args.servers) - {"podserve", "llama.cpp", "transformers"}
     if unknown:
@@ -280,7 +288,7 @@ def main():
     if hf_dir and not args.only_q4:
         models["bf16 dir"] = (hf_dir, "transformers")
     result = {"time": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine_name(),
-              "threads": args.threads, "reps": args.reps, "load_average": os.getloadavg(),
+              "threads": args.threads, "llama_server_threads": args.llama_server_threads, "reps": args.reps, "load_average": os.getloadavg(),
               "llama_cpp_omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default (active)"), "engine": {}}
     log(f"{result['machine']}, {args.threads} threads, best of {args.reps} interleaved reps")
     result["bandwidth"] = {}  # filled by the first bench_engine (the large buffer, the probe's settings)
