@@ -112,10 +112,11 @@ def _llama_server_note(result):
     return ["", f"Note: llama.cpp's server (llama-cpp-python, `--logits_all False`, EOS suppressed by a -100 logit "
             f"bias; it has no ignore_eos) streams at a median TPOT of {tpot:.1f} ms at concurrency 1, while the same "
             f"library decodes a token in {in_process_ms:.1f} ms in process ({engine['metrics'][1]} above): "
-            f"{tpot / in_process_ms:.1f}x. Its server's per-token path adds Python work to the decode (a sampler "
-            "callback for the logit bias, detokenization, a thread hop and an SSE write); "
-            "bench/llama_server_probe.py times the server's configurations one change at a time next to the "
-            "in-process decode, and reports CPU time per token as well."]
+            f"{tpot / in_process_ms:.1f}x (server decode threads: {result.get('llama_server_threads', result['threads'])}). "
+            "Its server adds Python work per token (the logit-bias callback, detokenization, a thread hop, an SSE "
+            "write), and its spinning decode threads compete with the Python thread that streams, which dominates "
+            "when they take every core; bench/llama_server_probe.py times the server's configurations one change at "
+            "a time next to the in-process decode, with CPU time per token."]
 
 
 def markdown(result):
