@@ -16,20 +16,10 @@
 #include "kernels/cpu/isa.h"
 #include "kernels/model_ops.h"
 #include "kernels/ops.h"
+#include "every_isa.h"
 
 namespace podserve::kernels {
 namespace {
-
-template <typename Fn>
-void on_every_isa(Fn fn) {
-  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
-    if (isa > cpu::detected_isa()) continue;
-    SCOPED_TRACE(cpu::isa_name(isa));
-    const cpu::Isa previous = cpu::set_isa_cap(isa);
-    fn();
-    cpu::set_isa_cap(previous);
-  }
-}
 
 // A paged fp16 K/V history of n_ctx positions for `kv_heads` heads, laid out through a scrambled block table
 // with spare NaN-filled blocks; everything outside the wanted head's slice is NaN too.

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/ops.h"
+#include "every_isa.h"
 
 namespace podserve::kernels {
 namespace {
@@ -19,17 +20,6 @@ std::vector<float> random_floats(std::mt19937& gen, int64_t n, float sigma) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = dist(gen);
   return v;
-}
-
-template <typename Fn>
-void on_every_isa(Fn fn) {
-  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
-    if (isa > cpu::detected_isa()) continue;
-    SCOPED_TRACE(cpu::isa_name(isa));
-    const cpu::Isa previous = cpu::set_isa_cap(isa);
-    fn();
-    cpu::set_isa_cap(previous);
-  }
 }
 
 TEST(CpuRmsNorm, SameBitsAsRef) {

@@ -14,11 +14,11 @@
 #include "kernels/fused_ops.h"
 #include "kernels/ops.h"
 #include "quantize_for_test.h"
+#include "every_isa.h"
 
 namespace podserve::kernels {
 namespace {
 
-constexpr cpu::Isa kIsas[] = {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx};
 // Int-dot and float types take the fused paths; Q4_K takes the per-matrix fallback.
 constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,
                             DType::kF16,  DType::kBF16, DType::kF32,  DType::kQ4_K};
@@ -43,21 +43,10 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-template <typename Fn>
-void for_each_isa(Fn fn) {
-  for (cpu::Isa isa : kIsas) {
-    if (isa > cpu::detected_isa()) continue;
-    const cpu::Isa previous = cpu::set_isa_cap(isa);
-    SCOPED_TRACE(cpu::isa_name(isa));
-    fn();
-    cpu::set_isa_cap(previous);
-  }
-}
-
 // q/k/v-like shapes: row counts that are and are not multiples of the 16-row work unit, one below it.
 TEST(MatmulMany, SameBitsAsOneMatmulPerMatrix) {
   ThreadPool pool1(1), pool2(2), pool3(3);
-  for_each_isa([&] {
+  on_every_isa([&] {
     std::mt19937 gen(11);
     for (DType type : kTypes) {
       const int64_t cols = dtype_block_size(type) == 256 ? 256 : 96;
@@ -94,7 +83,7 @@ TEST(MatmulMany, SameBitsAsOneMatmulPerMatrix) {
 // unfused fallback).
 TEST(MatmulSwiglu, SameBitsAsTwoMatmulsThenSiluMulPerRow) {
   ThreadPool pool1(1), pool2(2), pool3(3);
-  for_each_isa([&] {
+  on_every_isa([&] {
     std::mt19937 gen(12);
     for (DType type : kTypes) {
       const int64_t cols = dtype_block_size(type) == 256 ? 256 : 64;

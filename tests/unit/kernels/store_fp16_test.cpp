@@ -11,6 +11,7 @@
 #include "base/fp16.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/model_ops.h"
+#include "every_isa.h"
 
 namespace podserve::kernels {
 namespace {
@@ -60,17 +61,6 @@ void expect_same_bits(const std::vector<float>& x, int64_t offset, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float f = x[static_cast<size_t>(offset + i)];
     ASSERT_EQ(got[static_cast<size_t>(i) + 1], float_to_fp16(f)) << "value bits 0x" << std::hex << to_bits(f);
-  }
-}
-
-template <typename Fn>
-void on_every_isa(Fn fn) {
-  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvxVnni, cpu::Isa::kAvx512, cpu::Isa::kAmx}) {
-    if (isa > cpu::detected_isa()) continue;
-    SCOPED_TRACE(cpu::isa_name(isa));
-    const cpu::Isa previous = cpu::set_isa_cap(isa);
-    fn();
-    cpu::set_isa_cap(previous);
   }
 }
 
