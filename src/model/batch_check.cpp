@@ -52,4 +52,17 @@ void plan_attention_runs(const ForwardBatch& batch, std::vector<TokenRun>& runs)
   }
 }
 
+kernels::AttentionBlock attention_block_of(const ForwardBatch& batch, const TokenRun& run, const float* q, float* out,
+                                           int64_t q_dim, int64_t head_off, int64_t group) {
+  kernels::AttentionBlock b;
+  b.q = q + run.begin * q_dim + head_off;
+  b.q_stride = q_dim;
+  b.out = out + run.begin * q_dim + head_off;
+  b.out_stride = q_dim;
+  b.n_tokens = run.end - run.begin;
+  b.n_heads = group;
+  b.n_ctx0 = batch.positions[run.begin] + 1;
+  return b;
+}
+
 }  // namespace podserve

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "kernels/ops.h"
 #include "model/causal_lm.h"
 
 namespace podserve {
@@ -20,5 +21,9 @@ struct TokenRun {
 /// Splits the batch into runs of at most 16 consecutive tokens of one sequence, so a run's queries of one GQA group
 /// share each pass over that sequence's K/V. `runs` is reused across calls.
 void plan_attention_runs(const ForwardBatch& batch, std::vector<TokenRun>& runs);
+/// The attention_block call of one run for the `group` query heads starting at column `head_off` of q and out,
+/// both [tokens, q_dim]; the K/V (and its block table) is the caller's.
+kernels::AttentionBlock attention_block_of(const ForwardBatch& batch, const TokenRun& run, const float* q, float* out,
+                                           int64_t q_dim, int64_t head_off, int64_t group);
 
 }  // namespace podserve

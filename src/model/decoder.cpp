@@ -130,14 +130,7 @@ class DecoderModel final : public CausalLm {
         const TokenRun& run = runs_[i / c.n_kv_heads];
         const int64_t kv_head = i % c.n_kv_heads, kv_off = kv_head * D, head_off = kv_head * group * D;
         const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[run.begin]];
-        kernels::AttentionBlock b;
-        b.q = q_.data() + run.begin * q_dim + head_off;
-        b.q_stride = q_dim;
-        b.out = att_.data() + run.begin * q_dim + head_off;
-        b.out_stride = q_dim;
-        b.n_tokens = run.end - run.begin;
-        b.n_heads = group;
-        b.n_ctx0 = batch.positions[run.begin] + 1;
+        const kernels::AttentionBlock b = attention_block_of(batch, run, q_.data(), att_.data(), q_dim, head_off, group);
         if (c.kv_f32) {
           const kernels::PagedKvF32 kv{pool.k_f32(li) + kv_off, pool.v_f32(li) + kv_off, kv_dim, table.data(), pool.block_size()};
           kernels::cpu::attention_block(b, kv, D, opts);

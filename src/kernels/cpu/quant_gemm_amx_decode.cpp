@@ -18,6 +18,7 @@
 
 #include "base/check.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/cpu/quant_gemm_group16.h"
 #include "kernels/cpu/quant_gemm_amx_tiles.h"
 
 namespace podserve::kernels::gemm {
@@ -44,12 +45,9 @@ void configure_tiles(int n) {
     _tile_dpbsud(C, A, B);                                            \
   } while (0)
 
-constexpr int64_t kFarGroups = 3;  // 16-row groups ahead to prefetch into L2 (as quant_gemm_avx512.cpp)
+using group16::kFarGroups;
 
-template <DType WT> struct Layout;
-template <> struct Layout<DType::kQ8_0> { static constexpr int kBytes = 34, kQs = 2, kShift = 7; };
-template <> struct Layout<DType::kQ4_0> { static constexpr int kBytes = 18, kQs = 2, kShift = 3; };
-template <> struct Layout<DType::kQ4_1> { static constexpr int kBytes = 20, kQs = 4, kShift = -1; };
+using group16::Layout;
 
 // Block blk (of row 0; row r at blk + r * row_bytes) of 16 rows in B's layout: out row k4 holds elements
 // 4*k4 .. 4*k4+3 of each row, one dword per row. Q4_x: element k < 16 is the low nibble of byte k, k >= 16 the
@@ -76,9 +74,7 @@ template <DType WT>
 void gemm_rows(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y) {
   const int64_t blocks = w.cols / 32;
   const int64_t row_bytes = static_cast<int64_t>(w.row_bytes());
-  PODSERVE_CHECK(16 * row_bytes < (int64_t{1} << 31));
-  const __m512i row_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(static_cast<int32_t>(row_bytes)));
+  const __m512i row_offsets = group16::row_offsets(row_bytes);
   // bias * sum(a) per (token, block): the correction of the biased weights (see quant_gemm_impl.inc).
   static thread_local std::vector<int32_t> corr_buf;
   corr_buf.assign(static_cast<size_t>(n * blocks), 0);

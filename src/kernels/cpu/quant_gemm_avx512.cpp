@@ -14,14 +14,12 @@
 
 #include "base/check.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/cpu/quant_gemm_group16.h"
 
 namespace podserve::kernels::gemm {
 namespace {
 
-template <DType WT> struct Layout;
-template <> struct Layout<DType::kQ8_0> { static constexpr int kBytes = 34, kQs = 2, kShift = 7; };
-template <> struct Layout<DType::kQ4_0> { static constexpr int kBytes = 18, kQs = 2, kShift = 3; };
-template <> struct Layout<DType::kQ4_1> { static constexpr int kBytes = 20, kQs = 4, kShift = -1; };
+using group16::Layout;
 
 // The zmm of rows a and b for one block, and where their bytes sit in it (see reduce16):
 //  Q8_0: [a 0-15 | a 16-31 | b 0-15 | b 16-31] (signed bytes biased by 128),
@@ -75,7 +73,7 @@ inline __m512i reduce16(const __m512i p[8]) {
   }
 }
 
-constexpr int64_t kFarGroups = 3;  // how many 16-row groups ahead to prefetch into L2 (measured: 1 to 4)
+using group16::kFarGroups;
 
 // Rows a and b of p[i] (see reduce16).
 constexpr int kRowA[8] = {0, 1, 2, 3, 8, 9, 10, 11};
@@ -129,9 +127,7 @@ template <DType WT>
 void gemm_rows(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y) {
   const int64_t blocks = w.cols / 32;
   const int64_t row_bytes = static_cast<int64_t>(w.row_bytes());
-  PODSERVE_CHECK(16 * row_bytes < (int64_t{1} << 31));
-  const __m512i row_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                 _mm512_set1_epi32(static_cast<int32_t>(row_bytes)));
+  const __m512i row_offsets = group16::row_offsets(row_bytes);
   int64_t r = row_begin;
   for (; r + 16 <= row_end; r += 16) {
     // Prefetch during the first token's pass only (later tokens find these rows in L1).

@@ -216,14 +216,7 @@ class LlamaModel final : public CausalLm {
         const std::vector<int32_t>& table = batch.block_tables[batch.seq_of_token[run.begin]];
         const kernels::PagedKv kv{k_pool + kv_head * c.head_dim, v_pool + kv_head * c.head_dim, kv_dim,
                                   table.data(), block_size};
-        kernels::AttentionBlock b;
-        b.q = q_.data() + run.begin * q_dim + head_off;
-        b.q_stride = q_dim;
-        b.out = att_.data() + run.begin * q_dim + head_off;
-        b.out_stride = q_dim;
-        b.n_tokens = run.end - run.begin;
-        b.n_heads = group;
-        b.n_ctx0 = batch.positions[run.begin] + 1;
+        const kernels::AttentionBlock b = attention_block_of(batch, run, q_.data(), att_.data(), q_dim, head_off, group);
         kernels::cpu::attention_block(b, kv, c.head_dim, scale);
       }
     });
