@@ -15,8 +15,8 @@ namespace podserve::kernels::cpu {
 namespace {
 
 // The paths below mirror cpu::matmul's choice (ops_cpu.cpp); the bits do not depend on it, only the speed does.
-constexpr int64_t kAmxDecodeMinTokens = 4;
-constexpr int64_t kAmxMinTokens = 16;
+using gemm::kAmxDecodeMinTokens;  // the path thresholds (quant_gemm.h)
+using gemm::kAmxMinTokens;
 // Rows per work unit: a multiple of the AMX tile height and AVX-512 pass (16) and of silu_mul's vector width (8),
 // so a unit never splits an AMX row group and the activation sees the same vector lanes as one call over the whole row.
 constexpr int64_t kUnitRows = 16;

@@ -30,12 +30,8 @@ bool matmul_supports(DType type) {
 
 namespace cpu {
 namespace {
-// Token counts per path on an AMX CPU (measured per layer of SmolLM2 shapes): the AVX-512 kernel below
-// kAmxDecodeMinTokens, then AMX with the tokens as tile rows (gemm_rows_amx_decode; Q4_0/Q4_1/Q8_0) up to
-// kAmxDecodeMaxTokens, then the prefill AMX kernel (from kAmxMinTokens for the types the decode one lacks: its
-// 16-token tiles would be mostly padding for fewer tokens).
-constexpr int64_t kAmxDecodeMinTokens = 4;
-constexpr int64_t kAmxMinTokens = 16;
+using gemm::kAmxDecodeMinTokens;  // the path thresholds (quant_gemm.h)
+using gemm::kAmxMinTokens;
 int64_t amx_prefill_min_tokens(DType type) {
   return gemm::amx_decode_supports(type) ? gemm::kAmxDecodeMaxTokens + 1 : kAmxMinTokens;
 }
