@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -39,6 +40,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTooManyRequestsBackoff = std::chrono::seconds(5);  // the SDK's wait after a 429
 constexpr auto kErrorBackoff = std::chrono::seconds(1);
 constexpr auto kMinPollGap = std::chrono::milliseconds(250);  // when the server answers "no job" at once
+// A take in flight when SIGTERM arrives may already carry a job the server counts as handed out: aborting it
+// would lose that job, so the take gets this long to answer before it is dropped (runpod-python lets it finish).
+constexpr auto kTakeGraceAfterSignal = std::chrono::seconds(3);
 
 std::atomic<int> g_signals{0};  // SIGTERM/SIGINT received (written by the signal handler only)
 
@@ -230,7 +234,13 @@ int run_job_loop(const WorkerConfig& config, worker::InProcessRoutes& routes) {
   }
 
   net::HttpClient client;
-  auto keep_taking = [&] { return !stopping(); };
+  std::optional<Clock::time_point> signal_seen;  // when the take loop first saw a stop signal
+  auto keep_taking = [&] {
+    if (fatal.load()) return false;
+    if (g_signals.load() == 0) return true;
+    if (!signal_seen) signal_seen = Clock::now();
+    return Clock::now() - *signal_seen < kTakeGraceAfterSignal;
+  };
   PODSERVE_LOG(kInfo) << "Worker " << config.worker_id << " taking jobs from " << net::redact_url(config.get_job_url)
                       << " (concurrency " << config.max_concurrency << ")";
   while (!stopping()) {
