@@ -1,9 +1,11 @@
 #include "engine/engine_loop.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "base/log.h"
+#include "base/thread_pool.h"
 
 namespace podserve {
 namespace {
@@ -206,13 +208,19 @@ int EngineLoop::step() {
       // The candidates forked from this prefill all draw their first token from the same logits.
       for (auto& candidate : r.sequences) {
         if (candidate->num_output() == 0 && candidate->prefill_done() && candidate->status == SeqStatus::kRunning) {
-          sample_and_emit(*candidate, row, /*shared=*/true);
+          samples_.push_back({candidate.get(), row, /*shared=*/true, {}});
         }
       }
     } else {
-      sample_and_emit(seq, row, /*shared=*/false);
+      samples_.push_back({&seq, row, /*shared=*/false, {}});
     }
   }
+  sample_all();
+  // Outputs in batch order, as if each sequence had been sampled and emitted in turn.
+  for (PendingSample& s : samples_) {
+    outputs_.accept_token(*s.seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_);
+  }
+  samples_.clear();
   drop_finished();
   log_stats_if_due();
   return static_cast<int>(plan.chunks.size());
@@ -241,19 +249,38 @@ void EngineLoop::fork_candidates(RequestState& r) {
   r.forked = true;
 }
 
-void EngineLoop::sample_and_emit(Sequence& seq, std::span<float> logits, bool shared) {
-  const SamplingParams& p = seq.request->request.params;
-  eos_and_stop_ = p.stop_token_ids;
-  if (!p.ignore_eos) eos_and_stop_.push_back(model_->tokenizer().eos_id());
-  // A row of its own needs no copy: nothing reads it after this step's sampling.
-  std::span<float> row = logits;
-  if (shared) {
-    sample_logits_.assign(logits.begin(), logits.end());
-    row = sample_logits_;
+void EngineLoop::sample_all() {
+  const size_t n = samples_.size();
+  ThreadPool* threads = model_->lm().thread_pool();
+  const int lanes = threads != nullptr && n > 1 ? static_cast<int>(std::min<size_t>(n, threads->num_threads())) : 1;
+  if (sample_lanes_.size() < static_cast<size_t>(lanes)) sample_lanes_.resize(static_cast<size_t>(lanes));
+  // Each lane has its own scratch and takes the next unsampled sequence until none is left. A sequence's token
+  // depends only on its logits row, parameters, penalty state and Rng, so the bits do not depend on the lanes.
+  std::atomic<size_t> next{0};
+  auto run_lane = [&](int lane) {
+    for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) sample_one(samples_[i], sample_lanes_[lane]);
+  };
+  if (lanes == 1) {
+    run_lane(0);
+    return;
   }
-  SampleResult result = sampler_.sample(row, p, seq.penalties, seq.num_output(), eos_and_stop_, seq.rng);
+  threads->parallel_for(lanes, [&](int64_t begin, int64_t end) {
+    for (int64_t lane = begin; lane < end; ++lane) run_lane(static_cast<int>(lane));
+  });
+}
+
+void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
+  const SamplingParams& p = s.seq->request->request.params;
+  lane.eos_and_stop = p.stop_token_ids;
+  if (!p.ignore_eos) lane.eos_and_stop.push_back(model_->tokenizer().eos_id());
+  // A row of its own needs no copy: nothing reads it after this step's sampling.
+  std::span<float> row = s.row;
+  if (s.shared) {
+    lane.row_copy.assign(s.row.begin(), s.row.end());
+    row = lane.row_copy;
+  }
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
-  outputs_.accept_token(seq, result.token, result.logprobs ? &*result.logprobs : nullptr, stats_);
+  s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng);
 }
 
 void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {

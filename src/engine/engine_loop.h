@@ -46,9 +46,23 @@ class EngineLoop {
   EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool);
   /// After a request's first sequence finishes its prompt: start its other candidates, sharing the prompt's blocks.
   void fork_candidates(RequestState& r);
-  /// Samples from `logits` (its own row: the sampler may edit it in place; `shared`: other candidates sample
-  /// from the same row after this one, so the sampler gets a copy).
-  void sample_and_emit(Sequence& seq, std::span<float> logits, bool shared);
+  /// A sequence to sample this step from `row` (its own row: the sampler may edit it in place; `shared`: other
+  /// candidates sample from the same row, so the sampler gets a copy).
+  struct PendingSample {
+    Sequence* seq;
+    std::span<float> row;
+    bool shared;
+    SampleResult result;
+  };
+  /// One sampler's scratch; a step samples its sequences on the model's threads, one lane per thread.
+  struct SampleLane {
+    Sampler sampler;
+    std::vector<int32_t> eos_and_stop;
+    std::vector<float> row_copy;  // a shared row's copy (reused: a row is ~200 KB)
+  };
+  /// Samples every entry of samples_ (in parallel when there are several).
+  void sample_all();
+  void sample_one(PendingSample& s, SampleLane& lane) const;
   void record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits);
   void drop_finished();
   void log_stats_if_due();
@@ -59,15 +73,14 @@ class EngineLoop {
   int max_model_len_;
   KvPool pool_;
   KvCacheManager kv_;
-  Sampler sampler_;
   OutputProcessor outputs_;
   Rng seed_rng_;
   SeqId next_seq_id_ = 1;
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   std::vector<Sequence*> running_;
   std::deque<Sequence*> waiting_;
-  std::vector<int32_t> eos_and_stop_;  // scratch
-  std::vector<float> sample_logits_;   // scratch: a shared row's copy for the sampler (reused: a row is ~200 KB)
+  std::vector<PendingSample> samples_;  // scratch of step()
+  std::vector<SampleLane> sample_lanes_;
   std::vector<float> logits_;
   EngineStats stats_;
   Clock::time_point last_log_ = Clock::now();

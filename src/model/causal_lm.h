@@ -12,6 +12,8 @@
 
 namespace podserve {
 
+class ThreadPool;
+
 /// Hyper-parameters shared by the Llama family (filled from GGUF metadata or config.json).
 struct ModelConfig {
   std::string architecture;  // e.g. "llama"
@@ -101,6 +103,9 @@ class CausalLm {
   /// ([logits_rows.size(), vocab_size]). InvalidArgument for malformed batches or token ids outside the
   /// vocabulary; nothing is written then.
   virtual Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) = 0;
+  /// The threads the forward pass computes with, for the per-row work after it (sampling); nullptr: none.
+  /// Used only between forward passes, from the thread that calls forward().
+  virtual ThreadPool* thread_pool() { return nullptr; }
 };
 
 }  // namespace podserve

@@ -41,6 +41,8 @@ class DecoderModel final : public CausalLm {
 
   const ModelConfig& config() const override { return hf_.model; }
 
+  ThreadPool* thread_pool() override { return &pool_; }
+
   Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
     const ModelConfig& c = hf_.model;
     PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, c.vocab_size));

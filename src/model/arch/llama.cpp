@@ -125,6 +125,8 @@ class LlamaModel final : public CausalLm {
 
   const ModelConfig& config() const override { return config_; }
 
+  ThreadPool* thread_pool() override { return &pool_; }
+
   // Per layer: q/k/v in one matmul dispatch, rope + K/V store, attention per (sequence, K/V head, run of
   // tokens), output projection, then the gate/up/SiLU MLP in one dispatch and the down projection. Residual adds
   // are fused with the next RMS norm; per-token steps run on the pool when there are several tokens (prefill).

@@ -69,6 +69,51 @@ TEST_F(EngineSamplingTest, SeedIsIndependentOfTheBatch) {
   EXPECT_NE(run_request(*engine_, prompt_, seeded(43, 16)).seqs.at(0).tokens, alone.seqs.at(0).tokens);
 }
 
+// A step samples its sequences on the model's threads: every token and logprob must be the same as on one
+// thread (each sequence draws from its own Rng), whatever the parameters of its neighbours.
+TEST_F(EngineSamplingTest, SamplingOnSeveralThreadsKeepsEveryBit) {
+  auto run_mix = [this](Engine& engine) {
+    Collector collector;
+    std::mt19937 gen(11);
+    for (int i = 0; i < 24; ++i) {
+      const std::string id = "r" + std::to_string(i);
+      std::vector<int32_t> prompt = prompt_;
+      for (int k = 0; k < i % 7; ++k) prompt.push_back(static_cast<int32_t>(gen() % 296));
+      SamplingParams p = seeded(500 + static_cast<uint64_t>(i), 6 + i % 5);
+      if (i % 4 == 1) p.temperature = 0.0f;
+      if (i % 3 == 0) p.top_k = 20;
+      if (i % 5 == 2) p.top_p = 0.8f;
+      if (i % 6 == 3) p.repetition_penalty = 1.3f;
+      if (i % 4 == 2) p.logprobs = 3;
+      if (i % 8 == 5) p.n = 3;
+      EXPECT_TRUE(engine.submit({id, prompt, p}, collector.callback(id, p.n)).ok());
+    }
+    EXPECT_TRUE(collector.wait_all());
+    std::vector<SeqResult> out;
+    for (int i = 0; i < 24; ++i) {
+      for (const auto& [index, seq] : collector.get("r" + std::to_string(i)).seqs) out.push_back(seq);
+    }
+    return out;
+  };
+  EngineConfig c;
+  c.max_model_len = 256;
+  c.num_kv_blocks = 256;
+  std::unique_ptr<Engine> four = engine_test::make_engine(c, 4);
+  ASSERT_NE(four, nullptr);
+  const std::vector<SeqResult> one_thread = run_mix(*engine_);
+  const std::vector<SeqResult> four_threads = run_mix(*four);
+  ASSERT_EQ(one_thread.size(), four_threads.size());
+  for (size_t i = 0; i < one_thread.size(); ++i) {
+    EXPECT_EQ(one_thread[i].tokens, four_threads[i].tokens) << "sequence " << i;
+    ASSERT_EQ(one_thread[i].logprobs.size(), four_threads[i].logprobs.size()) << "sequence " << i;
+    for (size_t t = 0; t < one_thread[i].logprobs.size(); ++t) {
+      EXPECT_EQ(one_thread[i].logprobs[t].logprob, four_threads[i].logprobs[t].logprob) << "sequence " << i;
+      EXPECT_EQ(one_thread[i].logprobs[t].top, four_threads[i].logprobs[t].top) << "sequence " << i;
+    }
+  }
+  engine_test::expect_idle(*four);
+}
+
 TEST_F(EngineSamplingTest, NWithSeedIsReproducible) {
   SamplingParams p = seeded(5, 12);
   p.n = 4;

@@ -34,17 +34,18 @@ constexpr auto kWaitTimeout = std::chrono::seconds(120);
 
 inline std::string tiny_model_path() { return podserve::testing::test_data_dir() + "/tiny-llama.gguf"; }
 
-inline std::unique_ptr<LoadedModel> load_tiny_model() {
+/// One thread by default: the model is so small that a pool would only add synchronisation.
+inline std::unique_ptr<LoadedModel> load_tiny_model(int num_threads = 1) {
   LoadOptions options;
   options.show_progress = false;
-  options.num_threads = 1;  // the model is so small that a pool would only add synchronisation
+  options.num_threads = num_threads;
   Result<std::unique_ptr<LoadedModel>> model = load_model(tiny_model_path(), options);
   EXPECT_TRUE(model.ok()) << model.status().to_string();
   return model.ok() ? std::move(*model) : nullptr;
 }
 
-inline std::unique_ptr<Engine> make_engine(const EngineConfig& config) {
-  std::unique_ptr<LoadedModel> model = load_tiny_model();
+inline std::unique_ptr<Engine> make_engine(const EngineConfig& config, int num_threads = 1) {
+  std::unique_ptr<LoadedModel> model = load_tiny_model(num_threads);
   if (model == nullptr) return nullptr;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model), config);
   EXPECT_TRUE(engine.ok()) << engine.status().to_string();
