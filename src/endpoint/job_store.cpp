@@ -174,6 +174,13 @@ Status JobStore::renew(const std::string& worker_id, const std::vector<std::stri
     PODSERVE_ASSIGN_OR_RETURN(auto s, db_.prepare("UPDATE jobs SET lease_expires_ms = ?3 WHERE id = ?1 AND "
                                                   "worker_id = ?2 AND status = ?4"));
     PODSERVE_RETURN_IF_ERROR(s.bind(1, id).bind(2, worker_id).bind(3, now_ms + lease_ms).bind(4, kRunning).run());
+    if (db_.changes() == 1) continue;
+    // The worker still holds a job it was told to stop (cancelled or timed out): tell it again. A stop signal that
+    // reaches the worker before it has started the job is dropped (runpod-python cancels only started tasks).
+    PODSERVE_ASSIGN_OR_RETURN(auto stop, db_.prepare("INSERT OR IGNORE INTO stop_signals SELECT worker_id, id FROM "
+                                                     "jobs WHERE id = ?1 AND worker_id = ?2 AND status IN (?3, ?4)"));
+    PODSERVE_RETURN_IF_ERROR(stop.bind(1, id).bind(2, worker_id).bind(3, static_cast<int>(JobStatus::kCancelled))
+                                 .bind(4, static_cast<int>(JobStatus::kTimedOut)).run());
   }
   return ok_status();
 }

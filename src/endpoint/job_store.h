@@ -82,7 +82,8 @@ class JobStore {
   std::optional<Job> get(const std::string& id);
   /// Leases up to `max_jobs` queued jobs (FIFO) to `worker_id` until now + lease_ms.
   Result<std::vector<Job>> take(const std::string& worker_id, int max_jobs, int64_t now_ms, int64_t lease_ms);
-  /// Extends the leases of the listed jobs held by this worker.
+  /// Extends the leases of the listed jobs held by this worker; a listed job it was told to stop (cancelled, timed
+  /// out) gets its stop signal again, since a worker drops one that arrives before it has started the job.
   Status renew(const std::string& worker_id, const std::vector<std::string>& job_ids, int64_t now_ms,
                int64_t lease_ms);
   /// Appends a stream item. kFailedPrecondition-like (kInvalidArgument) when the worker does not hold the job.
@@ -99,7 +100,7 @@ class JobStore {
   Result<Job> retry(const std::string& id, int64_t now_ms);
   /// Removes every queued job; returns how many.
   Result<int> purge_queue();
-  /// Job ids this worker must stop (cancelled, timed out); each is returned once.
+  /// Job ids this worker must stop (cancelled, timed out); each signal is returned once (renew may queue it again).
   Result<std::vector<std::string>> take_stop_signals(const std::string& worker_id);
 
   /// Periodic upkeep: expired leases back to the queue, executionTimeout / ttl → TIMED_OUT, old results removed.

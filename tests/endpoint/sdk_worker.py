@@ -9,6 +9,7 @@ RUNPOD_POD_ID). What it does is chosen by the job input:
 
 $SDK_CONCURRENCY (default 1) is the worker's concurrency (the SDK's concurrency_modifier): above 1 it takes
 jobs with job-take-batch. Cancelled jobs are appended to $SDK_CANCEL_LOG, so tests can see that the stop signal reached the handler.
+Jobs whose handler has started are appended to $SDK_START_LOG.
 """
 
 import asyncio
@@ -19,6 +20,10 @@ import runpod
 
 async def handler(job):
     inp = job["input"]
+    started = os.environ.get("SDK_START_LOG")
+    if started:
+        with open(started, "a", encoding="utf-8") as f:
+            f.write(job["id"] + "\n")
     try:
         if "fail" in inp:
             raise ValueError(inp["fail"])

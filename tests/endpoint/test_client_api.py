@@ -25,9 +25,17 @@ def cancel_log():
 
 
 @pytest.fixture(scope="module")
-def ep(cancel_log):
+def start_log():
+    fd, path = tempfile.mkstemp(prefix="sdk-start-", suffix=".log")
+    os.close(fd)
+    yield path
+    os.unlink(path)
+
+
+@pytest.fixture(scope="module")
+def ep(cancel_log, start_log):
     e = start_endpoint(["--workers-min", "1", "--workers-max", "1", "--worker-command", sdk_worker_command()],
-                       env={"SDK_CANCEL_LOG": cancel_log})
+                       env={"SDK_CANCEL_LOG": cancel_log, "SDK_START_LOG": start_log})
     yield e
     e.stop()
     e.cleanup()
@@ -81,10 +89,14 @@ def test_handler_error_ends_failed_with_its_message(ep):
     assert ep.client().run_sync({"echo": 1}, timeout=60)[0]["echo"] == 1
 
 
-def test_cancel_a_running_job_stops_the_handler(ep, cancel_log):
+def test_cancel_a_running_job_stops_the_handler(ep, cancel_log, start_log):
     client = ep.client()
     job = client.run({"sleep": 30})
-    ep.wait_until(lambda: ep.status(job.job_id)["status"] == "IN_PROGRESS", 60, "the job to start")
+    # Running means its handler runs. (IN_PROGRESS alone is not enough: the SDK may not have started the job's
+    # task yet, and runpod-python 1.12.0 loses a job whose task is cancelled before its first step: its cleanup
+    # never runs, so the worker holds that job, and its slot, for good.)
+    ep.wait_until(lambda: job.job_id in open(start_log).read(), 60, "the handler to start")
+    assert ep.status(job.job_id)["status"] == "IN_PROGRESS"
     assert job.cancel()["status"] == "CANCELLED"
     ep.wait_until(lambda: job.job_id in open(cancel_log).read(), 15, "the SDK worker to get the stop signal")
     assert ep.status(job.job_id)["status"] == "CANCELLED"
@@ -212,12 +224,14 @@ def test_worker_protocol_leases_and_stale_results(queue_only):
     batch = requests.get(f"{base}/job-take-batch/w2?gpu=cpu&batch_size=5&job_in_progress=0", timeout=10)
     assert batch.json() == [{"id": b.job_id, "input": {"echo": "b"}}]
     assert requests.get(f"{base}/job-take/w3?gpu=cpu&job_in_progress=0", timeout=10).status_code == 204
-    # w1 keeps its lease by pinging; w2 goes silent and loses b, which is queued again.
-    for _ in range(4):
+    # w1 keeps its lease by pinging; w2 goes silent and loses b, which is queued again once its lease (1.5 s, as
+    # long as a's would last without the pings) has expired and the endpoint's upkeep has noticed.
+    taken = time.monotonic()
+    while queue_only.status(b.job_id)["status"] != "IN_QUEUE" or time.monotonic() - taken < 2:
+        assert time.monotonic() - taken < 30, "w2's silent lease never expired"
         requests.get(f"{base}/ping/w1?gpu=cpu", params={"job_id": a.job_id, "runpod_version": "1.12.0"}, timeout=5)
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert queue_only.status(a.job_id)["status"] == "IN_PROGRESS"
-    assert queue_only.status(b.job_id)["status"] == "IN_QUEUE"
     late = requests.post(f"{base}/job-done/w2/{b.job_id}?gpu=cpu&isStream=false", data=json.dumps({"output": 1}),
                          headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=5)
     assert late.status_code == 409
@@ -229,3 +243,32 @@ def test_worker_protocol_leases_and_stale_results(queue_only):
     assert again.status_code == 409
     assert queue_only.status(a.job_id)["output"] == {"ok": True}
     client.purge_queue()
+
+
+def test_stop_signal_is_repeated_while_pings_list_the_job(queue_only):
+    """runpod-python drops a stop signal that arrives before it has started the job's task (JobScaler.stop_job finds
+    no task yet): while the worker's pings still list the cancelled job, each ping queues the signal again."""
+    base = queue_only.base
+    job = queue_only.client().run({"echo": "stop me"})
+    took = requests.get(f"{base}/job-take/w9?gpu=cpu&job_in_progress=0", timeout=10)
+    assert took.json()["id"] == job.job_id
+    assert job.cancel()["status"] == "CANCELLED"
+
+    def stop_poll():
+        r = requests.get(f"{base}/job-stop/w9?gpu=cpu", timeout=10)
+        return r.json()["jobsToStop"] if r.status_code == 200 else r.status_code
+
+    def ping(*job_ids):
+        params = {"runpod_version": "1.12.0"} | ({"job_id": ",".join(job_ids)} if job_ids else {})
+        assert requests.get(f"{base}/ping/w9?gpu=cpu", params=params, timeout=5).status_code == 200
+
+    assert stop_poll() == [job.job_id]
+    assert stop_poll() == 204  # delivered once...
+    ping(job.job_id)
+    assert stop_poll() == [job.job_id]  # ...and again while the worker says it still holds the job
+    ping()
+    assert stop_poll() == 204
+    late = requests.post(f"{base}/job-done/w9/{job.job_id}?gpu=cpu&isStream=false", data=json.dumps({"output": 1}),
+                         timeout=5)
+    assert late.status_code == 409
+    assert queue_only.status(job.job_id)["status"] == "CANCELLED"
