@@ -51,6 +51,19 @@ def get_metrics(server) -> dict:
     return parse_metrics(r.text)
 
 
+def settled_metrics(server, timeout: float = 60) -> dict:
+    """/metrics once it shows no request running or waiting. The engine publishes its counters after the step that
+    sent the last tokens, so a client can hold its answer a moment before /metrics counts it (vLLM records its
+    metrics after each step too); a snapshot with nothing running was taken after that step."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metrics = get_metrics(server)
+        busy = metric(metrics, "vllm:num_requests_running") + metric(metrics, "vllm:num_requests_waiting")
+        if busy == 0 or time.monotonic() > deadline:
+            return metrics
+        time.sleep(0.05)
+
+
 def test_metrics_endpoint_exposes_vllm_names(server):
     r = httpx.get(server.url + "/metrics", timeout=30)
     assert r.status_code == 200
@@ -126,13 +139,13 @@ async def _burst(server) -> tuple[list, int]:
 def test_concurrent_streams_batch_and_match_alone(server, client):
     alone = client.chat.completions.create(model=SERVED_MODEL, messages=GREEDY_MESSAGES, max_tokens=BURST_TOKENS,
                                            temperature=0, extra_body={"ignore_eos": True})
-    before = get_metrics(server)
+    before = settled_metrics(server)
     with open(server.log_path, encoding="utf-8", errors="replace") as f:
         log_start = len(f.read())
     start = time.monotonic()
     results, max_running = asyncio.run(_burst(server))
     elapsed = time.monotonic() - start
-    after = get_metrics(server)
+    after = settled_metrics(server)
 
     assert len(results) == BURST
     # Greedy answers do not depend on what else is in the batch.

@@ -18,23 +18,26 @@ def test_kill_9_of_a_worker_in_the_middle_of_50_jobs(endpoint_factory):
     ep = endpoint_factory(["--workers-min", "2", "--workers-max", "2", "--worker-command", sdk_worker_command()],
                           env={"SDK_CONCURRENCY": "3"})
     client = ep.client()
-    jobs = [client.run({"sleep": 0.2, "n": i}) for i in range(50)]
+    # One job runs for seconds: the worker seen holding it still holds it when it is killed (a 0.2 s job seen
+    # IN_PROGRESS may be done by then, and a worker killed holding nothing proves nothing).
+    held = 10
+    sleeps = [3.0 if i == held else 0.2 for i in range(50)]
+    jobs = [client.run({"sleep": s, "n": i}) for i, s in enumerate(sleeps)]
     ids = [j.job_id for j in jobs]
 
-    def running_job_worker():
-        for job_id in ids:
-            st = ep.status(job_id)
-            if st["status"] == "IN_PROGRESS" and st.get("workerId") in ep.worker_pids():
-                return st["workerId"]
+    def worker_holding_the_long_job():
+        st = ep.status(ids[held])
+        if st["status"] == "IN_PROGRESS" and st.get("workerId") in ep.worker_pids():
+            return st["workerId"]
         return None
 
     ep.wait_until(lambda: sum(ep.status(i)["status"] == "COMPLETED" for i in ids) >= 5, 120, "5 finished jobs")
-    victim = ep.wait_until(running_job_worker, 60, "a worker holding a job")
+    victim = ep.wait_until(worker_holding_the_long_job, 60, "a worker holding the long job")
     os.kill(ep.worker_pids()[victim], signal.SIGKILL)
 
     ep.wait_until(lambda: all(ep.status(i)["status"] == "COMPLETED" for i in ids), 180, "all 50 jobs")
-    for i, job_id in enumerate(ids):
-        assert ep.status(job_id)["output"] == [{"slept": 0.2}], job_id
+    for job_id, s in zip(ids, sleeps):
+        assert ep.status(job_id)["output"] == [{"slept": s}], job_id
     counts = completions_in_log(ep)
     assert all(counts[i] == 1 for i in ids), {i: counts[i] for i in ids if counts[i] != 1}
     log = ep.log()

@@ -157,8 +157,9 @@ def test_cancel_of_a_running_streaming_job(ep):
                       "sampling_params": {"max_tokens": 1500, "ignore_eos": True, "temperature": 0}})
     ep.wait_until(lambda: ep.status(job.job_id)["status"] == "IN_PROGRESS", 60, "the job to start")
     assert job.cancel()["status"] == "CANCELLED"
-    # The worker aborts the engine request and posts nothing for it; its slot serves the next job.
-    time.sleep(1.5)
+    # The worker aborts the engine request and posts nothing for it (its log shares the endpoint's); its slot
+    # serves the next job.
+    ep.wait_until(lambda: f"job {job.job_id}: stopped (nothing posted)" in ep.log(), 60, "the worker to stop the job")
     assert ep.status(job.job_id)["status"] == "CANCELLED"
     assert f"Job {job.job_id} COMPLETED" not in ep.log()
     assert client.run_sync({"prompt": PROMPT, "sampling_params": {"max_tokens": 2}}, timeout=60)[0]["usage"]["output"] == 2

@@ -3,7 +3,8 @@
 It serves the worker-facing routes under /v2/<endpoint>/: job-take/<worker>, job-take-batch/<worker>
 (batch_size), job-stop/<worker> ({"jobsToStop": [...]}), job-stream/<worker>/<job>, job-done/<worker>/<job>
 and ping/<worker>, records every request (method, path, query, headers, body) in arrival order, and lets a test
-queue jobs, ask for a job to be stopped, and inject answers (5xx, 429) for the next requests of a kind.
+queue jobs, ask for a job to be stopped, inject answers (5xx, 429) for the next requests of a kind, and hold a job's
+stream posts until a ping has listed the job.
 """
 
 import json
@@ -45,6 +46,7 @@ class FakeJobServer:
     jobs: deque = field(default_factory=deque)
     to_stop: list = field(default_factory=list)
     inject: dict = field(default_factory=dict)  # kind -> deque of HTTP statuses to answer instead
+    hold_streams_until_pinged: set = field(default_factory=set)  # job ids: stream posts wait for a ping naming them
     lock: threading.Condition = field(default_factory=threading.Condition)
 
     @property
@@ -81,6 +83,10 @@ class FakeJobServer:
     def inject_status(self, kind, *statuses):
         with self.lock:
             self.inject.setdefault(kind, deque()).extend(statuses)
+
+    def pinged_with(self, job_id):
+        """Whether a ping has listed the job among the worker's held jobs (call with the lock held)."""
+        return any(r.kind == "ping" and job_id in (r.q("job_id") or "").split(",") for r in self.requests)
 
     def of_kind(self, kind, job=None):
         with self.lock:
@@ -164,6 +170,11 @@ class FakeJobServer:
             return h.answer(200, json.dumps({"jobsToStop": ids}).encode(), "application/json")
         req.answered = 200 if kind != "unknown" else 404
         with self.lock:
+            if kind == "stream" and job in self.hold_streams_until_pinged:
+                # The job stays held (its worker waits for this answer) until a heartbeat has named it.
+                deadline = time.monotonic() + 30
+                while not self.pinged_with(job) and time.monotonic() < deadline:
+                    self.lock.wait(deadline - time.monotonic())
             self.lock.notify_all()
         return h.answer(req.answered, b"{}" if kind != "unknown" else b"not found", "application/json")
 

@@ -55,6 +55,9 @@ def test_requests_of_one_job(job_server, start_worker):
 
 def test_pings_carry_held_jobs(job_server, start_worker):
     job_server.add_job("job-long", long_job(60))
+    # 60 tokens can take less than the 200 ms between pings on a fast machine: the job's first stream post is
+    # answered only once a ping has named the job, so the job is surely held across a ping.
+    job_server.hold_streams_until_pinged.add("job-long")
     start_worker(job_server.worker_env())
     job_server.wait_done("job-long")
     pings = job_server.of_kind("ping")
