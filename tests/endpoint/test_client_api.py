@@ -16,20 +16,22 @@ from conftest import ENDPOINT_ID, sdk_worker_command, start_endpoint
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 
-@pytest.fixture(scope="module")
-def cancel_log():
-    fd, path = tempfile.mkstemp(prefix="sdk-cancel-", suffix=".log")
+def _temp_log(prefix):
+    """A fresh empty file for the module's tests, removed after them."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".log")
     os.close(fd)
     yield path
     os.unlink(path)
+
+
+@pytest.fixture(scope="module")
+def cancel_log():
+    yield from _temp_log("sdk-cancel-")
 
 
 @pytest.fixture(scope="module")
 def start_log():
-    fd, path = tempfile.mkstemp(prefix="sdk-start-", suffix=".log")
-    os.close(fd)
-    yield path
-    os.unlink(path)
+    yield from _temp_log("sdk-start-")
 
 
 @pytest.fixture(scope="module")
