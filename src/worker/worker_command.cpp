@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -43,6 +44,10 @@ constexpr auto kMinPollGap = std::chrono::milliseconds(250);  // when the server
 // A take in flight when SIGTERM arrives may already carry a job the server counts as handed out: aborting it
 // would lose that job, so the take gets this long to answer before it is dropped (runpod-python lets it finish).
 constexpr auto kTakeGraceAfterSignal = std::chrono::seconds(3);
+// A stop for a job this worker does not hold is remembered this long (the most recent ones only), in case the
+// job's take answer is still on its way.
+constexpr auto kEarlyStopMemory = std::chrono::seconds(60);
+constexpr size_t kEarlyStopsKept = 64;
 
 std::atomic<int> g_signals{0};  // SIGTERM/SIGINT received (written by the signal handler only)
 
@@ -82,6 +87,15 @@ class JobTracker {
     std::lock_guard<std::mutex> lock(mu_);
     auto e = std::make_shared<Entry>();
     jobs_[id] = e;
+    const auto now = Clock::now();
+    for (auto it = early_stops_.begin(); it != early_stops_.end(); ++it) {
+      if (it->first == id && now - it->second < kEarlyStopMemory) {
+        PODSERVE_LOG(kInfo) << "job " << id << ": stop requested by the job server before the job arrived";
+        e->control.cancel();
+        early_stops_.erase(it);
+        break;
+      }
+    }
     return e;
   }
   void finish(const std::string& id) {
@@ -108,7 +122,11 @@ class JobTracker {
     if (auto it = jobs_.find(id); it != jobs_.end()) {
       PODSERVE_LOG(kInfo) << "job " << id << ": stop requested by the job server";
       it->second->control.cancel();
+      return;
     }
+    // The job-stop poll can answer between a take's answer and add(): kept a while for add() to apply.
+    early_stops_.emplace_back(id, Clock::now());
+    if (early_stops_.size() > kEarlyStopsKept) early_stops_.pop_front();
   }
   /// Waits until fewer than `limit` jobs are held or `timeout` passes.
   void wait_below(int limit, std::chrono::milliseconds timeout) {
@@ -140,6 +158,7 @@ class JobTracker {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Entry>> jobs_;
   std::vector<std::shared_ptr<Entry>> finished_;
+  std::deque<std::pair<std::string, Clock::time_point>> early_stops_;  // stops for jobs not held (yet)
 };
 
 /// Sleeps up to `d`, returning early when `stop` turns true.

@@ -133,6 +133,22 @@ def test_job_stop_aborts_and_worker_continues(job_server, start_worker):
     assert len(job_server.of_kind("stream", "victim")) < 40
 
 
+def test_stop_that_overtakes_its_job_is_kept(job_server, start_worker):
+    """The job-stop answer can reach the worker before the take answer that brings the job: the worker keeps
+    the stop and applies it when the job arrives (nothing is posted for it), then goes on serving."""
+    w = start_worker(job_server.worker_env())
+    job_server.wait_for(lambda: job_server.of_kind("stop"), what="the job-stop poll")
+    job_server.stop_job("early")
+    job_server.wait_for(lambda: [r for r in job_server.of_kind("stop") if r.answered == 200],
+                        what="the job-stop answer")
+    job_server.add_job("early", long_job(1900))
+    job_server.wait_for(lambda: "job early: stopped (nothing posted)" in w.log_text(), what="the early job stopped")
+    job_server.add_job("after", SHORT)
+    assert job_server.wait_done("after").json()["output"][0]["usage"]["output"] == 8
+    assert not job_server.of_kind("stream", "early")
+    assert not job_server.of_kind("done", "early")
+
+
 def test_retries_5xx_and_backs_off_429(job_server, start_worker):
     job_server.inject_status("take", 429)
     job_server.inject_status("take-batch", 429)
