@@ -6,9 +6,9 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>

@@ -23,17 +23,6 @@ namespace {
 constexpr int kArchReqXcompPerm = 0x1023;
 constexpr int kXfeatureXtiledata = 18;
 
-// Two sets (double buffering: one block's product runs while the previous block's is scaled): tiles 0, 1 = C
-// (16 rows x 16 tokens int32), 2, 3 = A (16 weight rows x 32 u8), 4, 5 = B (8 x 16 tokens x 4 s8).
-void configure_tiles() {
-  amx::TileConfig cfg;
-  for (int set = 0; set < 2; ++set) {
-    cfg.set(0 + set, 16, 64);
-    cfg.set(2 + set, 16, 32);
-    cfg.set(4 + set, 8, 64);
-  }
-  amx::load_tile_config(cfg);
-}
 
 // Starts one block's 16 x 16 integer product in tile C (weights through tile A, activations through B). A macro:
 // GCC's tile intrinsics paste the tile number into the assembly text, so it must be a literal.
@@ -175,7 +164,8 @@ void gemm_rows_amx(const MatrixView& w, const AmxActs& a, int64_t n, int64_t row
                                                   : -1;  // bias 128, 8, 16, none
   const bool has_min = w.type == DType::kQ4_1 || w.type == DType::kQ5_1;
   static thread_local UnpackedRows rows;
-  configure_tiles();
+  // Tiles: C = 16 rows x 16 tokens int32, A = 16 weight rows x 32 u8, B = 8 x 16 tokens x 4 s8 (two sets each).
+  amx::load_double_buffered_tiles(16);
   alignas(64) int32_t c[2][16][16];
   alignas(64) float out[16][16];
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {

@@ -24,18 +24,6 @@
 namespace podserve::kernels::gemm {
 namespace {
 
-// Two sets (one block's product runs while the previous one is scaled): tiles 0, 1 = C (n tokens x 16 rows
-// int32), 2, 3 = A (n tokens x 32 s8), 4, 5 = B (8 x 16 rows x 4 u8).
-void configure_tiles(int n) {
-  amx::TileConfig cfg;
-  for (int set = 0; set < 2; ++set) {
-    cfg.set(0 + set, n, 64);
-    cfg.set(2 + set, n, 32);
-    cfg.set(4 + set, 8, 64);
-  }
-  amx::load_tile_config(cfg);
-}
-
 // A macro: GCC's tile intrinsics paste the tile number into the assembly text, so it must be a literal.
 #define PODSERVE_AMX_DECODE_BLOCK(C, A, B, acts, act_stride, weights) \
   do {                                                                \
@@ -103,7 +91,8 @@ void gemm_rows(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row
   w_buf.resize(static_cast<size_t>(blocks));
   WeightTile* const w_tiles = w_buf.data();
   const int64_t lines = (16 * row_bytes + 63) / 64, per_block = (lines + blocks - 1) / blocks;
-  configure_tiles(static_cast<int>(std::min<int64_t>(n, 16)));
+  // Tiles: C = n tokens x 16 rows int32, A = n tokens x 32 s8, B = 8 x 16 rows x 4 u8 (two sets each).
+  amx::load_double_buffered_tiles(static_cast<int>(std::min<int64_t>(n, 16)));
   alignas(64) int32_t c[2][16][16];
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
     const uint8_t* base = w.row(r0);

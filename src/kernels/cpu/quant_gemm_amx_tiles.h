@@ -30,4 +30,17 @@ inline void load_tile_config(const TileConfig& cfg) {
   _tile_loadconfig(&cfg);
 }
 
+// The Q4/Q8 kernels' layout: two sets of tiles (one block's product runs while the previous one is scaled),
+// tiles 0, 1 = C (`rows` x 16 int32), 2, 3 = A (`rows` x 32 bytes), 4, 5 = B (8 x 64 bytes: 16 columns x 4 bytes).
+// Which operand holds weights and which activations is the kernel's choice.
+inline void load_double_buffered_tiles(int rows) {
+  TileConfig cfg;
+  for (int set = 0; set < 2; ++set) {
+    cfg.set(0 + set, rows, 64);
+    cfg.set(2 + set, rows, 32);
+    cfg.set(4 + set, 8, 64);
+  }
+  load_tile_config(cfg);
+}
+
 }  // namespace podserve::kernels::gemm::amx
