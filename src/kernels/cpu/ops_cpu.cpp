@@ -39,7 +39,7 @@ int64_t amx_prefill_min_tokens(DType type) {
 
 namespace {
 bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 bool cpu_has_avx_vnni() {
 #if defined(__x86_64__)
