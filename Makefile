@@ -1,7 +1,7 @@
 # podserve: two commands on a fresh Debian 12 machine.
 #   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
 #   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
-# Other targets: build (default), model, bench, clean.
+# Other targets: build (default), model, bench, fuzz, clean.
 
 JOBS ?= $(shell nproc)
 VENV := .venv-test
@@ -9,7 +9,8 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean \
+        fuzz-build fuzz fuzz-ci
 
 all: build
 
@@ -57,6 +58,21 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
+
+# Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
+# summary in build/fuzz/summary.md. fuzz-ci replays the committed corpora, then fuzzes each target for 30 s.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(JOBS)
+fuzz-build: setup model
+	cmake --preset fuzz $(CONFIGURE_FLAGS) >/dev/null
+	cmake --build --preset fuzz --target fuzzers -j $(JOBS)
+
+fuzz: fuzz-build
+	scripts/fuzz run --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
+fuzz-ci: fuzz-build
+	scripts/fuzz replay
+	scripts/fuzz run --seconds 30 --jobs $(FUZZ_JOBS)
 
 bench: build model
 	@scripts/setup --ref
