@@ -103,7 +103,7 @@ bool exceeds_json_nesting(const json::value& value, int limit) {
   return true;
 }
 
-Result<std::string> json_schema_to_ebnf(const json::value& schema, const JsonSchemaOptions& options) {
+Result<std::string> json_schema_value_to_ebnf(const json::value& schema, const JsonSchemaOptions& options) {
   if (exceeds_json_nesting(schema)) {
     return invalid_argument("The JSON schema is nested too deeply: objects and arrays may nest at most " +
                             std::to_string(kMaxSchemaNesting) + " levels");
@@ -132,7 +132,7 @@ Result<std::string> json_schema_to_ebnf(std::string_view schema_json, const Json
     }
     return invalid_argument("Invalid JSON grammar specification.");
   }
-  return json_schema_to_ebnf(schema, options);
+  return json_schema_value_to_ebnf(schema, options);
 }
 
 std::string json_object_ebnf(const JsonSchemaOptions& options) {

@@ -35,7 +35,8 @@ inline constexpr int kMaxSchemaNesting = 64;  // vLLM's MAX_STRUCTURED_OUTPUT_JS
 
 /// The grammar (`root ::= ...` plus its rules) for JSON text valid under `schema_json`.
 Result<std::string> json_schema_to_ebnf(std::string_view schema_json, const JsonSchemaOptions& options = {});
-Result<std::string> json_schema_to_ebnf(const boost::json::value& schema, const JsonSchemaOptions& options = {});
+/// The same for a schema already parsed (a request's `json_schema.schema` object).
+Result<std::string> json_schema_value_to_ebnf(const boost::json::value& schema, const JsonSchemaOptions& options = {});
 
 /// The `json_object` grammar: any JSON object (vLLM compiles schema {"type": "object"}).
 std::string json_object_ebnf(const JsonSchemaOptions& options = {});

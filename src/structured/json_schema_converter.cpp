@@ -76,6 +76,7 @@ class Converter {
   Result<std::string> run() {
     reserve("root");
     ref_rules_[&root_] = "root";
+    unconsumed_refs_.push_back(&root_);  // `"$ref": "#"` before any input would loop
     PODSERVE_ASSIGN_OR_RETURN(std::string element, visit(root_, "root", 0));
     define("root", element);
     std::string out;
@@ -134,12 +135,13 @@ class Converter {
     if (options_.indent) return ebnf_literal(item_sep_ + "\n" + indent_text(depth + 1));
     return ebnf_literal(item_sep_);
   }
-  // Between the items of unconstrained arrays/objects: xgrammar 0.2.8 writes ", " there whatever the
-  // separators (its issue 945; vLLM's disable_any_whitespace still gets a space inside free-form values).
+  // Unconstrained arrays/objects: xgrammar 0.2.8 writes them on one line with ", " between items whatever
+  // the separators and indent (its issue 945: vLLM's disable_any_whitespace still gets a space there).
   std::string basic_item_sep() const {
-    if (options_.any_whitespace || options_.indent) return item_sep(0);
+    if (options_.any_whitespace) return item_sep(0);
     return ebnf_literal(", ");
   }
+  std::string basic_ws() const { return options_.any_whitespace ? kWs : ""; }
   std::string key_sep() const {
     if (options_.any_whitespace) return std::string(kWs) + " \":\" " + kWs;
     return ebnf_literal(key_sep_);
@@ -172,13 +174,13 @@ class Converter {
       body = "\"null\"";
     } else if (kind == "array") {
       const std::string any = basic("any");
-      body = alternatives({join({"\"[\"", open(0), any, repeat(basic_item_sep() + " " + any, 0, kUnbounded),
-                                 close(0), "\"]\""}),
+      body = alternatives({join({"\"[\"", basic_ws(), any, repeat(basic_item_sep() + " " + any, 0, kUnbounded),
+                                 basic_ws(), "\"]\""}),
                            empty_container("[]")});
     } else if (kind == "object") {
       const std::string entry = join({basic("string"), key_sep(), basic("any")});
-      body = alternatives({join({"\"{\"", open(0), entry, repeat(basic_item_sep() + " " + entry, 0, kUnbounded),
-                                 close(0), "\"}\""}),
+      body = alternatives({join({"\"{\"", basic_ws(), entry, repeat(basic_item_sep() + " " + entry, 0, kUnbounded),
+                                 basic_ws(), "\"}\""}),
                            empty_container("{}")});
     } else {  // any
       body = "basic_number | basic_string | basic_boolean | basic_null | basic_array | basic_object";
@@ -455,8 +457,13 @@ class Converter {
                                   hi == kUnbounded ? kUnbounded : hi - 1)});
     }
     std::vector<std::string> alts;
-    if (hi != 0) alts.push_back(join({"\"[\"", open(depth), first, close(depth), "\"]\""}));
-    if (lo == 0) alts.push_back(empty_container("[]"));
+    if (hi != 0 && !item_rules.empty() && lo == 0) {
+      // xgrammar keeps the empty prefix inside the brackets: "[" open "" close "]" (differs with indent only).
+      alts.push_back(join({"\"[\"", open(depth), "(\"\" | " + first + ")", close(depth), "\"]\""}));
+    } else {
+      if (hi != 0) alts.push_back(join({"\"[\"", open(depth), first, close(depth), "\"]\""}));
+      if (lo == 0) alts.push_back(empty_container("[]"));
+    }
     define(name, alternatives(alts));
     return name;
   }
@@ -645,12 +652,14 @@ Result<std::string> Converter::visit_keyed_object(const json::object& obj, const
     return invalid_argument("minProperties is greater than maxProperties: " + std::to_string(lo) + " > " +
                             std::to_string(hi));
   }
-  const std::string entry = join({key, key_sep(), value});
+  // Each entry starts with the opening whitespace, also after a separator (as xgrammar: with indent, the
+  // separator's newline and the entry's both appear).
+  const std::string entry = join({open(depth), key, key_sep(), value});
   std::vector<std::string> alts;
   if (hi != 0) {
     const std::string more = repeat(item_sep(depth) + " " + entry, std::max<int64_t>(0, lo - 1),
                                      hi == kUnbounded ? kUnbounded : hi - 1);
-    alts.push_back(join({"\"{\"", open(depth), entry, more, close(depth), "\"}\""}));
+    alts.push_back(join({"\"{\"", entry, more, close(depth), "\"}\""}));
   }
   if (lo == 0) alts.push_back(empty_container("{}"));
   return add(hint, alternatives(alts));

@@ -1,5 +1,6 @@
 #include "structured/regex_to_ebnf.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,11 @@ CodepointSet word_set() {
   s.add('_', '_');
   return s;
 }
-// xgrammar's \s: [\f\n\r\t\v\u0020\u00a0]; in JSON-string mode without U+00A0 (so \S matches it there).
-CodepointSet space_set(bool json_string) {
+// xgrammar's \s: [\f\n\r\t\v\u0020\u00a0]; its lenient pattern engine leaves out U+00A0 (\S matches it).
+CodepointSet space_set(bool lenient) {
   CodepointSet s = CodepointSet::of('\t', '\r');
   s.add(' ', ' ');
-  if (!json_string) s.add(0xA0, 0xA0);
+  if (!lenient) s.add(0xA0, 0xA0);
   return s;
 }
 // What a JSON string may hold unescaped: no `"`, `\` or control characters.
@@ -48,7 +49,14 @@ class RegexParser {
   RegexParser(std::string_view re, const RegexOptions& options) : re_(re), options_(options) {}
 
   Result<std::string> parse() {
+    // xgrammar compiles an all-ASCII JSON-schema pattern with a more lenient engine than its regex converter.
+    lenient_ = options_.json_string &&
+               std::all_of(re_.begin(), re_.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
     if (!re_.empty() && re_[0] == '^') pos_ = 1;
+    if (lenient_ && re_.substr(pos_, 4) == "(?i)") {
+      case_insensitive_ = true;
+      pos_ += 4;
+    }
     PODSERVE_ASSIGN_OR_RETURN(std::string expr, parse_alternation(0));
     if (pos_ < re_.size()) return error("Unmatched ')'", pos_ + 1);
     return expr;
@@ -118,7 +126,11 @@ class RegexParser {
         }
       } else {
         const uint32_t cp = utf8_next(re_, &pos_);
-        utf8_append_codepoint(cp, &literal);
+        if (case_insensitive_ && ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))) {
+          PODSERVE_ASSIGN_OR_RETURN(element, class_element(ascii_case_folded(CodepointSet::of(cp, cp))));
+        } else {
+          utf8_append_codepoint(cp, &literal);
+        }
       }
       if (is_anchor) continue;
       PODSERVE_ASSIGN_OR_RETURN(std::string quantifier, parse_quantifier());
@@ -128,7 +140,9 @@ class RegexParser {
       }
       flush();
       if (!literal.empty()) element = ebnf_literal(literal);
-      elements.push_back(element + quantifier);
+      // A doubled quantifier came back as "q1)q2": open one group per ')' so it reads "((e q1) q2)".
+      const size_t closes = static_cast<size_t>(std::count(quantifier.begin(), quantifier.end(), ')'));
+      elements.push_back(std::string(closes, '(') + element + quantifier);
     }
     flush();
     if (elements.empty()) return std::string("\"\"");
@@ -138,14 +152,24 @@ class RegexParser {
   }
 
   Result<std::string> parse_group(int depth) {
-    const size_t open = pos_;
     ++pos_;  // '('
     if (peek() == '?') {
       const char kind = peek(1);
       if (kind == ':') {
         pos_ += 2;
+      } else if ((kind == '=' || kind == '!') && lenient_) {  // a lookahead matches no text: dropped
+        pos_ += 2;
+        PODSERVE_RETURN_IF_ERROR(parse_alternation(depth + 1).status());
+        if (peek() != ')' || at_end()) return error("The parenthesis is not closed.", re_.size() + 1);
+        ++pos_;
+        return std::string("\"\"");
       } else if (kind == '=' || kind == '!') {
         return error("Lookahead is not supported yet.", pos_ + 2);
+      } else if (kind == 'P' && peek(2) == '<' && lenient_) {
+        pos_ += 3;
+        while (!at_end() && peek() != '>') ++pos_;
+        if (at_end()) return error("The group name is not closed.");
+        ++pos_;
       } else if (kind == '<' && (peek(2) == '=' || peek(2) == '!')) {
         return error("Lookbehind is not supported yet.", pos_ + 3);
       } else if (kind == '<') {  // (?<name>...): a capture name, irrelevant to matching
@@ -158,7 +182,7 @@ class RegexParser {
       }
     }
     PODSERVE_ASSIGN_OR_RETURN(std::string inner, parse_alternation(depth + 1));
-    if (peek() != ')' || at_end()) return error("The parenthesis is not closed.", open + 1);
+    if (peek() != ')' || at_end()) return error("The parenthesis is not closed.", re_.size() + 1);
     ++pos_;
     return "( " + inner + " )";
   }
@@ -219,7 +243,10 @@ class RegexParser {
     }
     if (!at_end() && peek() == '?') ++pos_;  // lazy: same language
     if (!at_end() && (peek() == '*' || peek() == '+' || peek() == '?' || peek() == '{')) {
-      return error("Two consecutive repetition modifiers are not allowed.", pos_ + 1);
+      if (!lenient_) return error("Two consecutive repetition modifiers are not allowed.", pos_ + 1);
+      // Lenient engine: `a{2}{3}` repeats the repetition.
+      PODSERVE_ASSIGN_OR_RETURN(std::string outer, parse_quantifier());
+      return q + ")" + outer;  // parse_sequence opens the matching "(" (see wrap_doubled)
     }
     return q;
   }
@@ -245,10 +272,10 @@ class RegexParser {
     switch (c) {
       case 'd': return set(digit_set());
       case 'w': return set(word_set());
-      case 's': return set(space_set(options_.json_string));
+      case 's': return set(space_set(lenient_));
       case 'D': return set(digit_set().complement());
       case 'W': return set(word_set().complement());
-      case 'S': return set(space_set(options_.json_string).complement());
+      case 'S': return set(space_set(lenient_).complement());
       case 't': esc.cp = '\t'; return esc;
       case 'n': esc.cp = '\n'; return esc;
       case 'r': esc.cp = '\r'; return esc;
@@ -356,7 +383,18 @@ class RegexParser {
         set.add(lo.cp, lo.cp);
       }
     }
+    if (case_insensitive_) set = ascii_case_folded(set);
     return negated ? set.complement() : set;
+  }
+
+  static CodepointSet ascii_case_folded(const CodepointSet& set) {
+    CodepointSet out = set;
+    for (uint32_t c = 'a'; c <= 'z'; ++c) {
+      const uint32_t upper = c - 'a' + 'A';
+      if (set.contains(c)) out.add(upper, upper);
+      if (set.contains(upper)) out.add(c, c);
+    }
+    return out;
   }
 
   Result<Escape> class_atom() {
@@ -374,6 +412,8 @@ class RegexParser {
 
   std::string_view re_;
   RegexOptions options_;
+  bool lenient_ = false;           // JSON-schema pattern, all ASCII (see parse())
+  bool case_insensitive_ = false;  // lenient engine, leading (?i): ASCII letters match either case
   size_t pos_ = 0;
 };
 

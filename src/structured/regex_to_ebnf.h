@@ -16,6 +16,9 @@ namespace podserve::structured {
 struct RegexOptions {
   /// JSON-schema `pattern` mode (xgrammar's json_string): character classes (incl. `.` and \d\w\s) also
   /// exclude `"`, `\` and U+0000..U+001F, so a match stays inside a JSON string; literals stay raw.
+  /// xgrammar compiles an all-ASCII pattern with a more lenient engine, so then also (measured): look-aheads
+  /// are dropped (match as empty), a leading (?i) makes ASCII letters case-insensitive, (?P<name>...) is a
+  /// group, doubled quantifiers repeat (a{2}{3} = a{6}), and \s leaves out U+00A0.
   bool json_string = false;
 };
 

@@ -44,7 +44,7 @@ json::object handle(const json::object& req) {
   }
   const json::value& schema = req.at("schema");
   if (schema.is_string()) return answer(json_schema_to_ebnf(std::string(schema.as_string()), options));
-  return answer(json_schema_to_ebnf(schema, options));
+  return answer(json_schema_value_to_ebnf(schema, options));
 }
 
 }  // namespace

@@ -19,6 +19,14 @@ MODES = {
     "compact": {"options": {"any_whitespace": False, "separators": [",", ":"]},
                 "xgr": {"any_whitespace": False, "separators": (",", ":")}},
 }
+# xgrammar's other layouts (vLLM never asks for them): default separators (", ", ": ") and indent 2,
+# compared on a few cases.
+OTHER_MODES = {
+    "spaced": {"options": {"any_whitespace": False}, "xgr": {"any_whitespace": False}},
+    "indent": {"options": {"any_whitespace": False, "indent": 2}, "xgr": {"any_whitespace": False, "indent": 2}},
+}
+OTHER_MODE_CASES = {"nested_order", "prefix_items", "pattern_properties", "bare_object", "min_max_properties",
+                    "recursive_tree"}
 
 WEATHER = {"type": "object", "properties": {
     "location": {"type": "string", "description": "City and country"},
@@ -155,7 +163,7 @@ def _texts(instances, mode, rng):
     for inst in instances:
         compact = json.dumps(inst, ensure_ascii=False, separators=(",", ":"))
         texts += [compact, json.dumps(inst, ensure_ascii=False), json.dumps(inst, indent=2, ensure_ascii=False),
-                  json.dumps(inst)]
+                  json.dumps(inst), json.dumps(inst, ensure_ascii=False, separators=(",", ":"))]
         for _ in range(25):  # mutations: drop, insert, duplicate, swap, truncate
             i = rng.randrange(len(compact) + 1)
             kind = rng.randrange(5)
@@ -174,18 +182,24 @@ def _texts(instances, mode, rng):
     return texts
 
 
-@pytest.mark.parametrize("name,schema,instances", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("mode", list(MODES))
+ALL_MODES = {**MODES, **OTHER_MODES}
+
+
+@pytest.mark.parametrize("name,schema,instances,mode",
+                         [c + (m,) for c in CASES for m in MODES] +
+                         [c + (m,) for c in CASES if c[0] in OTHER_MODE_CASES for m in OTHER_MODES],
+                         ids=[f"{m}-{c[0]}" for c in CASES for m in MODES] +
+                         [f"{m}-{c[0]}" for c in CASES if c[0] in OTHER_MODE_CASES for m in OTHER_MODES])
 def test_same_language_as_xgrammar(driver, name, schema, instances, mode):
     for inst in instances:  # the cases themselves are right
         jsonschema.validate(inst, schema, format_checker=None)
-    options = dict(MODES[mode]["options"])
+    options = dict(ALL_MODES[mode]["options"])
     strict = name != "non_strict_extra"
     if not strict:
         options["strict_mode"] = False
     ours = driver.schema(schema, **options)
     assert "ebnf" in ours, ours
-    theirs = xgr.Grammar.from_json_schema(json.dumps(schema), strict_mode=strict, **MODES[mode]["xgr"])
+    theirs = xgr.Grammar.from_json_schema(json.dumps(schema), strict_mode=strict, **ALL_MODES[mode]["xgr"])
     rng = random.Random(name)
     assert_same_language(compile_grammar(xgr.Grammar.from_ebnf(ours["ebnf"])), compile_grammar(theirs),
                          _texts(instances, mode, rng), rng_seed=hash(name) % 1000, label=f"{name}/{mode}")
@@ -205,3 +219,41 @@ def test_additional_key_equal_to_declared_name_quirk(driver):
     assert live_prefix(ours, text)[1] is False
     for ok in ['{"é":"x"}', '{"éa":2}', '{"e":2,"f":3}']:
         assert live_prefix(ours, ok) == (len(ok), True) == live_prefix(theirs, ok)
+
+
+# Schemas xgrammar 0.2.8 refuses (Grammar.from_json_schema raises): podserve refuses them too, with vLLM's
+# "Failed to transform json schema into a grammar: ..." prefix.
+XGRAMMAR_ERRORS = [
+    False,
+    {"type": "foo"},
+    {"type": "integer", "minimum": 5, "maximum": 3},
+    {"type": "integer", "minimum": 1.5},
+    {"type": "integer", "maximum": 1e30},
+    {"type": "number", "exclusiveMinimum": 1, "maximum": 1},
+    {"type": "integer", "minimum": "x"},
+    {"type": "object", "minProperties": 1},
+    {"type": "object", "properties": {"a": {}}, "minProperties": 2},
+    {"type": "array", "items": {}, "minItems": 3, "maxItems": 2},
+    {"$ref": "#/$defs/missing"},
+    {"type": "string", "pattern": "(a"},
+    {"type": "string", "pattern": "é(?=b)"},
+    {"type": "object", "properties": {"a": {"type": "integer", "minimum": 3, "maximum": 1}}},
+]
+
+
+@pytest.mark.parametrize("schema", XGRAMMAR_ERRORS, ids=[json.dumps(s) for s in XGRAMMAR_ERRORS])
+def test_rejected_like_xgrammar(driver, schema):
+    with pytest.raises(Exception):
+        xgr.testing._get_matcher_from_grammar(xgr.Grammar.from_json_schema(json.dumps(schema)))
+    answer = driver.schema(schema)
+    assert answer.get("error", "").startswith("Failed to transform json schema into a grammar: "), answer
+
+
+def test_json_object_is_any_object(driver):
+    """structured_outputs.json_object: vLLM compiles {"type": "object"} (both whitespace settings)."""
+    for mode in MODES.values():
+        ours = driver.call({"json_object": True, "options": mode["options"]})["ebnf"]
+        theirs = xgr.Grammar.from_json_schema('{"type": "object"}', **mode["xgr"])
+        texts = ['{}', '{"a": [1, {"b": null}]}', '{"a":1,"b":"c"}', '[]', '1', '{"a" 1}', '{,}']
+        assert_same_language(compile_grammar(xgr.Grammar.from_ebnf(ours)), compile_grammar(theirs), texts,
+                             label="json_object")

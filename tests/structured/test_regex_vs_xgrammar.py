@@ -149,3 +149,55 @@ def test_pattern_same_language_as_xgrammar(driver, regex, samples):
     texts = _texts(['"' + s + '"' for s in samples] + [json.dumps(s) for s in samples], rng)
     assert_same_language(compile_grammar(xgr.Grammar.from_ebnf(ours["ebnf"])), compile_grammar(theirs), texts,
                          label="pattern " + regex)
+
+
+# JSON-schema patterns xgrammar compiles with its lenient engine (all-ASCII patterns): look-aheads dropped,
+# a leading (?i), (?P<name>...), doubled quantifiers; \s without U+00A0 there, with it for non-ASCII patterns.
+LENIENT_PATTERNS = [
+    (r"^(?=.*[A-Z])(?!x).{3,}$", ["aBc", "abc", "xyz"]),
+    (r"(?i)[a-c]x[^d]", ["BxA", "axe"]),
+    (r"(?i)hello world", ["HeLLo World"]),
+    (r"(?P<n>a)b", ["ab"]),
+    (r"a{2}{3}b?*", ["aaaaaa", "aaaaaabb"]),
+    (r"\s\S", [" \u00a0", " x"]),
+]
+
+PATTERN_REJECTED = [r"\bx", r"(a)\1", r"\p{L}", r"a(?i)b", r"(?<=a)b", r"é(?=b)", r"(?P<n>é)", r"é**", r"(?i)é"]
+
+
+@pytest.mark.parametrize("pattern,samples", LENIENT_PATTERNS, ids=[p for p, _ in LENIENT_PATTERNS])
+def test_lenient_pattern_same_language_as_xgrammar(driver, pattern, samples):
+    schema = {"type": "string", "pattern": pattern}
+    ours = driver.schema(schema)
+    assert "ebnf" in ours, ours
+    rng = random.Random(pattern)
+    texts = _texts([json.dumps(s, ensure_ascii=False) for s in samples], rng)
+    assert_same_language(compile_grammar(xgr.Grammar.from_ebnf(ours["ebnf"])),
+                         compile_grammar(xgr.Grammar.from_json_schema(json.dumps(schema))), texts,
+                         label="pattern " + pattern)
+
+
+@pytest.mark.parametrize("pattern", PATTERN_REJECTED)
+def test_pattern_rejected_like_xgrammar(driver, pattern):
+    schema = {"type": "string", "pattern": pattern}
+    with pytest.raises(Exception):
+        xgr.testing._get_matcher_from_grammar(xgr.Grammar.from_json_schema(json.dumps(schema)))
+    answer = driver.schema(schema)
+    assert answer.get("error", "").startswith("Failed to transform json schema into a grammar: Invalid pattern: "), answer
+
+
+def test_non_ascii_pattern_stays_inside_the_string(driver):
+    """A pattern with a non-ASCII character goes through xgrammar's plain regex converter, whose classes then
+    also match a raw `"`, `\\` or control character: for `é.` it accepts "é" + a raw newline, which is not
+    JSON (json.loads fails). podserve keeps every pattern's classes inside the JSON string; both agree
+    elsewhere (\\s there includes U+00A0)."""
+    schema = {"type": "string", "pattern": "é\\s."}
+    theirs = compile_grammar(xgr.Grammar.from_json_schema(json.dumps(schema)))
+    ours = compile_grammar(xgr.Grammar.from_ebnf(driver.schema(schema)["ebnf"]))
+    for raw in ['"é \n"', '"é\n\""']:
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(raw)
+        assert live_prefix(theirs, raw) == (len(raw), True)
+        assert live_prefix(ours, raw)[1] is False
+    for ok in ['"é\u00a0x"', '"é é"']:
+        assert live_prefix(ours, ok) == (len(ok), True) == live_prefix(theirs, ok)

@@ -113,7 +113,7 @@ def sample(compiled, rng, max_len=160):
     return None
 
 
-def assert_same_language(ours, theirs, texts, rng_seed=0, walks=40, label=""):
+def assert_same_language(ours, theirs, texts, rng_seed=0, walks=20, label=""):
     """Both compiled grammars treat every text alike (same live prefix, same ending), and random walks of
     each grammar's language are accepted by the other."""
     mismatches = []
