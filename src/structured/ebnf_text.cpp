@@ -107,7 +107,7 @@ std::string class_body(const CodepointSet& set) {
 std::string ebnf_literal(std::string_view utf8) {
   std::string out = "\"";
   size_t pos = 0;
-  while (pos < utf8.size()) append_char(utf8_next(utf8, &pos), false, &out);
+  while (pos < utf8.size()) append_char(utf8_decode_next(utf8, &pos), false, &out);
   out.push_back('"');
   return out;
 }
@@ -119,40 +119,6 @@ std::string ebnf_class(const CodepointSet& set) {
   std::string negative = class_body(inverse);
   if (negative.size() < positive.size()) return "[^" + negative + "]";
   return "[" + positive + "]";
-}
-
-uint32_t utf8_next(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[i]); };
-  const uint8_t b0 = byte(*pos);
-  int len = 0;
-  uint32_t cp = 0;
-  if (b0 < 0x80) {
-    ++*pos;
-    return b0;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07;
-  } else {
-    ++*pos;
-    return 0xFFFD;
-  }
-  if (*pos + len > text.size()) {
-    ++*pos;
-    return 0xFFFD;
-  }
-  for (int i = 1; i < len; ++i) {
-    const uint8_t b = byte(*pos + i);
-    if ((b & 0xC0) != 0x80) {
-      ++*pos;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  *pos += len;
-  return cp;
 }
 
 }  // namespace podserve::structured

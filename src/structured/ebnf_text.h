@@ -40,7 +40,4 @@ std::string ebnf_literal(std::string_view utf8);
 /// `[...]` matching exactly `set` (which must not be empty); `[^...]` when that is shorter.
 std::string ebnf_class(const CodepointSet& set);
 
-/// Decodes one UTF-8 code point at `*pos` (advancing it); invalid bytes decode as U+FFFD, one byte each.
-uint32_t utf8_next(std::string_view text, size_t* pos);
-
 }  // namespace podserve::structured

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "base/utf8.h"
 #include "structured/ebnf_text.h"
 #include "structured/regex_to_ebnf.h"
 
@@ -172,7 +173,7 @@ std::string node_rule(const TrieNode& node, const std::string& hint, const std::
       continue;
     }
     size_t pos = 0;
-    const uint32_t cp = utf8_next(token, &pos);
+    const uint32_t cp = utf8_decode_next(token, &pos);
     plain = plain.minus(CodepointSet::of(cp, cp));
     alts.push_back(ebnf_literal(token) + " " + node_rule(child, hint, rest, escape, add_rule));
   }

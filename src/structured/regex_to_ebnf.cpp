@@ -125,7 +125,7 @@ class RegexParser {
           utf8_append_codepoint(esc.cp, &literal);
         }
       } else {
-        const uint32_t cp = utf8_next(re_, &pos_);
+        const uint32_t cp = utf8_decode_next(re_, &pos_);
         if (case_insensitive_ && ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'))) {
           PODSERVE_ASSIGN_OR_RETURN(element, class_element(ascii_case_folded(CodepointSet::of(cp, cp))));
         } else {
@@ -311,7 +311,7 @@ class RegexParser {
     }
     if (c >= '1' && c <= '9') return error("Backreference is not supported yet.", backslash + 1);
     pos_ = backslash + 1;
-    esc.cp = utf8_next(re_, &pos_);  // an escaped metacharacter or an unknown escape: the character itself
+    esc.cp = utf8_decode_next(re_, &pos_);  // an escaped metacharacter or an unknown escape: the character itself
     return esc;
   }
 
@@ -400,7 +400,7 @@ class RegexParser {
   Result<Escape> class_atom() {
     if (peek() == '\\') return parse_escape(true);
     Escape esc;
-    esc.cp = utf8_next(re_, &pos_);
+    esc.cp = utf8_decode_next(re_, &pos_);
     return esc;
   }
 

@@ -12,7 +12,7 @@ import random
 import jsonschema
 import pytest
 
-from xgr import assert_same_language, compile_grammar, live_prefix, xgr
+from xgr import assert_same_language, compile_grammar, live_prefix, mutations, xgr
 
 MODES = {
     "any_whitespace": {"options": {}, "xgr": {"any_whitespace": True}},
@@ -164,20 +164,7 @@ def _texts(instances, mode, rng):
         compact = json.dumps(inst, ensure_ascii=False, separators=(",", ":"))
         texts += [compact, json.dumps(inst, ensure_ascii=False), json.dumps(inst, indent=2, ensure_ascii=False),
                   json.dumps(inst), json.dumps(inst, ensure_ascii=False, separators=(",", ":"))]
-        for _ in range(25):  # mutations: drop, insert, duplicate, swap, truncate
-            i = rng.randrange(len(compact) + 1)
-            kind = rng.randrange(5)
-            if kind == 0 and i < len(compact):
-                texts.append(compact[:i] + compact[i + 1:])
-            elif kind == 1:
-                texts.append(compact[:i] + rng.choice('"\\,:{}[]0-1.eE aZ\n\t') + compact[i:])
-            elif kind == 2:
-                j = rng.randrange(i, len(compact) + 1)
-                texts.append(compact[:j] + compact[i:j] + compact[j:])
-            elif kind == 3 and i + 1 < len(compact):
-                texts.append(compact[:i] + compact[i + 1] + compact[i] + compact[i + 2:])
-            else:
-                texts.append(compact[:i])
+        texts += mutations(compact, rng, 25, '"\\,:{}[]0-1.eE aZ\n\t')
     texts += ["", "null", "{}", "[]", '""', "0", "-0", "1e5", "{\"\":0}"]
     return texts
 

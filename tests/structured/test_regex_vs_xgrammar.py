@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from xgr import assert_same_language, compile_grammar, live_prefix, xgr
+from xgr import assert_same_language, compile_grammar, live_prefix, mutations, xgr
 
 # (regex, strings it fully matches under Python's re as well)
 REGEXES = [
@@ -79,17 +79,7 @@ REJECTED = [
 def _texts(samples, rng):
     texts = list(samples)
     for s in samples:
-        for _ in range(20):
-            i = rng.randrange(len(s) + 1)
-            kind = rng.randrange(4)
-            if kind == 0 and i < len(s):
-                texts.append(s[:i] + s[i + 1:])
-            elif kind == 1:
-                texts.append(s[:i] + rng.choice("a0 -.\n\"\\é") + s[i:])
-            elif kind == 2:
-                texts.append(s + s[i:])
-            else:
-                texts.append(s[:i])
+        texts += mutations(s, rng, 20, "a0 -.\n\"\\é")
     return texts + ["", " ", "a", "0"]
 
 

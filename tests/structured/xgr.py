@@ -113,6 +113,27 @@ def sample(compiled, rng, max_len=160):
     return None
 
 
+def mutations(text, rng, count, inserts):
+    """`count` near-misses of `text`: a character dropped, inserted (from `inserts`), a slice repeated, two
+    characters swapped, or the text cut short."""
+    out = []
+    for _ in range(count):
+        i = rng.randrange(len(text) + 1)
+        kind = rng.randrange(5)
+        if kind == 0 and i < len(text):
+            out.append(text[:i] + text[i + 1:])
+        elif kind == 1:
+            out.append(text[:i] + rng.choice(inserts) + text[i:])
+        elif kind == 2:
+            j = rng.randrange(i, len(text) + 1)
+            out.append(text[:j] + text[i:j] + text[j:])
+        elif kind == 3 and i + 1 < len(text):
+            out.append(text[:i] + text[i + 1] + text[i] + text[i + 2:])
+        else:
+            out.append(text[:i])
+    return out
+
+
 def assert_same_language(ours, theirs, texts, rng_seed=0, walks=20, label=""):
     """Both compiled grammars treat every text alike (same live prefix, same ending), and random walks of
     each grammar's language are accepted by the other."""
