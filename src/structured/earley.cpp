@@ -5,9 +5,14 @@ namespace podserve::structured {
 EarleyParser::EarleyParser(const RuleAutomata* automata) : a_(automata) { reset(); }
 
 void EarleyParser::reset() {
-  reset_to_state(a_->rule_start[static_cast<size_t>(a_->root)]);
+  items_.clear();
+  set_begin_.assign({0, 0});
+  goal_complete_.clear();
   goal_rule_ = a_->root;
-  goal_complete_.back() = false;
+  goal_origin_ = 0;
+  add({a_->rule_start[static_cast<size_t>(a_->root)], 0});
+  close_last_set();
+  goal_complete_.push_back(false);
   for (const Item* it = current_begin(); it != current_end(); ++it) {
     const auto& st = a_->states[static_cast<size_t>(it->state)];
     if (st.final && st.rule == goal_rule_ && it->origin == 0) goal_complete_.back() = true;
@@ -19,7 +24,8 @@ void EarleyParser::reset_to_state(int32_t state) {
   set_begin_.assign({0, 0});
   goal_complete_.clear();
   goal_rule_ = a_->states[static_cast<size_t>(state)].rule;
-  add({state, 0});
+  goal_origin_ = kOutside;
+  add({state, kOutside});
   close_last_set();
   // Completing at depth 0 means "the start state was already final": not a byte-driven exit.
   goal_complete_.push_back(false);
@@ -46,7 +52,7 @@ void EarleyParser::close_last_set() {
       add({a_->rule_start[static_cast<size_t>(edge.rule)], k});
       if (a_->rule_nullable[static_cast<size_t>(edge.rule)]) add({edge.target, item.origin});
     }
-    if (!st.final || item.origin == k) continue;
+    if (!st.final || item.origin == k || item.origin == kOutside) continue;
     // Complete: advance the items of the origin set that wait for this rule.
     const uint32_t ob = set_begin_[static_cast<size_t>(item.origin)], oe = set_begin_[static_cast<size_t>(item.origin) + 1];
     for (uint32_t j = ob; j < oe; ++j) {
@@ -81,7 +87,7 @@ bool EarleyParser::advance(uint8_t byte) {
   const auto k = static_cast<int32_t>(set_begin_.size() - 2);
   for (size_t i = set_begin_[static_cast<size_t>(k)]; i < items_.size(); ++i) {
     const RuleAutomata::State& st = a_->states[static_cast<size_t>(items_[i].state)];
-    if (st.final && items_[i].origin == 0 && st.rule == goal_rule_) {
+    if (st.final && items_[i].origin == goal_origin_ && st.rule == goal_rule_) {
       complete = true;
       break;
     }

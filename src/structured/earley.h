@@ -24,9 +24,12 @@ class EarleyParser {
 
   /// Restarts at the root rule.
   void reset();
-  /// Restarts inside one rule: set 0 is the closure of (state, origin 0). goal_complete() then tells whether
-  /// that rule has ended (from origin 0) at the current position: what the mask cache calls leaving the rule.
+  /// Restarts inside one rule: set 0 is the closure of (state, kOutside). goal_complete() then tells whether
+  /// that rule has ended at the current position: what the mask cache calls leaving the rule. The start item's
+  /// origin lies before set 0, so its completion advances nothing here (an item of set 0 that waits for the
+  /// same rule waits for a derivation starting at 0, not for this one).
   void reset_to_state(int32_t state);
+  static constexpr int32_t kOutside = -1;
 
   /// Feeds one byte; false (and nothing changes) when no item can read it.
   bool advance(uint8_t byte);
@@ -54,6 +57,7 @@ class EarleyParser {
 
   const RuleAutomata* a_;
   int32_t goal_rule_ = 0;
+  int32_t goal_origin_ = 0;  // 0 for the root, kOutside inside a rule
   std::vector<Item> items_;
   std::vector<uint32_t> set_begin_;  // set k = items_[set_begin_[k], set_begin_[k + 1]); the last entry = end
   std::vector<bool> goal_complete_;  // per set
