@@ -48,7 +48,7 @@ Result<Grammar> grammar_for(const StructuredConstraint& c) {
     }
     case StructuredConstraint::Kind::kGrammar: {
       Result<Grammar> g = parse_ebnf(c.spec);
-      if (!g.ok()) return invalid_argument("Invalid grammar specification: " + g.status().message());
+      if (!g.ok()) return invalid_argument("Invalid grammar specification. " + g.status().message());
       return g;
     }
     case StructuredConstraint::Kind::kJsonSchema:
