@@ -10,7 +10,7 @@ MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
 .PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean \
-        fuzz-build fuzz fuzz-ci
+        fuzz-build fuzz fuzz-replay fuzz-ci
 
 all: build
 
@@ -61,7 +61,9 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
-# summary in build/fuzz/summary.md. fuzz-ci replays the committed corpora, then fuzzes each target for 30 s.
+# summary in build/fuzz/summary.md. fuzz-replay runs every committed corpus input (crash regressions included) once;
+# fuzz-ci replays, then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full
+# sanitizer build (clang), which costs far more than CI's budget allows (the findings' reproducers are unit tests).
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
 fuzz-build: setup model
@@ -71,8 +73,10 @@ fuzz-build: setup model
 fuzz: fuzz-build
 	scripts/fuzz run --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
-fuzz-ci: fuzz-build
+fuzz-replay: fuzz-build
 	scripts/fuzz replay
+
+fuzz-ci: fuzz-replay
 	scripts/fuzz run --seconds 30 --jobs $(FUZZ_JOBS)
 
 bench: build model
