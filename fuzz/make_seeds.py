@@ -140,6 +140,13 @@ CHAT_BODIES = [
      "repetition_penalty": 1.1, "logit_bias": {"42": 10}, "stop_token_ids": [2], "ignore_eos": True,
      "min_tokens": 1, "skip_special_tokens": False, "include_stop_str_in_output": True, "best_of": 2,
      "truncate_prompt_tokens": 10, "request_id": "r1", "user": "u"},
+    {"messages": CHAT, "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {
+        "type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}}}},
+    {"messages": CHAT, "response_format": {"type": "json_object"}, "stream": True},
+    {"messages": CHAT, "structured_outputs": {"regex": "[a-z]{3}\\d"}},
+    {"messages": CHAT, "structured_outputs": {"choice": ["yes", "no"]}, "n": 2},
+    {"messages": CHAT, "structured_outputs": {"grammar": "root ::= \"a\" | \"b\""}},
+    {"messages": CHAT, "guided_json": {"type": "array"}, "guided_decoding_backend": "xgrammar"},
 ]
 COMPLETION_BODIES = [
     {"prompt": "Once upon a time"},
@@ -207,6 +214,21 @@ def http_seeds():
         write("http", r)
 
 
+def structured_seeds():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mask_cases", ROOT / "tests" / "structured" / "mask_cases.py")
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    # Mode byte: 0 JSON Schema, 1 regex, 2 EBNF, 3 choice, 4 json_object; 8: no free whitespace; 0x80: SmolLM2.
+    groups = [(0, [(json.dumps(s), t) for s, t in cases.JSON_SCHEMAS]), (1, cases.REGEXES), (2, cases.GRAMMARS),
+              (3, [(json.dumps(c), c) for c in cases.CHOICES]), (4, [("", ['{"a": [1, true]}', "[]"])])]
+    for mode, items in groups:
+        for i, (spec_text, strings) in enumerate(items):
+            for j, text in enumerate(strings[:2]):
+                flags = mode | (8 if (i + j) % 3 == 2 else 0) | (0x80 if (i + j) % 4 == 3 else 0)
+                write("structured", bytes([flags]) + spec_text.encode() + SEP + text.encode())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", type=Path, default=ROOT.parent / "shared" / "fixtures")
@@ -217,6 +239,7 @@ def main():
     jinja_seeds(args.fixtures)
     request_seeds()
     http_seeds()
+    structured_seeds()
     for d in sorted(OUT.iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")
 
