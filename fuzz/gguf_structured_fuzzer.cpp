@@ -79,7 +79,8 @@ RawGguf read_raw(const std::string& bytes) {
   auto parsed = podserve::GgufFile::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "base");
   if (!parsed.ok()) fail("set-up: a base GGUF does not parse", parsed.status().to_string());
   RawGguf g;
-  g.arch = parsed->get_string("general.architecture").value_or("");
+  auto arch = parsed->get_string("general.architecture");
+  g.arch = arch.ok() ? *arch : "";
   Walker w(bytes);
   w.get<uint32_t>();
   w.get<uint32_t>();
@@ -182,7 +183,7 @@ const std::vector<std::string>& product_keys() {
 }
 
 std::string product_key(FuzzedDataProvider& in, const std::string& arch) {
-  std::string key = in.PickValueInArray(product_keys().data(), product_keys().size());
+  std::string key = product_keys()[in.ConsumeIntegralInRange<size_t>(0, product_keys().size() - 1)];
   if (key.rfind("{arch}", 0) == 0) key = arch + key.substr(6);
   return key;
 }
