@@ -124,7 +124,7 @@ uint64_t interesting(FuzzedDataProvider& in) {
                                          ~0ull,      ~0ull - 1};
   if (in.ConsumeBool()) return in.ConsumeIntegral<uint64_t>();
   uint64_t v = in.PickValueInArray(kValues);
-  return in.ConsumeBool() ? v : static_cast<uint64_t>(-static_cast<int64_t>(v));
+  return in.ConsumeBool() ? v : 0 - v;  // two's-complement negation, defined for 1 << 63 too
 }
 
 template <typename T>
