@@ -61,14 +61,15 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
-# summary in build/fuzz/summary.md. fuzz-replay runs every committed corpus input (crash regressions included) once;
-# fuzz-ci replays, then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full
-# sanitizer build (clang), which costs far more than CI's budget allows (the findings' reproducers are unit tests).
+# summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,
+# then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full sanitizer build
+# (clang), which costs far more than CI's budget allows (the findings' reproducers are unit tests).
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
 fuzz-build: setup model
 	cmake --preset fuzz $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset fuzz --target fuzzers -j $(JOBS)
+	$(PYTHON) fuzz/make_seeds.py >/dev/null
 
 fuzz: fuzz-build
 	scripts/fuzz run --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
