@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (!vocab.ok()) fail("set-up: SmolLM2 vocabulary", vocab.status().to_string());
   auto tok = podserve::Tokenizer::create(*vocab);
   if (!tok.ok()) fail("set-up: SmolLM2 tokenizer", tok.status().to_string());
-  vocabs().push_back({"smollm2-gguf", std::make_unique<podserve::Tokenizer>(std::move(tok).value()), true});
+  vocabs().push_back({"smollm2-gguf", std::make_unique<podserve::Tokenizer>(std::move(tok).value()), true, {}});
   add_fixture("llama2", false);
   add_fixture("llama3_1", true);
   add_fixture("qwen3", false);
