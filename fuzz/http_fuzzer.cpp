@@ -41,11 +41,12 @@ Server& server() {
     const podserve::Tokenizer& tok = *stack.tokenizer;
     auto renderer = podserve::openai::PromptRenderer::create(stack.engine->chat_template(),
                                                              tok.token_text(tok.bos_id()), tok.token_text(tok.eos_id()));
-    x->service = std::make_unique<podserve::openai::OpenAiService>(
-        *stack.engine,
-        podserve::openai::ServiceOptions{std::string(podserve::fuzz::kServedModel), "model", "assistant",
-                                         {kApiKey}, 20, {}},
-        std::move(renderer).value());
+    podserve::openai::ServiceOptions service_options;
+    service_options.served_model_name = std::string(podserve::fuzz::kServedModel);
+    service_options.model_root = "model";
+    service_options.api_keys = {kApiKey};
+    x->service = std::make_unique<podserve::openai::OpenAiService>(*stack.engine, service_options,
+                                                                   std::move(renderer).value());
     http::Router router;
     x->service->register_routes(router);
     http::ServerOptions options;

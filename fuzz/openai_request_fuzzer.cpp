@@ -7,18 +7,9 @@
 #include "support/fuzz_common.h"
 #include "support/openai_stack.h"
 
-namespace {
-
-podserve::worker::InProcessRoutes& routes() {
-  static podserve::worker::InProcessRoutes r(podserve::fuzz::openai_stack().router(), 1);
-  return r;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   podserve::fuzz::quiet_logs();
-  (void)routes();
+  (void)podserve::fuzz::openai_routes();
   return 0;
 }
 
@@ -26,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   static const char* kPaths[] = {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize"};
   const char* path = kPaths[data[0] % 4];
-  podserve::worker::RouteCall call =
-      routes().start("POST", path, std::string(reinterpret_cast<const char*>(data + 1), size - 1));
+  podserve::worker::RouteCall call = podserve::fuzz::openai_routes().start(
+      "POST", path, std::string(reinterpret_cast<const char*>(data + 1), size - 1));
   std::vector<podserve::worker::RouteEvent> events;
   while (call.next(&events)) {
   }

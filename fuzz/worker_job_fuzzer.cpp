@@ -10,18 +10,9 @@
 #include "support/openai_stack.h"
 #include "worker/job_runner.h"
 
-namespace {
-
-podserve::worker::InProcessRoutes& routes() {
-  static podserve::worker::InProcessRoutes r(podserve::fuzz::openai_stack().router(), 1);
-  return r;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   podserve::fuzz::quiet_logs();
-  (void)routes();
+  (void)podserve::fuzz::openai_routes();
   return 0;
 }
 
@@ -33,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   podserve::worker::WorkerConfig config;
   config.raw_openai_output = size % 2 == 0;  // RAW_OPENAI_OUTPUT both ways
   podserve::worker::JobControl control;
-  const podserve::worker::JobOutcome outcome =
-      podserve::worker::run_job(input, config, routes(), control, [](const boost::json::value&) {});
+  const podserve::worker::JobOutcome outcome = podserve::worker::run_job(
+      input, config, podserve::fuzz::openai_routes(), control, [](const boost::json::value&) {});
   if (outcome.fatal) podserve::fuzz::fail("a job input made the routes answer 5xx", outcome.error.value_or(""));
   return 0;
 }

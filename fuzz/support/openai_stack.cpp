@@ -22,14 +22,16 @@ std::unique_ptr<OpenAiStack> build() {
   auto tok = Tokenizer::create(*vocab);
   if (!tok.ok()) fail("set-up: SmolLM2 tokenizer", tok.status().to_string());
   stack->tokenizer = std::make_unique<Tokenizer>(std::move(tok).value());
-  const std::string chat_template = file->get_string("tokenizer.chat_template").value_or("");
+  auto template_text = file->get_string("tokenizer.chat_template");
+  const std::string chat_template = template_text.ok() ? *template_text : "";
   const Tokenizer& t = *stack->tokenizer;
   auto renderer = openai::PromptRenderer::create(chat_template, t.token_text(t.bos_id()), t.token_text(t.eos_id()));
   if (!renderer.ok()) fail("set-up: SmolLM2 chat template", renderer.status().to_string());
   stack->engine = std::make_unique<CaptureEngine>(t, chat_template, kMaxModelLen);
-  stack->service = std::make_unique<openai::OpenAiService>(
-      *stack->engine, openai::ServiceOptions{std::string(kServedModel), model_path(), "assistant", {}, 20, {}},
-      std::move(renderer).value());
+  openai::ServiceOptions options;
+  options.served_model_name = std::string(kServedModel);
+  options.model_root = model_path();
+  stack->service = std::make_unique<openai::OpenAiService>(*stack->engine, options, std::move(renderer).value());
   return stack;
 }
 
@@ -51,6 +53,11 @@ http::Router OpenAiStack::router() const {
 const OpenAiStack& openai_stack() {
   static const std::unique_ptr<OpenAiStack> stack = build();
   return *stack;
+}
+
+worker::InProcessRoutes& openai_routes() {
+  static worker::InProcessRoutes routes(openai_stack().router(), 1);
+  return routes;
 }
 
 void check_answer(const std::vector<worker::RouteEvent>& events) {

@@ -26,6 +26,9 @@ struct OpenAiStack {
 /// The process's stack (built on first use).
 const OpenAiStack& openai_stack();
 
+/// In-process calls into the process's stack (as `podserve worker` makes them), built on first use.
+worker::InProcessRoutes& openai_routes();
+
 /// The served model name requests may name.
 inline constexpr std::string_view kServedModel = "SmolLM2";
 
