@@ -57,9 +57,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     request = boost::json::parse(parts[1], ec);
     if (ec) request = nullptr;
   }
+  boost::json::value request_messages;  // moved out of the request before "messages" is erased from it
   if (request.is_object()) {
-    if (const boost::json::value* m = request.as_object().if_contains("messages"); m && m->is_array()) {
-      messages = m;
+    if (boost::json::value* m = request.as_object().if_contains("messages"); m && m->is_array()) {
+      request_messages = std::move(*m);
+      messages = &request_messages;
       request.as_object().erase("messages");
     }
     Result<jinja::Value> kwargs = value_from_json(request);
