@@ -97,7 +97,7 @@ void pack_block_k4(DType t, const uint8_t* const* rows, uint8_t* out) {
   }
 }
 
-// Q6_K (packed_weights.h): d, scale pairs, then per (half, quad) the two low-nibble vectors and the high bits.
+// Q6_K (packed_weights.h): d, scale pairs, then per (half, quad) the three vectors A, B, C.
 void pack_block_q6k(const uint8_t* const* rows, uint8_t* out) {
   std::memset(out, 0, static_cast<size_t>(group_block_bytes(DType::kQ6_K)));
   for (int j = 0; j < kPackRows; ++j) {
@@ -106,11 +106,14 @@ void pack_block_q6k(const uint8_t* const* rows, uint8_t* out) {
     std::memcpy(out + 2 * j, wb + 208, 2);
     for (int s = 0; s < 16; ++s) out[16 + 16 * (s / 2) + 2 * j + s % 2] = wb[192 + s];
     for (int h = 0; h < 2; ++h) {
-      for (int q = 0; q < 8; ++q) {
-        uint8_t* v = out + 144 + 96 * (8 * h + q) + 4 * j;
-        std::memcpy(v, wb + 64 * h + 4 * q, 4);             // ql_a: low nibbles weights +0, high +64
-        std::memcpy(v + 32, wb + 64 * h + 32 + 4 * q, 4);   // ql_b: +32, +96
-        std::memcpy(v + 64, wb + 128 + 32 * h + 4 * q, 4);  // qh: 2 bits each for +0, +32, +64, +96
+      for (int l = 0; l < 32; ++l) {  // the 6-bit weights 128h + l + 32k, k = 0..3
+        const uint8_t lo_a = wb[64 * h + l], lo_b = wb[64 * h + 32 + l], hi = wb[128 + 32 * h + l];
+        const int q0 = (lo_a & 0x0f) | (hi & 3) << 4, q1 = (lo_b & 0x0f) | ((hi >> 2) & 3) << 4;
+        const int q2 = (lo_a >> 4) | ((hi >> 4) & 3) << 4, q3 = (lo_b >> 4) | ((hi >> 6) & 3) << 4;
+        uint8_t* v = out + 144 + 96 * (8 * h + l / 4) + 4 * j + l % 4;
+        v[0] = static_cast<uint8_t>(q0 | (q2 & 3) << 6);
+        v[32] = static_cast<uint8_t>(q1 | (q3 & 3) << 6);
+        v[64] = static_cast<uint8_t>((q2 >> 2) | (q3 >> 2) << 4);
       }
     }
   }

@@ -21,8 +21,9 @@
 //         weights 64c+4q+i of sub-block 2c, high: 64c+32+4q+i of sub-block 2c+1)
 //   Q5_K: as Q4_K with qh[4][8][row] before the quants (bits i / 4+i: fifth bits of the low / high nibbles)
 //   Q6_K: d[8], scale pairs [8][row][2] (signed), then per half h = 0..1 and quad q = 0..7 three 32-byte vectors
-//         [row][4]: the file's ql bytes 64h+4q.. (low nibbles weights 128h+4q+i, high +64), ql 64h+32+4q..
-//         (+32, +96) and qh 128+32h+4q.. (2 bits each for +0, +32, +64, +96)
+//         A, B, C [row][4] holding the 6-bit weights w_k = 128h + 32k + 4q + i (k = 0..3) of each row as
+//         A = w_0 | (w_2 & 3) << 6, B = w_1 | (w_3 & 3) << 6, C = w_2 >> 2 | (w_3 >> 2) << 4 (cheaper to split than
+//         the file's nibble and 2-bit planes)
 // A view with a packed copy (MatrixView::packed) keeps its file layout too: the other paths and the embedding
 // lookup read that one.
 #pragma once

@@ -103,7 +103,8 @@ inline void superblock_q6k(const uint8_t* pb, const KActBlock* const* a, __m256*
     const __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc + 16 * p)));
     for (int t = 0; t < T; ++t) corr[t] = _mm256_add_epi32(corr[t], _mm256_madd_epi16(s, bcast4(a[t]->bsums + 2 * p)));
   }
-  const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(0x03);
+  const __m256i low6 = _mm256_set1_epi8(0x3f), low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
+  const __m256i low2 = _mm256_set1_epi8(0x03);
   for (int h = 0; h < 2; ++h) {
     for (int sub = 0; sub < 2; ++sub) {  // quads 4 sub .. 4 sub + 3: sub-blocks 8h + 2k + sub
       __m256i scale[4];
@@ -118,15 +119,14 @@ inline void superblock_q6k(const uint8_t* pb, const KActBlock* const* a, __m256*
         for (int qq = q2; qq < q2 + 2; ++qq) {
           const int q = 4 * sub + qq;
           const uint8_t* v = pb + 144 + 96 * (8 * h + q);
-          const __m256i qa = load32(v), qb = load32(v + 32), qh = load32(v + 64);
+          const __m256i va = load32(v), vb = load32(v + 32), vc = load32(v + 64);
           __m256i w[4];
-          w[0] = _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
-          w[1] = _mm256_or_si256(_mm256_and_si256(qb, low4),
-                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), low2), 4));
-          w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4),
-                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
-          w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
-                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
+          w[0] = _mm256_and_si256(va, low6);
+          w[1] = _mm256_and_si256(vb, low6);
+          w[2] = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(vc, low4), 2),
+                                 _mm256_and_si256(_mm256_srli_epi16(va, 6), low2));
+          w[3] = _mm256_or_si256(_mm256_srli_epi16(_mm256_and_si256(vc, high4), 2),
+                                 _mm256_and_si256(_mm256_srli_epi16(vb, 6), low2));
           for (int t = 0; t < T; ++t) {
             for (int k = 0; k < 4; ++k) {
               p[t][k] = _mm256_add_epi16(p[t][k], _mm256_maddubs_epi16(w[k], bcast4(a[t]->qs + 128 * h + 32 * k + 4 * q)));
