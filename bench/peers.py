@@ -232,11 +232,12 @@ class Transformers:
 
 
 class ServerProcess:
-    """An OpenAI-compatible server in a subprocess; ready once GET /v1/models answers. Restartable, so a server
-    left busy by a timed-out load can be reset before the next measurement."""
+    """An OpenAI-compatible server in a subprocess; ready once GET `ready_path` answers 200 (llama-server answers
+    /v1/models while it still loads the model and 503s completions then: it waits on /health). Restartable, so a
+    server left busy by a timed-out load can be reset before the next measurement."""
 
-    def __init__(self, name, cmd, port, env=None):
-        self.name, self.cmd, self.env = name, cmd, env
+    def __init__(self, name, cmd, port, env=None, ready_path="/v1/models"):
+        self.name, self.cmd, self.env, self.ready_path = name, cmd, env, ready_path
         self.base = f"http://127.0.0.1:{port}"
         self.proc = None
 
@@ -250,10 +251,11 @@ class ServerProcess:
                 with open(self.log.name, errors="replace") as f:
                     raise RuntimeError(f"{self.name} exited: " + f.read()[-2000:])
             try:
-                if requests.get(self.base + "/v1/models", timeout=5).ok:
+                if requests.get(self.base + self.ready_path, timeout=5).ok:
                     return self
             except requests.RequestException:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start in {timeout} s")
 
     def stop(self):

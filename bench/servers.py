@@ -52,7 +52,8 @@ def llama_server(llama_bin, model, threads, input_len, output_len):
         n_ctx = c * (input_len + output_len + 64)
         return peers.ServerProcess("llama-server", [
             str(pathlib.Path(llama_bin) / "llama-server"), "-m", model, "--host", "127.0.0.1", "--port", str(port),
-            "-t", str(threads), "-tb", str(threads), "-np", str(c), "-cb", "-c", str(n_ctx), "--no-webui"], port)
+            "-t", str(threads), "-tb", str(threads), "-np", str(c), "-cb", "-c", str(n_ctx), "--no-webui"], port,
+            ready_path="/health")
     return Server("llama-server", pathlib.Path(model).name, {"ignore_eos": True}, make, per_level=True)
 
 
