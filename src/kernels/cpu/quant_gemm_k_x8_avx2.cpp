@@ -15,17 +15,16 @@
 #include "base/check.h"
 #include "kernels/cpu/packed_weights.h"
 #include "kernels/cpu/quant_gemm_k.h"
+#include "kernels/cpu/x8_avx2.h"
 
 namespace podserve::kernels::gemm {
 namespace {
 
-inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m256i bcast4(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-inline __m256 halves(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+using x8_avx2::bcast4;
+using x8_avx2::fifth_bits;
+using x8_avx2::halves;
+using x8_avx2::load32;
+using x8_avx2::store_group;
 
 // From 16 bytes [row][2] (a pair of sub-block scales per row): lane j = (s, s) as int16, s = the first (kOdd =
 // false) or second of row j's pair; signed (Q6_K) or unsigned (Q4_K/Q5_K).
@@ -36,19 +35,6 @@ inline __m256i scale_pair(const uint8_t* p) {
                            : _mm_setr_epi8(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
   const __m128i d = _mm_shuffle_epi8(v, dup);
   return kSigned ? _mm256_cvtepi8_epi16(d) : _mm256_cvtepu8_epi16(d);
-}
-
-// As quant_gemm_x8_avx2.cpp's fifth_bits: Q5_K's fifth bits of one quant vector onto its nibbles.
-inline void fifth_bits(const uint8_t* qh8, __m256i* lo, __m256i* hi) {
-  int64_t v;
-  std::memcpy(&v, qh8, 8);
-  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,  //
-                                          4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi64x(v), spread);
-  const __m256i mask_lo = _mm256_set1_epi32(0x08040201), mask_hi = _mm256_set1_epi32(static_cast<int>(0x80402010u));
-  const __m256i bit = _mm256_set1_epi8(0x10);
-  *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask_lo), mask_lo), bit));
-  *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask_hi), mask_hi), bit));
 }
 
 // Q4_K/Q5_K: one group-super-block against T tokens; apair[t]: 4 int32 words, word p = (asum_2p, asum_2p+1) as
@@ -164,16 +150,7 @@ inline void group_tokens(const MatrixView& w, int64_t g, const KActBlock* acts, 
       superblock_k4<WT, T>(pg + b * gbytes, a, ap, acc);
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + (t0 + t) * w.rows;
-    if (r0 == 8 * g && r1 == 8 * g + 8) {
-      _mm256_storeu_ps(yt + r0, acc[t]);
-    } else {
-      alignas(32) float out[8];
-      _mm256_store_ps(out, acc[t]);
-      for (int64_t r = r0; r < r1; ++r) yt[r] = out[r - 8 * g];
-    }
-  }
+  store_group<T>(acc, g, r0, r1, t0, w.rows, y);
 }
 
 constexpr int64_t kTokenBlock = 32;  // activations (~8.5 KiB per 2048 columns and token) kept in L2

@@ -17,6 +17,7 @@
 #include "base/check.h"
 #include "kernels/cpu/packed_weights.h"
 #include "kernels/cpu/quant_gemm.h"
+#include "kernels/cpu/x8_avx2.h"
 
 namespace podserve::kernels::gemm {
 namespace {
@@ -30,27 +31,11 @@ template <> struct X8<DType::kQ4_1> { static constexpr int kM = 16, kQh = -1, kQ
 template <> struct X8<DType::kQ5_0> { static constexpr int kM = -1, kQh = 16, kQs = 48, kBias = 16; };
 template <> struct X8<DType::kQ5_1> { static constexpr int kM = 16, kQh = 32, kQs = 64, kBias = 0; };
 
-inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m256i bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
-inline __m256 halves(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-
-// 0x10 in byte i of lane j where bit i (lo) or 4 + i (hi) of qh[j] is set: Q5's fifth bits for one 32-byte quant
-// vector (rows as lanes).
-inline void fifth_bits(const uint8_t* qh8, __m256i* lo, __m256i* hi) {
-  int64_t v;
-  std::memcpy(&v, qh8, 8);
-  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,  //
-                                          4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi64x(v), spread);
-  const __m256i mask_lo = _mm256_set1_epi32(0x08040201), mask_hi = _mm256_set1_epi32(static_cast<int>(0x80402010u));
-  const __m256i bit = _mm256_set1_epi8(0x10);
-  *lo = _mm256_or_si256(*lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask_lo), mask_lo), bit));
-  *hi = _mm256_or_si256(*hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask_hi), mask_hi), bit));
-}
+using x8_avx2::bcast4;
+using x8_avx2::fifth_bits;
+using x8_avx2::halves;
+using x8_avx2::load32;
+using x8_avx2::store_group;
 
 // One group-block (8 rows x 32 weights) against T tokens' activation blocks a[t]; acc[t] lane j = row j.
 // asum[t]: sum of a[t]'s quants (used for the bias).
@@ -114,16 +99,7 @@ inline void group_tokens(const MatrixView& w, int64_t g, const ActBlock* acts, c
     }
     group_block<WT, T>(pg + b * gbytes, a, asum, acc);
   }
-  for (int t = 0; t < T; ++t) {
-    float* yt = y + (t0 + t) * w.rows;
-    if (r0 == 8 * g && r1 == 8 * g + 8) {
-      _mm256_storeu_ps(yt + r0, acc[t]);
-    } else {
-      alignas(32) float out[8];
-      _mm256_store_ps(out, acc[t]);
-      for (int64_t r = r0; r < r1; ++r) yt[r] = out[r - 8 * g];
-    }
-  }
+  store_group<T>(acc, g, r0, r1, t0, w.rows, y);
 }
 
 constexpr int64_t kTokenBlock = 64;  // activations kept in L2 per pass over the rows
