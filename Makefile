@@ -59,9 +59,12 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 
-bench: build model
+# llama.cpp's llama-bench / llama-server are built once from the pinned llama-cpp-python sdist (cached).
+# BENCH_ARGS=--quick for a smoke run (bench/run.py --help lists the others).
+bench: build model model-gemma3
 	@scripts/setup --ref
-	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL)
+	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
+	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -32,6 +32,10 @@ void quantize_acts_avx2(const float* x, int64_t n, int64_t cols, ActBlock* out);
 /// Portable scalar version and the two SIMD builds of quant_gemm_impl.inc.
 void gemm_rows_scalar(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 void gemm_rows_avx2(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
+/// gemm_rows_avx2 over w.packed (packed_weights.h; quant_gemm_x8_avx2.cpp): gemm_rows_avx2 takes it when the view
+/// has a packed copy. Same bits.
+void gemm_rows_packed_avx2(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end,
+                           float* y);
 void gemm_rows_avxvnni(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 /// AVX-512 + AVX512-VNNI, 16 rows per pass (quant_gemm_avx512.cpp); same bits as the others.
 void gemm_rows_avx512(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
