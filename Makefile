@@ -63,7 +63,7 @@ goldens: model model-gemma3
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,
 # then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full sanitizer build
-# (clang), which costs far more than CI's budget allows (the findings' reproducers are unit tests).
+# (clang), which costs far more than CI's budget allows.
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
 fuzz-build: setup model
@@ -80,9 +80,12 @@ fuzz-replay: fuzz-build
 fuzz-ci: fuzz-replay
 	scripts/fuzz run --seconds 30 --jobs $(FUZZ_JOBS)
 
-bench: build model
+# llama.cpp's llama-bench / llama-server are built once from the pinned llama-cpp-python sdist (cached).
+# BENCH_ARGS=--quick for a smoke run (bench/run.py --help lists the others).
+bench: build model model-gemma3
 	@scripts/setup --ref
-	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL)
+	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
+	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
 
 clean:
 	rm -rf build
