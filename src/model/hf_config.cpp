@@ -310,6 +310,7 @@ std::vector<float> rope_inv_freq(const RopeParams& p, int rot_dim, int max_posit
       break;
     }
   }
+  for (size_t i = 0; i < inv.size() && i < p.freq_divisors.size(); ++i) inv[i] /= p.freq_divisors[i];
   return inv;
 }
 

@@ -23,6 +23,7 @@ struct RopeParams {
   double attention_factor = 0.0;                         // yarn; 0 = derived from factor
   double mscale = 0.0, mscale_all_dim = 0.0;             // yarn (DeepSeek form)
   bool truncate = true;                                  // yarn
+  std::vector<float> freq_divisors;  // GGUF llama3 rope_freqs.weight: inv_freq[i] /= freq_divisors[i] (else empty)
 };
 
 struct HfConfig {
