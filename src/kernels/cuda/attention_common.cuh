@@ -1,0 +1,103 @@
+// Pieces the decode and prefill attention kernels share: the paged K/V tile loader, the score of a row against a
+// key in shared memory, and the online-softmax step of one row over a tile.
+#pragma once
+
+#include <cmath>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/device_ops.h"
+
+namespace podserve::kernels::cuda {
+
+/// The shape checks both attention entry points make (attention_decode.cu).
+Status check_attention_shape(const AttentionShape& s, const PagedKvCache& cache);
+
+/// A K or V tile in shared memory: `keys` rows of head_dim 16-bit values, rows head_dim + 8 apart (16-byte aligned,
+/// and 16-byte reads of 8 consecutive rows fall in distinct banks).
+SIMT_HOST_DEVICE int tile_row_stride(int head_dim) { return head_dim + 8; }
+
+/// Loads keys [first, first + count) of one K/V head through the block table into `k_tile` and `v_tile`
+/// (tile_keys rows each; rows >= count are zero, so a masked key's V contributes exactly 0). All threads take part.
+SIMT_DEVICE void load_kv_tile(const PagedKvCache& cache, const int32_t* table, int kv_head, int head_dim,
+                              int64_t first, int count, int tile_keys, uint16_t* k_tile, uint16_t* v_tile) {
+  const int chunks_per_row = head_dim / 8;
+  const int total = tile_keys * chunks_per_row;
+  const int stride = tile_row_stride(head_dim);
+  constexpr int kBatch = 4;  // loads in flight per thread before their stores
+  for (int base = static_cast<int>(threadIdx.x); base < total; base += kBatch * static_cast<int>(blockDim.x)) {
+    simt::U32x4 kv[kBatch][2];
+SIMT_UNROLL
+    for (int b = 0; b < kBatch; ++b) {
+      const int c = base + b * static_cast<int>(blockDim.x);
+      const int row = c / chunks_per_row, part = c % chunks_per_row;
+      if (c < total && row < count) {
+        const int64_t pos = first + row;
+        const int64_t slot = static_cast<int64_t>(table[pos / cache.block_size]) * cache.block_size + pos % cache.block_size;
+        const int64_t off = slot * cache.slot_stride + static_cast<int64_t>(kv_head) * head_dim + part * 8;
+        kv[b][0] = simt::load16(static_cast<const uint16_t*>(cache.k) + off);
+        kv[b][1] = simt::load16(static_cast<const uint16_t*>(cache.v) + off);
+      } else {
+        kv[b][0] = simt::U32x4{0, 0, 0, 0};
+        kv[b][1] = simt::U32x4{0, 0, 0, 0};
+      }
+    }
+SIMT_UNROLL
+    for (int b = 0; b < kBatch; ++b) {
+      const int c = base + b * static_cast<int>(blockDim.x);
+      if (c >= total) break;
+      const int row = c / chunks_per_row, part = c % chunks_per_row;
+      simt::store16(k_tile + row * stride + part * 8, kv[b][0]);
+      simt::store16(v_tile + row * stride + part * 8, kv[b][1]);
+    }
+  }
+}
+
+/// 8 consecutive 16-bit K/V values (one 16-byte word) as floats.
+SIMT_DEVICE void unpack8(const simt::U32x4& w, KvType type, float out[8]) {
+  const uint32_t words[4] = {w.x, w.y, w.z, w.w};
+SIMT_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    if (type == KvType::kBF16) {
+      out[2 * i] = simt::bf16_to_f32(simt::lo16(words[i]));
+      out[2 * i + 1] = simt::bf16_to_f32(simt::hi16(words[i]));
+    } else {
+      out[2 * i] = simt::f16_to_f32(simt::lo16(words[i]));
+      out[2 * i + 1] = simt::f16_to_f32(simt::hi16(words[i]));
+    }
+  }
+}
+
+SIMT_DEVICE float kv_value(const uint16_t* p, KvType type) {
+  return type == KvType::kBF16 ? simt::bf16_to_f32(*p) : simt::f16_to_f32(*p);
+}
+
+/// The score transform after q.k: times scale, then the soft-cap.
+SIMT_DEVICE float finish_score(float dot, float scale, float softcap) {
+  const float s = dot * scale;
+  return softcap > 0.0f ? softcap * tanhf(s / softcap) : s;
+}
+
+/// The online-softmax step of one row over a tile, by one warp: scores s[0..tile_keys) (-inf where masked) become
+/// p = exp(s - m_new) in place; m and l (the row's running max and sum) are updated and the factor the row's
+/// output must be scaled by is returned. Every lane returns the same values. The tile's max and sum are warp
+/// butterflies over (s[lane], s[lane + 32]), so the bits depend on the tile only.
+SIMT_DEVICE float softmax_tile_row(float* s, int tile_keys, float& m, float& l) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const float s0 = lane < tile_keys ? s[lane] : -INFINITY;
+  const float s1 = lane + 32 < tile_keys ? s[lane + 32] : -INFINITY;
+  const float m_new = fmaxf(m, simt::warp_max(fmaxf(s0, s1)));
+  if (m_new == -INFINITY) {  // nothing visible yet: the row stays empty
+    if (lane < tile_keys) s[lane] = 0.0f;
+    if (lane + 32 < tile_keys) s[lane + 32] = 0.0f;
+    return 1.0f;
+  }
+  const float p0 = expf(s0 - m_new), p1 = expf(s1 - m_new);
+  if (lane < tile_keys) s[lane] = p0;
+  if (lane + 32 < tile_keys) s[lane + 32] = p1;
+  const float alpha = expf(m - m_new);  // 0 when m was -inf
+  l = l * alpha + simt::warp_sum(p0 + p1);
+  m = m_new;
+  return alpha;
+}
+
+}  // namespace podserve::kernels::cuda
