@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 namespace podserve {
 namespace {
@@ -21,21 +22,48 @@ bool one_of(std::string_view s, const std::string_view (&names)[N]) {
   return false;
 }
 
+// Each setting's spellings; the first one of a value is the name it is printed with (vLLM's canonical one).
+template <typename E>
+struct Spelling {
+  std::string_view name;
+  E value;
+};
+constexpr Spelling<Device> kDevices[] = {{"auto", Device::kAuto}, {"cpu", Device::kCpu}, {"cuda", Device::kCuda}};
+constexpr Spelling<LoadFormat> kLoadFormats[] = {{"auto", LoadFormat::kAuto},
+                                                 {"safetensors", LoadFormat::kSafetensors},
+                                                 {"gguf", LoadFormat::kGguf},
+                                                 {"dummy", LoadFormat::kDummy}};
+constexpr Spelling<KvCacheDType> kKvCacheDTypes[] = {
+    {"auto", KvCacheDType::kAuto},         {"float16", KvCacheDType::kFloat16}, {"fp16", KvCacheDType::kFloat16},
+    {"half", KvCacheDType::kFloat16},      {"bfloat16", KvCacheDType::kBFloat16}, {"bf16", KvCacheDType::kBFloat16},
+    {"fp8", KvCacheDType::kFp8E4M3},       {"fp8_e4m3", KvCacheDType::kFp8E4M3}, {"fp8_e5m2", KvCacheDType::kFp8E5M2}};
+
+template <typename E, size_t N>
+std::optional<E> lookup(const Spelling<E> (&table)[N], std::string_view s) {
+  for (const Spelling<E>& sp : table) {
+    if (sp.name == s) return sp.value;
+  }
+  return std::nullopt;
+}
+
+template <typename E, size_t N>
+const char* name_of(const Spelling<E> (&table)[N], E value) {
+  for (const Spelling<E>& sp : table) {
+    if (sp.value == value) return sp.name.data();  // the literals are NUL-terminated
+  }
+  return "?";
+}
+
 }  // namespace
 
 Result<Device> parse_device(std::string_view s) {
-  if (s == "auto") return Device::kAuto;
-  if (s == "cpu") return Device::kCpu;
-  if (s == "cuda") return Device::kCuda;
+  if (std::optional<Device> d = lookup(kDevices, s)) return *d;
   const std::string what = one_of(s, kVllmOnlyDevices) ? "vLLM's device '" : "device '";
   return invalid_argument(what + std::string(s) + "' is not supported: podserve runs on auto, cpu or cuda");
 }
 
 Result<LoadFormat> parse_load_format(std::string_view s) {
-  if (s == "auto") return LoadFormat::kAuto;
-  if (s == "safetensors") return LoadFormat::kSafetensors;
-  if (s == "gguf") return LoadFormat::kGguf;
-  if (s == "dummy") return LoadFormat::kDummy;
+  if (std::optional<LoadFormat> f = lookup(kLoadFormats, s)) return *f;
   const std::string what = one_of(s, kVllmOnlyLoadFormats) ? "vLLM's load format '" : "load format '";
   return invalid_argument(what + std::string(s) +
                           "' is not supported: podserve reads auto (a .gguf file or a Hugging Face directory, by "
@@ -43,11 +71,7 @@ Result<LoadFormat> parse_load_format(std::string_view s) {
 }
 
 Result<KvCacheDType> parse_kv_cache_dtype(std::string_view s) {
-  if (s == "auto") return KvCacheDType::kAuto;
-  if (s == "float16" || s == "fp16" || s == "half") return KvCacheDType::kFloat16;
-  if (s == "bfloat16" || s == "bf16") return KvCacheDType::kBFloat16;
-  if (s == "fp8" || s == "fp8_e4m3") return KvCacheDType::kFp8E4M3;
-  if (s == "fp8_e5m2") return KvCacheDType::kFp8E5M2;
+  if (std::optional<KvCacheDType> t = lookup(kKvCacheDTypes, s)) return *t;
   return invalid_argument("KV cache dtype '" + std::string(s) +
                           "' is not supported: podserve takes auto, float16 (fp16), bfloat16 (bf16), fp8 (fp8_e4m3) "
                           "or fp8_e5m2");
@@ -140,35 +164,9 @@ Result<uint64_t> parse_byte_count(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
-const char* device_name(Device d) {
-  switch (d) {
-    case Device::kAuto: return "auto";
-    case Device::kCpu: return "cpu";
-    case Device::kCuda: return "cuda";
-  }
-  return "?";
-}
-
-const char* load_format_name(LoadFormat f) {
-  switch (f) {
-    case LoadFormat::kAuto: return "auto";
-    case LoadFormat::kSafetensors: return "safetensors";
-    case LoadFormat::kGguf: return "gguf";
-    case LoadFormat::kDummy: return "dummy";
-  }
-  return "?";
-}
-
-const char* kv_cache_dtype_name(KvCacheDType t) {
-  switch (t) {
-    case KvCacheDType::kAuto: return "auto";
-    case KvCacheDType::kFloat16: return "float16";
-    case KvCacheDType::kBFloat16: return "bfloat16";
-    case KvCacheDType::kFp8E4M3: return "fp8";
-    case KvCacheDType::kFp8E5M2: return "fp8_e5m2";
-  }
-  return "?";
-}
+const char* device_name(Device d) { return name_of(kDevices, d); }
+const char* load_format_name(LoadFormat f) { return name_of(kLoadFormats, f); }
+const char* kv_cache_dtype_name(KvCacheDType t) { return name_of(kKvCacheDTypes, t); }
 
 int kv_cache_dtype_bytes(KvCacheDType t) {
   switch (t) {
