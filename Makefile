@@ -51,6 +51,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
 	.venv-ref/bin/python tools/goldens/quants.py
+	.venv-ref/bin/python tools/goldens/dummy_weights.py
 	.venv-ref/bin/python tools/goldens/kquants.py
 	.venv-ref/bin/python tools/goldens/tokenizer.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/tiny_model.py

@@ -51,6 +51,8 @@ constexpr const char* kHelp =
     "Common:\n"
     "  -t, --threads N  compute threads (default 0 = all cores)\n"
     "  --dtype D        auto, float32, bfloat16, float16 (Hugging Face directories)\n"
+    "  --load-format F  auto, safetensors, gguf, or dummy: random weights from a Hugging Face directory's\n"
+    "                   config.json (and its tokenizer), vLLM's, for shapes whose weights are not at hand\n"
     "  --seed N         seed of the random prompts (default 0)\n"
     "  --output-json FILE  also write the results as JSON (llama-bench's and vLLM's field names)\n";
 
@@ -60,6 +62,7 @@ struct BenchArgs {
   int large_mib = -1;  // -1 = from the last-level cache size
   int n_prompt = 512, n_gen = 128, n_batch = 512, reps = 5, threads = 0;
   std::string dtype = "auto";
+  LoadFormat load_format = LoadFormat::kAuto;
   uint64_t seed = 0;
   ThroughputOptions tp;
   std::string output_json;
@@ -123,6 +126,11 @@ std::string parse_args(int argc, char** argv, BenchArgs* a) {
     if (matched) continue;
     if (flag == "--model" || flag == "-m") a->model = value;
     else if (flag == "--dtype") a->dtype = value;
+    else if (flag == "--load-format") {
+      Result<LoadFormat> format = parse_load_format(value);
+      if (!format.ok()) return "--load-format: " + format.status().message();
+      a->load_format = format.value();
+    }
     else if (flag == "--output-json") a->output_json = value;
     else if (flag == "--mode" && !parse_modes(value, a)) {
       return std::string("--mode must be a comma-separated list of pp, tg, throughput, bandwidth, got '") + value +
@@ -272,10 +280,11 @@ int run_bench(int argc, char** argv) {
   load_options.show_progress = false;
   load_options.num_threads = threads;
   load_options.dtype = args.dtype;
+  load_options.load_format = args.load_format;
   const std::string name = std::filesystem::path(args.model).filename().string();
-  const uint64_t size = model_bytes(args.model);
-  json::object out{{"model_filename", args.model}, {"model_size", size}, {"n_threads", threads},
-                   {"n_batch", args.n_batch},      {"backend", "CPU"},  {"build", PODSERVE_VERSION}};
+  uint64_t size = model_bytes(args.model);
+  json::object out{{"model_filename", args.model}, {"n_threads", threads},       {"n_batch", args.n_batch},
+                   {"backend", "CPU"},             {"build", PODSERVE_VERSION}};
   std::unique_ptr<LoadedModel> model;  // not loaded for --mode bandwidth alone
   if (args.pp || args.tg || args.throughput) {
     Result<std::unique_ptr<LoadedModel>> loaded = load_model(args.model, load_options);
@@ -284,6 +293,7 @@ int run_bench(int argc, char** argv) {
       return 1;
     }
     model = std::move(loaded).value();
+    if (model->dummy_weight_bytes() > 0) size = model->dummy_weight_bytes();
     const ModelConfig& config = model->lm().config();
     const int context = config.context_length;
     const bool too_long = (args.pp && args.n_prompt > context) || (args.tg && args.n_gen > context) ||
@@ -295,6 +305,7 @@ int run_bench(int argc, char** argv) {
     }
     out["model_type"] = config.architecture;
   }
+  out["model_size"] = size;
   if (args.bandwidth) {
     if (const int rc = run_bandwidth(args, threads, out); rc != 0) return rc;
   }

@@ -63,9 +63,10 @@ void split_fused_qkv(const kernels::MatrixView& qkv, int64_t q_dim, int64_t kv_d
 void split_fused_gate_up(const kernels::MatrixView& gate_up, int64_t ffn_hidden, DecoderLayer& layer);
 
 /// Binds the HF tensor names of `spec`'s layout (decoder_weights.cpp). Norm weights and biases become float32
-/// (Gemma norms as 1 + w); matrices stay in the file unless `dtype` asks for another type.
-Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config,
-                                            const SafetensorsModel& file, WeightDType dtype);
+/// (Gemma norms as 1 + w); matrices stay in the file unless `dtype` asks for another type. A dummy checkpoint
+/// (SafetensorsModel::made_by) makes each tensor as it is bound.
+Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config, SafetensorsModel& file,
+                                            WeightDType dtype);
 
 /// Builds the model from an opened checkpoint. Every tensor's presence, shape and dtype is checked.
 Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConfig config, SafetensorsModel weights,

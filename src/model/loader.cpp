@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "io/gguf.h"
 #include "model/causal_lm.h"
+#include "model/dummy_weights.h"
 #include "model/gguf_vocab.h"
 #include "model/loaded_model.h"
 #include "model/registry.h"
@@ -37,6 +38,49 @@ Result<std::unique_ptr<LoadedModel>> load_hf_directory(const std::string& dir, c
   return std::make_unique<LoadedModel>(std::move(lm), std::move(tok.tokenizer), std::move(chat_template));
 }
 
+// LOAD_FORMAT=dummy: the directory's config.json and tokenizer, weights made and filled as they are bound.
+Result<std::unique_ptr<LoadedModel>> load_dummy_directory(const std::string& dir, const LoadOptions& options) {
+  PODSERVE_ASSIGN_OR_RETURN(WeightDType dtype, parse_weight_dtype(options.dtype));
+  PODSERVE_ASSIGN_OR_RETURN(HfConfig config, read_hf_config(dir));
+  PODSERVE_ASSIGN_OR_RETURN(DType type, dummy_weight_type(dtype, config.torch_dtype));
+  PODSERVE_ASSIGN_OR_RETURN(HfTokenizer tok, load_hf_tokenizer(dir));
+  auto weights = std::make_shared<DummyWeights>(type, options.dummy_seed, options.num_threads);
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm,
+                            create_hf_causal_lm(std::move(config), SafetensorsModel::made_by(weights), dtype,
+                                                options.num_threads));
+  const DummyFillStats stats = weights->finish();
+  if (options.show_progress) {
+    PODSERVE_LOG(kInfo) << "dummy weights (LOAD_FORMAT=dummy): " << stats.tensors << " tensors, "
+                        << static_cast<double>(stats.bytes) / (1 << 30) << " GiB of " << dtype_name(type)
+                        << ", filled in " << stats.seconds << " s";
+  }
+  std::string chat_template = tok.config.default_chat_template();
+  auto model = std::make_unique<LoadedModel>(std::move(lm), std::move(tok.tokenizer), std::move(chat_template));
+  model->set_dummy_weight_bytes(stats.bytes);
+  return model;
+}
+
+// LOAD_FORMAT against what `path` is; auto takes either.
+Status check_load_format(LoadFormat format, bool is_directory) {
+  const std::string setting = "LOAD_FORMAT (--load-format) " + std::string(load_format_name(format));
+  if ((format == LoadFormat::kSafetensors || format == LoadFormat::kDummy) && !is_directory) {
+    return invalid_argument(setting + " needs a Hugging Face model directory (config.json" +
+                            (format == LoadFormat::kDummy ? std::string(")") : std::string(", *.safetensors)")) +
+                            ", not a file; LOAD_FORMAT auto or gguf reads .gguf files");
+  }
+  if (format == LoadFormat::kGguf && is_directory) {
+    return invalid_argument(setting + " needs a .gguf file, not a directory; LOAD_FORMAT auto or safetensors "
+                            "reads Hugging Face directories");
+  }
+  return ok_status();
+}
+
+// This build runs on the CPU only (the CUDA backend is issue 14's work in progress).
+Status check_device(Device device) {
+  if (device != Device::kCuda) return ok_status();
+  return unimplemented("DEVICE (--device) cuda: this podserve has no CUDA backend; use DEVICE=cpu or auto");
+}
+
 }  // namespace
 
 namespace {
@@ -47,8 +91,12 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
   auto with_path = [&](const Status& s) { return Status(s.code(), "cannot load model '" + path + "': " + s.message()); };
   if (options.show_progress) PODSERVE_LOG(kInfo) << "loading model " << path;
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    Result<std::unique_ptr<LoadedModel>> model = load_hf_directory(path, options);
+  const bool is_directory = std::filesystem::is_directory(path, ec);
+  if (Status st = check_load_format(options.load_format, is_directory); !st.ok()) return with_path(st);
+  if (is_directory) {
+    Result<std::unique_ptr<LoadedModel>> model = options.load_format == LoadFormat::kDummy
+                                                     ? load_dummy_directory(path, options)
+                                                     : load_hf_directory(path, options);
     if (!model.ok()) return with_path(model.status());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
@@ -84,7 +132,9 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
 }  // namespace
 
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
+  PODSERVE_RETURN_IF_ERROR(check_device(options.device.device));
   PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, load_model_files(path, options));
+  PODSERVE_RETURN_IF_ERROR(check_cpu_kv_cache_dtype(options.device.kv_cache_dtype, model->lm().config().kv_f32));
   if (options.tokenizer_path.empty()) return model;
   Result<HfTokenizer> tok = load_hf_tokenizer(options.tokenizer_path);
   if (!tok.ok()) {
