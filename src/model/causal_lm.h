@@ -161,6 +161,9 @@ class CausalLm {
   /// Host memory for `floats` logits that forward() may write into, owned by the model and reused by the next
   /// call (a device model's is pinned, so its one device-to-host copy per step runs at full speed).
   virtual float* host_logits(size_t floats);
+  /// Bytes of weights one decode step reads (every matrix once; the embedding only when it is also the output
+  /// matrix), for the bench's roofline; 0 when the model does not know (the bench then reads the file sizes).
+  virtual uint64_t decode_weight_bytes() const { return 0; }
 
  private:
   std::vector<float> host_logits_;

@@ -4,6 +4,8 @@
 #include "base/log.h"
 #include "io/gguf.h"
 #include "model/causal_lm.h"
+#include "model/device/device_choice.h"
+#include "model/device/dummy_device.h"
 #include "model/dummy_weights.h"
 #include "model/gguf_vocab.h"
 #include "model/loaded_model.h"
@@ -26,28 +28,43 @@ void LoadedModel::replace_tokenizer(Tokenizer tokenizer, std::string chat_templa
 namespace {
 
 // A Hugging Face directory: config.json -> architecture, safetensors weights, tokenizer.json + its configs.
-Result<std::unique_ptr<LoadedModel>> load_hf_directory(const std::string& dir, const LoadOptions& options) {
+Result<std::unique_ptr<LoadedModel>> load_hf_directory(const std::string& dir, const LoadOptions& options,
+                                                       const ComputeOptions& compute) {
   PODSERVE_ASSIGN_OR_RETURN(WeightDType dtype, parse_weight_dtype(options.dtype));
   PODSERVE_ASSIGN_OR_RETURN(HfConfig config, read_hf_config(dir));
   PODSERVE_ASSIGN_OR_RETURN(SafetensorsModel weights, SafetensorsModel::open(dir));
   if (options.show_progress) PODSERVE_LOG(kInfo) << "safetensors: " << weights.tensors().size() << " tensors";
   PODSERVE_ASSIGN_OR_RETURN(HfTokenizer tok, load_hf_tokenizer(dir));
   PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm,
-                            create_hf_causal_lm(std::move(config), std::move(weights), dtype, options.num_threads));
+                            create_hf_causal_lm(std::move(config), std::move(weights), dtype, compute));
   std::string chat_template = tok.config.default_chat_template();
   return std::make_unique<LoadedModel>(std::move(lm), std::move(tok.tokenizer), std::move(chat_template));
 }
 
-// LOAD_FORMAT=dummy: the directory's config.json and tokenizer, weights made and filled as they are bound.
-Result<std::unique_ptr<LoadedModel>> load_dummy_directory(const std::string& dir, const LoadOptions& options) {
+// LOAD_FORMAT=dummy: the directory's config.json and tokenizer, weights made and filled as they are bound (on a
+// device: filled there, never in host memory).
+Result<std::unique_ptr<LoadedModel>> load_dummy_directory(const std::string& dir, const LoadOptions& options,
+                                                          const ComputeOptions& compute) {
   PODSERVE_ASSIGN_OR_RETURN(WeightDType dtype, parse_weight_dtype(options.dtype));
   PODSERVE_ASSIGN_OR_RETURN(HfConfig config, read_hf_config(dir));
   PODSERVE_ASSIGN_OR_RETURN(DType type, dummy_weight_type(dtype, config.torch_dtype));
   PODSERVE_ASSIGN_OR_RETURN(HfTokenizer tok, load_hf_tokenizer(dir));
+  if (compute.device != Device::kCpu) {
+    auto placeholders = std::make_shared<DeviceDummyTensors>(type, options.dummy_seed);
+    ComputeOptions on_device = compute;
+    on_device.dummy = placeholders.get();
+    PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm,
+                              create_hf_causal_lm(std::move(config), SafetensorsModel::made_by(placeholders), dtype,
+                                                  on_device));
+    std::string chat_template = tok.config.default_chat_template();
+    auto model = std::make_unique<LoadedModel>(std::move(lm), std::move(tok.tokenizer), std::move(chat_template));
+    model->set_dummy_weight_bytes(placeholders->bytes());
+    return model;
+  }
   auto weights = std::make_shared<DummyWeights>(type, options.dummy_seed, options.num_threads);
   PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm,
                             create_hf_causal_lm(std::move(config), SafetensorsModel::made_by(weights), dtype,
-                                                options.num_threads));
+                                                compute));
   const DummyFillStats stats = weights->finish();
   if (options.show_progress) {
     PODSERVE_LOG(kInfo) << "dummy weights (LOAD_FORMAT=dummy): " << stats.tensors << " tensors, "
@@ -75,18 +92,13 @@ Status check_load_format(LoadFormat format, bool is_directory) {
   return ok_status();
 }
 
-// This build runs on the CPU only (the CUDA backend is issue 14's work in progress).
-Status check_device(Device device) {
-  if (device != Device::kCuda) return ok_status();
-  return unimplemented("DEVICE (--device) cuda: this podserve has no CUDA backend; use DEVICE=cpu or auto");
-}
-
 }  // namespace
 
 namespace {
 
 // The model's weights with its own tokenizer and chat template, from a GGUF file or an HF directory.
-Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, const LoadOptions& options) {
+Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, const LoadOptions& options,
+                                                      const ComputeOptions& compute) {
   const auto start = std::chrono::steady_clock::now();
   auto with_path = [&](const Status& s) { return Status(s.code(), "cannot load model '" + path + "': " + s.message()); };
   if (options.show_progress) PODSERVE_LOG(kInfo) << "loading model " << path;
@@ -95,8 +107,8 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
   if (Status st = check_load_format(options.load_format, is_directory); !st.ok()) return with_path(st);
   if (is_directory) {
     Result<std::unique_ptr<LoadedModel>> model = options.load_format == LoadFormat::kDummy
-                                                     ? load_dummy_directory(path, options)
-                                                     : load_hf_directory(path, options);
+                                                     ? load_dummy_directory(path, options, compute)
+                                                     : load_hf_directory(path, options, compute);
     if (!model.ok()) return with_path(model.status());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
@@ -119,7 +131,7 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
     chat_template = std::move(t).value();
   }
   if (options.show_progress) PODSERVE_LOG(kInfo) << "tokenizer: " << tokenizer->vocab_size() << " tokens";
-  Result<std::unique_ptr<CausalLm>> lm = create_causal_lm(std::move(file).value(), options.num_threads);
+  Result<std::unique_ptr<CausalLm>> lm = create_causal_lm(std::move(file).value(), compute);
   if (!lm.ok()) return with_path(lm.status());
   if ((*lm)->config().vocab_size > tokenizer->vocab_size()) {
     return with_path(data_loss("the embedding has more rows than the vocabulary has tokens"));
@@ -132,9 +144,14 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
 }  // namespace
 
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
-  PODSERVE_RETURN_IF_ERROR(check_device(options.device.device));
-  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, load_model_files(path, options));
-  PODSERVE_RETURN_IF_ERROR(check_cpu_kv_cache_dtype(options.device.kv_cache_dtype, model->lm().config().kv_f32));
+  // DEVICE auto becomes cpu or cuda here (the CUDA runtime is asked only for auto and cuda).
+  ComputeOptions compute(options.num_threads);
+  PODSERVE_ASSIGN_OR_RETURN(compute.device, resolve_device(options.device.device));
+  compute.options = options.device;
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, load_model_files(path, options, compute));
+  if (compute.device == Device::kCpu) {
+    PODSERVE_RETURN_IF_ERROR(check_cpu_kv_cache_dtype(options.device.kv_cache_dtype, model->lm().config().kv_f32));
+  }
   if (options.tokenizer_path.empty()) return model;
   Result<HfTokenizer> tok = load_hf_tokenizer(options.tokenizer_path);
   if (!tok.ok()) {

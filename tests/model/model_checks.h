@@ -71,7 +71,7 @@ struct ScrambledKv {
   KvPool make_pool(CausalLm& lm) const {
     KvCacheRequest request;
     request.block_size = block_size;
-    request.max_model_len = block_size;
+    request.max_model_len = blocks * block_size;  // one sequence may take the whole pool
     request.num_kv_blocks = blocks;
     auto pool = lm.create_kv_cache(request);
     EXPECT_TRUE(pool.ok()) << pool.status().to_string();

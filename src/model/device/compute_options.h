@@ -6,6 +6,8 @@
 
 namespace podserve {
 
+class DeviceDummyTensors;
+
 struct ComputeOptions {
   ComputeOptions() = default;
   // A thread count alone means the CPU (every factory took one before devices existed).
@@ -14,6 +16,7 @@ struct ComputeOptions {
   Device device = Device::kCpu;  // resolved (device_choice.h): kCpu or kCuda, never kAuto
   int ordinal = 0;               // the CUDA device among the visible ones (CUDA_VISIBLE_DEVICES applies first)
   DeviceOptions options;         // KV_CACHE_DTYPE, GPU_MEMORY_UTILIZATION, graphs, ... (options.device: the request)
+  const DeviceDummyTensors* dummy = nullptr;  // LOAD_FORMAT=dummy on a device: the placeholders the device fills
 };
 
 }  // namespace podserve

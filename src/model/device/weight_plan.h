@@ -65,6 +65,15 @@ struct WeightUpload {
   size_t bytes = 0;
 };
 
+/// Elements [first, first + count) of a LOAD_FORMAT=dummy tensor, computed on the device into the block at
+/// `offset` (model/device/dummy_device.h).
+struct WeightFill {
+  size_t offset = 0;
+  DType type = DType::kBF16;
+  uint64_t first = 0, count = 0;
+  uint64_t stream = 0;  // dummy::tensor_stream of the tensor
+};
+
 /// A bf16 twin to fill on the device from the uploaded quantized matrix.
 struct TwinDequant {
   DType type = DType::kQ8_0;
@@ -77,6 +86,7 @@ struct WeightPlan {
   DeviceVector final_norm;
   std::vector<DeviceLayer> layers;
   std::vector<WeightUpload> uploads;   // ascending offsets, no overlaps
+  std::vector<WeightFill> fills;       // dummy weights, made on the device (after the uploads, before the twins)
   std::vector<TwinDequant> twins;
   size_t total_bytes = 0;      // the device block's size
   size_t stored_bytes = 0;     // the stored weights: [0, stored_bytes); the twins follow

@@ -33,7 +33,9 @@ TEST(DeviceChoice, ProbeAnswersOnAnyMachine) {
   const CudaAvailability cuda = probe_cuda();
 #ifdef PODSERVE_HAVE_CUDA
   EXPECT_TRUE(cuda.built);
-  if (cuda.device_count == 0) EXPECT_FALSE(cuda.error.empty());
+  if (cuda.device_count == 0) {
+    EXPECT_FALSE(cuda.error.empty());
+  }
 #else
   EXPECT_FALSE(cuda.built);
   EXPECT_EQ(cuda.device_count, 0);
