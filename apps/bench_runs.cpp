@@ -42,6 +42,7 @@ Result<OneSequenceKv> make_kv(CausalLm& lm, int max_tokens) {
   request.block_size = kBlockSize;
   request.max_model_len = max_tokens;
   request.max_num_seqs = 1;
+  request.max_num_batched_tokens = std::max(2048, max_tokens);  // pp runs up to -b tokens per pass
   request.num_kv_blocks = blocks;
   request.cuda_graphs = true;  // tg's one-token steps replay a graph on a GPU, as serving does
   PODSERVE_ASSIGN_OR_RETURN(KvPool pool, lm.create_kv_cache(request));  // where the model computes
