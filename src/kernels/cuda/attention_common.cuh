@@ -12,6 +12,12 @@ namespace podserve::kernels::cuda {
 /// The shape checks both attention entry points make (attention_decode.cu).
 Status check_attention_shape(const AttentionShape& s, const PagedKvCache& cache);
 
+/// The tensor-core prefill kernel (attention_prefill_mma.cu): the shapes it takes, and the launch.
+bool attention_prefill_mma_supports(const AttentionShape& shape);
+Status attention_prefill_mma(const AttentionShape& shape, const float* q, int64_t q_stride, const PagedKvCache& cache,
+                             const BlockTables& tables, const int32_t* cu_q, const int32_t* seq_lens, int64_t n_seqs,
+                             int64_t max_q_len, float* out, int64_t out_stride, Stream stream);
+
 /// A K or V tile in shared memory: `keys` rows of head_dim 16-bit values, rows head_dim + 8 apart (16-byte aligned,
 /// and 16-byte reads of 8 consecutive rows fall in distinct banks).
 SIMT_HOST_DEVICE int tile_row_stride(int head_dim) { return head_dim + 8; }

@@ -4,7 +4,10 @@
 // memory, each row keeps its running max / sum / output (online softmax), the mask is bottom-right causal plus the
 // sliding window. A row's arithmetic does not depend on the other rows of its CTA (fully masked tiles are exact
 // no-ops), so a token's output does not depend on the batch.
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/attention_common.cuh"
 
@@ -144,7 +147,19 @@ Status launch_prefill(const AttentionShape& shape, const float* q, int64_t q_str
                       dim3(kThreads), smem, stream, shape, q, q_stride, cache, tables, cu_q, seq_lens, out, out_stride);
 }
 
+std::atomic<PrefillAttentionKernel>& kernel_choice() {
+  static std::atomic<PrefillAttentionKernel> choice{[] {
+    const char* env = std::getenv("PODSERVE_CUDA_ATTENTION");
+    return env != nullptr && std::strcmp(env, "cuda-cores") == 0 ? PrefillAttentionKernel::kCudaCores
+                                                                   : PrefillAttentionKernel::kAuto;
+  }()};
+  return choice;
+}
+
 }  // namespace
+
+void set_prefill_attention_kernel(PrefillAttentionKernel k) { kernel_choice().store(k); }
+PrefillAttentionKernel prefill_attention_kernel() { return kernel_choice().load(); }
 
 Status attention_prefill(const AttentionShape& shape, const float* q, int64_t q_stride, const PagedKvCache& cache,
                          const BlockTables& tables, const int32_t* cu_q, const int32_t* seq_lens, int64_t n_seqs,
@@ -152,6 +167,10 @@ Status attention_prefill(const AttentionShape& shape, const float* q, int64_t q_
   PODSERVE_RETURN_IF_ERROR(check_attention_shape(shape, cache));
   if (n_seqs <= 0 || max_q_len <= 0) return ok_status();
   if (n_seqs > 65535) return invalid_argument("attention_prefill: at most 65535 sequences per launch");
+  if (prefill_attention_kernel() == PrefillAttentionKernel::kAuto && attention_prefill_mma_supports(shape)) {
+    return attention_prefill_mma(shape, q, q_stride, cache, tables, cu_q, seq_lens, n_seqs, max_q_len, out, out_stride,
+                                 stream);
+  }
   if (shape.head_dim <= 64) {
     return launch_prefill<64, 64, 16>(shape, q, q_stride, cache, tables, cu_q, seq_lens, n_seqs, max_q_len, out,
                                       out_stride, stream);

@@ -33,7 +33,8 @@ using Stream = CUstream_st*;
 // ---------------------------------------------------------------------------------------------------------------
 // Weights. A MatrixView (ops.h) whose `data` is device memory, in the same bytes as the file (GGUF blocks or plain
 // F32/F16/BF16 rows): F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. `data` must be 16-byte
-// aligned (cudaMalloc gives 256); rows need no alignment (kernels pick 16-byte loads where the row allows them).
+// aligned (cudaMalloc gives 256) or a row slice (data + r * row_bytes) of such a matrix, e.g. q | k | v rows of a
+// fused projection; the kernels use 16-byte loads where the rows allow them.
 
 /// Whether the device kernels read weights of this type (gemv, embedding, dequantize).
 bool device_supports(DType type);
@@ -163,6 +164,14 @@ Status attention_decode(const AttentionShape& shape, const float* q, int64_t q_s
 Status attention_prefill(const AttentionShape& shape, const float* q, int64_t q_stride, const PagedKvCache& cache,
                          const BlockTables& tables, const int32_t* cu_q, const int32_t* seq_lens, int64_t n_seqs,
                          int64_t max_q_len, float* out, int64_t out_stride, Stream stream);
+
+/// Which prefill kernel attention_prefill runs: kAuto takes the tensor-core one (q and P rounded to the cache's
+/// 16-bit type, float32 accumulation) for head_dim 64/80/96/128, else the CUDA-core one (float32 throughout);
+/// kCudaCores always the latter. Starts as PODSERVE_CUDA_ATTENTION=cuda-cores|auto (default auto). Set it before
+/// any capture: a graph keeps the kernel it was captured with.
+enum class PrefillAttentionKernel : uint8_t { kAuto, kCudaCores };
+void set_prefill_attention_kernel(PrefillAttentionKernel k);
+PrefillAttentionKernel prefill_attention_kernel();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Matmul: y[t, r] = sum_c w[r, c] * x[t, c] (+ bias[r]), as ref::matmul. x: [n, w.cols] at x_stride; y: [n, w.rows]

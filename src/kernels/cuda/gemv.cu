@@ -27,6 +27,7 @@ template <typename Fmt, int kTokens>
 SIMT_DEVICE void gemv_rows(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols, bool w_vec, bool x_vec,
                            int64_t r0, const TokenRows<kTokens>& tok, const float* bias) {
   constexpr int R = Fmt::kRows, E = Fmt::kElems;
+  static_assert(R * kTokens <= static_cast<int>(kThreads), "one thread per output in the epilogue");
   const int64_t chunks = (cols + E - 1) / E;
   float acc[R][kTokens];
   SIMT_UNROLL
@@ -101,13 +102,18 @@ SIMT_DEVICE void gemv_rows(const uint8_t* w, size_t row_bytes, int64_t rows, int
     for (int i = 0; i < R * kTokens; ++i) partial[warp][i] = flat[i];
   }
   __syncthreads();
-  for (int i = static_cast<int>(threadIdx.x); i < R * kTokens; i += kThreads) {
-    const int r = i / kTokens, t = i % kTokens;
-    if (t >= tok.n || r0 + r >= rows) continue;
-    float v = partial[0][i];
-    for (int k = 1; k < kWarps; ++k) v += partial[k][i];
-    if (bias != nullptr) v += bias[r0 + r];
-    tok.y[t][r0 + r] = v;
+  // Thread i stores value i = r * kTokens + t (compile-time indices keep the row pointers in registers).
+  SIMT_UNROLL
+  for (int r = 0; r < R; ++r) {
+    SIMT_UNROLL
+    for (int t = 0; t < kTokens; ++t) {
+      const int i = r * kTokens + t;
+      if (static_cast<int>(threadIdx.x) != i || t >= tok.n || r0 + r >= rows) continue;
+      float v = partial[0][i];
+      for (int k = 1; k < kWarps; ++k) v += partial[k][i];
+      if (bias != nullptr) v += bias[r0 + r];
+      tok.y[t][r0 + r] = v;
+    }
   }
   __syncthreads();  // `partial` is reused when the caller loops
 }

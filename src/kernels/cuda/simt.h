@@ -157,6 +157,50 @@ SIMT_DEVICE void warp_sum_n(float (&v)[N]) {
   simt_emu::warp_butterfly_n(v, N);
 #endif
 }
+/// Max / sum over the 4 lanes of a quad (lanes 4g .. 4g + 3): xor 1, then xor 2.
+SIMT_DEVICE float quad_max(float v) {
+#if defined(__CUDACC__)
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+#else
+  return simt_emu::quad_butterfly(v, [](float a, float b) { return fmaxf(a, b); });
+#endif
+}
+SIMT_DEVICE float quad_sum(float v) {
+#if defined(__CUDACC__)
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+#else
+  return simt_emu::quad_butterfly(v, [](float a, float b) { return a + b; });
+#endif
+}
+
+/// d = a . b + c over one m16n8k16 tile on the tensor cores (PTX mma.sync.aligned.m16n8k16.row.col.f32 with bf16
+/// or f16 inputs), in PTX's fragment layout: with g = lane / 4 and t = lane % 4, a[0..3] hold A(g, 2t..2t+1),
+/// A(g+8, 2t..), A(g, 2t+8..), A(g+8, 2t+8..); b[0..1] hold B(2t..2t+1, g), B(2t+8.., g); c and d hold
+/// C(g, 2t), C(g, 2t+1), C(g+8, 2t), C(g+8, 2t+1). Each 32-bit word packs two 16-bit values, the lower index in the
+/// low half. Every lane of the warp must call it.
+template <bool kBf16>
+SIMT_DEVICE void mma_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+#if defined(__CUDACC__)
+  if constexpr (kBf16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%11,%12,%13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%10,%11,%12,%13};\n"
+        : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+  }
+#else
+  simt_emu::mma_16816(d, a, b, c, kBf16);
+#endif
+}
+
 /// Lane `src`'s value, on every lane.
 template <typename T>
 SIMT_DEVICE T warp_broadcast(T v, int src) {

@@ -244,6 +244,37 @@ void syncwarp() { scheduler().warp_barrier(); }
 
 double* warp_slots() { return scheduler().warp_slots(); }
 
+void mma_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4], bool bf16) {
+  double* slots = warp_slots();
+  const int me = lane();
+  for (int i = 0; i < 4; ++i) slots[i * 32 + me] = a[i];
+  for (int i = 0; i < 2; ++i) slots[(4 + i) * 32 + me] = b[i];
+  syncwarp();
+  auto value = [&](int reg, int l, int half) {
+    const auto word = static_cast<uint32_t>(slots[reg * 32 + l]);
+    const auto bits = static_cast<uint16_t>(half ? word >> 16 : word & 0xFFFFu);
+    return bf16 ? podserve::bf16_to_float(bits) : podserve::fp16_to_float(bits);
+  };
+  // This lane's outputs need rows g and g + 8 of A and columns 2t, 2t + 1 of B. A(r, k) is in lane
+  // 4 * (r % 8) + (k % 8) / 2, register (r >= 8) + 2 * (k >= 8), half k % 2; B(k, n) in lane 4 * n + (k % 8) / 2,
+  // register 4 + (k >= 8), half k % 2.
+  const int g = me / 4, t = me % 4;
+  float a_rows[2][16], b_cols[2][16];
+  for (int k = 0; k < 16; ++k) {
+    const int l_off = (k % 8) / 2, half = k % 2;
+    for (int h = 0; h < 2; ++h) {
+      a_rows[h][k] = value(h + 2 * (k >= 8), 4 * g + l_off, half);
+      b_cols[h][k] = value(4 + (k >= 8), 4 * (2 * t + h) + l_off, half);
+    }
+  }
+  syncwarp();
+  for (int i = 0; i < 4; ++i) {
+    double sum = 0.0;
+    for (int k = 0; k < 16; ++k) sum += static_cast<double>(a_rows[i / 2][k]) * b_cols[i % 2][k];
+    d[i] = static_cast<float>(sum + c[i]);
+  }
+}
+
 }  // namespace simt_emu
 
 void __syncthreads() { simt_emu::scheduler().block_barrier(); }

@@ -111,6 +111,28 @@ inline void warp_butterfly_n(float* v, int n) {
   syncwarp();
 }
 
+/// The butterfly (xor 1, then 2) within each quad of 4 lanes.
+template <typename Op>
+float quad_butterfly(float v, Op op) {
+  double* slots = warp_slots();
+  slots[lane()] = v;
+  syncwarp();
+  const int base = lane() & ~3;
+  float vals[4];
+  for (int i = 0; i < 4; ++i) vals[i] = static_cast<float>(slots[base + i]);
+  syncwarp();
+  for (int off = 1; off < 4; off <<= 1) {
+    float next[4];
+    for (int i = 0; i < 4; ++i) next[i] = op(vals[i], vals[i ^ off]);
+    std::memcpy(vals, next, sizeof vals);
+  }
+  return vals[lane() & 3];
+}
+
+/// The m16n8k16 tensor-core product in PTX's fragment layout (simt.h mma_16816): every lane publishes its
+/// fragments, rebuilds A and B, and computes its own four outputs (products exact, sums in double).
+void mma_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4], bool bf16);
+
 template <typename T>
 T warp_broadcast(T v, int src) {
   static_assert(sizeof(T) <= sizeof(double));
