@@ -9,7 +9,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan test-device-check bench goldens clean
 
 all: build
 
@@ -43,6 +43,10 @@ test-asan:
 	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -L unit
+
+# scripts/device-check's stages with --device cpu (~30 s; make test runs only its cheap part, in tests/tools).
+test-device-check: build
+	cd build/release && ctest -V -L device-check
 
 # Regenerates the committed goldens in tests/data from the reference implementations.
 goldens: model model-gemma3

@@ -22,8 +22,6 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import openai
-
 
 def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.time() + timeout
@@ -38,6 +36,16 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"podserve was not healthy after {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ends the server: SIGTERM (its graceful drain), SIGKILL after 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def metric(base: str, name: str, labels: str = "") -> float:
@@ -73,6 +81,8 @@ def close_by_vllm_rule(a, b) -> tuple:
 
 
 def main() -> int:
+    import openai  # here, so compare_check.py can use this file's helpers without the client
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
     ap.add_argument("--model", required=True)
@@ -175,11 +185,7 @@ def main() -> int:
     except Exception as e:  # a crash or hang of the server is a failure of the stage, reported with the rest
         failures.append(f"{type(e).__name__}: {e}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     figures["failures"] = failures
     print(json.dumps(figures))
     return 1 if failures else 0
