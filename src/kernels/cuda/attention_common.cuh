@@ -32,7 +32,7 @@ SIMT_DEVICE void load_kv_tile(const PagedKvCache& cache, const int32_t* table, i
   constexpr int kBatch = 4;  // loads in flight per thread before their stores
   for (int base = static_cast<int>(threadIdx.x); base < total; base += kBatch * static_cast<int>(blockDim.x)) {
     simt::U32x4 kv[kBatch][2];
-SIMT_UNROLL
+    SIMT_UNROLL
     for (int b = 0; b < kBatch; ++b) {
       const int c = base + b * static_cast<int>(blockDim.x);
       const int row = c / chunks_per_row, part = c % chunks_per_row;
@@ -47,7 +47,7 @@ SIMT_UNROLL
         kv[b][1] = simt::U32x4{0, 0, 0, 0};
       }
     }
-SIMT_UNROLL
+    SIMT_UNROLL
     for (int b = 0; b < kBatch; ++b) {
       const int c = base + b * static_cast<int>(blockDim.x);
       if (c >= total) break;
@@ -61,7 +61,7 @@ SIMT_UNROLL
 /// 8 consecutive 16-bit K/V values (one 16-byte word) as floats.
 SIMT_DEVICE void unpack8(const simt::U32x4& w, KvType type, float out[8]) {
   const uint32_t words[4] = {w.x, w.y, w.z, w.w};
-SIMT_UNROLL
+  SIMT_UNROLL
   for (int i = 0; i < 4; ++i) {
     if (type == KvType::kBF16) {
       out[2 * i] = simt::bf16_to_f32(simt::lo16(words[i]));
@@ -70,6 +70,17 @@ SIMT_UNROLL
       out[2 * i] = simt::f16_to_f32(simt::lo16(words[i]));
       out[2 * i + 1] = simt::f16_to_f32(simt::hi16(words[i]));
     }
+  }
+}
+
+/// The two 16-bit values of a 32-bit word as floats.
+SIMT_DEVICE void kv_unpack2(uint32_t w, KvType type, float out[2]) {
+  if (type == KvType::kBF16) {
+    out[0] = simt::bf16_to_f32(simt::lo16(w));
+    out[1] = simt::bf16_to_f32(simt::hi16(w));
+  } else {
+    out[0] = simt::f16_to_f32(simt::lo16(w));
+    out[1] = simt::f16_to_f32(simt::hi16(w));
   }
 }
 

@@ -39,8 +39,9 @@ SIMT_HOST_DEVICE size_t partial_out_elems(int64_t n_seqs, int32_t n_heads, int32
   return static_cast<size_t>(n_seqs) * n_heads * kAttentionMaxSplits * head_dim;
 }
 
-// kOutPerThread: outputs (group heads x head_dim) per thread, group * head_dim <= kThreads * kOutPerThread.
-template <int kOutPerThread>
+// kQuadsPerThread: groups of 4 consecutive outputs (of group heads x head_dim) per thread,
+// group * head_dim <= 4 * kThreads * kQuadsPerThread. A quad's V values are one 8-byte shared-memory read.
+template <int kQuadsPerThread>
 __global__ void __launch_bounds__(kThreads)
     attention_decode_kernel(AttentionShape shape, const float* q, int64_t q_stride, PagedKvCache cache,
                             BlockTables tables, const int32_t* seq_lens, float* scratch, int64_t n_seqs, float* out,
@@ -77,9 +78,12 @@ __global__ void __launch_bounds__(kThreads)
     m_s[g] = -INFINITY;
     l_s[g] = 0.0f;
   }
-  float acc[kOutPerThread];
-SIMT_UNROLL
-  for (int i = 0; i < kOutPerThread; ++i) acc[i] = 0.0f;
+  float acc[kQuadsPerThread][4];
+  SIMT_UNROLL
+  for (int i = 0; i < kQuadsPerThread; ++i) {
+    SIMT_UNROLL
+    for (int k = 0; k < 4; ++k) acc[i][k] = 0.0f;
+  }
   const int32_t* table = tables.data + seq * tables.stride;
   const int warp = static_cast<int>(threadIdx.x / 32), n_warps = kThreads / 32;
 
@@ -98,7 +102,7 @@ SIMT_UNROLL
         for (int d = 0; d < D; d += 8) {
           float k8[8];
           unpack8(simt::load16(k_tile + j * row + d), cache.type, k8);
-SIMT_UNROLL
+          SIMT_UNROLL
           for (int i = 0; i < 8; ++i) dot += qg[d + i] * k8[i];
         }
         s = finish_score(dot, shape.scale, shape.softcap);
@@ -117,31 +121,45 @@ SIMT_UNROLL
       }
     }
     __syncthreads();
-SIMT_UNROLL
-    for (int i = 0; i < kOutPerThread; ++i) {
-      const int e = static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads);
+    SIMT_UNROLL
+    for (int i = 0; i < kQuadsPerThread; ++i) {
+      const int e = 4 * (static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads));
       if (e < group * D) {
         const int g = e / D, d = e % D;
         const float* p = scores + g * kTile;
-        float a = acc[i] * alpha_s[g];
-        for (int j = 0; j < count; ++j) a += p[j] * kv_value(v_tile + j * row + d, cache.type);
-        acc[i] = a;
+        const float alpha = alpha_s[g];
+        float a[4];
+        SIMT_UNROLL
+        for (int k = 0; k < 4; ++k) a[k] = acc[i][k] * alpha;
+        for (int j = 0; j < count; ++j) {
+          const simt::U32x2 v = simt::load<simt::U32x2>(v_tile + j * row + d);  // 4 values, 8-byte aligned
+          const float pj = p[j];
+          float v4[4];
+          kv_unpack2(v.x, cache.type, v4);
+          kv_unpack2(v.y, cache.type, v4 + 2);
+          SIMT_UNROLL
+          for (int k = 0; k < 4; ++k) a[k] += pj * v4[k];
+        }
+        SIMT_UNROLL
+        for (int k = 0; k < 4; ++k) acc[i][k] = a[k];
       }
     }
   }
   __syncthreads();
   const bool direct = plan.splits == 1;
-SIMT_UNROLL
-  for (int i = 0; i < kOutPerThread; ++i) {
-    const int e = static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads);
+  SIMT_UNROLL
+  for (int i = 0; i < kQuadsPerThread; ++i) {
+    const int e = 4 * (static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads));
     if (e < group * D) {
       const int g = e / D, d = e % D;
-      const float o = acc[i] / l_s[g];
-      if (direct) {
-        out[seq * out_stride + (h0 + g) * D + d] = o;
-      } else {
-        const size_t idx = ((static_cast<size_t>(seq) * shape.n_heads + h0 + g) * kAttentionMaxSplits + split) * D + d;
-        scratch[idx] = o;
+      SIMT_UNROLL
+      for (int k = 0; k < 4; ++k) {
+        const float o = acc[i][k] / l_s[g];
+        if (direct) {
+          out[seq * out_stride + (h0 + g) * D + d + k] = o;
+        } else {
+          scratch[((static_cast<size_t>(seq) * shape.n_heads + h0 + g) * kAttentionMaxSplits + split) * D + d + k] = o;
+        }
       }
     }
   }
@@ -199,14 +217,12 @@ Status launch_decode(const AttentionShape& shape, const float* q, int64_t q_stri
 Status launch_decode_for_group(const AttentionShape& shape, const float* q, int64_t q_stride, const PagedKvCache& cache,
                                const BlockTables& tables, const int32_t* seq_lens, int64_t n_seqs, float* sc,
                                float* out, int64_t out_stride, Stream stream) {
-  const int per_thread = (shape.n_heads / shape.n_kv_heads * shape.head_dim + kThreads - 1) / kThreads;
-  switch (per_thread <= 1 ? 1 : per_thread <= 2 ? 2 : per_thread <= 4 ? 4 : per_thread <= 8 ? 8 : per_thread <= 16 ? 16 : 32) {
+  const int quads = (shape.n_heads / shape.n_kv_heads * shape.head_dim / 4 + kThreads - 1) / kThreads;
+  switch (quads <= 1 ? 1 : quads <= 2 ? 2 : quads <= 4 ? 4 : 8) {
     case 1: return launch_decode<1>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
     case 2: return launch_decode<2>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
     case 4: return launch_decode<4>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
-    case 8: return launch_decode<8>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
-    case 16: return launch_decode<16>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
-    default: return launch_decode<32>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
+    default: return launch_decode<8>(shape, q, q_stride, cache, tables, seq_lens, n_seqs, sc, out, out_stride, stream);
   }
 }
 
@@ -220,6 +236,7 @@ Status check_attention_shape(const AttentionShape& s, const PagedKvCache& cache)
     return invalid_argument("attention: head_dim must be a multiple of 8 in 8..256 (got " + std::to_string(s.head_dim) + ")");
   }
   if (s.n_heads / s.n_kv_heads > 64) return invalid_argument("attention: at most 64 query heads per K/V head");
+  if (s.n_heads / s.n_kv_heads * s.head_dim > 4096) return invalid_argument("attention: group * head_dim above 4096");
   if (cache.block_size <= 0 || cache.slot_stride % 8 != 0 || cache.slot_stride < int64_t{s.n_kv_heads} * s.head_dim) {
     return invalid_argument("attention: the cache's block_size must be positive and slot_stride a multiple of 8 "
                             ">= n_kv_heads * head_dim");

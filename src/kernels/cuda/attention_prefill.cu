@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(kThreads)
     l_s[r] = 0.0f;
   }
   float acc[kOutPerThread];
-SIMT_UNROLL
+  SIMT_UNROLL
   for (int i = 0; i < kOutPerThread; ++i) acc[i] = 0.0f;
 
   const int32_t* table = tables.data + seq * tables.stride;
@@ -73,20 +73,20 @@ SIMT_UNROLL
     {  // Scores: thread -> key j, rows rg, rg + kRowGroups, ...; each K chunk read once for all its rows.
       const int j = static_cast<int>(threadIdx.x) % kKeys, rg = static_cast<int>(threadIdx.x) / kKeys;
       float dot[kRowsPerThread];
-SIMT_UNROLL
+      SIMT_UNROLL
       for (int k = 0; k < kRowsPerThread; ++k) dot[k] = 0.0f;
       for (int d = 0; d < D; d += 8) {
         float k8[8];
         unpack8(simt::load16(k_tile + j * row_stride + d), cache.type, k8);
-SIMT_UNROLL
+        SIMT_UNROLL
         for (int k = 0; k < kRowsPerThread; ++k) {
           const float* qr = qs + (rg + k * kRowGroups) * D + d;
-SIMT_UNROLL
+          SIMT_UNROLL
           for (int i = 0; i < 8; ++i) dot[k] += qr[i] * k8[i];
         }
       }
       const int64_t p = t0 + j;
-SIMT_UNROLL
+      SIMT_UNROLL
       for (int k = 0; k < kRowsPerThread; ++k) {
         const int r = rg + k * kRowGroups;
         const int64_t qpos = pos0 + r / group;
@@ -106,7 +106,7 @@ SIMT_UNROLL
       }
     }
     __syncthreads();
-SIMT_UNROLL
+    SIMT_UNROLL
     for (int i = 0; i < kOutPerThread; ++i) {
       const int e = static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads);
       if (e < kRows * D) {
@@ -119,7 +119,7 @@ SIMT_UNROLL
     }
   }
   __syncthreads();
-SIMT_UNROLL
+  SIMT_UNROLL
   for (int i = 0; i < kOutPerThread; ++i) {
     const int e = static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads);
     if (e < rows * D) {

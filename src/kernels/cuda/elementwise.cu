@@ -1,6 +1,8 @@
 // Embedding gather, RMSNorm (with the residual add), bias, activations, soft-cap and 16-bit conversions.
 // Memory-bound: one coalesced pass each; a row's reduction order depends on its length only.
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/device_ops.h"
@@ -141,6 +143,20 @@ Status check_rows(const char* what, int64_t rows, int64_t cols) {
 }
 
 }  // namespace
+
+#if defined(__CUDACC__)
+Status simt::allow_dynamic_smem(const void* kernel, size_t bytes, const char* what) {
+  static std::mutex mu;
+  static std::map<const void*, size_t> allowed;
+  std::lock_guard lock(mu);
+  size_t& have = allowed[kernel];
+  if (have >= bytes) return ok_status();
+  const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  if (err != cudaSuccess) return internal_error(std::string(what) + ": shared memory " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
+  have = bytes;
+  return ok_status();
+}
+#endif
 
 bool device_supports(DType type) {
   switch (type) {

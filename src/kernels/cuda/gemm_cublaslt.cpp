@@ -4,6 +4,8 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <tuple>
@@ -33,6 +35,13 @@ cudaDataType_t operand_type(DType t) {
     case DType::kF16: return CUDA_R_16F;
     default: return CUDA_R_16BF;
   }
+}
+
+// The largest power of two (up to 256) that divides the address: cuBLASLt's heuristic assumes 256-byte aligned
+// operands unless told otherwise.
+uint32_t alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  return a == 0 ? 256u : static_cast<uint32_t>(std::min<uintptr_t>(256, a & (~a + 1)));
 }
 
 struct Plan {
@@ -72,7 +81,7 @@ class CublasLtGemm final : public GemmContext {
 
   Status warm_up(const MatrixView& w, int64_t n) override {
     const Plan* plan = nullptr;
-    return plan_for(w, n, w.cols, w.rows, &plan);  // contiguous x and y
+    return plan_for(w, n, w.cols, w.rows, {256, 256, 256}, &plan);  // contiguous, cudaMalloc'd x and y
   }
 
   Status gemm(const MatrixView& w, const float* x, int64_t x_stride, int64_t n, const float* bias, float* y,
@@ -102,7 +111,7 @@ class CublasLtGemm final : public GemmContext {
       a = weight_;
     }
     const Plan* plan = nullptr;
-    PODSERVE_RETURN_IF_ERROR(plan_for(w, n, ldb, y_stride, &plan));
+    PODSERVE_RETURN_IF_ERROR(plan_for(w, n, ldb, y_stride, {alignment_of(a), alignment_of(b), alignment_of(y)}, &plan));
     const float alpha = 1.0f, beta = 0.0f;
     PODSERVE_RETURN_IF_ERROR(cublas_status(
         cublasLtMatmul(handle_, plan->desc, &alpha, a, plan->a, b, plan->b, &beta, y, plan->d, y, plan->d, &plan->algo,
@@ -118,9 +127,10 @@ class CublasLtGemm final : public GemmContext {
 
  private:
   // The descriptors and the heuristic's best algorithm for one (type, shape, strides), made once.
-  Status plan_for(const MatrixView& w, int64_t n, int64_t ldb, int64_t ldd, const Plan** out) {
+  Status plan_for(const MatrixView& w, int64_t n, int64_t ldb, int64_t ldd, std::array<uint32_t, 3> align,
+                  const Plan** out) {
     const cudaDataType_t t = operand_type(w.type);
-    const auto key = std::make_tuple(static_cast<int>(t), w.rows, w.cols, n, ldb, ldd);
+    const auto key = std::make_tuple(static_cast<int>(t), w.rows, w.cols, n, ldb, ldd, align);
     auto it = plans_.find(key);
     if (it != plans_.end()) {
       *out = &it->second;
@@ -145,6 +155,10 @@ class CublasLtGemm final : public GemmContext {
     PODSERVE_RETURN_IF_ERROR(cublas_status(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate"));
     const size_t ws = kWorkspaceBytes;
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align[0], sizeof align[0]);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align[1], sizeof align[1]);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align[2], sizeof align[2]);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align[2], sizeof align[2]);
     cublasLtMatmulHeuristicResult_t result{};
     int found = 0;
     const cublasStatus_t st =
@@ -171,7 +185,7 @@ class CublasLtGemm final : public GemmContext {
   uint16_t* weight_ = nullptr;
   int64_t max_act_elems_ = 0;
   int64_t max_weight_elems_ = 0;
-  std::map<std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>, Plan> plans_;
+  std::map<std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, std::array<uint32_t, 3>>, Plan> plans_;
 };
 
 }  // namespace

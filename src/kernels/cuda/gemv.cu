@@ -1,218 +1,9 @@
-// Decode GEMV for <= kGemvMaxTokens tokens (device_ops.h gemv, moe_gemv). A CTA of 128 threads owns kRows weight
-// rows (4 for float formats, 2 for quantized ones) and splits their columns into chunks, chunk c to thread
-// c % 128: each thread loads its chunks' raw bytes for all the rows (independent 16-byte loads where the format
-// allows), decodes them in registers and dots them with every token's x (read through L1). The partial sums are
-// reduced by a warp butterfly, then across the 4 warps in order. Every step is an explicit fma or add whose order
-// depends on the shape only, never on the token count, so a token gets the same bits in any batch of <= 8.
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/device_ops.h"
-#include "kernels/cuda/gemv_formats.cuh"
+// Decode GEMV entry points (device_ops.h gemv, moe_gemv): shape checks, then the launcher of the weight's format
+// group (gemv_impl.cuh has the kernels).
+#include "kernels/cuda/gemv_impl.cuh"
 
 namespace podserve::kernels::cuda {
 namespace {
-
-constexpr unsigned kThreads = 128;
-constexpr int kWarps = kThreads / 32;
-
-// Where a launch's token rows are: token i of the CTA's batch reads x_rows[i] and writes y_rows[i].
-template <int kTokens>
-struct TokenRows {
-  const float* x[kTokens];
-  float* y[kTokens];
-  int n = 0;  // valid rows (<= kTokens)
-};
-
-// y_rows[t][r0 + r] = w[r0 + r] . x_rows[t] (+ bias) for the CTA's rows; every thread of the block calls it.
-template <typename Fmt, int kTokens>
-SIMT_DEVICE void gemv_rows(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols, bool w_vec, bool x_vec,
-                           int64_t r0, const TokenRows<kTokens>& tok, const float* bias) {
-  constexpr int R = Fmt::kRows, E = Fmt::kElems;
-  static_assert(R * kTokens <= static_cast<int>(kThreads), "one thread per output in the epilogue");
-  const int64_t chunks = (cols + E - 1) / E;
-  float acc[R][kTokens];
-  SIMT_UNROLL
-  for (int r = 0; r < R; ++r) {
-    SIMT_UNROLL
-    for (int t = 0; t < kTokens; ++t) acc[r][t] = 0.0f;
-  }
-  for (int64_t c = threadIdx.x; c < chunks; c += kThreads) {
-    const int valid = cols - c * E < E ? static_cast<int>(cols - c * E) : E;  // < E only in a float row's tail
-    typename Fmt::Raw raw[R];
-    SIMT_UNROLL
-    for (int r = 0; r < R; ++r) {
-      const int64_t row = r0 + r < rows ? r0 + r : rows - 1;  // past the last row: a duplicate, not stored
-      raw[r] = Fmt::load(w + static_cast<size_t>(row) * row_bytes, c, w_vec, valid);
-    }
-    float sq[R][kTokens], sx[kTokens];
-    SIMT_UNROLL
-    for (int t = 0; t < kTokens; ++t) {
-      sx[t] = 0.0f;
-      SIMT_UNROLL
-      for (int r = 0; r < R; ++r) sq[r][t] = 0.0f;
-    }
-    SIMT_UNROLL
-    for (int s = 0; s < E / 8; ++s) {
-      float q[R][8];
-      SIMT_UNROLL
-      for (int r = 0; r < R; ++r) Fmt::decode(raw[r], c, s, q[r]);
-      const int64_t col = c * E + 8 * s;
-      SIMT_UNROLL
-      for (int t = 0; t < kTokens; ++t) {
-        if (t >= tok.n) break;
-        float x8[8];
-        if (x_vec && valid == E) {
-          simt::load_f32x4(tok.x[t] + col, x8);
-          simt::load_f32x4(tok.x[t] + col + 4, x8 + 4);
-        } else {
-          SIMT_UNROLL
-          for (int i = 0; i < 8; ++i) x8[i] = 8 * s + i < valid ? tok.x[t][col + i] : 0.0f;
-        }
-        SIMT_UNROLL
-        for (int i = 0; i < 8; ++i) {
-          SIMT_UNROLL
-          for (int r = 0; r < R; ++r) sq[r][t] = fmaf(q[r][i], x8[i], sq[r][t]);
-          if constexpr (Fmt::kOffset) sx[t] += x8[i];
-        }
-      }
-    }
-    float a[R], b[R];
-    SIMT_UNROLL
-    for (int r = 0; r < R; ++r) Fmt::scales(raw[r], c, a[r], b[r]);
-    SIMT_UNROLL
-    for (int r = 0; r < R; ++r) {
-      SIMT_UNROLL
-      for (int t = 0; t < kTokens; ++t) {
-        acc[r][t] = fmaf(a[r], sq[r][t], acc[r][t]);
-        if constexpr (Fmt::kOffset) acc[r][t] = fmaf(b[r], sx[t], acc[r][t]);
-      }
-    }
-  }
-  // Reduce: warp butterflies, then the 4 warps' partials summed in warp order.
-  __shared__ float partial[kWarps][R * kTokens];
-  float flat[R * kTokens];
-  SIMT_UNROLL
-  for (int r = 0; r < R; ++r) {
-    SIMT_UNROLL
-    for (int t = 0; t < kTokens; ++t) flat[r * kTokens + t] = acc[r][t];
-  }
-  simt::warp_sum_n(flat);
-  const int warp = static_cast<int>(threadIdx.x / 32);
-  if (threadIdx.x % 32 == 0) {
-    SIMT_UNROLL
-    for (int i = 0; i < R * kTokens; ++i) partial[warp][i] = flat[i];
-  }
-  __syncthreads();
-  // Thread i stores value i = r * kTokens + t (compile-time indices keep the row pointers in registers).
-  SIMT_UNROLL
-  for (int r = 0; r < R; ++r) {
-    SIMT_UNROLL
-    for (int t = 0; t < kTokens; ++t) {
-      const int i = r * kTokens + t;
-      if (static_cast<int>(threadIdx.x) != i || t >= tok.n || r0 + r >= rows) continue;
-      float v = partial[0][i];
-      for (int k = 1; k < kWarps; ++k) v += partial[k][i];
-      if (bias != nullptr) v += bias[r0 + r];
-      tok.y[t][r0 + r] = v;
-    }
-  }
-  __syncthreads();  // `partial` is reused when the caller loops
-}
-
-template <typename Fmt, int kTokens>
-__global__ void __launch_bounds__(kThreads)
-    gemv_kernel(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols, bool w_vec, bool x_vec,
-                const float* x, int64_t x_stride, int64_t n, const float* bias, float* y, int64_t y_stride) {
-  TokenRows<kTokens> tok;
-  tok.n = static_cast<int>(n);
-  SIMT_UNROLL
-  for (int t = 0; t < kTokens; ++t) {
-    tok.x[t] = x + (t < n ? t : 0) * x_stride;
-    tok.y[t] = y + (t < n ? t : 0) * y_stride;
-  }
-  gemv_rows<Fmt, kTokens>(w, row_bytes, rows, cols, w_vec, x_vec, static_cast<int64_t>(blockIdx.x) * Fmt::kRows, tok,
-                          bias);
-}
-
-// Grouped over experts: CTA (row block, expert e) runs its rows over e's assignments, kGemvMaxTokens at a time.
-template <typename Fmt>
-__global__ void __launch_bounds__(kThreads)
-    moe_gemv_kernel(const uint8_t* const* experts, size_t row_bytes, int64_t rows, int64_t cols, bool w_vec,
-                    bool x_vec, const int32_t* offsets, const int32_t* sorted_token, const float* x, int64_t x_stride,
-                    bool gather_x, float* y, int64_t y_stride) {
-  constexpr int kTokens = static_cast<int>(kGemvMaxTokens);
-  const int e = static_cast<int>(blockIdx.y);
-  const int32_t begin = offsets[e], end = offsets[e + 1];
-  for (int32_t i0 = begin; i0 < end; i0 += kTokens) {
-    TokenRows<kTokens> tok;
-    tok.n = end - i0 < kTokens ? end - i0 : kTokens;
-    SIMT_UNROLL
-    for (int t = 0; t < kTokens; ++t) {
-      const int32_t i = i0 + (t < tok.n ? t : 0);
-      tok.x[t] = x + static_cast<int64_t>(gather_x ? sorted_token[i] : i) * x_stride;
-      tok.y[t] = y + static_cast<int64_t>(i) * y_stride;
-    }
-    gemv_rows<Fmt, kTokens>(experts[e], row_bytes, rows, cols, w_vec, x_vec, static_cast<int64_t>(blockIdx.x) * Fmt::kRows,
-                            tok, nullptr);
-  }
-}
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-template <typename Fmt>
-Status launch_gemv(const MatrixView& w, const float* x, int64_t x_stride, int64_t n, const float* bias, float* y,
-                   int64_t y_stride, Stream stream) {
-  const bool w_vec = aligned16(w.data) && w.row_bytes() % 16 == 0;
-  const bool x_vec = aligned16(x) && x_stride % 4 == 0;
-  const dim3 grid(simt::blocks_for(w.rows, Fmt::kRows));
-  const size_t rb = w.row_bytes();
-  if (n <= 1) return simt::launch("gemv", gemv_kernel<Fmt, 1>, grid, dim3(kThreads), 0, stream, w.data, rb, w.rows, w.cols, w_vec, x_vec, x, x_stride, n, bias, y, y_stride);
-  if (n <= 2) return simt::launch("gemv", gemv_kernel<Fmt, 2>, grid, dim3(kThreads), 0, stream, w.data, rb, w.rows, w.cols, w_vec, x_vec, x, x_stride, n, bias, y, y_stride);
-  if (n <= 4) return simt::launch("gemv", gemv_kernel<Fmt, 4>, grid, dim3(kThreads), 0, stream, w.data, rb, w.rows, w.cols, w_vec, x_vec, x, x_stride, n, bias, y, y_stride);
-  return simt::launch("gemv", gemv_kernel<Fmt, 8>, grid, dim3(kThreads), 0, stream, w.data, rb, w.rows, w.cols, w_vec, x_vec, x, x_stride, n, bias, y, y_stride);
-}
-
-template <typename Fmt>
-Status launch_moe_gemv(const ExpertMatrices& w, const MoeRouting& routing, int32_t n_experts, const float* x,
-                       int64_t x_stride, bool gather_x, float* y, int64_t y_stride, Stream stream) {
-  const size_t rb = dtype_row_bytes(w.type, w.cols);
-  const bool w_vec = rb % 16 == 0;  // expert pointers are cudaMalloc'd (256-byte aligned)
-  const bool x_vec = aligned16(x) && x_stride % 4 == 0;
-  return simt::launch("moe_gemv", moe_gemv_kernel<Fmt>,
-                      dim3(simt::blocks_for(w.rows, Fmt::kRows), static_cast<unsigned>(n_experts)), dim3(kThreads), 0,
-                      stream, w.data, rb, w.rows, w.cols, w_vec, x_vec, routing.expert_offsets, routing.sorted_token, x,
-                      x_stride, gather_x, y, y_stride);
-}
-
-// The launcher `Launch<Fmt>::run(args...)` for the format of `type`.
-template <template <typename> class Launch, typename... Args>
-Status with_format(DType type, Args&&... args) {
-  switch (type) {
-    case DType::kF32: return Launch<gemv_fmt::F32>::run(args...);
-    case DType::kF16: return Launch<gemv_fmt::F16>::run(args...);
-    case DType::kBF16: return Launch<gemv_fmt::BF16>::run(args...);
-    case DType::kQ8_0: return Launch<gemv_fmt::Q8_0>::run(args...);
-    case DType::kQ4_0: return Launch<gemv_fmt::Q4_0>::run(args...);
-    case DType::kQ4_1: return Launch<gemv_fmt::Q4_1>::run(args...);
-    case DType::kQ5_0: return Launch<gemv_fmt::Q5_0>::run(args...);
-    case DType::kQ5_1: return Launch<gemv_fmt::Q5_1>::run(args...);
-    case DType::kQ4_K: return Launch<gemv_fmt::QK4<false>>::run(args...);
-    case DType::kQ5_K: return Launch<gemv_fmt::QK4<true>>::run(args...);
-    case DType::kQ6_K: return Launch<gemv_fmt::Q6K>::run(args...);
-    case DType::kQ8_1: break;
-  }
-  return invalid_argument(std::string("gemv: weight type ") + dtype_name(type) + " is not supported on the device");
-}
-
-template <typename Fmt>
-struct GemvLaunch {
-  template <typename... Args>
-  static Status run(Args&&... args) { return launch_gemv<Fmt>(args...); }
-};
-template <typename Fmt>
-struct MoeGemvLaunch {
-  template <typename... Args>
-  static Status run(Args&&... args) { return launch_moe_gemv<Fmt>(args...); }
-};
 
 Status check_matrix(const char* what, DType type, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0 || cols % dtype_block_size(type) != 0) {
@@ -229,7 +20,16 @@ Status gemv(const MatrixView& w, const float* x, int64_t x_stride, int64_t n, co
   PODSERVE_RETURN_IF_ERROR(check_matrix("gemv", w.type, w.rows, w.cols));
   if (n <= 0) return ok_status();
   if (n > kGemvMaxTokens) return invalid_argument("gemv: at most kGemvMaxTokens tokens per call");
-  return with_format<GemvLaunch>(w.type, w, x, x_stride, n, bias, y, y_stride, stream);
+  switch (w.type) {
+    case DType::kF32: case DType::kF16: case DType::kBF16:
+      return gemv_float(w, x, x_stride, n, bias, y, y_stride, stream);
+    case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
+      return gemv_block(w, x, x_stride, n, bias, y, y_stride, stream);
+    case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
+      return gemv_kquant(w, x, x_stride, n, bias, y, y_stride, stream);
+    case DType::kQ8_1: break;
+  }
+  return invalid_argument(std::string("gemv: weight type ") + dtype_name(w.type) + " is not supported on the device");
 }
 
 Status moe_gemv(const ExpertMatrices& w, const MoeRouting& routing, int32_t n_experts, int64_t n_assignments,
@@ -237,7 +37,16 @@ Status moe_gemv(const ExpertMatrices& w, const MoeRouting& routing, int32_t n_ex
   PODSERVE_RETURN_IF_ERROR(check_matrix("moe_gemv", w.type, w.rows, w.cols));
   if (n_experts <= 0 || n_experts > 65535) return invalid_argument("moe_gemv: 1..65535 experts");
   if (n_assignments <= 0) return ok_status();
-  return with_format<MoeGemvLaunch>(w.type, w, routing, n_experts, x, x_stride, gather_x, y, y_stride, stream);
+  switch (w.type) {
+    case DType::kF32: case DType::kF16: case DType::kBF16:
+      return moe_gemv_float(w, routing, n_experts, x, x_stride, gather_x, y, y_stride, stream);
+    case DType::kQ8_0: case DType::kQ4_0: case DType::kQ4_1: case DType::kQ5_0: case DType::kQ5_1:
+      return moe_gemv_block(w, routing, n_experts, x, x_stride, gather_x, y, y_stride, stream);
+    case DType::kQ4_K: case DType::kQ5_K: case DType::kQ6_K:
+      return moe_gemv_kquant(w, routing, n_experts, x, x_stride, gather_x, y, y_stride, stream);
+    case DType::kQ8_1: break;
+  }
+  return invalid_argument(std::string("moe_gemv: weight type ") + dtype_name(w.type) + " is not supported on the device");
 }
 
 }  // namespace podserve::kernels::cuda

@@ -33,6 +33,9 @@ inline constexpr int kWarp = 32;
 struct alignas(16) U32x4 {
   uint32_t x, y, z, w;
 };
+struct alignas(8) U32x2 {
+  uint32_t x, y;
+};
 
 SIMT_DEVICE U32x4 load16(const void* p) {
 #if defined(__CUDACC__)
@@ -227,6 +230,10 @@ inline Status launch_status(const char* what) {
   if (err == cudaSuccess) return ok_status();
   return internal_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
+
+/// Raises a kernel's dynamic shared-memory limit to `bytes` the first time a launch needs it (so a CUDA graph
+/// capture, which follows the eager warm-up, makes no attribute calls).
+Status allow_dynamic_smem(const void* kernel, size_t bytes, const char* what);
 #endif
 
 /// kernel<<<grid, block, smem, stream>>>(args...); dynamic shared memory over 48 KiB is opted into first.
@@ -236,11 +243,7 @@ Status launch(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block
               Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return ok_status();
 #if defined(__CUDACC__)
-  if (smem > 48 * 1024) {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess) return internal_error(std::string(what) + ": " + cudaGetErrorString(err));
-  }
+  if (smem > 48 * 1024) PODSERVE_RETURN_IF_ERROR(allow_dynamic_smem(reinterpret_cast<const void*>(kernel), smem, what));
   kernel<<<grid, block, smem, stream>>>(static_cast<Params>(args)...);
   return launch_status(what);
 #else

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -11,10 +12,10 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-thread_local uint3 threadIdx;
-thread_local uint3 blockIdx;
-thread_local dim3 blockDim;
-thread_local dim3 gridDim;
+uint3 threadIdx;
+uint3 blockIdx;
+dim3 blockDim;
+dim3 gridDim;
 
 // A fiber switch without system calls (ucontext's swapcontext makes one per switch, ~3 us in a VM): saves the
 // callee-saved registers on the current stack, stores the stack pointer in *save_sp and continues on load_sp.
@@ -228,14 +229,17 @@ class Scheduler {
 };
 
 Scheduler& scheduler() {
-  static thread_local Scheduler s;
+  static Scheduler s;
   return s;
 }
 
 }  // namespace
 
 void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()>& body) {
+  static std::atomic<bool> busy{false};
+  PODSERVE_CHECK(!busy.exchange(true)) << "simt_emu: two launches at once (the emulator runs one at a time)";
   scheduler().run(grid, block, smem, body);
+  busy.store(false);
 }
 
 uint8_t* dynamic_smem() { return scheduler().smem(); }

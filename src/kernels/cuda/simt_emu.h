@@ -1,9 +1,10 @@
 // A SIMT emulator for testing the CUDA kernels without a GPU (unit tests only; never linked into podserve).
-// A grid runs block after block; each CUDA thread of a block is a host thread of a reusable pool, so
-// __syncthreads() is a real barrier and a missing one shows up as a wrong answer (or a sanitizer report).
-// __shared__ arrays are function statics: one copy, reused by the blocks in turn (as an SM reuses its memory).
-// Warp collectives exchange through a per-warp buffer between two warp barriers, with the GPU's reduction tree.
-// Device memory is host memory. Only simt.h includes this header.
+// A grid runs block after block on the calling thread; each CUDA thread of a block is a fiber with its own stack,
+// switched at barriers (simt_emu.cpp), so __syncthreads() is a real barrier and a missing one shows up as a wrong
+// answer. __shared__ arrays are function statics: one copy, reused by the blocks in turn (as an SM reuses its
+// memory). Warp collectives exchange through a per-warp buffer between two warp barriers, with the GPU's reduction
+// tree. Device memory is host memory. The CUDA built-ins (threadIdx, ...) are process globals: one launch runs at a
+// time (checked). Only simt.h includes this header.
 #pragma once
 
 #include <math.h>
@@ -23,10 +24,10 @@ struct uint3 {
   unsigned x = 0, y = 0, z = 0;
 };
 
-extern thread_local uint3 threadIdx;
-extern thread_local uint3 blockIdx;
-extern thread_local dim3 blockDim;
-extern thread_local dim3 gridDim;
+extern uint3 threadIdx;
+extern uint3 blockIdx;
+extern dim3 blockDim;
+extern dim3 gridDim;
 
 #define __global__
 #define __device__

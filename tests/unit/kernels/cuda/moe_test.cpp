@@ -83,8 +83,8 @@ TEST(CudaMoe, RoutingMatchesTheCpuDecoder) {
 
 // The whole expert block: route, gather, grouped gate/up GEMVs, SiLU*up, grouped down GEMV, combine.
 TEST(CudaMoe, ExpertMlpsMatchTheCpuDecoder) {
-  const int32_t E = 8, k = 2;
-  const int64_t H = 64, I = 96;
+  const int32_t E = 4, k = 2;
+  const int64_t H = 64, I = 64;
   std::mt19937 gen(5);
   std::vector<std::vector<uint8_t>> gate(E), up(E), down(E);
   for (int32_t e = 0; e < E; ++e) {
