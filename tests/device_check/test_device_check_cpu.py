@@ -23,13 +23,13 @@ def run(*args, env=None, timeout=600):
 
 def test_cpu_run_of_the_stages_writes_the_summary(tmp_path):
     env = dict(os.environ, DEVICE_CHECK_PYTHON=sys.executable)
-    r = run("--device", "cpu", "--stages", "a,b,c,f,d,e", "--build-dir", BINARY.parent, "--out", tmp_path, env=env)
+    r = run("--device", "cpu", "--stages", "a,b,c,f,d,e,k", "--build-dir", BINARY.parent, "--out", tmp_path, env=env)
     log = (tmp_path / "device-check.log").read_text()
     assert r.returncode == 0, log[-4000:]
     summary = json.loads((tmp_path / "device-check.json").read_text())
     status = {s["stage"]: s for s in summary["stages"]}
-    assert [s for s in status] == ["a", "b", "c", "f", "d", "e"]
-    for gpu_only in ("a", "b", "c"):
+    assert [s for s in status] == ["a", "b", "c", "f", "d", "e", "k"]
+    for gpu_only in ("a", "b", "c", "k"):
         assert status[gpu_only]["status"] == "skip" and "GPU" in status[gpu_only]["detail"]
     assert status["f"]["status"] == "pass", log[-4000:]
     compare = summary["compare"]

@@ -38,7 +38,7 @@ def test_bad_arguments_are_usage_errors(args, message):
 def test_help_lists_the_stages():
     r = run("--help")
     assert r.returncode == 0
-    for stage in ("build", "a ", "b ", "c ", "d ", "e ", "f "):
+    for stage in ("build", "a ", "b ", "c ", "d ", "e ", "f ", "k "):
         assert stage in r.stdout
 
 
