@@ -26,7 +26,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from serve_check import close_by_vllm_rule, stop, wait_healthy  # noqa: E402
+from serve_check import close_by_vllm_rule, free_port, stop_server, wait_healthy  # noqa: E402
 
 PROMPTS = [f"The {w} of the matter is" for w in ("heart", "end", "state", "truth", "cost", "size", "rest", "edge")]
 
@@ -52,7 +52,7 @@ def serve_and_ask(binary, device, model_args, port, log_path, max_tokens, env):
         wait_healthy(base, proc, 150)
         return [completions(base, p, max_tokens) for p in PROMPTS]
     finally:
-        stop(proc)
+        stop_server(proc)
 
 
 def with_tokenizer(files: dict) -> str:
@@ -88,7 +88,7 @@ def main() -> int:
     ap.add_argument("--binary", required=True)
     ap.add_argument("--device", default="cuda", help="the device compared with the CPU")
     ap.add_argument("--log", default="compare_server.log")
-    ap.add_argument("--port", type=int, default=18124)
+    ap.add_argument("--port", type=int, default=0, help="default: a free one")
     ap.add_argument("--dummy-config", default=os.path.join(ROOT, "bench", "gpu", "smollm2-1.7b.json"))
     ap.add_argument("--max-tokens", type=int, default=16)
     args = ap.parse_args()
@@ -108,8 +108,10 @@ def main() -> int:
     failures = []
     for name, model_args, rule in models:
         try:
-            cpu = serve_and_ask(args.binary, "cpu", model_args, args.port, args.log, args.max_tokens, env)
-            dev = serve_and_ask(args.binary, args.device, model_args, args.port, args.log, args.max_tokens, env)
+            cpu = serve_and_ask(args.binary, "cpu", model_args, args.port or free_port(), args.log,
+                                args.max_tokens, env)
+            dev = serve_and_ask(args.binary, args.device, model_args, args.port or free_port(), args.log,
+                                args.max_tokens, env)
         except Exception as e:  # a server that does not start or answer fails this model, not the others
             failures.append(f"{name}: {type(e).__name__}: {e}")
             continue

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +39,14 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"podserve was not healthy after {timeout} s")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def free_port() -> int:
+    """A port nothing listens on now (a fixed one can be taken on a shared machine)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     """Ends the server: SIGTERM (its graceful drain), SIGKILL after 30 s."""
     proc.terminate()
     try:
@@ -88,7 +96,7 @@ def main() -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dtype", default="auto")
-    ap.add_argument("--port", type=int, default=18123)
+    ap.add_argument("--port", type=int, default=0, help="default: a free one")
     ap.add_argument("--log", default="serve_check_server.log")
     ap.add_argument("--streams", type=int, default=64)
     args = ap.parse_args()
@@ -96,6 +104,7 @@ def main() -> int:
     env = dict(os.environ)
     if os.environ.get("DEVICE_CHECK_LIB_PATH"):  # the carried libraries, for podserve only (not for this Python)
         env["LD_LIBRARY_PATH"] = os.environ["DEVICE_CHECK_LIB_PATH"] + ":" + env.get("LD_LIBRARY_PATH", "")
+    args.port = args.port or free_port()
     base = f"http://127.0.0.1:{args.port}"
     cmd = [args.binary, "serve", "--model", args.model, "--device", args.device, "--dtype", args.dtype,
            "--port", str(args.port), "--host", "127.0.0.1", "--max-num-seqs", "128", "--served-model-name", "m"]
@@ -185,7 +194,7 @@ def main() -> int:
     except Exception as e:  # a crash or hang of the server is a failure of the stage, reported with the rest
         failures.append(f"{type(e).__name__}: {e}")
     finally:
-        stop(proc)
+        stop_server(proc)
     figures["failures"] = failures
     print(json.dumps(figures))
     return 1 if failures else 0
