@@ -15,9 +15,15 @@ if(NOT PODSERVE_CUDA STREQUAL "off")
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     # A fat binary: Ampere (A100), Ada (L4/L40S), Hopper with its arch-specific instructions (sm_90a), and
-    # compute_90 PTX that newer GPUs compile at load. Override with -DCMAKE_CUDA_ARCHITECTURES=...
+    # compute_80 PTX that newer GPUs compile at load. By default two device compilations, not four: the compute_80
+    # PTX also feeds ptxas for sm_89 (the kernels have no sm_89- or sm_90-only code, so compute_89/compute_90 PTX
+    # would cost compile time and add nothing), compute_90a feeds sm_90a. -DCMAKE_CUDA_ARCHITECTURES=... overrides
+    # (CMake's usual list, e.g. 90a-real for one card).
+    set(PODSERVE_CUDA_GENCODE "")
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      set(CMAKE_CUDA_ARCHITECTURES "80-real;89-real;90a-real;90-virtual")
+      set(CMAKE_CUDA_ARCHITECTURES OFF)
+      set(PODSERVE_CUDA_GENCODE "--generate-code=arch=compute_80,code=[compute_80,sm_80,sm_89]"
+                                "--generate-code=arch=compute_90a,code=[sm_90a]")
     endif()
     set(CMAKE_CUDA_HOST_COMPILER "${CMAKE_CXX_COMPILER}" CACHE FILEPATH "Host compiler of nvcc")
     enable_language(CUDA)
@@ -26,7 +32,11 @@ if(NOT PODSERVE_CUDA STREQUAL "off")
     set(CMAKE_CUDA_EXTENSIONS OFF)
     find_package(CUDAToolkit REQUIRED)
     set(PODSERVE_HAS_CUDA ON)
-    message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+    if(PODSERVE_CUDA_GENCODE)
+      message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, sm_80 + sm_89 + sm_90a + compute_80 PTX")
+    else()
+      message(STATUS "CUDA backend: nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+    endif()
   elseif(PODSERVE_CUDA STREQUAL "on")
     message(FATAL_ERROR "PODSERVE_CUDA=on but no CUDA compiler was found: install the CUDA toolkit (nvcc), point "
                         "CMAKE_CUDA_COMPILER or CUDACXX at nvcc, or configure with -DPODSERVE_CUDA=auto|off")

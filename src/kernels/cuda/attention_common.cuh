@@ -22,6 +22,32 @@ Status attention_prefill_mma(const AttentionShape& shape, const float* q, int64_
 /// and 16-byte reads of 8 consecutive rows fall in distinct banks).
 SIMT_HOST_DEVICE int tile_row_stride(int head_dim) { return head_dim + 8; }
 
+/// The query rows of one prefill CTA (blockIdx = (token block, K/V head, sequence)): up to rows_per_cta / group
+/// consecutive tokens of the sequence, each with the group's query heads; rows == 0 past its last token.
+struct PrefillRows {
+  int group, kv_head, h0, rows;
+  int64_t seq, kv_len, n_tok;
+  int64_t first_q;  // the first token's row in q and out
+  int64_t pos0;     // its position (bottom-right aligned: the chunk ends at kv_len)
+};
+SIMT_DEVICE PrefillRows prefill_rows(const AttentionShape& shape, const int32_t* cu_q, const int32_t* seq_lens,
+                                     int rows_per_cta) {
+  PrefillRows r;
+  r.group = shape.n_heads / shape.n_kv_heads;
+  const int tokens_per_cta = rows_per_cta / r.group;
+  r.kv_head = static_cast<int>(blockIdx.y);
+  r.h0 = r.kv_head * r.group;
+  r.seq = blockIdx.z;
+  const int64_t q_begin = cu_q[r.seq], q_len = cu_q[r.seq + 1] - q_begin;
+  r.kv_len = seq_lens[r.seq];
+  const int64_t tok0 = static_cast<int64_t>(blockIdx.x) * tokens_per_cta;
+  r.n_tok = tok0 >= q_len ? 0 : q_len - tok0 < tokens_per_cta ? q_len - tok0 : tokens_per_cta;
+  r.rows = static_cast<int>(r.n_tok) * r.group;
+  r.first_q = q_begin + tok0;
+  r.pos0 = r.kv_len - q_len + tok0;
+  return r;
+}
+
 /// Loads keys [first, first + count) of one K/V head through the block table into `k_tile` and `v_tile`
 /// (tile_keys rows each; rows >= count are zero, so a masked key's V contributes exactly 0). All threads take part.
 SIMT_DEVICE void load_kv_tile(const PagedKvCache& cache, const int32_t* table, int kv_head, int head_dim,

@@ -25,16 +25,10 @@ __global__ void __launch_bounds__(kThreads)
                              int64_t out_stride) {
   constexpr int kRowGroups = kThreads / kKeys;            // threads per key column in the score phase
   constexpr int kRowsPerThread = kRows / kRowGroups;
-  const int D = shape.head_dim, group = shape.n_heads / shape.n_kv_heads;
-  const int tokens_per_cta = kRows / group;
-  const int kv_head = static_cast<int>(blockIdx.y), h0 = kv_head * group;
-  const int64_t seq = blockIdx.z;
-  const int64_t q_begin = cu_q[seq], q_len = cu_q[seq + 1] - q_begin, kv_len = seq_lens[seq];
-  const int64_t tok0 = static_cast<int64_t>(blockIdx.x) * tokens_per_cta;
-  if (tok0 >= q_len) return;
-  const int64_t n_tok = q_len - tok0 < tokens_per_cta ? q_len - tok0 : tokens_per_cta;
-  const int rows = static_cast<int>(n_tok) * group;
-  const int64_t pos0 = kv_len - q_len + tok0;  // position of the CTA's first token
+  const PrefillRows pr = prefill_rows(shape, cu_q, seq_lens, kRows);
+  if (pr.rows == 0) return;
+  const int D = shape.head_dim, group = pr.group, kv_head = pr.kv_head, h0 = pr.h0, rows = pr.rows;
+  const int64_t seq = pr.seq, kv_len = pr.kv_len, n_tok = pr.n_tok, first_q = pr.first_q, pos0 = pr.pos0;
 
   SIMT_DYNAMIC_SMEM(uint8_t, smem);
   const int row_stride = tile_row_stride(D);
@@ -48,7 +42,7 @@ __global__ void __launch_bounds__(kThreads)
 
   for (int e = static_cast<int>(threadIdx.x); e < rows * D; e += kThreads) {
     const int r = e / D, d = e % D;
-    qs[e] = q[(q_begin + tok0 + r / group) * q_stride + (h0 + r % group) * D + d];
+    qs[e] = q[(first_q + r / group) * q_stride + (h0 + r % group) * D + d];
   }
   for (int r = static_cast<int>(threadIdx.x); r < kRows; r += kThreads) {
     m_s[r] = -INFINITY;
@@ -124,7 +118,7 @@ __global__ void __launch_bounds__(kThreads)
     const int e = static_cast<int>(threadIdx.x) + i * static_cast<int>(kThreads);
     if (e < rows * D) {
       const int r = e / D, d = e % D;
-      out[(q_begin + tok0 + r / group) * out_stride + (h0 + r % group) * D + d] = acc[i] / l_s[r];
+      out[(first_q + r / group) * out_stride + (h0 + r % group) * D + d] = acc[i] / l_s[r];
     }
   }
 }

@@ -58,16 +58,10 @@ __global__ void __launch_bounds__(kThreads)
                                  int64_t out_stride) {
   constexpr int kSteps = D / 16;  // k-steps of S = Q K^T
   constexpr int kDimTiles = D / 8;  // n-tiles of O
-  const int group = shape.n_heads / shape.n_kv_heads;
-  const int tokens_per_cta = kRows / group;
-  const int kv_head = static_cast<int>(blockIdx.y), h0 = kv_head * group;
-  const int64_t seq = blockIdx.z;
-  const int64_t q_begin = cu_q[seq], q_len = cu_q[seq + 1] - q_begin, kv_len = seq_lens[seq];
-  const int64_t tok0 = static_cast<int64_t>(blockIdx.x) * tokens_per_cta;
-  if (tok0 >= q_len) return;
-  const int64_t n_tok = q_len - tok0 < tokens_per_cta ? q_len - tok0 : tokens_per_cta;
-  const int rows = static_cast<int>(n_tok) * group;
-  const int64_t pos0 = kv_len - q_len + tok0;
+  const PrefillRows pr = prefill_rows(shape, cu_q, seq_lens, kRows);
+  if (pr.rows == 0) return;
+  const int group = pr.group, kv_head = pr.kv_head, h0 = pr.h0, rows = pr.rows;
+  const int64_t seq = pr.seq, kv_len = pr.kv_len, n_tok = pr.n_tok, first_q = pr.first_q, pos0 = pr.pos0;
 
   SIMT_DYNAMIC_SMEM(uint8_t, smem);
   uint16_t* k_tile = reinterpret_cast<uint16_t*>(smem);
@@ -95,7 +89,7 @@ __global__ void __launch_bounds__(kThreads)
       const int h = i % 2, d = 16 * k + 2 * t + 8 * (i / 2);
       float x0 = 0.0f, x1 = 0.0f;
       if (valid[h]) {
-        const float* qr = q + (q_begin + tok0 + row[h] / group) * q_stride + (h0 + row[h] % group) * D + d;
+        const float* qr = q + (first_q + row[h] / group) * q_stride + (h0 + row[h] % group) * D + d;
         x0 = qr[0] * shape.scale;
         x1 = qr[1] * shape.scale;
       }
@@ -193,7 +187,7 @@ __global__ void __launch_bounds__(kThreads)
       const int h = i / 2;
       if (!valid[h]) continue;
       const int d = 8 * n + 2 * t + i % 2;
-      out[(q_begin + tok0 + row[h] / group) * out_stride + (h0 + row[h] % group) * D + d] = o[n][i] / l[h];
+      out[(first_q + row[h] / group) * out_stride + (h0 + row[h] % group) * D + d] = o[n][i] / l[h];
     }
   }
 }

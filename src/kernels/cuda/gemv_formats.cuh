@@ -32,6 +32,7 @@ SIMT_DEVICE void load_u32(const uint8_t* p, uint32_t (&out)[kWords]) {
 
 struct F16 {
   static constexpr int kElems = 8, kRows = 4;
+  static constexpr DType kType = DType::kF16;
   static constexpr bool kOffset = false;
   struct Raw { simt::U32x4 v; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool vec, int valid) {
@@ -60,6 +61,7 @@ struct F16 {
 };
 
 struct BF16 : F16 {
+  static constexpr DType kType = DType::kBF16;
   SIMT_DEVICE static void decode(const Raw& r, int64_t, int, float q[8]) {
     const uint32_t w[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
     SIMT_UNROLL
@@ -72,6 +74,7 @@ struct BF16 : F16 {
 
 struct F32 {
   static constexpr int kElems = 8, kRows = 4;
+  static constexpr DType kType = DType::kF32;
   static constexpr bool kOffset = false;
   struct Raw { simt::U32x4 lo, hi; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool vec, int valid) {
@@ -102,6 +105,7 @@ struct F32 {
 // In Q4_0/Q4_1/Q5_x blocks the low nibbles of qs[0..16) are elements 0..15, the high ones 16..31.
 struct Q8_0 {  // { half d; int8 qs[32]; } 34 bytes, 2-byte aligned
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ8_0;
   static constexpr bool kOffset = false;
   struct Raw { uint16_t h[17]; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool, int) {
@@ -121,6 +125,7 @@ struct Q8_0 {  // { half d; int8 qs[32]; } 34 bytes, 2-byte aligned
 
 struct Q4_0 {  // { half d; uint8 qs[16]; } 18 bytes: q - 8
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ4_0;
   static constexpr bool kOffset = false;
   struct Raw { uint16_t h[9]; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool, int) {
@@ -143,6 +148,7 @@ struct Q4_0 {  // { half d; uint8 qs[16]; } 18 bytes: q - 8
 
 struct Q4_1 {  // { half d; half m; uint8 qs[16]; } 20 bytes, 4-byte aligned: q * d + m
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ4_1;
   static constexpr bool kOffset = true;
   struct Raw { uint32_t w[5]; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool, int) {
@@ -165,6 +171,7 @@ struct Q4_1 {  // { half d; half m; uint8 qs[16]; } 20 bytes, 4-byte aligned: q 
 
 struct Q5_0 {  // { half d; uint8 qh[4]; uint8 qs[16]; } 22 bytes: (nibble | bit << 4) - 16
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ5_0;
   static constexpr bool kOffset = false;
   struct Raw { uint16_t h[11]; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool, int) {
@@ -190,6 +197,7 @@ struct Q5_0 {  // { half d; uint8 qh[4]; uint8 qs[16]; } 22 bytes: (nibble | bit
 
 struct Q5_1 {  // { half d; half m; uint8 qh[4]; uint8 qs[16]; } 24 bytes, 8-byte aligned: q * d + m
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ5_1;
   static constexpr bool kOffset = true;
   struct Raw { uint32_t w[6]; };
   SIMT_DEVICE static Raw load(const uint8_t* row, int64_t chunk, bool, int) {
@@ -219,6 +227,7 @@ struct Q5_1 {  // { half d; half m; uint8 qh[4]; uint8 qs[16]; } 24 bytes, 8-byt
 template <bool kFive>
 struct QK4 {
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = kFive ? DType::kQ5_K : DType::kQ4_K;
   static constexpr bool kOffset = true;
   static constexpr int kBlockBytes = kFive ? 176 : 144;
   struct Raw {
@@ -276,6 +285,7 @@ struct QK4 {
 // scale sc[8h + 2t + l / 16].
 struct Q6K {
   static constexpr int kElems = 32, kRows = 2;
+  static constexpr DType kType = DType::kQ6_K;
   static constexpr bool kOffset = false;
   struct Raw {
     uint16_t ql[16], qh[16];

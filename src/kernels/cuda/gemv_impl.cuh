@@ -186,6 +186,31 @@ Status launch_moe_gemv(const ExpertMatrices& w, const MoeRouting& routing, int32
                       x_stride, gather_x, y, y_stride);
 }
 
+// The launchers of one file's formats: the launch for w.type among Fmts (each type once; an internal error for any
+// other type: gemv.cu sends each type to its group).
+template <typename... Fmts>
+struct FormatGroup {
+  static Status gemv(const char* group, const MatrixView& w, const float* x, int64_t x_stride, int64_t n,
+                     const float* bias, float* y, int64_t y_stride, Stream stream) {
+    Status st = not_in_group(group, w.type);
+    ((w.type == Fmts::kType ? void(st = launch_gemv<Fmts>(w, x, x_stride, n, bias, y, y_stride, stream)) : void()),
+     ...);
+    return st;
+  }
+  static Status moe_gemv(const char* group, const ExpertMatrices& w, const MoeRouting& routing, int32_t n_experts,
+                         const float* x, int64_t x_stride, bool gather_x, float* y, int64_t y_stride, Stream stream) {
+    Status st = not_in_group(group, w.type);
+    ((w.type == Fmts::kType
+          ? void(st = launch_moe_gemv<Fmts>(w, routing, n_experts, x, x_stride, gather_x, y, y_stride, stream))
+          : void()),
+     ...);
+    return st;
+  }
+  static Status not_in_group(const char* group, DType type) {
+    return internal_error(std::string(group) + ": weight type " + dtype_name(type) + " is not in this group");
+  }
+};
+
 }  // namespace podserve::kernels::cuda::gemv_impl
 
 namespace podserve::kernels::cuda {

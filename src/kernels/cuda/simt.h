@@ -42,6 +42,7 @@ SIMT_DEVICE U32x4 load16(const void* p) {
   const uint4 v = *reinterpret_cast<const uint4*>(p);
   return U32x4{v.x, v.y, v.z, v.w};
 #else
+  simt_emu::check_aligned(p, 16);
   U32x4 v;
   std::memcpy(&v, p, 16);
   return v;
@@ -51,6 +52,7 @@ SIMT_DEVICE void store16(void* p, const U32x4& v) {
 #if defined(__CUDACC__)
   *reinterpret_cast<uint4*>(p) = make_uint4(v.x, v.y, v.z, v.w);
 #else
+  simt_emu::check_aligned(p, 16);
   std::memcpy(p, &v, 16);
 #endif
 }
@@ -59,6 +61,7 @@ SIMT_DEVICE T load(const void* p) {
 #if defined(__CUDACC__)
   return *reinterpret_cast<const T*>(p);
 #else
+  simt_emu::check_aligned(p, alignof(T));
   T v;
   std::memcpy(&v, p, sizeof v);
   return v;
@@ -69,6 +72,7 @@ SIMT_DEVICE void store(void* p, T v) {
 #if defined(__CUDACC__)
   *reinterpret_cast<T*>(p) = v;
 #else
+  simt_emu::check_aligned(p, alignof(T));
   std::memcpy(p, &v, sizeof v);
 #endif
 }

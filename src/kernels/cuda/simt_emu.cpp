@@ -242,6 +242,12 @@ void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()>& b
   busy.store(false);
 }
 
+void misaligned_access(const void* p, size_t alignment) {
+  PODSERVE_CHECK(false) << "simt_emu: a " << alignment << "-byte access at " << p
+                        << " is misaligned (a GPU faults here): block " << blockIdx.x << "," << blockIdx.y << ","
+                        << blockIdx.z << " thread " << threadIdx.x << "," << threadIdx.y << "," << threadIdx.z;
+}
+
 uint8_t* dynamic_smem() { return scheduler().smem(); }
 
 void syncwarp() { scheduler().warp_barrier(); }

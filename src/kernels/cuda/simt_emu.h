@@ -146,6 +146,13 @@ T warp_broadcast(T v, int src) {
   return out;
 }
 
+/// A GPU faults on a load or store through a pointer not aligned to its width (16-byte vectors, 8-byte pairs,
+/// 4- and 2-byte words); the host would not, so the emulator stops with the kernel's address instead.
+void misaligned_access(const void* p, size_t alignment);
+inline void check_aligned(const void* p, size_t alignment) {
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) misaligned_access(p, alignment);
+}
+
 inline float half_to_float(uint16_t h) { return podserve::fp16_to_float(h); }
 inline uint16_t float_to_half(float f) { return podserve::float_to_fp16(f); }
 /// Round to nearest even; NaN stays NaN (quiet).

@@ -9,6 +9,9 @@
 #include "base/fp16.h"
 #include "device_test.h"
 #include "kernels/cuda/device_ops.h"
+#if defined(PODSERVE_SIMT_EMU)
+#include "kernels/cuda/simt.h"
+#endif
 #include "kernels/model_ops.h"
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
@@ -167,6 +170,18 @@ TEST(CudaElementwise, SixteenBitConversionsRoundToNearestEven) {
     EXPECT_EQ(b[i], static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16)) << x[i];
   }
 }
+
+#if defined(PODSERVE_SIMT_EMU)
+// The emulator stops on an access a GPU would fault on (a vector load or store not aligned to its width), so a
+// kernel's misaligned pointer fails here, not first on a GPU.
+TEST(SimtEmulatorDeathTest, MisalignedVectorAccessStops) {
+  alignas(16) uint8_t bytes[48] = {};
+  EXPECT_DEATH(simt::load16(bytes + 8), "misaligned");
+  EXPECT_DEATH(simt::store16(bytes + 4, simt::U32x4{}), "misaligned");
+  EXPECT_DEATH(simt::load<uint32_t>(bytes + 2), "misaligned");
+  EXPECT_EQ(simt::load<uint32_t>(bytes + 4), 0u);  // aligned: fine
+}
+#endif
 
 }  // namespace
 }  // namespace podserve::kernels::cuda
