@@ -6,7 +6,7 @@
 #   docker build --secret id=HF_TOKEN,env=HF_TOKEN --build-arg MODEL_NAME=org/gated-model .   # gated model
 #
 # The build stage runs the CI's own steps (scripts/setup, then `make build`); tests/hub/test_dockerfile.py
-# checks that they stay the same. There is no CUDA variant yet: podserve has no CUDA backend so far.
+# checks that they stay the same. The CUDA variant, same entry point and build arguments: docker/Dockerfile.cuda.
 
 # ---- build: the same set-up and build as CI (.ci/run -> make test -> make build -> scripts/setup) ----
 FROM debian:12 AS build

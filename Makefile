@@ -10,7 +10,7 @@ MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
 .PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean \
-        fuzz-build fuzz fuzz-replay fuzz-ci
+        fuzz-build fuzz fuzz-replay fuzz-ci test-device-check
 
 all: build
 
@@ -45,6 +45,10 @@ test-asan:
 	cmake --build --preset asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -L unit
 
+# scripts/device-check's stages with --device cpu (~30 s; make test runs only its cheap part, in tests/tools).
+test-device-check: build
+	cd build/release && ctest -V -L device-check
+
 # Regenerates the committed goldens in tests/data from the reference implementations.
 goldens: model model-gemma3
 	@scripts/setup --ref
@@ -53,6 +57,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
 	.venv-ref/bin/python tools/goldens/quants.py
+	.venv-ref/bin/python tools/goldens/dummy_weights.py
 	.venv-ref/bin/python tools/goldens/kquants.py
 	.venv-ref/bin/python tools/goldens/tokenizer.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/tiny_model.py

@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "bench_bandwidth.h"
+#include "bench_gpu.h"
 #include "bench_runs.h"
+#include "model/device/device_choice.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "tool_commands.h"
@@ -31,7 +33,8 @@ namespace json = boost::json;
 constexpr const char* kHelp =
     "Usage: podserve bench --model PATH [--mode pp,tg|throughput|bandwidth] [options]\n\n"
     "Engine-level speed in this process (no HTTP). PATH is a .gguf file or a Hugging Face model directory.\n"
-    "  --mode LIST      comma-separated tests: pp, tg, throughput, bandwidth (default pp,tg)\n"
+    "  --mode LIST      comma-separated tests: pp, tg, throughput, bandwidth, streams, coldstart, limits\n"
+    "                   (default pp,tg)\n"
     "pp / tg, as llama-bench: run straight on the model, random tokens, no sampling, one untimed warm-up run;\n"
     "t/s is the mean over the repetitions +- their standard deviation.\n"
     "  -p, --n-prompt N prompt tokens for pp, from position 0 (default 512)\n"
@@ -48,18 +51,31 @@ constexpr const char* kHelp =
     "cache (main memory). The model is not loaded for bandwidth alone.\n"
     "  --large-mib N    size of the large buffer (default 4 x the last-level cache, at most 4096 MiB and half\n"
     "                   the free memory; 0 = skip it)\n"
+    "streams: --streams N sequences of --input-len random tokens prefilled, then --output-len decode steps of all\n"
+    "of them at once timed straight on the model (no sampling); the best of -r runs.  --streams N (default 128)\n"
+    "coldstart: seconds from loading the model to the first token of a request through the engine (its KV\n"
+    "cache planning and CUDA graph capture included).\n"
+    "limits (GPU): the card's copy bandwidth and bf16 GEMM rate, measured; with --device cuda every GPU figure is\n"
+    "also reported as a ratio to the physical limit (the issue 14 targets: HBM roofline, memory-bound step rate,\n"
+    "dense bf16 peak), against the datasheet and against the measured limits.\n"
     "Common:\n"
     "  -t, --threads N  compute threads (default 0 = all cores)\n"
     "  --dtype D        auto, float32, bfloat16, float16 (Hugging Face directories)\n"
+    "  --device D       auto, cpu, cuda (as `podserve serve --device`; default auto)\n"
+    "  --load-format F  auto, safetensors, gguf, or dummy: random weights from a Hugging Face directory's\n"
+    "                   config.json (and its tokenizer), vLLM's, for shapes whose weights are not at hand\n"
     "  --seed N         seed of the random prompts (default 0)\n"
     "  --output-json FILE  also write the results as JSON (llama-bench's and vLLM's field names)\n";
 
 struct BenchArgs {
   std::string model;
-  bool pp = true, tg = true, throughput = false, bandwidth = false;
+  bool pp = true, tg = true, throughput = false, bandwidth = false, streams = false, coldstart = false, limits = false;
+  int n_streams = 128;
+  Device device = Device::kAuto;
   int large_mib = -1;  // -1 = from the last-level cache size
   int n_prompt = 512, n_gen = 128, n_batch = 512, reps = 5, threads = 0;
   std::string dtype = "auto";
+  LoadFormat load_format = LoadFormat::kAuto;
   uint64_t seed = 0;
   ThroughputOptions tp;
   std::string output_json;
@@ -75,7 +91,7 @@ bool parse_int(const char* text, int lo, int hi, int* out) {
 }
 
 bool parse_modes(const std::string& list, BenchArgs* a) {
-  a->pp = a->tg = a->throughput = a->bandwidth = false;
+  a->pp = a->tg = a->throughput = a->bandwidth = a->streams = a->coldstart = a->limits = false;
   size_t pos = 0;
   while (pos <= list.size()) {
     const size_t comma = std::min(list.find(',', pos), list.size());
@@ -84,6 +100,9 @@ bool parse_modes(const std::string& list, BenchArgs* a) {
     else if (mode == "tg") a->tg = true;
     else if (mode == "throughput") a->throughput = true;
     else if (mode == "bandwidth") a->bandwidth = true;
+    else if (mode == "streams") a->streams = true;
+    else if (mode == "coldstart") a->coldstart = true;
+    else if (mode == "limits") a->limits = true;
     else return false;
     pos = comma + 1;
   }
@@ -106,7 +125,8 @@ std::string parse_args(int argc, char** argv, BenchArgs* a) {
       {nullptr, "--input-len", &a->tp.input_len, 1, 1 << 20}, {nullptr, "--output-len", &a->tp.output_len, 1, 1 << 20},
       {nullptr, "--max-num-seqs", &a->tp.max_num_seqs, 1, 1 << 16},
       {nullptr, "--max-num-batched-tokens", &a->tp.max_num_batched_tokens, 0, 1 << 24},
-      {nullptr, "--seed", &seed, 0, 1 << 30},            {nullptr, "--large-mib", &a->large_mib, 0, 1 << 20}};
+      {nullptr, "--seed", &seed, 0, 1 << 30},            {nullptr, "--large-mib", &a->large_mib, 0, 1 << 20},
+      {nullptr, "--streams", &a->n_streams, 1, 1 << 16}};
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) return "option '" + flag + "' needs a value (or is unknown)";
@@ -123,10 +143,19 @@ std::string parse_args(int argc, char** argv, BenchArgs* a) {
     if (matched) continue;
     if (flag == "--model" || flag == "-m") a->model = value;
     else if (flag == "--dtype") a->dtype = value;
+    else if (flag == "--load-format") {
+      Result<LoadFormat> format = parse_load_format(value);
+      if (!format.ok()) return "--load-format: " + format.status().message();
+      a->load_format = format.value();
+    } else if (flag == "--device") {
+      Result<Device> device = parse_device(value);
+      if (!device.ok()) return "--device: " + device.status().message();
+      a->device = device.value();
+    }
     else if (flag == "--output-json") a->output_json = value;
     else if (flag == "--mode" && !parse_modes(value, a)) {
-      return std::string("--mode must be a comma-separated list of pp, tg, throughput, bandwidth, got '") + value +
-             "'";
+      return std::string("--mode must be a comma-separated list of pp, tg, throughput, bandwidth, streams, "
+                         "coldstart, limits, got '") + value + "'";
     } else if (flag != "--mode") {
       return "unknown option '" + flag + "'";
     }
@@ -272,22 +301,48 @@ int run_bench(int argc, char** argv) {
   load_options.show_progress = false;
   load_options.num_threads = threads;
   load_options.dtype = args.dtype;
+  load_options.load_format = args.load_format;
+  Result<Device> device = resolve_device(args.device);  // once: later loads run on the device chosen here
+  if (!device.ok()) {
+    fail(device.status().message());
+    return 2;
+  }
+  load_options.device.device = device.value();
+  const bool gpu = device.value() == Device::kCuda;
+  const char* backend = gpu ? "CUDA" : "CPU";
+  if (args.limits && !gpu) {
+    fail("--mode limits measures a GPU: it needs --device cuda (or auto on a machine with one)");
+    return 2;
+  }
   const std::string name = std::filesystem::path(args.model).filename().string();
-  const uint64_t size = model_bytes(args.model);
-  json::object out{{"model_filename", args.model}, {"model_size", size}, {"n_threads", threads},
-                   {"n_batch", args.n_batch},      {"backend", "CPU"},  {"build", PODSERVE_VERSION}};
+  uint64_t size = model_bytes(args.model);
+  json::object out{{"model_filename", args.model}, {"n_threads", threads},       {"n_batch", args.n_batch},
+                   {"backend", backend},           {"build", PODSERVE_VERSION}};
+  const BenchProgress progress = [](const std::string& line) { std::fprintf(stderr, "bench: %s\n", line.c_str()); };
+  GpuFigures figures;
+  if (args.coldstart) {  // before anything else is loaded: its own model, engine and first request
+    Result<double> secs = time_cold_start(args.model, load_options, args.seed);
+    if (!secs.ok()) {
+      fail("coldstart failed: " + secs.status().message());
+      return 1;
+    }
+    figures.cold_start_s = secs.value();
+    std::printf("Cold start to the first token: %.3f s\n", figures.cold_start_s);
+    out["cold_start_seconds"] = figures.cold_start_s;
+  }
   std::unique_ptr<LoadedModel> model;  // not loaded for --mode bandwidth alone
-  if (args.pp || args.tg || args.throughput) {
+  if (args.pp || args.tg || args.throughput || args.streams) {
     Result<std::unique_ptr<LoadedModel>> loaded = load_model(args.model, load_options);
     if (!loaded.ok()) {
       fail("cannot load model " + args.model + ": " + loaded.status().message());
       return 1;
     }
     model = std::move(loaded).value();
+    if (model->dummy_weight_bytes() > 0) size = model->dummy_weight_bytes();
     const ModelConfig& config = model->lm().config();
     const int context = config.context_length;
     const bool too_long = (args.pp && args.n_prompt > context) || (args.tg && args.n_gen > context) ||
-                          (args.throughput && args.tp.input_len + args.tp.output_len > context);
+                          ((args.throughput || args.streams) && args.tp.input_len + args.tp.output_len > context);
     if (context > 0 && too_long) {
       fail("the test does not fit the model's context length " + std::to_string(context) +
            " (-p, -n, or --input-len + --output-len)");
@@ -295,10 +350,10 @@ int run_bench(int argc, char** argv) {
     }
     out["model_type"] = config.architecture;
   }
+  out["model_size"] = size;
   if (args.bandwidth) {
     if (const int rc = run_bandwidth(args, threads, out); rc != 0) return rc;
   }
-  const BenchProgress progress = [](const std::string& line) { std::fprintf(stderr, "bench: %s\n", line.c_str()); };
   json::array tests;
   if (args.pp || args.tg) {
     std::printf("| model | size | backend | threads | test | t/s |\n|---|---:|---|---:|---:|---:|\n");
@@ -308,8 +363,9 @@ int run_bench(int argc, char** argv) {
         return false;
       }
       json::object r = test_result(test, np, ng, seconds.value());
-      std::printf("| %s | %.2f MiB | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(), size / 1048576.0, threads,
+      std::printf("| %s | %.2f MiB | %s | %d | %s | %.2f ± %.2f |\n", name.c_str(), size / 1048576.0, backend, threads,
                   test.c_str(), r["avg_ts"].as_double(), r["stddev_ts"].as_double());
+      (np > 0 ? figures.pp_tokens_per_s : figures.tg_tokens_per_s) = r["avg_ts"].as_double();
       std::fflush(stdout);
       tests.push_back(std::move(r));
       return true;
@@ -324,6 +380,35 @@ int run_bench(int argc, char** argv) {
       return 1;
     }
     out["tests"] = std::move(tests);
+  }
+  figures.pp_tokens = args.n_prompt;
+  if (args.streams) {
+    Result<DecodeStreamsResult> r = time_decode_streams(model->lm(), args.n_streams, args.tp.input_len,
+                                                        args.tp.output_len, args.reps, args.seed, progress);
+    if (!r.ok()) {
+      fail("streams failed: " + r.status().message());
+      return 1;
+    }
+    figures.streams = r.value();
+    const double tps = r->streams * r->steps / r->seconds;
+    std::printf("Decode, %d streams at %d + %d tokens: %.2f tokens/s (%.3f ms per step)\n", r->streams,
+                args.tp.input_len, args.tp.output_len, tps, 1e3 * r->seconds / r->steps);
+    out["streams"] = json::object{{"streams", r->streams}, {"steps", r->steps}, {"seconds", r->seconds},
+                                  {"tokens_per_s", tps}, {"input_len", args.tp.input_len}};
+  }
+  if (gpu && model != nullptr) {
+    figures.weight_bytes = model->lm().decode_weight_bytes();
+    figures.experts_per_token = 0;  // dense models; Mixtral's figures would count the routed experts
+    figures.kv_elem_bytes = 2;
+  }
+  if (gpu && (args.limits || model != nullptr)) {
+    Result<DeviceLimits> limits = measure_device_limits(0);
+    if (!limits.ok()) {
+      fail("measuring the GPU's limits failed: " + limits.status().message());
+      return 1;
+    }
+    const ModelConfig config = model != nullptr ? model->lm().config() : ModelConfig{};
+    out["gpu"] = report_gpu_ratios(limits.value(), config, figures);
   }
   if (args.throughput) {
     Result<ThroughputResult> r = run_throughput(std::move(model), args.tp, progress);

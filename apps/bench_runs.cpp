@@ -35,11 +35,17 @@ struct OneSequenceKv {
   std::vector<int32_t> block_table;
 };
 
-Result<OneSequenceKv> make_kv(const ModelConfig& config, int max_tokens) {
+Result<OneSequenceKv> make_kv(CausalLm& lm, int max_tokens) {
   constexpr int kBlockSize = 16;
   const int blocks = (max_tokens + kBlockSize - 1) / kBlockSize;
-  PODSERVE_ASSIGN_OR_RETURN(KvPool pool,
-                            KvPool::create(config.n_layers, blocks, kBlockSize, config.kv_dim(), config.kv_f32));
+  KvCacheRequest request;
+  request.block_size = kBlockSize;
+  request.max_model_len = max_tokens;
+  request.max_num_seqs = 1;
+  request.max_num_batched_tokens = std::max(2048, max_tokens);  // pp runs up to -b tokens per pass
+  request.num_kv_blocks = blocks;
+  request.cuda_graphs = true;  // tg's one-token steps replay a graph on a GPU, as serving does
+  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, lm.create_kv_cache(request));  // where the model computes
   std::vector<int32_t> table(static_cast<size_t>(blocks));
   std::iota(table.begin(), table.end(), 0);
   return OneSequenceKv{std::move(pool), std::move(table)};
@@ -85,7 +91,7 @@ std::vector<int32_t> random_tokens(int vocab_size, int count, uint64_t seed) {
 Result<std::vector<double>> time_prompt(CausalLm& lm, int n_prompt, int n_batch, int reps, uint64_t seed,
                                         const BenchProgress& progress) {
   const ModelConfig& config = lm.config();
-  PODSERVE_ASSIGN_OR_RETURN(OneSequenceKv kv, make_kv(config, n_prompt));
+  PODSERVE_ASSIGN_OR_RETURN(OneSequenceKv kv, make_kv(lm, n_prompt));
   std::vector<float> logits(static_cast<size_t>(config.vocab_size));
   PODSERVE_RETURN_IF_ERROR(prompt_pass(lm, kv, random_tokens(config.vocab_size, n_prompt, seed), n_batch, logits));
   std::vector<double> seconds;
@@ -102,7 +108,7 @@ Result<std::vector<double>> time_prompt(CausalLm& lm, int n_prompt, int n_batch,
 Result<std::vector<double>> time_generation(CausalLm& lm, int n_gen, int reps, uint64_t seed,
                                             const BenchProgress& progress) {
   const ModelConfig& config = lm.config();
-  PODSERVE_ASSIGN_OR_RETURN(OneSequenceKv kv, make_kv(config, n_gen));
+  PODSERVE_ASSIGN_OR_RETURN(OneSequenceKv kv, make_kv(lm, n_gen));
   std::vector<float> logits(static_cast<size_t>(config.vocab_size));
   PODSERVE_RETURN_IF_ERROR(generation_pass(lm, kv, random_tokens(config.vocab_size, 1, seed), logits));
   std::vector<double> seconds;

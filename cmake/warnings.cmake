@@ -1,21 +1,27 @@
-# Common warnings for every podserve target (applied through podserve_add_library / executables).
+# Common warnings for every podserve target (applied through podserve_add_library / executables). C++ sources
+# only: a CUDA target passes its host compiler's warnings through nvcc itself (src/kernels/cuda).
 function(podserve_set_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  set(cxx "$<COMPILE_LANGUAGE:CXX>")
+  target_compile_options(${target} PRIVATE $<${cxx}:-Wall> $<${cxx}:-Wextra> $<${cxx}:-Wno-unused-parameter>)
   # GCC 12 reports false -Wrestrict positives on `"literal" + std::string` at -O2 (GCC bug 105651).
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
     # ... and -Wmismatched-new-delete on Boost.Asio's aligned coroutine frames (its operator new/delete pair).
-    target_compile_options(${target} PRIVATE -Wno-restrict -Wno-mismatched-new-delete)
+    target_compile_options(${target} PRIVATE $<${cxx}:-Wno-restrict> $<${cxx}:-Wno-mismatched-new-delete>)
   endif()
   if(PODSERVE_FATAL_WARNINGS)
-    target_compile_options(${target} PRIVATE -Werror)
+    target_compile_options(${target} PRIVATE $<${cxx}:-Werror>)
   endif()
 endfunction()
 
-# podserve_add_library(name DEPS dep...): a static library from every .cpp in the current folder
-# (and its subfolders), with src/ on the include path so headers are included as "layer/file.h".
+# podserve_add_library(name DEPS dep... [EXCLUDE_DIRS dir...]): a static library from every .cpp in the current
+# folder (and its subfolders but the excluded ones, which build their own targets), with src/ on the include path
+# so headers are included as "layer/file.h".
 function(podserve_add_library name)
-  cmake_parse_arguments(ARG "" "" "DEPS;EXTRA_SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;EXTRA_SOURCES;EXCLUDE_DIRS" ${ARGN})
   file(GLOB_RECURSE sources CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/*.cpp")
+  foreach(dir ${ARG_EXCLUDE_DIRS})
+    list(FILTER sources EXCLUDE REGEX "^${CMAKE_CURRENT_SOURCE_DIR}/${dir}/")
+  endforeach()
   if(NOT sources)  # a layer whose code is headers only (so far)
     add_library(${name} INTERFACE)
     target_include_directories(${name} INTERFACE "${PROJECT_SOURCE_DIR}/src")

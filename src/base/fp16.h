@@ -71,4 +71,13 @@ inline uint16_t float_to_fp16(float f) {
 /// Rounds a float to the nearest half-representable value.
 inline float round_to_fp16(float f) { return fp16_to_float(float_to_fp16(f)); }
 
+/// float -> bfloat16, round to nearest even (as torch's .to(torch.bfloat16)); NaN stays a quiet NaN.
+inline uint16_t float_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 }  // namespace podserve

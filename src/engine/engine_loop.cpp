@@ -10,6 +10,12 @@
 namespace podserve {
 namespace {
 constexpr double kStatsLogIntervalSeconds = 5.0;
+
+// Tokens per step: the configured value, else vLLM's default (2048; at least max_model_len without chunked prefill).
+int default_max_num_batched_tokens(const EngineConfig& config, int max_model_len) {
+  if (config.max_num_batched_tokens > 0) return config.max_num_batched_tokens;
+  return config.enable_chunked_prefill ? 2048 : std::max(2048, max_model_len);
+}
 }  // namespace
 
 Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
@@ -24,30 +30,28 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
   if (config.max_num_seqs < 1) return invalid_argument("max_num_seqs must be >= 1");
   if (config.block_size < 1 || config.block_size > 1024) return invalid_argument("block_size must be in 1..1024");
   if (config.max_num_batched_tokens < 0) return invalid_argument("max_num_batched_tokens must be >= 0");
-  if (!(config.kv_cache_memory_gib > 0.0) && config.num_kv_blocks <= 0) return invalid_argument("kv_cache_memory must be > 0");
-  const ModelConfig& mc = model->lm().config();
-  const size_t block_bytes = KvPool::block_bytes(mc.n_layers, config.block_size, mc.kv_dim(), mc.kv_f32);
-  const int64_t num_blocks = config.num_kv_blocks > 0
-                                 ? config.num_kv_blocks
-                                 : static_cast<int64_t>(config.kv_cache_memory_gib * (1ull << 30) / static_cast<double>(block_bytes));
-  const int64_t blocks_per_request = (max_model_len + config.block_size - 1) / config.block_size;
-  if (num_blocks < blocks_per_request) {
-    return invalid_argument("The model's max seq len (" + std::to_string(max_model_len) +
-                            ") is larger than the maximum number of tokens that can be stored in KV cache (" +
-                            std::to_string(num_blocks * config.block_size) +
-                            "). Try increasing the KV cache memory (KV_CACHE_MEMORY) or decreasing max_model_len.");
-  }
-  if (num_blocks > (1 << 30)) return invalid_argument("KV cache too large");
-  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, KvPool::create(mc.n_layers, static_cast<int>(num_blocks), config.block_size, mc.kv_dim(),
-                                                          mc.kv_f32));
-  auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
-  const SchedulerConfig& sc = loop->scheduler_config_;
-  if (!sc.enable_chunked_prefill && sc.max_num_batched_tokens < max_model_len) {
-    return invalid_argument("max_num_batched_tokens (" + std::to_string(sc.max_num_batched_tokens) +
+  KvCacheRequest kv_request;
+  kv_request.block_size = config.block_size;
+  kv_request.max_model_len = max_model_len;
+  kv_request.max_num_seqs = config.max_num_seqs;
+  kv_request.max_num_batched_tokens = default_max_num_batched_tokens(config, max_model_len);
+  if (!config.enable_chunked_prefill && kv_request.max_num_batched_tokens < max_model_len) {
+    return invalid_argument("max_num_batched_tokens (" + std::to_string(kv_request.max_num_batched_tokens) +
                             ") is smaller than max_model_len (" + std::to_string(max_model_len) +
                             "). This effectively limits the maximum sequence length. Please increase "
                             "max_num_batched_tokens, decrease max_model_len, or enable chunked prefill.");
   }
+  kv_request.kv_cache_memory_gib = config.kv_cache_memory_gib;
+  kv_request.num_kv_blocks = config.num_kv_blocks;
+  kv_request.cuda_graphs = true;
+  // The model allocates the pool where it computes (host pages, or device memory sized by its planner).
+  PODSERVE_ASSIGN_OR_RETURN(KvPool pool, model->lm().create_kv_cache(kv_request));
+  const int64_t num_blocks = pool.num_blocks();
+  const int64_t blocks_per_request = (max_model_len + config.block_size - 1) / config.block_size;
+  const size_t block_bytes =
+      KvPool::block_bytes(pool.n_layers(), pool.block_size(), pool.kv_dim(), pool.dtype());
+  auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
+  const SchedulerConfig& sc = loop->scheduler_config_;
   PODSERVE_LOG(kInfo) << "KV cache: " << num_blocks << " blocks of " << config.block_size << " tokens ("
                       << num_blocks * config.block_size << " tokens, "
                       << static_cast<double>(num_blocks * block_bytes) / (1 << 30) << " GiB reserved); maximum concurrency for "
@@ -75,9 +79,7 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       });
   scheduler_config_.max_num_seqs = config.max_num_seqs;
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
-  scheduler_config_.max_num_batched_tokens =
-      config.max_num_batched_tokens > 0 ? config.max_num_batched_tokens
-                                        : (config.enable_chunked_prefill ? 2048 : std::max(2048, max_model_len));
+  scheduler_config_.max_num_batched_tokens = default_max_num_batched_tokens(config, max_model_len);
 }
 
 void EngineLoop::add_request(Submission submission) {
@@ -261,8 +263,9 @@ int EngineLoop::step() {
     }
   }
   const int vocab = model_->lm().config().vocab_size;
-  logits_.resize(batch.logits_rows.size() * static_cast<size_t>(vocab));
-  const Status st = model_->lm().forward(batch, pool_, logits_.data());
+  // The model's own host buffer (pinned on a device): the rows land there in one copy.
+  float* const logits = model_->lm().host_logits(batch.logits_rows.size() * static_cast<size_t>(vocab));
+  const Status st = model_->lm().forward(batch, pool_, logits);
   ++stats_.steps;
   stats_.max_batch_sequences = std::max(stats_.max_batch_sequences, static_cast<int>(plan.chunks.size()));
   if (!st.ok()) {
@@ -281,10 +284,10 @@ int EngineLoop::step() {
     kv_.mark_computed(seq.id, seq.tokens, seq.num_computed);
     if (rows[c].prompt_rows > 0) {
       record_prompt_logprobs(seq, rows[c].prompt_start, rows[c].prompt_rows,
-                             logits_.data() + static_cast<size_t>(rows[c].prompt_rows_begin) * vocab);
+                             logits + static_cast<size_t>(rows[c].prompt_rows_begin) * vocab);
     }
     if (rows[c].last_row < 0) continue;
-    std::span<float> row(logits_.data() + static_cast<size_t>(rows[c].last_row) * vocab, static_cast<size_t>(vocab));
+    std::span<float> row(logits + static_cast<size_t>(rows[c].last_row) * vocab, static_cast<size_t>(vocab));
     RequestState& r = *seq.request;
     if (seq.index == 0 && !r.forked && r.num_candidates() > 1) fork_candidates(r);
     if (seq.index == 0 && r.forked && seq.num_output() == 0) {
@@ -324,10 +327,16 @@ void EngineLoop::fork_candidates(RequestState& r) {
     child->reasoning_ended = parent.reasoning_ended;
     auto copy = kv_.fork(parent.id, child->id);
     if (copy.ok()) {
-      if (copy->has_value()) pool_.copy_block((*copy)->first, (*copy)->second);
-      child->num_computed = parent.num_computed;
-      child->status = SeqStatus::kRunning;
-      running_.push_back(child.get());
+      Status copied = copy->has_value() ? pool_.copy_block((*copy)->first, (*copy)->second) : ok_status();
+      if (!copied.ok()) {
+        PODSERVE_LOG(kError) << "KV block copy failed (" << copied.to_string() << "); the candidate recomputes its prompt";
+        kv_.free(child->id);
+        waiting_.push_back(child.get());
+      } else {
+        child->num_computed = parent.num_computed;
+        child->status = SeqStatus::kRunning;
+        running_.push_back(child.get());
+      }
     } else {
       waiting_.push_back(child.get());  // no block for the copy now: it computes its prompt itself later
     }

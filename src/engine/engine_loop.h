@@ -99,7 +99,6 @@ class EngineLoop {
   std::deque<Sequence*> waiting_;
   std::vector<PendingSample> samples_;  // scratch of step()
   std::vector<SampleLane> sample_lanes_;
-  std::vector<float> logits_;
   EngineStats stats_;
   Clock::time_point last_log_ = Clock::now();
   int64_t logged_prompt_tokens_ = 0, logged_generation_tokens_ = 0;

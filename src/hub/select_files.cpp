@@ -74,6 +74,12 @@ Result<Selection> select_files(const std::string& repo_id, const std::vector<std
   for (const char* side : kSideFiles) {
     if (have.count(side)) sel.files.push_back(side);
   }
+  if (mode == SelectMode::kConfig) {
+    if (!have.count("config.json")) {
+      return not_found(repo_id + " has no config.json (LOAD_FORMAT=dummy builds the model from it)");
+    }
+    return sel;
+  }
   if (mode == SelectMode::kTokenizer) {
     const bool has_tokenizer = have.count("tokenizer.json") || have.count("tokenizer.model") ||
                                have.count("vocab.json") || have.count("tokenizer_config.json");

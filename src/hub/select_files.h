@@ -17,7 +17,9 @@ struct Selection {
   std::string gguf_file;           // "" = the model is the snapshot directory; else this file in it
 };
 
-enum class SelectMode { kModel, kTokenizer };
+/// kModel: config, tokenizer and weights (or the .gguf). kTokenizer: tokenizer files only. kConfig: config and
+/// tokenizer files without weights (LOAD_FORMAT=dummy builds the model from config.json).
+enum class SelectMode { kModel, kTokenizer, kConfig };
 
 /// Picks from `repo_files` (every path in the repo). `gguf_file` non-empty: that file (and its split parts).
 /// Errors name the repo and, for ambiguous or missing GGUF files, the candidates.

@@ -180,6 +180,19 @@ const SafetensorsTensor* SafetensorsModel::find(std::string_view name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
+SafetensorsModel SafetensorsModel::made_by(std::shared_ptr<TensorMaker> maker) {
+  SafetensorsModel m;
+  m.maker_ = std::move(maker);
+  return m;
+}
+
+Result<const SafetensorsTensor*> SafetensorsModel::find_or_make(std::string_view name,
+                                                                const std::vector<int64_t>& shape) {
+  if (const SafetensorsTensor* t = find(name); t != nullptr || maker_ == nullptr) return t;
+  PODSERVE_ASSIGN_OR_RETURN(SafetensorsTensor made, maker_->make(std::string(name), shape));
+  return &tensors_.emplace(std::string(name), std::move(made)).first->second;  // map nodes never move
+}
+
 Result<SafetensorsModel> SafetensorsModel::open(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -4,7 +4,11 @@
 
 namespace podserve {
 
-Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size) {
+Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size, bool host_pool) {
+  if (pool.on_host() != host_pool) {
+    return invalid_argument(host_pool ? "forward: the KV pool is in device memory but this model computes on the host"
+                                      : "forward: the KV pool is in host memory but this model computes on a device");
+  }
   const size_t n = batch.tokens.size();
   if (n == 0) return invalid_argument("forward: empty batch");
   if (batch.positions.size() != n || batch.slots.size() != n || batch.seq_of_token.size() != n) {

@@ -35,46 +35,94 @@ struct ModelConfig {
   int kv_dim() const { return n_kv_heads * head_dim; }
 };
 
-/// The K/V memory of the paged cache, fp16 (the precision llama.cpp and vLLM keep by default) or float32 when the
-/// model computes in float32 (ModelConfig::kv_f32). Per layer, K and V are [num_blocks, block_size, kv_dim]
-/// (engine/kv_cache/kv_layout.h). The pages are reserved, not touched, up front, so resident memory grows with
-/// use. Move-only owner of the mapping.
+/// Element type of the paged K/V: fp16 (the precision llama.cpp and vLLM keep by default), bf16 (KV_CACHE_DTYPE on
+/// devices that take it) or float32 (models that compute in float32: ModelConfig::kv_f32).
+enum class KvDType { kF16, kBF16, kF32 };
+constexpr size_t kv_dtype_bytes(KvDType t) { return t == KvDType::kF32 ? 4 : 2; }
+constexpr const char* kv_dtype_name(KvDType t) {
+  return t == KvDType::kF32 ? "F32" : t == KvDType::kBF16 ? "BF16" : "F16";
+}
+
+/// One byte range copy inside a KvPool's memory (offsets from its first byte).
+struct KvByteCopy {
+  size_t src = 0, dst = 0, bytes = 0;
+};
+
+/// Where a KvPool's bytes live: host pages (KvPool::create) or a device's memory (a device model's
+/// create_kv_cache). The engine never reads K/V; it only asks for block copies (fork's copy-on-write).
+class KvMemory {
+ public:
+  virtual ~KvMemory() = default;
+  /// The first byte: a host address, or a device address the host must not dereference.
+  virtual uint8_t* data() = 0;
+  virtual bool on_host() const = 0;
+  /// Copies each range; on a device the copies are ordered before the next forward pass.
+  virtual Status copy(std::span<const KvByteCopy> copies) = 0;
+};
+
+/// The K/V memory of the paged cache. Per layer, K and V are [num_blocks, block_size, kv_dim] of `dtype`
+/// (engine/kv_cache/kv_layout.h). Host pools reserve their pages up front without touching them, so resident
+/// memory grows with use. Move-only.
 class KvPool {
  public:
+  /// A host pool (fp16, or float32 when `f32`).
   static Result<KvPool> create(int n_layers, int num_blocks, int block_size, int kv_dim, bool f32 = false);
-  KvPool(KvPool&& other) noexcept;
-  KvPool& operator=(KvPool&& other) noexcept;
-  KvPool(const KvPool&) = delete;
-  KvPool& operator=(const KvPool&) = delete;
-  ~KvPool();
+  /// A pool over memory a backend allocated (at least bytes_for(...) bytes).
+  static Result<KvPool> adopt(std::unique_ptr<KvMemory> memory, int n_layers, int num_blocks, int block_size,
+                              int kv_dim, KvDType dtype);
 
+  int n_layers() const { return n_layers_; }
   int num_blocks() const { return num_blocks_; }
   int block_size() const { return block_size_; }
   int kv_dim() const { return kv_dim_; }
-  bool is_f32() const { return elem_bytes_ == 4; }
-  // fp16 pools.
+  KvDType dtype() const { return dtype_; }
+  bool is_f32() const { return dtype_ == KvDType::kF32; }
+  /// False for device memory: k(), v() and friends are then device addresses.
+  bool on_host() const { return memory_->on_host(); }
+  // fp16 (and bf16) pools: element bits.
   uint16_t* k(int layer) { return reinterpret_cast<uint16_t*>(data_ + layer_offset(layer, 0)); }
   uint16_t* v(int layer) { return reinterpret_cast<uint16_t*>(data_ + layer_offset(layer, 1)); }
   // float32 pools.
   float* k_f32(int layer) { return reinterpret_cast<float*>(data_ + layer_offset(layer, 0)); }
   float* v_f32(int layer) { return reinterpret_cast<float*>(data_ + layer_offset(layer, 1)); }
+  /// The first byte of the pool (host or device address).
+  uint8_t* data() { return data_; }
   /// Copies one block's K/V (all layers) from `src` to `dst` (copy-on-write when a sequence is forked).
-  void copy_block(int src, int dst);
+  Status copy_block(int src, int dst);
   /// Bytes one block takes across all layers.
+  static size_t block_bytes(int n_layers, int block_size, int kv_dim, KvDType dtype) {
+    return static_cast<size_t>(n_layers) * 2 * block_size * kv_dim * kv_dtype_bytes(dtype);
+  }
   static size_t block_bytes(int n_layers, int block_size, int kv_dim, bool f32 = false) {
-    return static_cast<size_t>(n_layers) * 2 * block_size * kv_dim * (f32 ? 4 : 2);
+    return block_bytes(n_layers, block_size, kv_dim, f32 ? KvDType::kF32 : KvDType::kF16);
+  }
+  /// Bytes of a whole pool.
+  static size_t bytes_for(int n_layers, int num_blocks, int block_size, int kv_dim, KvDType dtype) {
+    return block_bytes(n_layers, block_size, kv_dim, dtype) * static_cast<size_t>(num_blocks);
   }
 
  private:
   KvPool() = default;
   // In bytes.
   size_t layer_offset(int layer, int which) const {
-    return (static_cast<size_t>(layer) * 2 + which) * num_blocks_ * block_size_ * kv_dim_ * elem_bytes_;
+    return (static_cast<size_t>(layer) * 2 + which) * num_blocks_ * block_size_ * kv_dim_ * kv_dtype_bytes(dtype_);
   }
+  std::unique_ptr<KvMemory> memory_;
   uint8_t* data_ = nullptr;
-  size_t bytes_ = 0;
-  size_t elem_bytes_ = 2;
+  KvDType dtype_ = KvDType::kF16;
   int n_layers_ = 0, num_blocks_ = 0, block_size_ = 0, kv_dim_ = 0;
+};
+
+/// What the engine asks of the model's K/V cache. Host models size it from `kv_cache_memory_gib`; device models
+/// from what is left of the device after the weights and a profiling step (GPU_MEMORY_UTILIZATION).
+struct KvCacheRequest {
+  int block_size = 16;
+  int max_model_len = 0;            // the longest sequence; a pool that cannot hold one is an error
+  int max_num_seqs = 256;           // sequences in one step (device models size their step buffers by it)
+  int max_num_batched_tokens = 2048;  // tokens in one step (device models profile a step of this many)
+  double kv_cache_memory_gib = 4.0;   // KV_CACHE_MEMORY: the pool's size when > 0
+  int num_kv_blocks = 0;              // > 0: exactly this many blocks (tests; NUM_GPU_BLOCKS_OVERRIDE)
+  bool cuda_graphs = false;           // device models: capture decode-step graphs for this pool (unless eager)
 };
 
 /// One step's work: tokens of several sequences, flattened. Token i belongs to sequence seq_of_token[i], sits at
@@ -106,6 +154,19 @@ class CausalLm {
   /// The threads the forward pass computes with, for the per-row work after it (sampling); nullptr: none.
   /// Used only between forward passes, from the thread that calls forward().
   virtual ThreadPool* thread_pool() { return nullptr; }
+  /// The paged K/V cache in the memory this model computes in. The default is a host pool of
+  /// `kv_cache_memory_gib` (or `num_kv_blocks` blocks); InvalidArgument (naming the setting) when it cannot hold one
+  /// sequence of max_model_len tokens.
+  virtual Result<KvPool> create_kv_cache(const KvCacheRequest& request);
+  /// Host memory for `floats` logits that forward() may write into, owned by the model and reused by the next
+  /// call (a device model's is pinned, so its one device-to-host copy per step runs at full speed).
+  virtual float* host_logits(size_t floats);
+  /// Bytes of weights one decode step reads (every matrix once; the embedding only when it is also the output
+  /// matrix), for the bench's roofline; 0 when the model does not know (the bench then reads the file sizes).
+  virtual uint64_t decode_weight_bytes() const { return 0; }
+
+ private:
+  std::vector<float> host_logits_;
 };
 
 }  // namespace podserve

@@ -10,6 +10,7 @@
 #include "kernels/model_ops.h"
 #include "kernels/ref/dequant.h"
 #include "model/batch_check.h"
+#include "model/device/cuda_model.h"
 
 namespace podserve {
 namespace {
@@ -250,23 +251,26 @@ class DecoderModel final : public CausalLm {
 }  // namespace
 
 Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConfig config, SafetensorsModel weights,
-                                                 WeightDType dtype, int num_threads) {
+                                                 WeightDType dtype, const ComputeOptions& compute) {
   PODSERVE_ASSIGN_OR_RETURN(DecoderWeights bound, bind_decoder_weights(spec, config, weights, dtype));
   // float32 weights compute with float32 K/V (vLLM keeps K/V in the model dtype); others keep fp16 K/V.
   config.model.kv_f32 = dtype == WeightDType::kFloat32 || (dtype == WeightDType::kAuto && bound.embedding.type == DType::kF32);
   return create_decoder_from(spec, std::move(config), std::make_shared<const SafetensorsModel>(std::move(weights)),
-                             std::move(bound), num_threads);
+                             std::move(bound), compute);
 }
 
 Result<std::unique_ptr<CausalLm>> create_decoder_from(const DecoderSpec& spec, HfConfig config,
                                                       std::shared_ptr<const void> file, DecoderWeights bound,
-                                                      int num_threads) {
+                                                      const ComputeOptions& compute) {
+  if (compute.device == Device::kCuda) {
+    return create_cuda_decoder(spec, std::move(config), std::move(file), std::move(bound), compute);
+  }
   const ModelConfig& c = config.model;
   PODSERVE_LOG(kInfo) << c.architecture << ": " << c.n_layers << " layers, hidden " << c.hidden << ", heads "
                       << c.n_heads << "/" << c.n_kv_heads << " x " << c.head_dim << ", vocab " << c.vocab_size
                       << ", weights " << dtype_name(bound.embedding.type) << ", K/V " << (c.kv_f32 ? "F32" : "F16");
   return std::unique_ptr<CausalLm>(
-      std::make_unique<DecoderModel>(spec, std::move(config), std::move(file), std::move(bound), num_threads));
+      std::make_unique<DecoderModel>(spec, std::move(config), std::move(file), std::move(bound), compute.num_threads));
 }
 
 }  // namespace podserve

@@ -13,6 +13,7 @@
 #include "io/safetensors.h"
 #include "kernels/ops.h"
 #include "model/causal_lm.h"
+#include "model/device/compute_options.h"
 #include "model/hf_config.h"
 
 namespace podserve {
@@ -62,20 +63,23 @@ void split_fused_qkv(const kernels::MatrixView& qkv, int64_t q_dim, int64_t kv_d
 void split_fused_gate_up(const kernels::MatrixView& gate_up, int64_t ffn_hidden, DecoderLayer& layer);
 
 /// Binds the HF tensor names of `spec`'s layout (decoder_weights.cpp). Norm weights and biases become float32
-/// (Gemma norms as 1 + w); matrices stay in the file unless `dtype` asks for another type.
-Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config,
-                                            const SafetensorsModel& file, WeightDType dtype);
+/// (Gemma norms as 1 + w); matrices stay in the file unless `dtype` asks for another type. A dummy checkpoint
+/// (SafetensorsModel::made_by) makes each tensor as it is bound.
+Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config, SafetensorsModel& file,
+                                            WeightDType dtype);
 
 /// Builds the model from an opened checkpoint. Every tensor's presence, shape and dtype is checked.
 Result<std::unique_ptr<CausalLm>> create_decoder(const DecoderSpec& spec, HfConfig config, SafetensorsModel weights,
-                                                 WeightDType dtype, int num_threads);
+                                                 WeightDType dtype, const ComputeOptions& compute);
 /// Builds the model from weights already bound (decoder_gguf.cpp binds GGUF files); `file` owns what the weight
-/// views point into. `config.model.kv_f32` says the K/V precision.
+/// views point into. `config.model.kv_f32` says the K/V precision. On the CPU, or on a CUDA device
+/// (model/device/cuda_model.h) when `compute` says so.
 Result<std::unique_ptr<CausalLm>> create_decoder_from(const DecoderSpec& spec, HfConfig config,
                                                       std::shared_ptr<const void> file, DecoderWeights weights,
-                                                      int num_threads);
-/// A GGUF file of a non-llama architecture (qwen2, qwen3, gemma, gemma2, gemma3, phi3) or a llama file with
-/// experts (Mixtral) on the shared decoder: metadata -> HfConfig, llama.cpp tensor names -> DecoderWeights.
-Result<std::unique_ptr<CausalLm>> create_gguf_decoder(GgufFile file, int num_threads);
+                                                      const ComputeOptions& compute);
+/// A GGUF file on the shared decoder: metadata -> HfConfig, llama.cpp tensor names -> DecoderWeights. Every
+/// architecture but plain llama on the CPU (arch/llama.cpp is faster there): qwen2, qwen3, gemma, gemma2, gemma3,
+/// phi3, llama with experts (Mixtral), and on a device llama too (Q/K rows un-permuted for rotate_half RoPE).
+Result<std::unique_ptr<CausalLm>> create_gguf_decoder(GgufFile file, const ComputeOptions& compute);
 
 }  // namespace podserve

@@ -155,7 +155,7 @@ Result<HfConfig> read_gguf_config(const GgufFile& f, const std::string& arch) {
     PODSERVE_ASSIGN_OR_RETURN(h.attn_softcap, m.number("attn_logit_softcapping", 0.0, 0.0, 1e6));
     PODSERVE_ASSIGN_OR_RETURN(h.final_softcap, m.number("final_logit_softcapping", 0.0, 0.0, 1e6));
   }
-  if (arch == "llama") {
+  if (arch == "llama" && f.find_tensor("blk.0.ffn_gate_exps.weight") != nullptr) {
     PODSERVE_ASSIGN_OR_RETURN(h.n_experts, m.integer("expert_count", 0, 0, 1024));
     PODSERVE_ASSIGN_OR_RETURN(h.experts_per_tok, m.integer("expert_used_count", 0, 0, 1024));
     if (h.n_experts < 1 || h.experts_per_tok < 1 || h.experts_per_tok > h.n_experts) {
@@ -307,7 +307,7 @@ Result<DecoderWeights> bind_gguf_weights(const DecoderSpec& spec, const HfConfig
 }
 
 // What each GGUF architecture switches on (the HF counterparts are arch/*.cpp). Gemma norms are stored as 1 + w.
-Result<DecoderSpec> spec_for(const std::string& arch) {
+Result<DecoderSpec> spec_for(const std::string& arch, bool experts) {
   DecoderSpec s;
   if (arch == "qwen2") {
     s.qkv_bias = true;
@@ -321,7 +321,7 @@ Result<DecoderSpec> spec_for(const std::string& arch) {
     s.fused_qkv = true;
     s.fused_gate_up = true;
   } else if (arch == "llama") {
-    s.moe = true;  // plain llama files take the fast path (arch/llama.cpp)
+    s.moe = experts;  // Mixtral; plain llama files run here on a device (the CPU takes arch/llama.cpp)
   } else {
     return unimplemented("GGUF architecture '" + arch + "' has no decoder layout");
   }
@@ -330,17 +330,27 @@ Result<DecoderSpec> spec_for(const std::string& arch) {
 
 }  // namespace
 
-Result<std::unique_ptr<CausalLm>> create_gguf_decoder(GgufFile file, int num_threads) {
+Result<std::unique_ptr<CausalLm>> create_gguf_decoder(GgufFile file, const ComputeOptions& compute) {
   PODSERVE_ASSIGN_OR_RETURN(std::string arch, file.get_string("general.architecture"));
-  PODSERVE_ASSIGN_OR_RETURN(DecoderSpec spec, spec_for(arch));
-  for (const char* t : {"rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"}) {
+  PODSERVE_ASSIGN_OR_RETURN(DecoderSpec spec, spec_for(arch, file.find_tensor("blk.0.ffn_gate_exps.weight") != nullptr));
+  for (const char* t : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
     if (file.find_tensor(t) != nullptr) return unimplemented("GGUF " + arch + " with '" + t + "' is not supported");
   }
   PODSERVE_ASSIGN_OR_RETURN(HfConfig config, read_gguf_config(file, arch));
+  if (file.find_tensor("rope_freqs.weight") != nullptr) {  // llama3's per-frequency divisors (llama.cpp's rope_freqs)
+    if (arch != "llama") return unimplemented("GGUF " + arch + " with 'rope_freqs.weight' is not supported");
+    DecoderWeights unused;
+    GgufBinder b(file, unused);
+    PODSERVE_ASSIGN_OR_RETURN(config.rope.freq_divisors, b.vector("rope_freqs.weight", config.model.rope_dim / 2));
+    for (float d : config.rope.freq_divisors) {
+      if (!(d > 0.0f)) return data_loss("rope_freqs.weight holds a non-positive divisor");
+    }
+    config.rope_local = config.rope;
+  }
   PODSERVE_ASSIGN_OR_RETURN(DecoderWeights bound, bind_gguf_weights(spec, config, file));
   config.model.kv_f32 = bound.embedding.type == DType::kF32;  // as DTYPE=auto on a float32 checkpoint
   return create_decoder_from(spec, std::move(config), std::make_shared<const GgufFile>(std::move(file)),
-                             std::move(bound), num_threads);
+                             std::move(bound), compute);
 }
 
 }  // namespace podserve

@@ -7,14 +7,6 @@
 namespace podserve {
 namespace {
 
-uint16_t float_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 std::string shape_string(const std::vector<int64_t>& s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -23,10 +15,10 @@ std::string shape_string(const std::vector<int64_t>& s) {
 
 class Binder {
  public:
-  Binder(const SafetensorsModel& file, WeightDType dtype, DecoderWeights& out) : file_(file), dtype_(dtype), out_(out) {}
+  Binder(SafetensorsModel& file, WeightDType dtype, DecoderWeights& out) : file_(file), dtype_(dtype), out_(out) {}
 
   Result<const SafetensorsTensor*> tensor(const std::string& name, std::vector<int64_t> shape) {
-    const SafetensorsTensor* t = file_.find(name);
+    PODSERVE_ASSIGN_OR_RETURN(const SafetensorsTensor* t, file_.find_or_make(name, shape));
     if (t == nullptr) return data_loss("the checkpoint is missing tensor '" + name + "'");
     if (t->shape != shape) {
       return data_loss("tensor '" + name + "' has shape " + shape_string(t->shape) + ", expected " + shape_string(shape));
@@ -70,7 +62,7 @@ class Binder {
   }
 
  private:
-  const SafetensorsModel& file_;
+  SafetensorsModel& file_;  // non-const: a dummy checkpoint makes each tensor when it is first asked for
   WeightDType dtype_;
   DecoderWeights& out_;
 };
@@ -102,7 +94,7 @@ Result<WeightDType> parse_weight_dtype(const std::string& s) {
 }
 
 Result<DecoderWeights> bind_decoder_weights(const DecoderSpec& spec, const HfConfig& config,
-                                            const SafetensorsModel& file, WeightDType dtype) {
+                                            SafetensorsModel& file, WeightDType dtype) {
   const ModelConfig& c = config.model;
   DecoderWeights w;
   w.owned.reserve(static_cast<size_t>(c.n_layers) * (8 + 3 * config.n_experts) + 2);  // views point into these

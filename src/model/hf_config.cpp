@@ -149,6 +149,13 @@ Result<HfConfig> read_hf_config(const std::string& dir) {
   ModelConfig& c = h.model;
   PODSERVE_ASSIGN_OR_RETURN(c.architecture, Fields(root, path).string("model_type", ""));
   if (c.architecture.empty()) return data_loss("'" + path + "' has no 'model_type'");
+  for (const Fields& where : {Fields(root, path), f}) {  // the wrapper's own precision first
+    if (!h.torch_dtype.empty()) break;
+    PODSERVE_ASSIGN_OR_RETURN(h.torch_dtype, where.string("dtype", ""));
+    if (h.torch_dtype.empty()) {
+      PODSERVE_ASSIGN_OR_RETURN(h.torch_dtype, where.string("torch_dtype", ""));
+    }
+  }
   PODSERVE_ASSIGN_OR_RETURN(c.n_layers, f.integer("num_hidden_layers", -1, 1, 1024));
   PODSERVE_ASSIGN_OR_RETURN(c.hidden, f.integer("hidden_size", -1, 1, 1 << 16));
   PODSERVE_ASSIGN_OR_RETURN(c.n_heads, f.integer("num_attention_heads", -1, 1, 1024));
@@ -310,6 +317,7 @@ std::vector<float> rope_inv_freq(const RopeParams& p, int rot_dim, int max_posit
       break;
     }
   }
+  for (size_t i = 0; i < inv.size() && i < p.freq_divisors.size(); ++i) inv[i] /= p.freq_divisors[i];
   return inv;
 }
 

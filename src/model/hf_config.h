@@ -23,6 +23,7 @@ struct RopeParams {
   double attention_factor = 0.0;                         // yarn; 0 = derived from factor
   double mscale = 0.0, mscale_all_dim = 0.0;             // yarn (DeepSeek form)
   bool truncate = true;                                  // yarn
+  std::vector<float> freq_divisors;  // GGUF llama3 rope_freqs.weight: inv_freq[i] /= freq_divisors[i] (else empty)
 };
 
 struct HfConfig {
@@ -39,6 +40,7 @@ struct HfConfig {
   double attn_softcap = 0.0, final_softcap = 0.0;
   int n_experts = 0, experts_per_tok = 0;
   int max_position_embeddings = 0;
+  std::string torch_dtype;  // the stored precision: `dtype` (transformers v5) or `torch_dtype` (v4); "" if absent
 };
 
 /// Reads `dir`/config.json (and generation_config.json if present). Every number is range-checked; a missing

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "base/status.h"
+#include "model/device_options.h"
+#include "model/dummy_hash.h"
 #include "tokenizer/tokenizer.h"
 
 namespace podserve {
@@ -19,6 +21,9 @@ struct LoadOptions {
   // TOKENIZER_NAME / --tokenizer: a Hugging Face tokenizer (directory or tokenizer.json) used instead of the
   // model's own, with its chat template and special tokens. "" = the model's own.
   std::string tokenizer_path{};  // (initialized so `LoadOptions{.x = ...}` does not warn under -Wextra)
+  LoadFormat load_format = LoadFormat::kAuto;  // LOAD_FORMAT / --load-format
+  DeviceOptions device{};                      // DEVICE, KV_CACHE_DTYPE, GPU memory and CUDA-graph settings
+  uint64_t dummy_seed = dummy::kDummySeed;     // LOAD_FORMAT=dummy values (model/dummy_hash.h)
 };
 
 /// Owns everything loaded from a model file. Move-only.
@@ -36,11 +41,15 @@ class LoadedModel {
   int context_length() const;
   /// Swaps in a separately given tokenizer and its chat template (TOKENIZER_NAME).
   void replace_tokenizer(Tokenizer tokenizer, std::string chat_template);
+  /// Bytes of the weights a dummy model made (LOAD_FORMAT=dummy); 0 for models read from files.
+  uint64_t dummy_weight_bytes() const { return dummy_weight_bytes_; }
+  void set_dummy_weight_bytes(uint64_t bytes) { dummy_weight_bytes_ = bytes; }
 
  private:
   std::unique_ptr<CausalLm> lm_;
   Tokenizer tokenizer_;
   std::string chat_template_;
+  uint64_t dummy_weight_bytes_ = 0;
 };
 
 /// Builds the model of a parsed GGUF file (its vocabulary, chat template and architecture), the second half of
@@ -48,8 +57,10 @@ class LoadedModel {
 Result<std::unique_ptr<LoadedModel>> load_gguf_model(GgufFile file, const LoadOptions& options);
 
 /// Loads a `.gguf` file, or a Hugging Face model directory (config.json, *.safetensors or a sharded index,
-/// tokenizer.json and its config files); which one is decided by what `path` is.
-/// Errors name the path and the problem: missing file, corrupt file, unsupported architecture or tensor type.
+/// tokenizer.json and its config files); which one is decided by what `path` is (LOAD_FORMAT auto), or checked
+/// against LOAD_FORMAT safetensors / gguf. LOAD_FORMAT dummy builds a directory's model from config.json with
+/// random weights (model/dummy_weights.h). Errors name the path and the problem: missing file, corrupt file,
+/// unsupported architecture or tensor type, a load format or device setting this build cannot honour.
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options);
 
 }  // namespace podserve

@@ -7,15 +7,15 @@ namespace podserve {
 namespace {
 struct ArchEntry {
   const char* name;
-  Result<std::unique_ptr<CausalLm>> (*create)(GgufFile file, int num_threads);
+  Result<std::unique_ptr<CausalLm>> (*create)(GgufFile file, const ComputeOptions& compute);
 };
-// GGUF `llama` holds Llama, Mistral and SmolLM2 (the fast path, arch/llama.cpp) and Mixtral (experts: the shared
-// decoder's MoE).
-Result<std::unique_ptr<CausalLm>> create_gguf_llama(GgufFile file, int num_threads) {
-  if (file.find_tensor("blk.0.ffn_gate_exps.weight") != nullptr) {
-    return create_gguf_decoder(std::move(file), num_threads);
+// GGUF `llama` holds Llama, Mistral and SmolLM2 (on the CPU the fast path, arch/llama.cpp) and Mixtral (experts:
+// the shared decoder's MoE). A device runs them all on the shared decoder.
+Result<std::unique_ptr<CausalLm>> create_gguf_llama(GgufFile file, const ComputeOptions& compute) {
+  if (file.find_tensor("blk.0.ffn_gate_exps.weight") != nullptr || compute.device != Device::kCpu) {
+    return create_gguf_decoder(std::move(file), compute);
   }
-  return create_llama(std::move(file), num_threads);
+  return create_llama(std::move(file), compute.num_threads);
 }
 
 // The other GGUF architectures run on the shared decoder (decoder_gguf.cpp).
@@ -49,18 +49,18 @@ std::string supported_architectures() {
 }
 
 Result<std::unique_ptr<CausalLm>> create_hf_causal_lm(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                      int num_threads) {
+                                                      const ComputeOptions& compute) {
   const std::string type = config.model.architecture;
   for (const auto& a : kHfArchitectures) {
-    if (type == a.model_type) return a.create(std::move(config), std::move(weights), dtype, num_threads);
+    if (type == a.model_type) return a.create(std::move(config), std::move(weights), dtype, compute);
   }
   return unimplemented("unsupported architecture '" + type + "' (supported: " + supported_architectures() + ")");
 }
 
-Result<std::unique_ptr<CausalLm>> create_causal_lm(GgufFile file, int num_threads) {
+Result<std::unique_ptr<CausalLm>> create_causal_lm(GgufFile file, const ComputeOptions& compute) {
   PODSERVE_ASSIGN_OR_RETURN(std::string arch, file.get_string("general.architecture"));
   for (const auto& a : kArchitectures) {
-    if (arch == a.name) return a.create(std::move(file), num_threads);
+    if (arch == a.name) return a.create(std::move(file), compute);
   }
   return unimplemented("unsupported architecture '" + arch + "' (supported: " + supported_architectures() + ")");
 }

@@ -182,6 +182,7 @@ Status set_kv_cache_memory(ServerConfig& c, const std::string& v, const std::str
     return bad_value(src, v, "a size in GiB, greater than 0 (e.g. 4 or 0.5)");
   }
   c.kv_cache_memory_gib = gib;
+  c.device.kv_cache_memory_bytes = static_cast<uint64_t>(gib * (1ull << 30));  // an explicit KV size, also on a GPU
   return ok_status();
 }
 Status set_max_logprobs(ServerConfig& c, const std::string& v, const std::string& src) {
@@ -201,6 +202,71 @@ Status set_bool(ServerConfig& c, const std::string& v, const std::string& src) {
   return ok_status();
 }
 
+// Device and load settings: values parsed by model/device_options.h, errors prefixed with the variable or flag.
+Status named(const Status& st, const std::string& src) {
+  return st.ok() ? st : invalid_argument(src + ": " + st.message());
+}
+Status set_device(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<Device> d = parse_device(v);
+  if (d.ok()) c.device.device = d.value();
+  return named(d.status(), src);
+}
+Status set_load_format(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<LoadFormat> f = parse_load_format(v);
+  if (f.ok()) c.load_format = f.value();
+  return named(f.status(), src);
+}
+Status set_kv_cache_dtype(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<KvCacheDType> t = parse_kv_cache_dtype(v);
+  if (t.ok()) c.device.kv_cache_dtype = t.value();
+  return named(t.status(), src);
+}
+Status set_gpu_memory_utilization(ServerConfig& c, const std::string& v, const std::string& src) {
+  double u = 0;
+  const char* end = v.data() + v.size();
+  auto [ptr, ec] = std::from_chars(v.data(), end, u);
+  if (ec != std::errc() || ptr != end || !(u > 0.0 && u <= 1.0)) {
+    return bad_value(src, v, "a fraction of the GPU's memory in (0, 1], e.g. 0.9");
+  }
+  c.device.gpu_memory_utilization = u;
+  return ok_status();
+}
+Status set_kv_cache_memory_bytes(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<uint64_t> bytes = parse_byte_count(v);
+  if (!bytes.ok()) return invalid_argument("Invalid value '" + v + "' for " + src + ": " + bytes.status().message());
+  c.device.kv_cache_memory_bytes = bytes.value();
+  c.kv_cache_memory_gib = static_cast<double>(bytes.value()) / (1ull << 30);
+  return ok_status();
+}
+Status set_num_gpu_blocks_override(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int<int64_t>(v, 0, int64_t{1} << 30, &c.device.num_gpu_blocks_override)) {
+    return bad_value(src, v, "a number of KV blocks, 0 (unset) or more");
+  }
+  return ok_status();
+}
+Status set_enforce_eager(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_bool(v, &c.device.cuda_graphs.enforce_eager)) return bad_value(src, v, "true, false, 1 or 0");
+  return ok_status();
+}
+Status set_cuda_graph_sizes(ServerConfig& c, const std::string& v, const std::string& src) {
+  return named(parse_cuda_graph_sizes(v, &c.device.cuda_graphs), src);
+}
+Status set_compilation_config(ServerConfig& c, const std::string& v, const std::string& src) {
+  Result<std::vector<std::string>> ignored = parse_compilation_config(v, &c.device.cuda_graphs);
+  if (!ignored.ok()) return named(ignored.status(), src);
+  for (const std::string& key : ignored.value()) {
+    PODSERVE_LOG(kWarning) << src << ": '" << key << "' configures torch.compile, which podserve does not have; "
+                           << "ignored (podserve reads cudagraph_capture_sizes, max_cudagraph_capture_size, "
+                           << "cudagraph_mode)";
+  }
+  return ok_status();
+}
+Status set_max_seq_len_to_capture(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 0, 1 << 24, &c.device.cuda_graphs.max_seq_len_to_capture)) {
+    return bad_value(src, v, "a context length in 0..16777216 (0 = no limit)");
+  }
+  return ok_status();
+}
 Status set_structured_backend(ServerConfig& c, const std::string& v, const std::string& src) {
   static const std::vector<std::string> kBackends = {"auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"};
   if (std::find(kBackends.begin(), kBackends.end(), v) == kBackends.end()) {
@@ -269,7 +335,32 @@ const std::vector<Option>& options() {
        false, true, true},
       {"--block-size", {"BLOCK_SIZE"}, "N", "tokens per KV-cache block (default 16)", set_block_size},
       {"--kv-cache-memory", {"KV_CACHE_MEMORY", "VLLM_CPU_KVCACHE_SPACE"}, "GIB",
-       "KV-cache pool size in GiB (default 4)", set_kv_cache_memory},
+       "KV-cache pool size in GiB (default 4 on the CPU; on a GPU: planned from --gpu-memory-utilization)",
+       set_kv_cache_memory},
+      {"--kv-cache-memory-bytes", {"KV_CACHE_MEMORY_BYTES"}, "BYTES",
+       "KV-cache size in bytes, vLLM's flag (e.g. 8G); wins over --kv-cache-memory", set_kv_cache_memory_bytes},
+      {"--device", {"DEVICE"}, "DEVICE", "auto, cpu or cuda (default auto: the GPU when one is usable)", set_device},
+      {"--load-format", {"LOAD_FORMAT"}, "FORMAT",
+       "auto (.gguf or Hugging Face directory, by path), safetensors, gguf, or dummy (random weights from "
+       "config.json, vLLM's) (default auto)", set_load_format},
+      {"--kv-cache-dtype", {"KV_CACHE_DTYPE"}, "DTYPE",
+       "auto (the model's), float16/fp16, bfloat16/bf16, fp8/fp8_e4m3, fp8_e5m2; the CPU keeps auto or float16 "
+       "(default auto)", set_kv_cache_dtype},
+      {"--gpu-memory-utilization", {"GPU_MEMORY_UTILIZATION"}, "FRACTION",
+       "fraction of the GPU's memory podserve may use; the rest of it after the weights holds the KV cache "
+       "(default 0.9, vLLM's; RunPod's worker passes 0.95)", set_gpu_memory_utilization},
+      {"--num-gpu-blocks-override", {"NUM_GPU_BLOCKS_OVERRIDE"}, "N",
+       "exactly N KV blocks instead of the planned number (default 0 = planned)", set_num_gpu_blocks_override},
+      {"--enforce-eager", {"ENFORCE_EAGER"}, "", "no CUDA graphs: every step runs eagerly (default off)",
+       set_enforce_eager, false, true, true},
+      {"--cuda-graph-sizes", {"CUDA_GRAPH_SIZES"}, "N[,N...]",
+       "decode batch sizes to capture as CUDA graphs; one N = the largest size (default: vLLM's list up to "
+       "min(2 x max-num-seqs, 512))", set_cuda_graph_sizes},
+      {"--compilation-config", {"COMPILATION_CONFIG"}, "JSON",
+       "vLLM's; podserve reads cudagraph_capture_sizes, max_cudagraph_capture_size, cudagraph_mode (NONE = eager)",
+       set_compilation_config},
+      {"--max-seq-len-to-capture", {"MAX_SEQ_LEN_TO_CAPTURE", "MAX_CONTEXT_LEN_TO_CAPTURE"}, "N",
+       "a decode step holding a longer sequence runs eagerly (default 0 = no limit)", set_max_seq_len_to_capture},
       {"--max-logprobs", {"MAX_LOGPROBS"}, "N", "most logprobs a request may ask for (default 20)",
        set_max_logprobs},
       {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "turn off the periodic engine stats log line",

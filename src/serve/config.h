@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "model/device_options.h"
 
 namespace podserve {
 
@@ -38,7 +39,7 @@ struct ServerConfig {
   bool enable_chunked_prefill = true;
   bool enable_prefix_caching = true;
   int block_size = 16;             // tokens per KV block
-  double kv_cache_memory_gib = 4.0;
+  double kv_cache_memory_gib = 4.0;  // the CPU's KV pool; KV_CACHE_MEMORY(_BYTES) also set device.kv_cache_memory_bytes
   int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
   bool disable_log_stats = false;  // no periodic engine stats line
   bool enable_request_id_headers = false;  // every response carries X-Request-Id (vLLM's flag)
@@ -48,6 +49,10 @@ struct ServerConfig {
   std::string response_role = "assistant";
   std::string chat_template;       // template source text; "" = the model's own
   std::string dtype = "auto";      // weight/compute type of Hugging Face models: auto, float32, bfloat16, float16
+  LoadFormat load_format = LoadFormat::kAuto;  // LOAD_FORMAT: auto, safetensors, gguf, dummy
+  // DEVICE, KV_CACHE_DTYPE, GPU_MEMORY_UTILIZATION, KV_CACHE_MEMORY_BYTES (also set by KV_CACHE_MEMORY),
+  // NUM_GPU_BLOCKS_OVERRIDE, ENFORCE_EAGER, CUDA_GRAPH_SIZES, COMPILATION_CONFIG, MAX_SEQ_LEN_TO_CAPTURE.
+  DeviceOptions device;
   LogLevel log_level = LogLevel::kInfo;
   int io_threads = 0;              // 0 = pick from the core count
   int compute_threads = 0;         // model compute threads (one persistent pool); 0 = all cores

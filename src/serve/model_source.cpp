@@ -7,7 +7,10 @@ namespace podserve {
 Result<ModelSource> resolve_model_source(const ServerConfig& config, const EnvLookup& env) {
   PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings settings, hub::hub_settings_from_env(env));
   ModelSource source;
-  hub::ResolveRequest model{config.model, config.revision, config.gguf_file, hub::SelectMode::kModel, false};
+  // LOAD_FORMAT=dummy needs only config.json and the tokenizer: no weights are fetched.
+  const hub::SelectMode mode =
+      config.load_format == LoadFormat::kDummy ? hub::SelectMode::kConfig : hub::SelectMode::kModel;
+  hub::ResolveRequest model{config.model, config.revision, config.gguf_file, mode, false};
   PODSERVE_ASSIGN_OR_RETURN(hub::ResolvedModel resolved, hub::resolve_model(model, settings));
   source.model_path = resolved.local_path;
   if (!config.tokenizer.empty() && config.tokenizer != config.model) {

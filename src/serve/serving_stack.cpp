@@ -42,8 +42,10 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
   // A Hub repo id becomes a path in the Hugging Face cache (downloaded there first when needed).
   PODSERVE_ASSIGN_OR_RETURN(ModelSource source, resolve_model_source(config, process_env()));
-  Result<std::unique_ptr<LoadedModel>> model = load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
-                  .tokenizer_path = source.tokenizer_path});
+  Result<std::unique_ptr<LoadedModel>> model =
+      load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
+                                                .tokenizer_path = source.tokenizer_path,
+                                                .load_format = config.load_format, .device = config.device});
   if (!model.ok()) {
     return Status(model.status().code(),
                   "Cannot load model " + source.model_path + ": " + model.status().message());
@@ -58,6 +60,7 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.enable_prefix_caching = config.enable_prefix_caching;
   engine_config.block_size = config.block_size;
   engine_config.kv_cache_memory_gib = config.kv_cache_memory_gib;
+  engine_config.num_kv_blocks = static_cast<int>(config.device.num_gpu_blocks_override);
   engine_config.max_logprobs = config.max_logprobs;
   engine_config.seed = config.seed;
   engine_config.log_stats = !config.disable_log_stats;

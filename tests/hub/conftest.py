@@ -25,6 +25,7 @@ BAD_ETAG_REPO = "podserve-test/bad-etag"
 BIG_REPO = "podserve-test/big"
 NESTED_REPO = "podserve-test/nested"
 NESTED_FILE = "sub dir/x+y.gguf"
+DUMMY_REPO = "podserve-test/tiny-config"  # served with LOAD_FORMAT=dummy: its weights must not be fetched
 BIG_SIZE = 3 * 1024 * 1024 + 12345
 
 
@@ -33,6 +34,14 @@ BIG_SIZE = 3 * 1024 * 1024 + 12345
 def _read(name: str) -> bytes:
     with open(os.path.join(require_env("PODSERVE_TEST_DATA"), name), "rb") as f:
         return f.read()
+
+
+def _tiny_model_files() -> dict:
+    """The tiny SmolLM2 of tests/data/tiny_models: real config, tokenizer and weights."""
+    folder = os.path.join("tiny_models", "smollm2", "f32")
+    return {name: _read(os.path.join(folder, name))
+            for name in ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                         "model.safetensors"]}
 
 
 def _st_repo_files() -> dict:
@@ -65,6 +74,7 @@ def hub():
     h = FakeHub()
     h.add(Repo(GGUF_REPO, {"tiny-llama.gguf": gguf, "README.md": b"# tiny gguf\n"}))
     h.add(Repo(ST_REPO, _st_repo_files()))
+    h.add(Repo(DUMMY_REPO, _tiny_model_files()))
     h.add(Repo(GATED_REPO, {"tiny-llama.gguf": gguf}, gated=True))
     h.add(Repo(BAD_ETAG_REPO, {"tiny-llama.gguf": gguf}, wrong_etag=True))
     h.add(Repo(BIG_REPO, {"big.gguf": big}))

@@ -1,5 +1,6 @@
 """podserve's Hub client against the stand-in Hub, checked with the real huggingface_hub on the same cache."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -10,8 +11,8 @@ import urllib.parse
 
 import httpx
 
-from conftest import (BAD_ETAG_REPO, BIG_REPO, BIG_SIZE, GATED_REPO, GGUF_REPO, NESTED_FILE, NESTED_REPO, ST_REPO,
-                      TOKEN, free_port, hub_env, podserve, run_hf, sha256)
+from conftest import (BAD_ETAG_REPO, BIG_REPO, BIG_SIZE, DUMMY_REPO, GATED_REPO, GGUF_REPO, NESTED_FILE, NESTED_REPO,
+                      ST_REPO, TOKEN, free_port, hub_env, podserve, run_hf, sha256)
 
 
 def download(hub, cache, *args, **env):
@@ -233,11 +234,10 @@ def test_two_concurrent_downloads_fetch_each_blob_once(hub, cache):
     assert len(cdn_gets) == 1 and hub.bytes_sent[sha] == BIG_SIZE
 
 
-def test_serve_a_repo_id_from_the_cache_offline(hub, cache):
-    assert download(hub, cache, GGUF_REPO).returncode == 0
-    hub.stop()  # the Hub is gone; the model must come from the cache
+@contextlib.contextmanager
+def serving(env: dict, cache: str):
+    """`podserve serve` on a free port with `env` until /health answers; yields its URL and log path."""
     port = free_port()
-    env = hub_env(None, cache, HF_HUB_OFFLINE=1, MODEL_NAME=GGUF_REPO)
     log = open(os.path.join(os.path.dirname(cache), "serve.log"), "w+")
     proc = subprocess.Popen([os.environ["PODSERVE_BINARY"], "serve", "--port", str(port), "--host", "127.0.0.1",
                              "--max-model-len", "128"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -250,13 +250,34 @@ def test_serve_a_repo_id_from_the_cache_offline(hub, cache):
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
-        assert [m["id"] for m in models["data"]] == [GGUF_REPO]
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/completions",
-                       json={"model": GGUF_REPO, "prompt": "the", "max_tokens": 4, "temperature": 0}, timeout=60)
-        assert r.status_code == 200, r.text
-        assert r.json()["usage"]["completion_tokens"] == 4
+        yield f"http://127.0.0.1:{port}", log.name
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    assert "from the cache" in open(log.name).read()
+
+
+def complete(url: str, model: str, tokens: int) -> None:
+    r = httpx.post(f"{url}/v1/completions",
+                   json={"model": model, "prompt": "the", "max_tokens": tokens, "temperature": 0}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["completion_tokens"] == tokens
+
+
+def test_serve_a_repo_id_from_the_cache_offline(hub, cache):
+    assert download(hub, cache, GGUF_REPO).returncode == 0
+    hub.stop()  # the Hub is gone; the model must come from the cache
+    with serving(hub_env(None, cache, HF_HUB_OFFLINE=1, MODEL_NAME=GGUF_REPO), cache) as (url, log):
+        models = httpx.get(f"{url}/v1/models").json()
+        assert [m["id"] for m in models["data"]] == [GGUF_REPO]
+        complete(url, GGUF_REPO, 4)
+    assert "from the cache" in open(log).read()
+
+
+def test_dummy_load_format_fetches_config_and_tokenizer_only(hub, cache):
+    """LOAD_FORMAT=dummy with a repo id: config.json and the tokenizer come from the Hub, the weights do not."""
+    with serving(hub_env(hub, cache, MODEL_NAME=DUMMY_REPO, LOAD_FORMAT="dummy"), cache) as (url, log):
+        complete(url, DUMMY_REPO, 3)
+    fetched = [q.path for q in hub.requests if q.method == "GET" and "/resolve/" in q.path]
+    assert any(p.endswith("/config.json") for p in fetched) and any(p.endswith("/tokenizer.json") for p in fetched)
+    assert not [q.path for q in hub.requests if "safetensors" in q.path or q.server == "cdn"], fetched
+    assert "dummy weights (LOAD_FORMAT=dummy)" in open(log).read()

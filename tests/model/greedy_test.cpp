@@ -48,7 +48,7 @@ constexpr int kBlockSize = kKv.block_size;
 constexpr int kBlocks = kKv.blocks;
 using testing::ids_of;
 
-KvPool make_pool(const CausalLm& lm) { return kKv.make_pool(lm); }
+KvPool make_pool(CausalLm& lm) { return kKv.make_pool(lm); }
 Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) {
   return kKv.run(lm, pool, tokens, start, logits);
 }

@@ -67,9 +67,13 @@ inline double max_diff(std::span<const float> ours, const boost::json::value& th
 struct ScrambledKv {
   int block_size = 16;
   int blocks = 64;
-  /// A pool of the model's K/V precision (fp16, or float32 where the model computes in float32).
-  KvPool make_pool(const CausalLm& lm) const {
-    auto pool = KvPool::create(lm.config().n_layers, blocks, block_size, lm.config().kv_dim(), lm.config().kv_f32);
+  /// The model's own pool (its K/V precision, in the memory it computes in) of `blocks` blocks.
+  KvPool make_pool(CausalLm& lm) const {
+    KvCacheRequest request;
+    request.block_size = block_size;
+    request.max_model_len = blocks * block_size;  // one sequence may take the whole pool
+    request.num_kv_blocks = blocks;
+    auto pool = lm.create_kv_cache(request);
     EXPECT_TRUE(pool.ok()) << pool.status().to_string();
     return std::move(pool).value();
   }

@@ -201,6 +201,25 @@ TEST_P(TinyGguf, MatchesTransformers) {
   }
 }
 
+// The same files on the shared decoder, the path a GPU takes for llama-arch GGUFs (Q/K rows un-permuted for
+// rotate_half RoPE, llama3 rope_freqs as frequency divisors): the same bound against transformers.
+TEST_P(TinyGguf, SharedDecoderMatchesTransformers) {
+  auto file = GgufFile::open(tiny_model_dir(GetParam()) + "/model-f32.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  auto lm = create_gguf_decoder(std::move(file).value(), 2);
+  ASSERT_TRUE(lm.ok()) << lm.status().to_string();
+  const json::value g = testing::read_goldens(tiny_model_dir(GetParam()) + "/goldens.json");
+  const int vocab = (*lm)->config().vocab_size;
+  for (const auto& c : g.at("cases").as_array()) {
+    KvPool pool = kKv.make_pool(**lm);
+    const std::vector<int32_t> ids = ids_of(c.at("ids"));
+    std::vector<float> logits;
+    Status s = kKv.run_prompt(**lm, pool, ids, ids_of(c.at("positions")), logits);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_LE(max_diff(logits, c.at("f32"), vocab), kGgufF16KvTolerance) << GetParam() << " prompt of " << ids.size();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(LlamaArch, TinyGguf, ::testing::Values("llama", "llama31", "llama_linear", "smollm2"));
 
 // Quantized GGUF (Q8_0, Q4_0, Q4_1 by the gguf package) of the tiny llama: along transformers' greedy path on the

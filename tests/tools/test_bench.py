@@ -186,3 +186,26 @@ def test_bandwidth_large_buffer_can_be_skipped_and_combined_with_pp(tmp_path):
     assert result["model_type"] == "llama"  # loaded for pp
     assert "large" not in result["bandwidth"] and result["bandwidth"]["n_threads"] == 1
     check_buffer(result["bandwidth"]["weights"], gguf_weight_bytes_per_token(TINY_GGUF), 1)
+
+
+def safetensors_tensor_bytes(path):
+    """The bytes of a .safetensors file's tensors, from its JSON header (the format's spec: 8-byte length + JSON)."""
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    return sum(t["data_offsets"][1] - t["data_offsets"][0] for k, t in header.items() if k != "__metadata__")
+
+
+def test_dummy_weights_from_a_config_alone(tmp_path):
+    """--load-format dummy: a folder with config.json and the tokenizer only; the size is what transformers' own
+    checkpoint of that config holds (half of it in bfloat16)."""
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json"]:
+        (tmp_path / f).write_bytes((TINY_DIR / f).read_bytes())
+    out = tmp_path / "bench.json"
+    r = bench("--model", tmp_path, "--load-format", "dummy", "--dtype", "bfloat16", "-p", 8, "-n", 4, "-r", 1,
+              "-t", 1, "--output-json", out)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert [t["test"] for t in result["tests"]] == ["pp8", "tg4"]
+    assert result["model_size"] == safetensors_tensor_bytes(TINY_DIR / "model.safetensors") // 2
+    r = bench("--model", tmp_path, "--load-format", "tensorizer")
+    assert r.returncode == 2 and "--load-format: vLLM's load format 'tensorizer' is not supported" in r.stderr

@@ -5,14 +5,14 @@
 namespace podserve {
 
 Result<std::unique_ptr<CausalLm>> create_hf_gemma3(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                   int num_threads) {
+                                                   const ComputeOptions& compute) {
   DecoderSpec spec;
   spec.gemma_norm = true;
   spec.embed_scale = true;
   spec.sandwich_norms = true;
   spec.qk_norm = true;
   config.activation = "gelu_pytorch_tanh";
-  return create_decoder(spec, std::move(config), std::move(weights), dtype, num_threads);
+  return create_decoder(spec, std::move(config), std::move(weights), dtype, compute);
 }
 
 }  // namespace podserve

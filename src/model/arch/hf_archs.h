@@ -13,15 +13,15 @@
 namespace podserve {
 
 using HfFactory = Result<std::unique_ptr<CausalLm>> (*)(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                        int num_threads);
+                                                        const ComputeOptions& compute);
 
-Result<std::unique_ptr<CausalLm>> create_hf_llama(HfConfig, SafetensorsModel, WeightDType, int);    // llama, mistral
-Result<std::unique_ptr<CausalLm>> create_hf_qwen2(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_qwen3(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_gemma(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_gemma2(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_gemma3(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_phi3(HfConfig, SafetensorsModel, WeightDType, int);
-Result<std::unique_ptr<CausalLm>> create_hf_mixtral(HfConfig, SafetensorsModel, WeightDType, int);
+Result<std::unique_ptr<CausalLm>> create_hf_llama(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);    // llama, mistral
+Result<std::unique_ptr<CausalLm>> create_hf_qwen2(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_qwen3(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_gemma(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_gemma2(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_gemma3(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_phi3(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
+Result<std::unique_ptr<CausalLm>> create_hf_mixtral(HfConfig, SafetensorsModel, WeightDType, const ComputeOptions&);
 
 }  // namespace podserve

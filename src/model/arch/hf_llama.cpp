@@ -5,8 +5,8 @@
 namespace podserve {
 
 Result<std::unique_ptr<CausalLm>> create_hf_llama(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                  int num_threads) {
-  return create_decoder(DecoderSpec{}, std::move(config), std::move(weights), dtype, num_threads);
+                                                  const ComputeOptions& compute) {
+  return create_decoder(DecoderSpec{}, std::move(config), std::move(weights), dtype, compute);
 }
 
 }  // namespace podserve

@@ -5,11 +5,11 @@
 namespace podserve {
 
 Result<std::unique_ptr<CausalLm>> create_hf_phi3(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                 int num_threads) {
+                                                 const ComputeOptions& compute) {
   DecoderSpec spec;
   spec.fused_qkv = true;
   spec.fused_gate_up = true;
-  return create_decoder(spec, std::move(config), std::move(weights), dtype, num_threads);
+  return create_decoder(spec, std::move(config), std::move(weights), dtype, compute);
 }
 
 }  // namespace podserve

@@ -4,10 +4,10 @@
 namespace podserve {
 
 Result<std::unique_ptr<CausalLm>> create_hf_qwen2(HfConfig config, SafetensorsModel weights, WeightDType dtype,
-                                                  int num_threads) {
+                                                  const ComputeOptions& compute) {
   DecoderSpec spec;
   spec.qkv_bias = true;
-  return create_decoder(spec, std::move(config), std::move(weights), dtype, num_threads);
+  return create_decoder(spec, std::move(config), std::move(weights), dtype, compute);
 }
 
 }  // namespace podserve

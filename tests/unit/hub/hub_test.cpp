@@ -164,5 +164,19 @@ TEST(Select, GgufChoice) {
   EXPECT_FALSE(select_files("o/m", {"README.md"}, "", SelectMode::kModel).ok());
 }
 
+// LOAD_FORMAT=dummy: config and tokenizer files, no weights, whatever format the repo has them in.
+TEST(Select, ConfigOnlyForDummyWeights) {
+  auto sel = select_files("o/m", {"config.json", "tokenizer.json", "tokenizer_config.json",
+                                  "model.safetensors.index.json", "model-00001-of-00002.safetensors", "m.gguf"},
+                          "", SelectMode::kConfig);
+  ASSERT_TRUE(sel.ok());
+  EXPECT_EQ(sel->files, (std::vector<std::string>{"config.json", "tokenizer.json", "tokenizer_config.json"}));
+  EXPECT_EQ(sel->weights_index, "");
+  EXPECT_EQ(sel->gguf_file, "");
+  auto none = select_files("o/m", {"tokenizer.json", "m.gguf"}, "", SelectMode::kConfig);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("no config.json (LOAD_FORMAT=dummy"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace podserve::hub
