@@ -14,15 +14,18 @@ import socket
 import time
 
 import httpx
+import openai
 import pytest
 
-from conftest import SERVED_MODEL, start_server
+from conftest import SERVED_MODEL, error_of, start_server
 
 MAX_BODY = 65536
 MAX_HEADER = 8192
 KEEPALIVE_S = 3
 REQUEST_TIMEOUT_S = 2
 SHUTDOWN_TIMEOUT_S = 4
+MAX_PROMPT = 16384
+MAX_TOKENS_PER_REQUEST = 4096
 
 
 def _raise_client_fd_limit(wanted: int = 4096) -> None:
@@ -36,9 +39,45 @@ def _raise_client_fd_limit(wanted: int = 4096) -> None:
 def robust():
     srv = start_server(["--max-request-bytes", str(MAX_BODY), "--max-header-bytes", str(MAX_HEADER),
                         "--keepalive-timeout", str(KEEPALIVE_S), "--request-timeout", str(REQUEST_TIMEOUT_S),
+                        "--max-prompt-bytes", str(MAX_PROMPT), "--max-tokens-per-request", str(MAX_TOKENS_PER_REQUEST),
                         "--disable-log-stats", "--log-level", "WARNING"])
     yield srv
     srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-request budgets: the official openai client gets a 400 in OpenAI's shape, and the server stays idle.
+
+
+def test_request_budgets_answer_400(robust):
+    client = robust.client()
+    cases = [
+        # n x max_tokens over --max-tokens-per-request (each alone is in range).
+        ("max_tokens", r"up to 6000 tokens .*\(--max-tokens-per-request\)",
+         lambda: client.completions.create(model=SERVED_MODEL, prompt="hi", n=4, max_tokens=1500)),
+        # A batch of prompts counts every prompt's work.
+        ("max_tokens", r"3 prompts x 1 \(n\) x max_tokens 1500",
+         lambda: client.completions.create(model=SERVED_MODEL, prompt=["a", "b", "c"], max_tokens=1500)),
+        # Completions prompt text over --max-prompt-bytes, refused before it is tokenized.
+        ("prompt", r"\(--max-prompt-bytes\)",
+         lambda: client.completions.create(model=SERVED_MODEL, prompt="y" * (MAX_PROMPT + 1), max_tokens=1)),
+        # A chat whose rendered template passes --max-prompt-bytes: the template's output budget.
+        (None, f"exceeds (the render budget of )?{MAX_PROMPT}",
+         lambda: client.chat.completions.create(model=SERVED_MODEL, max_tokens=1,
+                                                messages=[{"role": "user", "content": "z " * (MAX_PROMPT // 2 + 8)}])),
+    ]
+    for param, text, call in cases:
+        with pytest.raises(openai.BadRequestError) as exc:
+            call()
+        err = error_of(exc.value)
+        assert err["code"] == 400 and re.search(text, err["message"]), err
+        if param:
+            assert err["param"] == param, err
+    # Just under the limits is served.
+    ok = client.completions.create(model=SERVED_MODEL, prompt="hi", n=2, max_tokens=2)
+    assert len(ok.choices) == 2
+    running, kv = _wait_idle(robust.url)
+    assert running == 0 and kv == 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
