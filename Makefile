@@ -1,7 +1,8 @@
 # podserve: two commands on a fresh Debian 12 machine.
 #   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
-#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
-# Other targets: build (default), model, bench, clean.
+#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan, the
+#                concurrent code's unit tests under ThreadSanitizer)
+# Other targets: build (default), model, bench, soak, clean.
 
 JOBS ?= $(shell nproc)
 VENV := .venv-test
@@ -9,7 +10,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan bench goldens clean
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean
 
 all: build
 
@@ -31,7 +32,7 @@ model-gemma3: setup
 serve: build model
 	build/release/podserve serve
 
-test: build model model-gemma3 test-release test-asan
+test: build model model-gemma3 test-release test-asan tsan
 	@echo "make test: all tiers passed"
 
 # The e2e tier runs with -V so pytest's own output, summary line included, is shown.
@@ -43,6 +44,19 @@ test-asan:
 	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -L unit
+
+# The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer.
+tsan: setup
+	cmake --preset tsan $(CONFIGURE_FLAGS) >/dev/null
+	cmake --build --preset tsan -j $(JOBS) --target tsan_tests
+	cd build/tsan && ctest --output-on-failure -L tsan
+
+# Not in `make test`: mixed load with faults against podserve serve, then podserve endpoint (tools/soak/soak.py;
+# SOAK_MINUTES per target, 30 by default). Reports and plots in build/soak/.
+SOAK_MINUTES ?= 30
+soak: build model
+	$(PYTHON) tools/soak/soak.py all --binary build/release/podserve --model $(MODEL) --minutes $(SOAK_MINUTES) \
+	  --out build/soak
 
 # Regenerates the committed goldens in tests/data from the reference implementations.
 goldens: model model-gemma3
