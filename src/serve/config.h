@@ -64,6 +64,11 @@ struct ServerConfig {
   int64_t max_tokens_per_request = 1 << 18;    // max(n, best_of) x max_tokens, over every prompt of a batch
   size_t max_stream_backlog_bytes = 1u << 20;  // output held for a streaming client that does not read
   bool show_help = false;          // --help: print server_help_text() and exit
+  /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
+  /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.
+  std::string structured_backend = "auto";
+  bool structured_disable_any_whitespace = false;
+  bool structured_enable_in_reasoning = false;
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

@@ -72,11 +72,19 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   }
   ServingStack stack;
   stack.engine = std::move(engine).value();
+  if (config.structured_backend != "auto" && config.structured_backend != "xgrammar") {
+    PODSERVE_LOG(kWarning) << "structured outputs backend '" << config.structured_backend
+                           << "': podserve has one structured-output engine, with xgrammar's semantics; it serves "
+                              "this backend's requests";
+  }
   stack.service = std::make_unique<openai::OpenAiService>(
       *stack.engine,
       openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
-                             config.max_logprobs, config.served_model_aliases, config.max_prompt_bytes,
-                             config.max_tokens_per_request, config.max_stream_backlog_bytes},
+                             config.max_logprobs, config.served_model_aliases,
+                             openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
+                                                              config.structured_enable_in_reasoning},
+                             config.max_prompt_bytes, config.max_tokens_per_request,
+                             config.max_stream_backlog_bytes},
       std::move(renderer).value());
   return stack;
 }

@@ -16,6 +16,7 @@
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/openai/structured_fields.h"
 
 namespace podserve::openai {
 
@@ -26,6 +27,7 @@ struct ServiceOptions {
   std::vector<std::string> api_keys;  // empty = open
   int max_logprobs = 20;              // --max-logprobs
   std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
+  StructuredOutputsOptions structured;     // --structured-outputs-config
   size_t max_prompt_bytes = 8u << 20;         // --max-prompt-bytes (completions and /tokenize text)
   int64_t max_tokens_per_request = 1 << 18;   // --max-tokens-per-request
   size_t max_stream_backlog_bytes = 1u << 20;  // --max-stream-backlog-bytes
