@@ -13,6 +13,7 @@ duplicated jobs). Exits 1 when a target is missed.
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -38,6 +39,7 @@ def main() -> int:
     p.add_argument("--endpoint-restart-every", type=float, default=600)
     p.add_argument("--drain-s", type=float, default=600, help="endpoint: how long accepted jobs may take to end")
     args = p.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise (runpod sets up logging)
     ok = True
     for target, module in (("serve", soak_serve), ("endpoint", soak_endpoint)):
         if args.target not in (target, "all"):
