@@ -1,8 +1,7 @@
 # podserve: two commands on a fresh Debian 12 machine.
 #   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
-#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan, the
-#                concurrent code's unit tests under ThreadSanitizer)
-# Other targets: build (default), model, bench, soak, clean.
+#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
+# Other targets: build (default), model, bench, tsan, soak, clean.
 
 JOBS ?= $(shell nproc)
 VENV := .venv-test
@@ -32,7 +31,7 @@ model-gemma3: setup
 serve: build model
 	build/release/podserve serve
 
-test: build model model-gemma3 test-release test-asan tsan
+test: build model model-gemma3 test-release test-asan
 	@echo "make test: all tiers passed"
 
 # The e2e tier runs with -V so pytest's own output, summary line included, is shown.
@@ -45,7 +44,8 @@ test-asan:
 	cmake --build --preset asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -L unit
 
-# The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer.
+# The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer. Not yet in
+# `make test`: its build (engine to endpoint under TSan) has not been timed on CI's 2 cores.
 tsan: setup
 	cmake --preset tsan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset tsan -j $(JOBS) --target tsan_tests
