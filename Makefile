@@ -1,7 +1,7 @@
 # podserve: two commands on a fresh Debian 12 machine.
 #   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
 #   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
-# Other targets: build (default), model, bench, tsan, soak, clean.
+# Other targets: build (default), model, bench, fuzz, tsan, soak, clean.
 
 JOBS ?= $(shell nproc)
 VENV := .venv-test
@@ -9,7 +9,8 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean \
+        fuzz-build fuzz fuzz-replay fuzz-ci
 
 all: build
 
@@ -73,9 +74,32 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 
-bench: build model
+# Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
+# summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,
+# then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full sanitizer build
+# (clang), which costs far more than CI's budget allows.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(JOBS)
+fuzz-build: setup model
+	cmake --preset fuzz $(CONFIGURE_FLAGS) >/dev/null
+	cmake --build --preset fuzz --target fuzzers -j $(JOBS)
+	$(PYTHON) fuzz/make_seeds.py >/dev/null
+
+fuzz: fuzz-build
+	scripts/fuzz run --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
+fuzz-replay: fuzz-build
+	scripts/fuzz replay
+
+fuzz-ci: fuzz-replay
+	scripts/fuzz run --seconds 30 --jobs $(FUZZ_JOBS)
+
+# llama.cpp's llama-bench / llama-server are built once from the pinned llama-cpp-python sdist (cached).
+# BENCH_ARGS=--quick for a smoke run (bench/run.py --help lists the others).
+bench: build model model-gemma3
 	@scripts/setup --ref
-	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL)
+	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
+	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
 
 clean:
 	rm -rf build

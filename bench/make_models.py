@@ -2,8 +2,8 @@
 """Makes the other variants of the default model that the benchmark compares (committed, so anyone can rebuild
 them), all from the Q4_1 GGUF so every file describes the same network:
 
-- Q8_0 and F16 GGUFs, by llama.cpp's own quantizer (llama_cpp.llama_model_quantize, requantizing: Q4_1 is
-  dequantized, then stored as Q8_0 / F16);
+- Q8_0 and F16 GGUFs, by llama.cpp's own quantizer (`llama-quantize --allow-requantize` from scripts/build-llama-cpp:
+  Q4_1 is dequantized, then stored as Q8_0 / F16);
 - a bf16 safetensors Hugging Face directory: the GGUF tensors dequantized with gguf-py, renamed to transformers'
   Llama names (q/k rows un-permuted: llama.cpp's converter permutes them for its RoPE layout), loaded into
   transformers' LlamaForCausalLM and written by its save_pretrained; the tokenizer is rebuilt from the GGUF's
@@ -13,13 +13,14 @@ Every variant therefore carries Q4_1's rounding: Q4_1 -> F16 / bf16 is lossy aga
 That does not change the speed, which is what the benchmark measures. Files are written next to the source
 model (the model cache); existing ones are reused.
 
-Usage: make_models.py [MODEL.Q4_1.gguf]   -> prints the Q8_0, F16 and bf16-directory paths
-Needs llama-cpp-python (GGUFs) and torch + transformers + gguf (the directory): the .venv-ref environment.
+Usage: make_models.py --llama-bin DIR [MODEL.Q4_1.gguf]   -> prints the Q8_0, F16 and bf16-directory paths
+Needs torch + transformers + gguf (the directory): the .venv-ref environment.
 """
-import ctypes
+import argparse
 import importlib.util
 import json
 import pathlib
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,29 +33,16 @@ def _variant_path(src, tag, suffix=".gguf"):
     return src.with_name(name + suffix)
 
 
-def _quantize(model, tag, ftype_name):
+def _quantize(model, tag, llama_bin):
     src = pathlib.Path(model).resolve()
     dst = _variant_path(src, tag)
     if dst.exists():
         return str(dst)
-    import llama_cpp
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, ftype_name)
-    params.allow_requantize = True  # the source is already quantized (Q4_1)
     tmp = dst.with_suffix(".tmp")
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-    if rc != 0:
-        raise RuntimeError(f"llama_model_quantize to {tag} failed ({rc})")
+    subprocess.run([str(pathlib.Path(llama_bin) / "llama-quantize"), "--allow-requantize", str(src), str(tmp), tag],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tmp.rename(dst)
     return str(dst)
-
-
-def ensure_q8_0(model):
-    return _quantize(model, "Q8_0", "LLAMA_FTYPE_MOSTLY_Q8_0")
-
-
-def ensure_f16(model):
-    return _quantize(model, "F16", "LLAMA_FTYPE_MOSTLY_F16")
 
 
 def _field(reader, key):
@@ -153,6 +141,10 @@ def ensure_bf16_dir(model):
 
 
 if __name__ == "__main__":
-    source = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL
-    for make in (ensure_q8_0, ensure_f16, ensure_bf16_dir):
-        print(make(source))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--llama-bin", required=True, help="directory of llama-quantize (scripts/build-llama-cpp)")
+    ap.add_argument("model", nargs="?", default=str(DEFAULT_MODEL))
+    args = ap.parse_args()
+    print(_quantize(args.model, "Q8_0", args.llama_bin))
+    print(_quantize(args.model, "F16", args.llama_bin))
+    print(ensure_bf16_dir(args.model))

@@ -3,7 +3,8 @@
 - PodserveBench: `podserve bench` (engine-level, in process, no HTTP): pp/tg as llama-bench, offline throughput
   as `vllm bench throughput`, and the read bandwidth that bounds tg (`--mode bandwidth`);
 - PodserveHttp: `podserve serve` driven over its OpenAI API (pp/tg including HTTP + JSON, cold start, peak RSS);
-- LlamaCpp: llama.cpp through llama-cpp-python, in process;
+- LlamaBench: llama.cpp's own `llama-bench` (built by scripts/build-llama-cpp), a subprocess per repetition;
+- LlamaCpp: llama.cpp through llama-cpp-python, in process (offline throughput: sequential generation);
 - Transformers: Hugging Face transformers on the bf16 directory, in process.
 
 pp = tokens/s of one pass over a prompt of random ids from position 0 (logits of the last token only);
@@ -46,15 +47,25 @@ def vllm_throughput(elapsed, num_requests, prompt_tokens, output_tokens):
             "output_tokens_per_second": output_tokens / elapsed}
 
 
+def isa_env(isa):
+    """The environment that caps podserve's kernels at `isa` (None: the best path the CPU has)."""
+    env = dict(os.environ)
+    env.pop("PODSERVE_ISA", None)
+    if isa is not None:
+        env["PODSERVE_ISA"] = isa
+    return env
+
+
 class PodserveBench:
-    def __init__(self, binary, model, threads, extra=()):
+    def __init__(self, binary, model, threads, extra=(), isa=None):
         self.cmd = [binary, "bench", "--model", model, "-t", str(threads), *extra]
+        self.env = isa_env(isa)
 
     def run(self, *args):
         with tempfile.TemporaryDirectory() as tmp:
             out = pathlib.Path(tmp) / "bench.json"
             proc = subprocess.run([*self.cmd, *map(str, args), "--output-json", str(out)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=subprocess.PIPE, text=True, env=self.env)
             if proc.returncode != 0:
                 raise RuntimeError(f"podserve bench failed: {proc.stderr[-2000:]}")
             return json.loads(out.read_text()), proc.stdout
@@ -116,6 +127,29 @@ class PodserveHttp:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         return rss
+
+
+class LlamaBench:
+    """llama.cpp's `llama-bench`: pp N (one pass over N random prompt tokens) and tg N (N single-token passes
+    from position 0), each after llama-bench's own warm-up run; its default settings otherwise (batch 2048,
+    micro-batch 512, weight repacking on, no flash attention), as a user runs it."""
+
+    def __init__(self, llama_bin, model, threads):
+        self.cmd = [str(pathlib.Path(llama_bin) / "llama-bench"), "-m", model, "-t", str(threads), "-o", "json"]
+
+    def pp_tg(self, n_prompt, n_gen, reps=1):
+        """(pp t/s, tg t/s), means over `reps` (either is None when its N is 0)."""
+        proc = subprocess.run([*self.cmd, "-p", str(n_prompt), "-n", str(n_gen), "-r", str(reps)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"llama-bench failed: {proc.stderr[-2000:]}")
+        pp = tg = None
+        for test in json.loads(proc.stdout):
+            if test["n_prompt"] > 0 and test["n_gen"] == 0:
+                pp = test["avg_ts"]
+            elif test["n_gen"] > 0 and test["n_prompt"] == 0:
+                tg = test["avg_ts"]
+        return pp, tg
 
 
 class LlamaCpp:
@@ -198,11 +232,12 @@ class Transformers:
 
 
 class ServerProcess:
-    """An OpenAI-compatible server in a subprocess; ready once GET /v1/models answers. Restartable, so a server
-    left busy by a timed-out load can be reset before the next measurement."""
+    """An OpenAI-compatible server in a subprocess; ready once GET `ready_path` answers 200 (llama-server answers
+    /v1/models while it still loads the model and 503s completions then: it waits on /health). Restartable, so a
+    server left busy by a timed-out load can be reset before the next measurement."""
 
-    def __init__(self, name, cmd, port, env=None):
-        self.name, self.cmd, self.env = name, cmd, env
+    def __init__(self, name, cmd, port, env=None, ready_path="/v1/models"):
+        self.name, self.cmd, self.env, self.ready_path = name, cmd, env, ready_path
         self.base = f"http://127.0.0.1:{port}"
         self.proc = None
 
@@ -216,10 +251,11 @@ class ServerProcess:
                 with open(self.log.name, errors="replace") as f:
                     raise RuntimeError(f"{self.name} exited: " + f.read()[-2000:])
             try:
-                if requests.get(self.base + "/v1/models", timeout=5).ok:
+                if requests.get(self.base + self.ready_path, timeout=5).ok:
                     return self
             except requests.RequestException:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start in {timeout} s")
 
     def stop(self):

@@ -7,15 +7,31 @@ def _ratio(a, b):
 
 
 def _engine_table(result):
-    lines = ["| model | metric | podserve | peer | peer t/s | podserve/peer |", "|---|---|---|---|---|---|"]
+    lines = ["| model | metric | peer | peer t/s | podserve path | podserve t/s | podserve/peer |",
+             "|---|---|---|---|---|---|---|"]
     for label, r in result["engine"].items():
+        by_isa = r.get("podserve_isa") or {"": r["podserve"]}
         for metric in r["metrics"]:
-            a, b = r["podserve"][metric], r[r["peer"]][metric]
-            lines.append(f"| {label} | {metric} (tok/s) | {a:.1f} | {r['peer']} | {b:.1f} | {_ratio(a, b)} |")
+            b = r[r["peer"]][metric]
+            for isa, ours in by_isa.items():
+                a = ours[metric]
+                lines.append(f"| {label} | {metric} (tok/s) | {r['peer']} | {b:.1f} | {isa} | {a:.1f} | {_ratio(a, b)} |")
     for label, r in result.get("http", {}).items():
         for metric, v in r.items():
-            lines.append(f"| {label} | {metric} (tok/s) over HTTP | {v:.1f} | | | |")
+            lines.append(f"| {label} | {metric} (tok/s) over HTTP | | | best | {v:.1f} | |")
     return lines
+
+
+def _spread(result):
+    """Each engine's rep-to-rep spread (max / min - 1 over the reps) for the noise note."""
+    spreads = []
+    for r in result["engine"].values():
+        for name, d in r.get("samples", {}).items():
+            for v in d.values():
+                v = [x for x in v if x]
+                if len(v) > 1:
+                    spreads.append(max(v) / min(v) - 1)
+    return spreads
 
 
 def _bound_table(result):
@@ -57,7 +73,8 @@ def _throughput_table(t):
     lines = [f"Offline throughput ({t['num_prompts']} prompts of {t['input_len']} random tokens, {t['output_len']} "
              "output tokens each, temperature 1; `vllm bench throughput`'s figures):", "",
              "| engine | how | requests/s | total tokens/s | output tokens/s | elapsed s |", "|---|---|---|---|---|---|"]
-    for name, how in (("podserve", "engine, continuous batching"), ("llama.cpp", "sequential (no batching)"),
+    for name, how in (("podserve", "engine, continuous batching"),
+                      ("llama.cpp", "llama-cpp-python, sequential (no batching)"),
                       ("transformers", f"generate, batches of {t.get('hf_batch_size')}")):
         r = t.get(name)
         if r:
@@ -83,57 +100,51 @@ def _serving_table(s):
                 continue
             lines.append(f"| {name} | {s['models'][name]} | {r['concurrency']} | {r['output_throughput']:.1f} | "
                          f"{fmt(r['ttft_ms'])} | {fmt(r['tpot_ms'])} | {fmt(r['itl_ms'])} | {fmt(r['e2el_ms'])} |")
-    ours = s["servers"].get("podserve", [])  # ratios need podserve among --servers
-    for peer, runs in s["servers"].items():
-        if peer == "podserve":
+    for name in s["servers"]:
+        if not name.startswith("podserve"):
             continue
-        for a, b in zip(ours, runs):
-            if "error" in a:
+        for peer, runs in s["servers"].items():
+            if peer.startswith("podserve"):
                 continue
-            if "error" in b:
-                lines.append(f"\nconcurrency {a['concurrency']} vs {peer}: {peer} {b['error']}")
-                continue
-            lines.append(f"\nconcurrency {a['concurrency']} vs {peer}: output tok/s ratio "
-                         f"{_ratio(a['output_throughput'], b['output_throughput'])}, median TTFT ratio "
-                         f"{_ratio(a['ttft_ms']['median'], b['ttft_ms']['median'])}")
+            for a, b in zip(s["servers"][name], runs):
+                if "error" in a:
+                    continue
+                if "error" in b:
+                    lines.append(f"\n{name} vs {peer}, concurrency {a['concurrency']}: {peer} {b['error']}")
+                    continue
+                lines.append(f"\n{name} vs {peer}, concurrency {a['concurrency']}: output tok/s ratio "
+                             f"{_ratio(a['output_throughput'], b['output_throughput'])}, median TTFT ratio "
+                             f"{_ratio(a['ttft_ms']['median'], b['ttft_ms']['median'])}")
+    probe = s.get("llama_server_probe")
+    if probe:
+        tried = ", ".join(f"-t {t}: {v:.1f}" if v else f"-t {t}: failed" for t, v in probe["results"].items())
+        lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']}, the best of a probe at concurrency "
+                     f"{probe['concurrency']} (output tok/s: {tried}).")
+    elif "llama_server_threads" in s:
+        lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']} (--llama-server-threads).")
     return lines
-
-
-def _llama_server_note(result):
-    """Both numbers a reader needs to judge llama.cpp's serving rows: its server's TPOT next to the same
-    library's decode in process."""
-    runs = [r for r in (result.get("serving") or {}).get("servers", {}).get("llama.cpp", [])
-            if "error" not in r and r["concurrency"] == 1]
-    engine = result["engine"].get("Q4_1")
-    if not runs or not engine or engine["peer"] != "llama.cpp":
-        return []
-    in_process_ms = 1000.0 / engine["llama.cpp"][engine["metrics"][1]]
-    tpot = runs[0]["tpot_ms"]["median"]
-    return ["", f"Note: llama.cpp's server (llama-cpp-python, `--logits_all False`, EOS suppressed by a -100 logit "
-            f"bias; it has no ignore_eos) streams at a median TPOT of {tpot:.1f} ms at concurrency 1, while the same "
-            f"library decodes a token in {in_process_ms:.1f} ms in process ({engine['metrics'][1]} above): "
-            f"{tpot / in_process_ms:.1f}x (server decode threads: {result.get('llama_server_threads', result['threads'])}). "
-            "Its server adds Python work per token (the logit-bias callback, detokenization, a thread hop, an SSE "
-            "write), and its spinning decode threads compete with the Python thread that streams, which dominates "
-            "when they take every core; bench/llama_server_probe.py times the server's configurations one change at "
-            "a time next to the in-process decode, with CPU time per token."]
 
 
 def markdown(result):
     la = result["load_average"]
     lines = [f"Machine: {result['machine']}; {result['threads']} threads; {result['time']}; load average at start "
-             f"{la[0]:.1f}, at end {result.get('load_average_end', la)[0]:.1f}; llama.cpp OMP_WAIT_POLICY "
-             f"{result['llama_cpp_omp_wait_policy']}; llama.cpp server decode threads "
-             f"{result.get('llama_server_threads', result['threads'])}; best of {result['reps']} interleaved reps"]
+             f"{la[0]:.1f}, at end {result.get('load_average_end', la)[0]:.1f}; podserve paths "
+             f"{', '.join(result.get('isas', []))}; llama.cpp OMP_WAIT_POLICY {result['llama_cpp_omp_wait_policy']}; "
+             f"best of {result['reps']} interleaved reps"]
     if result["engine"]:
-        lines += ["", "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process; "
-                  "llama.cpp by llama-cpp-python, in process; transformers in process on the bf16 directory):", ""]
-        lines += _engine_table(result) + [""] + _bound_table(result)
+        lines += ["", "pp/tg as llama-bench (random tokens, no sampling; podserve by `podserve bench`, in process, "
+                  "at each instruction-set path; llama.cpp by its own `llama-bench`, default settings; transformers "
+                  "in process on the bf16 directory):", ""]
+        lines += _engine_table(result)
+        spreads = _spread(result)
+        if spreads:
+            lines += ["", f"Noise: rep-to-rep spread (max/min - 1) of every engine's figures: median "
+                      f"{100 * float(np.median(spreads)):.0f}%, worst {100 * max(spreads):.0f}%."]
+        lines += [""] + _bound_table(result)
     if result.get("throughput"):
         lines += [""] + _throughput_table(result["throughput"])
     if result.get("serving"):
         lines += [""] + _serving_table(result["serving"])
-    lines += _llama_server_note(result)
     if result.get("structured"):
         import structured  # bench/structured.py
         lines += [""] + structured.markdown(result["structured"])
@@ -161,7 +172,7 @@ def plot(result, path):
     for ax, i in zip(axes if labels else [], (0, 1)):
         ours = [result["engine"][m]["podserve"][result["engine"][m]["metrics"][i]] for m in labels]
         peer = [result["engine"][m][result["engine"][m]["peer"]][result["engine"][m]["metrics"][i]] for m in labels]
-        ax.bar(x - 0.2, ours, 0.4, label="podserve")
+        ax.bar(x - 0.2, ours, 0.4, label="podserve (best path)")
         ax.bar(x + 0.2, peer, 0.4, label="peer (llama.cpp; transformers for bf16)")
         ax.set_xticks(x, labels)
         ax.set_title(f"{result['engine'][labels[0]]['metrics'][i]} (tokens/s)")

@@ -31,7 +31,7 @@ class ThreadPool {
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   /// At most this many chunks per thread (and 65535 in all).
-  static constexpr int kChunksPerThread = 4;
+  enum : int { kChunksPerThread = 4 };  // an enumerator, not an inline variable: see src/kernels/CMakeLists.txt (-fno-weak)
 
   /// Splits [0, n) into at most kChunksPerThread * num_threads() contiguous chunks, runs fn(begin, end) on each
   /// (on any thread, each exactly once), and returns when all are done. Not reentrant: call from one thread at

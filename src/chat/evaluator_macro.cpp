@@ -40,7 +40,7 @@ Result<Value> Evaluator::call_macro(const MacroStmt& macro, const CallArgs& args
       bound[i] = true;
       continue;
     }
-    auto same = std::find_if(leftover.begin(), leftover.end(), [&](const auto& kv) { return kv.first == key; });
+    auto same = std::find_if(leftover.begin(), leftover.end(), [&key = key](const auto& kv) { return kv.first == key; });
     if (same != leftover.end()) {
       same->second = v;
     } else {

@@ -21,6 +21,8 @@ struct MatrixView {
   const uint8_t* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
+  /// The same matrix repacked for the CPU's SIMD path (cpu/packed_weights.h), or null; `data` stays valid.
+  const uint8_t* packed = nullptr;
   size_t row_bytes() const {
     return static_cast<size_t>(cols / dtype_block_size(type) * dtype_block_bytes(type));
   }

@@ -5,6 +5,7 @@
 
 #include "base/fp16.h"
 #include "base/log.h"
+#include "kernels/cpu/packed_weights.h"
 #include "kernels/fused_ops.h"
 #include "kernels/model_ops.h"
 #include "kernels/ref/dequant.h"
@@ -37,6 +38,8 @@ class DecoderModel final : public CausalLm {
     rope_local_.inv_freq = rope_inv_freq(hf_.rope_local, c.rope_dim, hf_.max_position_embeddings, &rope_local_.attn_factor);
     scale_ = hf_.query_pre_attn_scalar > 0 ? static_cast<float>(1.0 / std::sqrt(hf_.query_pre_attn_scalar))
                                            : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    // The matmul operands repacked for this CPU's path (the embedding's rows are read as they are).
+    for (kernels::MatrixView* m : matmul_weights()) packed_.pack(m, &pool_);
   }
 
   const ModelConfig& config() const override { return hf_.model; }
@@ -223,11 +226,21 @@ class DecoderModel final : public CausalLm {
     std::copy(moe_out_.begin(), moe_out_.end(), h_.begin());
   }
 
+  std::vector<kernels::MatrixView*> matmul_weights() {
+    std::vector<kernels::MatrixView*> out = {&w_.output};
+    for (DecoderLayer& l : w_.layers) {
+      for (kernels::MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) out.push_back(m);
+      for (ExpertWeights& e : l.experts) out.insert(out.end(), {&e.gate, &e.up, &e.down});
+    }
+    return out;
+  }
+
   DecoderSpec spec_;
   HfConfig hf_;
   std::shared_ptr<const void> file_;  // owns the mappings the weight views point into (safetensors or GGUF)
   DecoderWeights w_;
   ThreadPool pool_;
+  kernels::cpu::PackedWeights packed_;
   Rope rope_full_, rope_local_;
   float scale_ = 1.0f;
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, router_, moe_in_, moe_out_;

@@ -10,6 +10,7 @@
 namespace podserve {
 
 class CausalLm;
+class GgufFile;
 
 struct LoadOptions {
   bool show_progress = true;  // log loading progress lines
@@ -41,6 +42,10 @@ class LoadedModel {
   Tokenizer tokenizer_;
   std::string chat_template_;
 };
+
+/// Builds the model of a parsed GGUF file (its vocabulary, chat template and architecture), the second half of
+/// load_model for a `.gguf` path; the file may also come from memory (GgufFile::parse, as the fuzz targets do).
+Result<std::unique_ptr<LoadedModel>> load_gguf_model(GgufFile file, const LoadOptions& options);
 
 /// Loads a `.gguf` file, or a Hugging Face model directory (config.json, *.safetensors or a sharded index,
 /// tokenizer.json and its config files); which one is decided by what `path` is.

@@ -56,32 +56,33 @@ Result<std::unique_ptr<LoadedModel>> load_model_files(const std::string& path, c
   }
   Result<GgufFile> file = GgufFile::open(path);
   if (!file.ok()) return with_path(file.status());
-  if (options.show_progress) {
-    PODSERVE_LOG(kInfo) << "parsed GGUF v" << file->version() << ": " << file->tensors().size() << " tensors, "
-                        << file->metadata().size() << " metadata keys";
-  }
-  Result<VocabData> vocab = vocab_from_gguf(*file);
-  if (!vocab.ok()) return with_path(vocab.status());
-  Result<Tokenizer> tokenizer = Tokenizer::create(std::move(vocab).value());
-  if (!tokenizer.ok()) return with_path(tokenizer.status());
-  std::string chat_template;
-  if (file->has("tokenizer.chat_template")) {
-    Result<std::string> t = file->get_string("tokenizer.chat_template");
-    if (!t.ok()) return with_path(t.status());
-    chat_template = std::move(t).value();
-  }
-  if (options.show_progress) PODSERVE_LOG(kInfo) << "tokenizer: " << tokenizer->vocab_size() << " tokens";
-  Result<std::unique_ptr<CausalLm>> lm = create_causal_lm(std::move(file).value(), options.num_threads);
-  if (!lm.ok()) return with_path(lm.status());
-  if ((*lm)->config().vocab_size > tokenizer->vocab_size()) {
-    return with_path(data_loss("the embedding has more rows than the vocabulary has tokens"));
-  }
+  Result<std::unique_ptr<LoadedModel>> model = load_gguf_model(std::move(file).value(), options);
+  if (!model.ok()) return with_path(model.status());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.show_progress) PODSERVE_LOG(kInfo) << "model loaded in " << secs << " s";
-  return std::make_unique<LoadedModel>(std::move(lm).value(), std::move(tokenizer).value(), std::move(chat_template));
+  return model;
 }
 
 }  // namespace
+
+Result<std::unique_ptr<LoadedModel>> load_gguf_model(GgufFile file, const LoadOptions& options) {
+  if (options.show_progress) {
+    PODSERVE_LOG(kInfo) << "parsed GGUF v" << file.version() << ": " << file.tensors().size() << " tensors, "
+                        << file.metadata().size() << " metadata keys";
+  }
+  PODSERVE_ASSIGN_OR_RETURN(VocabData vocab, vocab_from_gguf(file));
+  PODSERVE_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::create(std::move(vocab)));
+  std::string chat_template;
+  if (file.has("tokenizer.chat_template")) {
+    PODSERVE_ASSIGN_OR_RETURN(chat_template, file.get_string("tokenizer.chat_template"));
+  }
+  if (options.show_progress) PODSERVE_LOG(kInfo) << "tokenizer: " << tokenizer.vocab_size() << " tokens";
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<CausalLm> lm, create_causal_lm(std::move(file), options.num_threads));
+  if (lm->config().vocab_size > tokenizer.vocab_size()) {
+    return data_loss("the embedding has more rows than the vocabulary has tokens");
+  }
+  return std::make_unique<LoadedModel>(std::move(lm), std::move(tokenizer), std::move(chat_template));
+}
 
 Result<std::unique_ptr<LoadedModel>> load_model(const std::string& path, const LoadOptions& options) {
   PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, load_model_files(path, options));

@@ -183,7 +183,7 @@ Status KvCacheManager::audit() const {
   std::vector<SeqId> last_holder(pool.num_blocks(), -1);
   std::vector<bool> held(pool.num_blocks(), false);
   for (const auto& [seq, s] : impl_->seqs) {
-    auto fail = [seq](const std::string& what) {
+    auto fail = [seq = seq](const std::string& what) {
       return internal_error("sequence " + std::to_string(seq) + ": " + what);
     };
     if (s.num_computed < 0 || s.num_computed > static_cast<int>(s.blocks.size()) * bs) {

@@ -33,8 +33,16 @@ inline void store16(float* p, V16 v) { _mm512_storeu_ps(p, v); }
 // 4 rows x 6 tokens = 24 zmm accumulators, 4 weight chunks and one activation chunk.
 constexpr int kRows = 4;
 constexpr int kTokens = 6;
+constexpr int kPanelRows = kRows;
 #define FLOAT_ROWS_NAME float_rows_avx512
 #include "kernels/cpu/float_gemm_impl.inc"
 #undef FLOAT_ROWS_NAME
+
+namespace {
+void panel_tokens(const uint8_t* w0, int64_t w_stride, const float* x, int64_t cols, int64_t count, float* y,
+                  int64_t y_stride) {
+  rows_tokens<Src::kF32, kPanelRows>(w0, w_stride, x, cols, count, y, y_stride);
+}
+}  // namespace
 
 }  // namespace podserve::kernels::gemm

@@ -32,6 +32,10 @@ void quantize_acts_avx2(const float* x, int64_t n, int64_t cols, ActBlock* out);
 /// Portable scalar version and the two SIMD builds of quant_gemm_impl.inc.
 void gemm_rows_scalar(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 void gemm_rows_avx2(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
+/// gemm_rows_avx2 over w.packed (packed_weights.h; quant_gemm_x8_avx2.cpp): gemm_rows_avx2 takes it when the view
+/// has a packed copy. Same bits.
+void gemm_rows_packed_avx2(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end,
+                           float* y);
 void gemm_rows_avxvnni(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 /// AVX-512 + AVX512-VNNI, 16 rows per pass (quant_gemm_avx512.cpp); same bits as the others.
 void gemm_rows_avx512(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
@@ -58,12 +62,12 @@ void gemm_rows_amx(const MatrixView& w, const AmxActs& acts, int64_t n, int64_t 
 /// AMX-INT8 path for small batches, 1 <= n <= kAmxDecodeMaxTokens (quant_gemm_amx_decode.cpp): the tokens are
 /// the tile rows. As gemm_rows_*; rows past the last full group of 16 and other weight types take
 /// gemm_rows_avx512. Same bits as the others.
-inline constexpr int64_t kAmxDecodeMaxTokens = 64;
+constexpr int64_t kAmxDecodeMaxTokens = 64;
 /// Where cpu::matmul and the fused matmuls switch paths on an AMX CPU (measured per layer of SmolLM2 shapes): the
 /// AVX-512 kernel below kAmxDecodeMinTokens, then gemm_rows_amx_decode; the prefill kernel from kAmxMinTokens for
 /// the types the decode kernel lacks (with fewer tokens its 16-token tiles would be mostly padding).
-inline constexpr int64_t kAmxDecodeMinTokens = 4;
-inline constexpr int64_t kAmxMinTokens = 16;
+constexpr int64_t kAmxDecodeMinTokens = 4;
+constexpr int64_t kAmxMinTokens = 16;
 bool amx_decode_supports(DType weight_type);  // Q4_0, Q4_1, Q8_0
 void gemm_rows_amx_decode(const MatrixView& w, const ActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end,
                           float* y);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/check.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/quant_gemm.h"
 #include "kernels/cpu/quant_gemm_amx_tiles.h"
 
@@ -100,7 +101,7 @@ void unpack_rows(const MatrixView& w, int64_t r0, UnpackedRows* out) {
 bool amx_usable() {
   static const bool kUsable = [] {
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("f16c")) {
+        !__builtin_cpu_supports("avx512vl") || !cpu::cpu_has_f16c()) {
       return false;
     }
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;

@@ -15,9 +15,9 @@ namespace podserve::kernels::gemm::group16 {
 // A block's size, where its quants start, and the weight bias (as a shift of sum(a)) of the biased-unsigned form
 // the integer products use (-1: none).
 template <DType WT> struct Layout;
-template <> struct Layout<DType::kQ8_0> { static constexpr int kBytes = 34, kQs = 2, kShift = 7; };
-template <> struct Layout<DType::kQ4_0> { static constexpr int kBytes = 18, kQs = 2, kShift = 3; };
-template <> struct Layout<DType::kQ4_1> { static constexpr int kBytes = 20, kQs = 4, kShift = -1; };
+template <> struct Layout<DType::kQ8_0> { enum : int { kBytes = 34, kQs = 2, kShift = 7 }; };
+template <> struct Layout<DType::kQ4_0> { enum : int { kBytes = 18, kQs = 2, kShift = 3 }; };
+template <> struct Layout<DType::kQ4_1> { enum : int { kBytes = 20, kQs = 4, kShift = -1 }; };
 
 constexpr int64_t kFarGroups = 3;  // how many 16-row groups ahead to prefetch into L2 (measured: 1 to 4)
 

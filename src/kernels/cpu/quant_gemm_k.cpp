@@ -23,17 +23,6 @@ float half_at(const uint8_t* p) {
   return fp16_to_float(v);
 }
 
-// The 6-bit scale and min of sub-block j (0..7) packed in Q4_K/Q5_K's 12 scale bytes.
-void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // One super-block's float steps (see quant_gemm_k.h) for the scalar path.
 float superblock_scalar(DType type, const uint8_t* wb, const KActBlock& a, float acc) {
   if (type == DType::kQ6_K) {
@@ -82,6 +71,16 @@ float superblock_scalar(DType type, const uint8_t* wb, const KActBlock& a, float
 }
 
 }  // namespace
+
+void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
 
 bool supports_k(DType weight_type) {
   return weight_type == DType::kQ4_K || weight_type == DType::kQ5_K || weight_type == DType::kQ6_K;
@@ -158,7 +157,7 @@ void matmul_k(const MatrixView& w, const float* x, float* y, int64_t n, ThreadPo
     });
     return;
   }
-  constexpr int64_t kTile = 4;
+  constexpr int64_t kTile = 8;  // whole row groups of the packed AVX2 path
   pool->parallel_for((w.rows + kTile - 1) / kTile, [&](int64_t begin, int64_t end) {
     rows_fn(w, acts, n, begin * kTile, std::min(w.rows, end * kTile), y);
   });

@@ -29,6 +29,9 @@ struct KActBlock {  // ggml's block_q8_K
 
 bool supports_k(DType weight_type);  // Q4_K, Q5_K, Q6_K
 
+/// The 6-bit scale and min of sub-block j (0..7) packed in Q4_K/Q5_K's 12 scale bytes (as ggml's get_scale_min_k4).
+void scale_min_k4(int j, const uint8_t* q, int* sc, int* m);
+
 /// Quantizes x: [n, cols] (cols % 256 == 0) into n * cols / 256 KActBlocks (token-major), as ggml's
 /// quantize_row_q8_K_ref.
 void quantize_acts_k(const float* x, int64_t n, int64_t cols, KActBlock* out);
@@ -37,6 +40,10 @@ void quantize_acts_k_avx2(const float* x, int64_t n, int64_t cols, KActBlock* ou
 /// y[t, r] for r in [row_begin, row_end), all t < n; acts from quantize_acts_k over w.cols. y is [n, w.rows].
 void gemm_k_rows_scalar(const MatrixView& w, const KActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 void gemm_k_rows_avx2(const MatrixView& w, const KActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
+/// gemm_k_rows_avx2 over w.packed (packed_weights.h; quant_gemm_k_x8_avx2.cpp): gemm_k_rows_avx2 takes it when
+/// the view has a packed copy. Same bits.
+void gemm_k_rows_packed_avx2(const MatrixView& w, const KActBlock* acts, int64_t n, int64_t row_begin,
+                             int64_t row_end, float* y);
 void gemm_k_rows_avxvnni(const MatrixView& w, const KActBlock* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y);
 
 /// AMX-INT8 prefill path (quant_gemm_k_amx.cpp): activations per 16-token group and 32-wide

@@ -34,16 +34,6 @@ float half_at(const uint8_t* p) {
   return _cvtsh_ss(v);
 }
 
-void scale_min_k4(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // One 16-row group: u8 q[16][cols] in element order, per (super-block, sub-block) scales and mins [.][16], per
 // super-block d and dmin [.][16].
 struct UnpackedKRows {

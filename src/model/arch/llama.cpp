@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "kernels/cpu/packed_weights.h"
 #include "kernels/fused_ops.h"
 #include "kernels/model_ops.h"
 #include "kernels/ops.h"
@@ -119,7 +120,9 @@ class LlamaModel final : public CausalLm {
       PODSERVE_ASSIGN_OR_RETURN(l.w_gate, bind_matrix(file_, b + "ffn_gate.weight", c.ffn_hidden, c.hidden));
       PODSERVE_ASSIGN_OR_RETURN(l.w_up, bind_matrix(file_, b + "ffn_up.weight", c.ffn_hidden, c.hidden));
       PODSERVE_ASSIGN_OR_RETURN(l.w_down, bind_matrix(file_, b + "ffn_down.weight", c.hidden, c.ffn_hidden));
+      for (kernels::MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) packed_.pack(m, &pool_);
     }
+    packed_.pack(&output_, &pool_);  // the embedding's rows are read as they are
     return ok_status();
   }
 
@@ -228,6 +231,7 @@ class LlamaModel final : public CausalLm {
   GgufFile file_;  // owns the mapping the weight views point into
   ModelConfig config_;
   ThreadPool pool_;
+  kernels::cpu::PackedWeights packed_;  // the matmul operands repacked for this CPU's path
   kernels::MatrixView embedding_, output_;
   const float* output_norm_ = nullptr;
   std::vector<LayerWeights> layers_;

@@ -27,8 +27,9 @@ struct Shape {
   int64_t rows, cols;
 };
 // Rows straddle the 2- and 4-row passes and the 16-row work units; cols straddle the 16-element chunks (1, 7, 33:
-// only tail; 300: chunks + tail) and 3001 makes token blocks shorter than 61 tokens.
-constexpr Shape kShapes[] = {{1, 1}, {5, 7}, {3, 16}, {83, 33}, {37, 300}, {6, 3001}};
+// only tail; 300: chunks + tail; 48: whole chunks only, the AVX2 f32 panels' half-lane loop) and 3001 makes token
+// blocks shorter than 61 tokens.
+constexpr Shape kShapes[] = {{1, 1}, {5, 7}, {3, 16}, {10, 48}, {83, 33}, {37, 300}, {6, 3001}};
 
 TEST(FloatGemm, MatchesRefAndSameBitsOnEveryPathBatchAndThreadCount) {
   ThreadPool pool1(1), pool3(3);
