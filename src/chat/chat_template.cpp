@@ -22,7 +22,8 @@ Result<std::string> ChatTemplate::render(const jinja::Value& context, const jinj
   return evaluator.render(*program_, context);
 }
 
-Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateInputs& inputs) {
+Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateInputs& inputs,
+                                        const jinja::RenderOptions& budget) {
   auto ctx = std::make_shared<jinja::Object>();
   ctx->set("messages", inputs.messages);
   ctx->set("tools", inputs.tools.is_undefined() ? jinja::Value::none() : inputs.tools);
@@ -40,7 +41,7 @@ Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemp
   } else if (!inputs.extra_kwargs.is_undefined() && !inputs.extra_kwargs.is_none()) {
     return invalid_argument("chat_template_kwargs must be an object");
   }
-  return tmpl.render(jinja::Value::object(std::move(ctx)));
+  return tmpl.render(jinja::Value::object(std::move(ctx)), budget);
 }
 
 }  // namespace podserve

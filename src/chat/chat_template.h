@@ -43,8 +43,9 @@ struct ChatTemplateInputs {
 };
 
 /// Builds the context like transformers (`messages`, `tools` and `documents` as None when absent,
-/// `add_generation_prompt`, the special tokens, then the extra kwargs) and renders it. An extra kwarg may
-/// override a special token but not messages / tools / documents / add_generation_prompt.
-Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateInputs& inputs);
+/// `add_generation_prompt`, the special tokens, then the extra kwargs) and renders it under `budget`. An extra
+/// kwarg may override a special token but not messages / tools / documents / add_generation_prompt.
+Result<std::string> apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateInputs& inputs,
+                                        const jinja::RenderOptions& budget = {});
 
 }  // namespace podserve

@@ -3,6 +3,7 @@
 // continue are flow states returned up the statement walk. Every render runs under a budget.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ struct RenderOptions {
   int64_t max_steps = 1'000'000;          // statements executed + loop iterations + calls
   size_t max_output_bytes = 16u << 20;    // rendered text, and any single string or list built on the way
   int max_call_depth = 64;                // nested macro calls
+  int64_t max_milliseconds = 0;           // wall-clock time of one render (steps can be slow: long strings); 0 = none
   int64_t now_unix_seconds = -1;          // strftime_now's clock; -1 reads the system clock
 };
 
@@ -94,6 +96,7 @@ class Evaluator {
   Scope* scope_ = nullptr;
   std::string* out_ = nullptr;
   int64_t steps_ = 0;
+  std::chrono::steady_clock::time_point deadline_;  // when max_milliseconds > 0
   int call_depth_ = 0;
   bool error_located_ = false;  // the error travelling up already carries a location (or is user text)
 };

@@ -138,12 +138,18 @@ Status set_compute_threads(ServerConfig& c, const std::string& v, const std::str
   if (!parse_int(v, 0, 1024, &c.compute_threads)) return bad_value(src, v, "an integer in 0..1024 (0 = all cores)");
   return ok_status();
 }
-Status set_max_body(ServerConfig& c, const std::string& v, const std::string& src) {
+template <size_t ServerConfig::*Field>
+Status set_bytes(ServerConfig& c, const std::string& v, const std::string& src) {
   uint64_t bytes = 0;
   if (!parse_int<uint64_t>(v, 1024, uint64_t{1} << 32, &bytes)) {
     return bad_value(src, v, "a byte count in 1024..4294967296");
   }
-  c.max_body_bytes = static_cast<size_t>(bytes);
+  c.*Field = static_cast<size_t>(bytes);
+  return ok_status();
+}
+template <int64_t ServerConfig::*Field>
+Status set_count(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int<int64_t>(v, 1, int64_t{1} << 40, &(c.*Field))) return bad_value(src, v, "an integer in 1..2^40");
   return ok_status();
 }
 Status set_max_header(ServerConfig& c, const std::string& v, const std::string& src) {
@@ -161,6 +167,11 @@ Status set_max_queued(ServerConfig& c, const std::string& v, const std::string& 
 template <int ServerConfig::*Field>
 Status set_seconds(ServerConfig& c, const std::string& v, const std::string& src) {
   if (!parse_int(v, 1, 86400, &(c.*Field))) return bad_value(src, v, "a number of seconds in 1..86400");
+  return ok_status();
+}
+
+Status set_template_ms(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 3'600'000, &c.max_template_ms)) return bad_value(src, v, "milliseconds in 1..3600000");
   return ok_status();
 }
 
@@ -390,7 +401,7 @@ const std::vector<Option>& options() {
       {"--threads", {"PODSERVE_THREADS", "OMP_NUM_THREADS"}, "N", "model compute threads (default 0 = all cores)",
        set_compute_threads},
       {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body (default 32 MiB)",
-       set_max_body},
+       set_bytes<&ServerConfig::max_body_bytes>},
       {"--max-header-bytes", {"PODSERVE_MAX_HEADER_BYTES"}, "N",
        "largest request line + headers; more answers 431 (default 65536)", set_max_header},
       {"--max-queued-requests", {"PODSERVE_MAX_QUEUED_REQUESTS"}, "N",
@@ -403,6 +414,20 @@ const std::vector<Option>& options() {
       {"--shutdown-timeout", {"PODSERVE_SHUTDOWN_TIMEOUT"}, "SECONDS",
        "on SIGTERM, how long in-flight requests may finish before they are aborted (default 30)",
        set_seconds<&ServerConfig::shutdown_timeout_s>},
+      {"--max-prompt-bytes", {"PODSERVE_MAX_PROMPT_BYTES"}, "N",
+       "largest prompt text (a rendered chat template, a completions or /tokenize prompt); more answers 400 "
+       "(default 8388608)", set_bytes<&ServerConfig::max_prompt_bytes>},
+      {"--max-template-steps", {"PODSERVE_MAX_TEMPLATE_STEPS"}, "N",
+       "chat template budget per request: statements, loop iterations and calls; more answers 400 (default "
+       "1000000)", set_count<&ServerConfig::max_template_steps>},
+      {"--max-template-ms", {"PODSERVE_MAX_TEMPLATE_MS"}, "MS",
+       "chat template budget per request: render time; more answers 400 (default 2000)", set_template_ms},
+      {"--max-tokens-per-request", {"PODSERVE_MAX_TOKENS_PER_REQUEST"}, "N",
+       "most tokens one request may ask to generate: max(n, best_of) x max_tokens, summed over a batch's "
+       "prompts; more answers 400 (default 262144)", set_count<&ServerConfig::max_tokens_per_request>},
+      {"--max-stream-backlog-bytes", {"PODSERVE_MAX_STREAM_BACKLOG_BYTES"}, "N",
+       "output held for a streaming client that stops reading; past it the client is dropped and its request "
+       "aborted (default 1048576)", set_bytes<&ServerConfig::max_stream_backlog_bytes>},
       {"--disable-playground", {"DISABLE_PLAYGROUND"}, "",
        "do not serve the chat playground page at / (default: served)", set_bool<&ServerConfig::disable_playground>,
        false, true, false},

@@ -62,6 +62,12 @@ struct ServerConfig {
   int keepalive_timeout_s = 60;          // a keep-alive connection with no request in flight is closed after this
   int request_timeout_s = 30;            // a started request must be fully received within this (slow clients)
   int shutdown_timeout_s = 30;           // SIGTERM: in-flight requests get this long before they are aborted
+  // Budgets of one request, so that it cannot hurt the others.
+  size_t max_prompt_bytes = 8u << 20;          // prompt text: a rendered chat template or a completions prompt
+  int64_t max_template_steps = 1'000'000;      // chat template render: statements + loop iterations + calls
+  int max_template_ms = 2000;                  // chat template render: wall-clock time
+  int64_t max_tokens_per_request = 1 << 18;    // max(n, best_of) x max_tokens, over every prompt of a batch
+  size_t max_stream_backlog_bytes = 1u << 20;  // output held for a streaming client that does not read
   bool show_help = false;          // --help: print server_help_text() and exit
   /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
   /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.

@@ -24,7 +24,11 @@ Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig
   const Tokenizer& tok = model.tokenizer();
   std::string bos = tok.bos_id() >= 0 ? tok.token_text(tok.bos_id()) : "";
   std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-  auto renderer = openai::PromptRenderer::create(source, std::move(bos), std::move(eos));
+  jinja::RenderOptions budget;
+  budget.max_steps = config.max_template_steps;
+  budget.max_output_bytes = config.max_prompt_bytes;
+  budget.max_milliseconds = config.max_template_ms;
+  auto renderer = openai::PromptRenderer::create(source, std::move(bos), std::move(eos), budget);
   if (renderer.ok()) return renderer;
   if (custom) return invalid_argument("Invalid chat template: " + renderer.status().message());
   PODSERVE_LOG(kWarning) << "The model's chat template cannot be parsed (" << renderer.status().message()
@@ -81,7 +85,9 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
       openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
                              config.max_logprobs, config.served_model_aliases,
                              openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
-                                                              config.structured_enable_in_reasoning}},
+                                                              config.structured_enable_in_reasoning},
+                             config.max_prompt_bytes, config.max_tokens_per_request,
+                             config.max_stream_backlog_bytes},
       std::move(renderer).value());
   return stack;
 }

@@ -222,6 +222,12 @@ awaitable<bool> HttpServer::Connection::read_request(HttpRequest* out) {
   }
   stream_.expires_never();
   if (ec) {
+    if (ec == beast::error::timeout) {
+      // The stream closed the socket, so no 408 can be sent; the access log still says why the client was cut.
+      PODSERVE_LOG(kInfo) << remote_ << " request not complete within " << server_.options_.request_timeout.count()
+                          << " s: connection closed (408)";
+      co_return false;
+    }
     if (is_disconnect(ec)) co_return false;
     version_ = 11;
     keep_alive_ = false;  // the stream position is unknown after a parse error

@@ -51,6 +51,17 @@ boost::json::value CompletionFormat::logprobs(std::span<const TokenLogprobs> tok
   return completion_logprobs_json(tokens, bytes, top_n, text_offset);
 }
 
+size_t held_bytes(const GenerationOutput& out) {
+  auto logprobs_bytes = [](const std::vector<TokenLogprobs>& lps) {
+    size_t n = lps.capacity() * sizeof(TokenLogprobs);
+    for (const TokenLogprobs& lp : lps) n += lp.top.capacity() * sizeof(lp.top[0]);
+    return n;
+  };
+  // The text's size, not its capacity: an empty string's capacity is its inline buffer, already in sizeof.
+  return sizeof(GenerationOutput) + out.text_delta.size() + out.token_ids.capacity() * sizeof(int32_t) +
+         logprobs_bytes(out.logprobs) + logprobs_bytes(out.prompt_logprobs);
+}
+
 namespace {
 
 using OutputQueue = http::AsyncQueue<GenerationOutput>;
@@ -120,6 +131,14 @@ http::awaitable<std::optional<std::deque<GenerationOutput>>> next_outputs(Output
   auto result = co_await (queue.pop_all() || writer.wait_closed());
   if (result.index() == 1) co_return std::nullopt;
   co_return std::get<0>(std::move(result));
+}
+
+/// Completes once the outputs waiting in `queue` weigh more than its limit, having aborted the request (its KV
+/// blocks are freed and the engine stops producing for it, whether or not the blocked write can be cancelled);
+/// or when cancelled, having done nothing.
+http::awaitable<void> abort_when_over_limit(Engine& engine, const RequestShape& shape, OutputQueue& queue) {
+  const bool over = co_await queue.wait_over_limit();
+  if (over) abort_all(engine, shape);
 }
 
 http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
@@ -198,8 +217,16 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
         break;
       }
     }
-    const bool sent = co_await sse.flush();
-    if (!sent) break;
+    // While this write waits for a client that does not read, the engine keeps producing into the queue: past
+    // the backlog limit the request is aborted and the client dropped (the write is cancelled, the connection
+    // closed), so a stalled reader holds neither unbounded memory nor its KV blocks.
+    auto flushed = co_await (sse.flush() || abort_when_over_limit(engine, shape, queue));
+    if (flushed.index() == 1) {
+      PODSERVE_LOG(kWarning) << "request " << shape.id << ": the client stopped reading its stream (over "
+                             << gen.max_backlog_bytes << " bytes of output waiting); dropping it";
+      break;
+    }
+    if (!std::get<0>(flushed)) break;
   }
   if (!done || finished < shape.n) abort_all(engine, shape);  // client gone, or an error ended the stream early
   if (!done) co_return;
@@ -307,7 +334,7 @@ http::awaitable<void> echo_only_response(const RequestShape& shape, const Prepar
 http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, const ResponseFormat& format,
                                      http::ResponseWriter& writer) {
   // Shared with the callback: the engine may deliver a last output after this coroutine has returned.
-  auto queue = std::make_shared<OutputQueue>(writer.executor());
+  auto queue = std::make_shared<OutputQueue>(writer.executor(), gen.stream ? gen.max_backlog_bytes : 0, held_bytes);
   RequestShape shape;  // gen.request is moved into the engine
   shape.id = gen.request.request_id;
   shape.n_per_prompt = std::max(1, gen.request.params.n);

@@ -80,10 +80,18 @@ struct PreparedGeneration {
   /// `echo` with `max_tokens` 0 that still runs the engine (for one token) to get the prompt's logprobs: the
   /// generated token is dropped and each choice is the echo alone, finished by "length".
   bool echo_only = false;
+  /// Streaming: the most bytes of engine outputs the server holds for a client that does not read its stream
+  /// (they pile up while a write to it is blocked); past it the client is dropped and the request aborted.
+  /// 0 = no limit.
+  size_t max_backlog_bytes = 0;
 };
 
+/// The heap bytes one engine output holds (text, token ids, logprobs): what a stream's backlog is counted in.
+size_t held_bytes(const GenerationOutput& out);
+
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and
-/// are handed to this coroutine through a queue; if the client disconnects first, the request is aborted. With
+/// are handed to this coroutine through a queue; if the client disconnects first, or stops reading a stream for
+/// longer than its backlog allows (PreparedGeneration::max_backlog_bytes), the request is aborted. With
 /// n > 1 the choices' updates arrive interleaved (GenerationOutput::index); the answer is complete when every
 /// choice has finished.
 http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, const ResponseFormat& format,

@@ -7,18 +7,19 @@
 
 namespace podserve::openai {
 
-PromptRenderer::PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos)
-    : template_(std::move(tmpl)), bos_token_(std::move(bos)), eos_token_(std::move(eos)) {}
+PromptRenderer::PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos,
+                               jinja::RenderOptions budget)
+    : template_(std::move(tmpl)), budget_(budget), bos_token_(std::move(bos)), eos_token_(std::move(eos)) {}
 
 PromptRenderer::~PromptRenderer() = default;
 
 Result<std::unique_ptr<PromptRenderer>> PromptRenderer::create(const std::string& source, std::string bos_token,
-                                                               std::string eos_token) {
+                                                               std::string eos_token, jinja::RenderOptions budget) {
   Result<ChatTemplate> parsed = ChatTemplate::parse(source);
   if (!parsed.ok()) return parsed.status();
   auto tmpl = std::make_unique<ChatTemplate>(std::move(parsed).value());
   return std::unique_ptr<PromptRenderer>(
-      new PromptRenderer(std::move(tmpl), std::move(bos_token), std::move(eos_token)));
+      new PromptRenderer(std::move(tmpl), std::move(bos_token), std::move(eos_token), budget));
 }
 
 Result<std::string> PromptRenderer::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
@@ -45,7 +46,7 @@ Result<std::string> PromptRenderer::render(const std::vector<ChatMessage>& messa
   inputs.bos_token = bos_token_;
   inputs.eos_token = eos_token_;
   inputs.extra_kwargs = std::move(kwarg_values);
-  return apply_chat_template(*template_, inputs);
+  return apply_chat_template(*template_, inputs, budget_);
 }
 
 Result<std::string> cut_after_final_message(const std::string& rendered, const std::string& final_content) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "chat/evaluator.h"
 #include "serve/openai/protocol.h"
 
 namespace podserve {
@@ -23,18 +24,21 @@ Result<std::string> cut_after_final_message(const std::string& rendered, const s
 
 class PromptRenderer {
  public:
-  /// Parses `source`. A syntax error is InvalidArgument with the template's own location message.
+  /// Parses `source`. A syntax error is InvalidArgument with the template's own location message. Every
+  /// render runs under `budget` (steps, output bytes = the largest prompt, time).
   static Result<std::unique_ptr<PromptRenderer>> create(const std::string& source, std::string bos_token,
-                                                        std::string eos_token);
+                                                        std::string eos_token, jinja::RenderOptions budget = {});
   ~PromptRenderer();
 
-  /// Renders the conversation. Template errors (raise_exception, undefined values) are InvalidArgument.
+  /// Renders the conversation. Template errors (raise_exception, undefined values) are InvalidArgument; a
+  /// render over its budget is ResourceExhausted.
   Result<std::string> render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                              const boost::json::object& kwargs) const;
 
  private:
-  PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos);
+  PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos, jinja::RenderOptions budget);
   std::unique_ptr<ChatTemplate> template_;
+  jinja::RenderOptions budget_;
   std::string bos_token_;
   std::string eos_token_;
 };

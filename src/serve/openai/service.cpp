@@ -77,6 +77,33 @@ void log_ignored_fields(const std::vector<std::string>& fields) {
   PODSERVE_LOG(kWarning) << "The following fields were present in the request but ignored: {" << list << "}";
 }
 
+/// --max-prompt-bytes for prompt text that no template rendered (completions, /tokenize): tokenizing runs on
+/// the HTTP thread, so its size is capped before it starts.
+std::optional<ApiError> check_prompt_bytes(size_t bytes, size_t limit) {
+  if (bytes <= limit) return std::nullopt;
+  return bad_request("The prompt is " + std::to_string(bytes) + " bytes long; this server accepts at most " +
+                         std::to_string(limit) + " bytes of prompt text (--max-prompt-bytes).",
+                     "prompt");
+}
+
+/// --max-tokens-per-request: every candidate of every prompt may generate up to max_tokens.
+std::optional<ApiError> check_generation_work(const std::vector<const GenerationRequest*>& requests, int64_t limit) {
+  int64_t total = 0;
+  for (const GenerationRequest* r : requests) {
+    total += static_cast<int64_t>(std::max(r->params.n, r->params.best_of)) * r->params.max_tokens;
+  }
+  if (total <= limit) return std::nullopt;
+  const SamplingParams& p = requests[0]->params;
+  std::string shape = std::to_string(std::max(p.n, p.best_of)) + (p.best_of > p.n ? " (best_of)" : " (n)") +
+                      " x max_tokens " + std::to_string(p.max_tokens);
+  if (requests.size() > 1) shape = std::to_string(requests.size()) + " prompts x " + shape;
+  return bad_request("This request may generate up to " + std::to_string(total) + " tokens (" + shape +
+                         "), more than the " + std::to_string(limit) +
+                         " this server allows per request (--max-tokens-per-request). Lower n, best_of or "
+                         "max_tokens.",
+                     "max_tokens");
+}
+
 ResponseMeta make_meta(std::string_view prefix, const std::optional<std::string>& client_id,
                        const std::string& engine_id, const std::string& model) {
   ResponseMeta meta;
@@ -249,6 +276,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     std::vector<int32_t> tokens = engine_.tokenizer().encode(prompt, chat.add_special_tokens, true);
     error = finish_request(chat.common, /*chat=*/true, std::move(tokens), -1, &gen.request);
   }
+  if (!error) error = check_generation_work({&gen.request}, options_.max_tokens_per_request);
   if (error) {
     co_await writer.send(error_response(*error));
     co_return;
@@ -265,6 +293,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   gen.include_usage = chat.common.include_usage;
   gen.continuous_usage = chat.common.continuous_usage;
   gen.token_bytes = token_bytes();
+  gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
   if (chat.common.echo && chat.messages.back().role == options_.response_role) {
     gen.echo = chat.messages.back().content.value_or("");  // vLLM: only a last message in the response role
   }
@@ -300,10 +329,16 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
         tokens.push_back(static_cast<int32_t>(id));
       }
     } else {
-      tokens = engine_.tokenizer().encode(prompts[p].text, cr.add_special_tokens, true);
+      error = check_prompt_bytes(prompts[p].text.size(), options_.max_prompt_bytes);
+      if (!error) tokens = engine_.tokenizer().encode(prompts[p].text, cr.add_special_tokens, true);
     }
     if (!error) error = finish_request(cr.common, /*chat=*/false, std::move(tokens), 16, &requests[p]);
     if (!error) requests[p].request_id = "cmpl-" + requests[p].request_id;
+  }
+  if (!error) {
+    std::vector<const GenerationRequest*> all;
+    for (const GenerationRequest& r : requests) all.push_back(&r);
+    error = check_generation_work(all, options_.max_tokens_per_request);
   }
   if (error) {
     co_await writer.send(error_response(*error));
@@ -344,6 +379,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   gen.include_usage = cr.common.include_usage;
   gen.continuous_usage = cr.common.continuous_usage;
   gen.token_bytes = token_bytes();
+  gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
   CompletionFormat format;
   co_await run_generation(engine_, std::move(gen), format, writer);
 }
@@ -408,6 +444,7 @@ http::awaitable<void> OpenAiService::tokenize(const http::HttpRequest& req, http
     }
   } else if (!error) {
     text = parsed.value().prompt;
+    error = check_prompt_bytes(text.size(), options_.max_prompt_bytes);
   }
   if (error) {
     http::HttpResponse res = error_response(*error);

@@ -28,6 +28,9 @@ struct ServiceOptions {
   int max_logprobs = 20;              // --max-logprobs
   std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
   StructuredOutputsOptions structured;     // --structured-outputs-config
+  size_t max_prompt_bytes = 8u << 20;         // --max-prompt-bytes (completions and /tokenize text)
+  int64_t max_tokens_per_request = 1 << 18;   // --max-tokens-per-request
+  size_t max_stream_backlog_bytes = 1u << 20;  // --max-stream-backlog-bytes
 };
 
 class OpenAiService {

@@ -97,6 +97,20 @@ TEST(JinjaBudget, RunawayLoopsHitTheStepLimit) {
   EXPECT_TRUE(render("{% for i in range(10) %}{{ i }}{% endfor %}", "{}", small).ok());
 }
 
+TEST(JinjaBudget, SlowStepsHitTheTimeLimit) {
+  // Few steps, each copying a long string (quadratic work): the step and size budgets allow it, the clock does
+  // not. Without the time budget this render copies hundreds of gigabytes. (range() is capped at 100000, as in
+  // jinja2's sandbox, hence two loops.)
+  EXPECT_EQ(jinja::RenderOptions{}.max_milliseconds, 0);
+  jinja::RenderOptions budget;
+  budget.max_milliseconds = 50;
+  const std::string slow =
+      "{% set ns = namespace(s='') %}{% for i in range(1000) %}{% for j in range(200) %}"
+      "{% set ns.s = ns.s ~ 'xxxxxxxxxxxxxxxxxxxxxx' %}{% endfor %}{% endfor %}{{ ns.s | length }}";
+  expect_error(render(slow, "{}", budget), StatusCode::kResourceExhausted, "render exceeded 50 ms");
+  EXPECT_TRUE(render("{% for i in range(1000) %}{{ i }}{% endfor %}", "{}", budget).ok());
+}
+
 TEST(JinjaBudget, RecursiveLoopsAndMacroVarargsStopAtTheDepthLimit) {
   // jinja2 raises RecursionError for these (see the goldens); we stop at max_call_depth.
   expect_error(render("{% for x in [1] recursive %}{{ loop([x]) }}{% endfor %}"), StatusCode::kResourceExhausted,

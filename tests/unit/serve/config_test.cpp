@@ -269,6 +269,37 @@ TEST(ServerConfigTest, ConnectionLimits) {
   }
 }
 
+TEST(ServerConfigTest, RequestBudgets) {
+  Result<ServerConfig> d = parse({"--model", "m.gguf"});
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->max_prompt_bytes, 8u << 20);
+  EXPECT_EQ(d->max_template_steps, 1'000'000);
+  EXPECT_EQ(d->max_template_ms, 2000);
+  EXPECT_EQ(d->max_tokens_per_request, 262144);
+  EXPECT_EQ(d->max_stream_backlog_bytes, 1u << 20);
+  Result<ServerConfig> r = parse({"--model", "m.gguf", "--max-tokens-per-request", "5000", "--max-template-ms=30"},
+                                 {{"PODSERVE_MAX_PROMPT_BYTES", "4096"}, {"PODSERVE_MAX_TEMPLATE_STEPS", "77"},
+                                  {"PODSERVE_MAX_TEMPLATE_MS", "9"}, {"PODSERVE_MAX_TOKENS_PER_REQUEST", "1"},
+                                  {"PODSERVE_MAX_STREAM_BACKLOG_BYTES", "65536"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->max_prompt_bytes, 4096u);
+  EXPECT_EQ(r->max_template_steps, 77);
+  EXPECT_EQ(r->max_template_ms, 30);  // the flag wins
+  EXPECT_EQ(r->max_tokens_per_request, 5000);
+  EXPECT_EQ(r->max_stream_backlog_bytes, 65536u);
+  EXPECT_NE(error_of({"--model", "m", "--max-prompt-bytes", "12"}).find("1024..4294967296"), std::string::npos);
+  EXPECT_NE(error_of({"--model", "m", "--max-template-steps", "0"}).find("--max-template-steps"), std::string::npos);
+  EXPECT_NE(error_of({"--model", "m"}, {{"PODSERVE_MAX_TEMPLATE_MS", "-5"}}).find("PODSERVE_MAX_TEMPLATE_MS"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--model", "m", "--max-tokens-per-request", "x"}).find("an integer"), std::string::npos);
+  const std::string help = server_help_text();
+  for (const char* flag : {"--max-prompt-bytes", "--max-template-steps", "--max-template-ms",
+                           "--max-tokens-per-request", "--max-stream-backlog-bytes",
+                           "PODSERVE_MAX_STREAM_BACKLOG_BYTES"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
 TEST(ServerConfigTest, UnknownFlagsAndMissingValues) {
   std::string e = error_of({"--frobnicate", "1"});
   EXPECT_NE(e.find("Unknown flag '--frobnicate'"), std::string::npos) << e;

@@ -3,6 +3,8 @@
 #include "serve/openai/generate.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <boost/json/parse.hpp>
@@ -31,6 +33,7 @@ struct EngineStopper {
 class FakeEngine final : public Engine {
  public:
   bool endless = false;
+  std::string endless_piece = "x";  // the text of each endless token
   bool fail = false;            // finish with an error instead of kStop
   Status refuse = ok_status();  // returned by submit()
 
@@ -65,7 +68,7 @@ class FakeEngine final : public Engine {
             cb(std::move(out));
             continue;
           }
-          out.text_delta = endless ? "x" : pieces[step];
+          out.text_delta = endless ? endless_piece : pieces[step];
           out.token_ids = {100 + step};
           if (request.params.logprobs) out.logprobs = {TokenLogprobs{100 + step, -0.5f, 1, {{100 + step, -0.5f}}}};
           if (step == 0 && request.params.prompt_logprobs) {
@@ -130,6 +133,7 @@ http::Router make_router(FakeEngine& engine) {
     gen.include_usage = req.query.find("usage") != std::string::npos;
     if (req.query.find("n=2") != std::string::npos) gen.request.params.n = gen.request.params.best_of = 2;
     if (req.query.find("logprobs") != std::string::npos) gen.request.params.logprobs = 1;
+    if (req.query.find("backlog") != std::string::npos) gen.max_backlog_bytes = 256 << 10;
     if (req.query.find("prompt") != std::string::npos) gen.request.params.prompt_logprobs = 1;
     if (req.query.find("echo") != std::string::npos) {  // completions echo with logprobs, as the service sets it
       gen.echo = "t1t2t3t4";
@@ -442,6 +446,45 @@ TEST(GenerateTest, DisconnectAbortsTheRequest) {
     EXPECT_TRUE(engine.is_aborted("req-1")) << (stream ? "stream" : "non-stream");
     engine.shutdown();
   }
+}
+
+TEST(GenerateTest, AStreamClientThatStopsReadingIsDroppedAfterItsBacklog) {
+  // The client never reads: its socket buffers fill, the server's write blocks, and the engine's outputs (64 KiB
+  // each) pile up. The write timeout is an hour, so only the backlog limit (256 KiB) can end this: the request
+  // is aborted and the connection closed, the stream cut short of [DONE].
+  FakeEngine engine;
+  engine.endless = true;
+  engine.endless_piece = std::string(64 << 10, 'x');
+  http::ServerOptions options;
+  options.write_timeout = std::chrono::hours(1);
+  TestServer server(make_router(engine), options);
+  EngineStopper stop_engine_first{engine};
+  TestClient client(server.port());
+  client.write_raw("POST /gen?stream&backlog HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  for (int i = 0; i < 3000 && !engine.is_aborted("req-1"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(engine.is_aborted("req-1"));
+  // Now read everything the server sent: it ends with the server closing the connection (a receive timeout
+  // here would mean the blocked write was never cancelled).
+  timeval tv{60, 0};
+  ASSERT_EQ(setsockopt(client.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+  std::string received;
+  boost::system::error_code ec;
+  boost::asio::read(client.socket(), boost::asio::dynamic_buffer(received), ec);
+  EXPECT_EQ(ec, boost::asio::error::eof) << ec.message();
+  EXPECT_EQ(received.rfind("HTTP/1.1 200", 0), 0u) << received.substr(0, 200);
+  EXPECT_EQ(received.find("[DONE]"), std::string::npos);
+  engine.shutdown();
+}
+
+TEST(GenerateTest, HeldBytesCountsTextAndLogprobs) {
+  GenerationOutput out;
+  const size_t empty = held_bytes(out);
+  EXPECT_EQ(empty, sizeof(GenerationOutput));
+  out.text_delta = std::string(1000, 'a');
+  out.logprobs.push_back(TokenLogprobs{1, -0.5f, 1, std::vector<std::pair<int32_t, float>>(20, {1, -0.5f})});
+  EXPECT_GE(held_bytes(out), empty + 1000 + sizeof(TokenLogprobs) + 20 * sizeof(std::pair<int32_t, float>));
 }
 
 }  // namespace
