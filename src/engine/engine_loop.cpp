@@ -55,7 +55,8 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                       << static_cast<double>(num_blocks) / static_cast<double>(blocks_per_request) << "x";
   PODSERVE_LOG(kInfo) << "scheduler: max_num_seqs " << sc.max_num_seqs << ", max_num_batched_tokens "
                       << sc.max_num_batched_tokens << ", chunked prefill " << (sc.enable_chunked_prefill ? "on" : "off")
-                      << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off");
+                      << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off") << ", scheduling policy "
+                      << (sc.priority ? "priority" : "fcfs");
   return loop;
 }
 
@@ -69,6 +70,7 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       seed_rng_(config.seed) {
   scheduler_config_.max_num_seqs = config.max_num_seqs;
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
+  scheduler_config_.priority = config.priority_scheduling;
   scheduler_config_.max_num_batched_tokens =
       config.max_num_batched_tokens > 0 ? config.max_num_batched_tokens
                                         : (config.enable_chunked_prefill ? 2048 : std::max(2048, max_model_len));
@@ -97,7 +99,7 @@ void EngineLoop::add_request(Submission submission) {
   const uint64_t seed = p.seed ? *p.seed : seed_rng_.next_u64();
   r->sequences.push_back(std::make_unique<Sequence>(next_seq_id_++, r.get(), 0, r->request.prompt_tokens, seed,
                                                     model_->tokenizer(), p));
-  waiting_.push_back(r->sequences[0].get());
+  enqueue_waiting(scheduler_config_, waiting_, r->sequences[0].get(), /*preempted=*/false);
   requests_.emplace(id, std::move(r));
 }
 
@@ -242,7 +244,8 @@ void EngineLoop::fork_candidates(RequestState& r) {
       child->status = SeqStatus::kRunning;
       running_.push_back(child.get());
     } else {
-      waiting_.push_back(child.get());  // no block for the copy now: it computes its prompt itself later
+      // No block for the copy now: it computes its prompt itself later.
+      enqueue_waiting(scheduler_config_, waiting_, child.get(), /*preempted=*/false);
     }
     r.sequences.push_back(std::move(child));
   }
@@ -280,7 +283,9 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
     row = lane.row_copy;
   }
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
-  s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng);
+  const std::span<const int32_t> output(s.seq->tokens.data() + s.seq->num_prompt,
+                                        static_cast<size_t>(s.seq->num_output()));
+  s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng, output);
 }
 
 void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {

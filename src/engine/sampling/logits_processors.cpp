@@ -1,5 +1,6 @@
 #include "engine/sampling/logits_processors.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "base/check.h"
@@ -41,6 +42,27 @@ int32_t PenaltyState::output_count(int32_t token) const {
 
 bool has_penalties(const SamplingParams& params) {
   return params.repetition_penalty != 1.0f || params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
+}
+
+void apply_allowed_token_ids(std::span<float> logits, std::span<const int32_t> allowed, std::vector<float>& scratch) {
+  scratch.resize(allowed.size());
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    check_token(logits, allowed[i]);
+    scratch[i] = logits[allowed[i]];
+  }
+  std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+  for (size_t i = 0; i < allowed.size(); ++i) logits[allowed[i]] = scratch[i];
+}
+
+void apply_bad_words(std::span<float> logits, std::span<const std::vector<int32_t>> bad_words,
+                     std::span<const int32_t> output) {
+  for (const std::vector<int32_t>& word : bad_words) {
+    if (word.empty() || word.size() > output.size() + 1) continue;
+    const size_t prefix = word.size() - 1;
+    if (!std::equal(word.begin(), word.end() - 1, output.end() - static_cast<std::ptrdiff_t>(prefix))) continue;
+    check_token(logits, word.back());
+    logits[word.back()] = -std::numeric_limits<float>::infinity();
+  }
 }
 
 void apply_min_tokens(std::span<float> logits, int num_output_tokens, int min_tokens,
