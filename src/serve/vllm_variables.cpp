@@ -24,7 +24,8 @@ constexpr std::string_view kProxy = "plumbing of the worker's proxy to `vllm ser
 constexpr std::string_view kNoLogging = "podserve does not log requests or outputs";
 constexpr std::string_view kNoHttpOption = "an option of vLLM's HTTP server (uvicorn/FastAPI), which podserve is not";
 
-// Grouped as in surface-and-scale.md §6. `flag` is true where `vllm serve` 0.32 has the flag.
+// Grouped as in surface-and-scale.md §6. `flag` is true where `vllm serve` 0.32 has the flag. Families (`X_*`) are
+// only for vLLM's own prefixes: SSL_*, ALLOWED_*, H11_* have their rows but no family (SSL_CERT_FILE is OpenSSL's).
 constexpr VariableRule kRules[] = {
     // Model and outputs.
     {"TRUST_REMOTE_CODE", true, T::kWarn, V::kBool, "", "false",
@@ -245,18 +246,15 @@ constexpr VariableRule kRules[] = {
     {"SSL_CA_CERTS", true, T::kRefuse, V::kText, "", "", "podserve serves plain HTTP: terminate TLS in front of it"},
     {"SSL_CERT_REQS", true, T::kWarn, V::kInt, "", "0", "podserve serves plain HTTP"},
     {"ENABLE_SSL_REFRESH", true, T::kWarn, V::kBool, "", "false", "podserve serves plain HTTP"},
-    {"SSL_*", false, T::kWarn, V::kText, "", "", "podserve serves plain HTTP"},
     {"ALLOWED_ORIGINS", true, T::kWarn, V::kJson, "", "", "podserve sends no CORS headers"},
     {"ALLOWED_METHODS", true, T::kWarn, V::kJson, "", "", "podserve sends no CORS headers"},
     {"ALLOWED_HEADERS", true, T::kWarn, V::kJson, "", "", "podserve sends no CORS headers"},
     {"ALLOW_CREDENTIALS", true, T::kWarn, V::kBool, "", "false", "podserve sends no CORS headers"},
-    {"ALLOWED_*", false, T::kWarn, V::kText, "", "", "podserve sends no CORS headers"},
     {"MIDDLEWARE", true, T::kWarn, V::kText, "", "", kNoHttpOption},
     {"UDS", true, T::kRefuse, V::kText, "", "", "podserve listens on TCP (HOST, PORT) only"},
     {"H11_MAX_HEADER_COUNT", true, T::kWarn, V::kInt, "", "", "podserve's header limit is --max-header-bytes"},
     {"H11_MAX_INCOMPLETE_EVENT_SIZE", true, T::kWarn, V::kInt, "", "",
      "podserve's header limit is --max-header-bytes"},
-    {"H11_*", false, T::kWarn, V::kText, "", "", kNoHttpOption},
     {"ENABLE_SERVER_LOAD_TRACKING", true, T::kWarn, V::kBool, "", "false", "podserve has no /load route"},
     {"ENABLE_TOKENIZER_INFO_ENDPOINT", true, T::kWarn, V::kBool, "", "false", "podserve has no /tokenizer_info route"},
     {"WORKER_CLS", true, T::kWarn, V::kText, "", "auto", kNoPython},
