@@ -66,17 +66,20 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.seed = config.seed;
   engine_config.log_stats = !config.disable_log_stats;
   engine_config.max_queued_requests = config.max_queued_requests;
+  engine_config.priority_scheduling = config.priority_scheduling;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }
   ServingStack stack;
   stack.engine = std::move(engine).value();
-  stack.service = std::make_unique<openai::OpenAiService>(
-      *stack.engine,
-      openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
-                             config.max_logprobs, config.served_model_aliases},
-      std::move(renderer).value());
+  openai::ServiceOptions options{config.served_model_name, config.model, config.response_role, config.api_keys,
+                                 config.max_logprobs, config.served_model_aliases};
+  options.return_tokens_as_token_ids = config.return_tokens_as_token_ids;
+  options.enable_prompt_tokens_details = config.enable_prompt_tokens_details;
+  options.enable_force_include_usage = config.enable_force_include_usage;
+  stack.service = std::make_unique<openai::OpenAiService>(*stack.engine, std::move(options),
+                                                          std::move(renderer).value());
   return stack;
 }
 

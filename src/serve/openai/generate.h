@@ -18,8 +18,12 @@ namespace podserve::openai {
 class ResponseFormat {
  public:
   virtual ~ResponseFormat() = default;
-  /// The chunk that opens choice `index` before any text (chat: `delta: {role, content: ""}`), or nullopt.
-  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const = 0;
+  /// Completions put return_token_ids' prompt ids on each choice's first chunk; chat on its opening chunk.
+  virtual bool prompt_ids_on_choice() const = 0;
+  /// The chunk that opens choice `index` before any text (chat: `delta: {role, content: ""}`, with the prompt's
+  /// ids when return_token_ids asks for them), or nullopt.
+  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta, int index,
+                                                 const std::vector<int32_t>* prompt_token_ids) const = 0;
   virtual std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                             const std::optional<Usage>& usage) const = 0;
   virtual std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const = 0;
@@ -33,7 +37,9 @@ class ResponseFormat {
 class ChatFormat final : public ResponseFormat {
  public:
   explicit ChatFormat(std::string role) : role_(std::move(role)) {}
-  std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const override;
+  bool prompt_ids_on_choice() const override { return false; }
+  std::optional<std::string> first_chunk(const ResponseMeta& meta, int index,
+                                         const std::vector<int32_t>* prompt_token_ids) const override;
   std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
@@ -48,7 +54,10 @@ class ChatFormat final : public ResponseFormat {
 
 class CompletionFormat final : public ResponseFormat {
  public:
-  std::optional<std::string> first_chunk(const ResponseMeta&, int) const override { return std::nullopt; }
+  bool prompt_ids_on_choice() const override { return true; }
+  std::optional<std::string> first_chunk(const ResponseMeta&, int, const std::vector<int32_t>*) const override {
+    return std::nullopt;
+  }
   std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
@@ -76,6 +85,9 @@ struct PreparedGeneration {
   /// `echo` with `max_tokens` 0 that still runs the engine (for one token) to get the prompt's logprobs: the
   /// generated token is dropped and each choice is the echo alone, finished by "length".
   bool echo_only = false;
+  bool return_token_ids = false;       // prompt_token_ids and token_ids in the answer (vLLM's return_token_ids)
+  bool tokens_as_ids = false;          // logprobs name their tokens "token_id:N" (return_tokens_as_token_ids)
+  bool prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens (--enable-prompt-tokens-details)
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and

@@ -6,6 +6,7 @@
 
 #include "serve/openai/field_reader.h"
 #include "serve/openai/sampling_fields.h"
+#include "serve/openai/token_fields.h"
 
 namespace podserve::openai {
 namespace {
@@ -40,11 +41,10 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 }
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
+/// (`logits_processors` is not here: vLLM V1 dropped the field, so it is logged as ignored, as vLLM does.)
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "allowed_token_ids", "bad_words", "guided_json", "guided_regex",
-    "guided_choice", "guided_grammar", "structured_outputs", "structural_tag", "logits_processors",
-    "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params", "prompt_embeds", "functions",
-    "function_call", "priority", "documents"};
+    "use_beam_search", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
+    "structural_tag", "kv_transfer_params", "prompt_embeds", "functions", "function_call", "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
@@ -80,6 +80,7 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
   }
 
   if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
+  if (auto e = read_token_fields(r, c)) return e;
   if (c->stream && c->sampling.prompt_logprobs) {
     return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
   }

@@ -29,6 +29,12 @@ struct CommonRequest {
   /// echo: completions prepend the prompt, chat the last message when it has the response role (vLLM).
   /// With echo, max_tokens may be 0 (echo only).
   bool echo = false;
+  // vLLM's token fields (token_fields.h).
+  std::optional<std::vector<int64_t>> allowed_token_ids;  // range-checked against the vocabulary later
+  std::vector<std::string> bad_words;                     // tokenized against the model later
+  std::optional<bool> return_tokens_as_token_ids;         // nullopt = the server's --return-tokens-as-token-ids
+  bool return_token_ids = false;                          // prompt_token_ids and token_ids in the answer
+  int priority = 0;                                       // SCHEDULING_POLICY=priority: lower first
   std::vector<std::string> ignored_fields;  // unknown top-level fields
 };
 

@@ -23,14 +23,28 @@ json::value stop_reason_value(const StopReason& s) {
   return nullptr;
 }
 
-/// vLLM's UsageInfo field order: prompt, total, completion.
+/// vLLM's UsageInfo field order: prompt, total, completion. `prompt_tokens_details` is null in full responses
+/// unless --enable-prompt-tokens-details filled it (streams leave a null one out: exclude_none).
 json::object usage_object(const Usage& u, bool with_details) {
   json::object o;
   o["prompt_tokens"] = u.prompt_tokens;
   o["total_tokens"] = u.prompt_tokens + u.completion_tokens;
   o["completion_tokens"] = u.completion_tokens;
-  if (with_details) o["prompt_tokens_details"] = nullptr;
+  if (u.cached_tokens) {
+    json::object details;
+    details["cached_tokens"] = *u.cached_tokens;
+    o["prompt_tokens_details"] = std::move(details);
+  } else if (with_details) {
+    o["prompt_tokens_details"] = nullptr;
+  }
   return o;
+}
+
+json::array ids_array(const std::vector<int32_t>& ids) {
+  json::array a;
+  a.reserve(ids.size());
+  for (int32_t id : ids) a.emplace_back(id);
+  return a;
 }
 
 json::object head(const ResponseMeta& meta, std::string_view object) {
@@ -98,6 +112,7 @@ std::string chat_completion_json(const ResponseMeta& meta, const std::string& ro
     choice["logprobs"] = c.logprobs;
     choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+    if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
     list.emplace_back(std::move(choice));
   }
   json::object o = head(meta, "chat.completion");
@@ -106,6 +121,9 @@ std::string chat_completion_json(const ResponseMeta& meta, const std::string& ro
   o["system_fingerprint"] = nullptr;
   o["usage"] = usage_object(usage, true);
   o["prompt_logprobs"] = prompt_logprobs;
+  if (!choices.empty() && choices[0].prompt_token_ids) {
+    o["prompt_token_ids"] = ids_array(*choices[0].prompt_token_ids);
+  }
   o["kv_transfer_params"] = nullptr;
   return json::serialize(o);
 }
@@ -125,8 +143,10 @@ std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::s
   } else {
     choice["finish_reason"] = nullptr;
   }
+  if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
   json::object o = head(meta, "chat.completion.chunk");
   o["choices"] = json::array{std::move(choice)};
+  if (c.prompt_token_ids) o["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
   if (usage) o["usage"] = usage_object(*usage, false);
   return json::serialize(o);
 }
@@ -149,6 +169,8 @@ std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOu
     choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
     choice["prompt_logprobs"] = c.prompt_logprobs.is_null() ? prompt_logprobs : c.prompt_logprobs;
+    if (c.prompt_token_ids) choice["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
+    if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
     list.emplace_back(std::move(choice));
   }
   json::object o = head(meta, "text_completion");
@@ -168,6 +190,8 @@ std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& 
   choice["logprobs"] = c.logprobs;
   choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
   choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+  if (c.prompt_token_ids) choice["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
+  if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
   json::object o = head(meta, "text_completion");
   o["choices"] = json::array{std::move(choice)};
   if (usage) o["usage"] = usage_object(*usage, false);

@@ -20,8 +20,12 @@ struct ResponseMeta {
 };
 
 struct Usage {
+  Usage() = default;
+  Usage(int prompt, int completion) : prompt_tokens(prompt), completion_tokens(completion) {}
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  /// --enable-prompt-tokens-details: prompt tokens served from the prefix cache (whole blocks).
+  std::optional<int> cached_tokens;
 };
 
 using StopReason = std::variant<std::monostate, std::string, int32_t>;
@@ -43,6 +47,10 @@ struct ChoiceOutput {
   boost::json::value logprobs;     // null unless requested (logprobs_json.h renders it)
   std::optional<Finish> finish;    // chunks: set only on the choice's last chunk
   boost::json::value prompt_logprobs;  // completions: this choice's prompt's (a batch); null = the response's
+  /// return_token_ids: the generated ids (of this piece, in chunks) and the prompt's (chat: at the top level of
+  /// the response or of a choice's first chunk; completions: on the choice, in a stream on its first chunk).
+  std::optional<std::vector<int32_t>> token_ids;
+  std::optional<std::vector<int32_t>> prompt_token_ids;
 };
 
 /// `chat.completion`: the choices in index order, the whole message each. `prompt_logprobs` is null unless

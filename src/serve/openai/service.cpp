@@ -13,6 +13,7 @@
 #include "serve/openai/protocol.h"
 #include "serve/openai/responses.h"
 #include "serve/openai/sampling_fields.h"
+#include "serve/openai/token_fields.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef PODSERVE_VERSION
@@ -75,6 +76,16 @@ void log_ignored_fields(const std::vector<std::string>& fields) {
   std::string list;
   for (const std::string& f : fields) list += (list.empty() ? "'" : ", '") + f + "'";
   PODSERVE_LOG(kWarning) << "The following fields were present in the request but ignored: {" << list << "}";
+}
+
+/// The answer-shaping fields and flags every generation shares.
+void set_answer_options(const CommonRequest& c, const ServiceOptions& o, PreparedGeneration* gen) {
+  gen->stream = c.stream;
+  gen->include_usage = c.include_usage || (c.stream && o.enable_force_include_usage);
+  gen->continuous_usage = c.continuous_usage;
+  gen->return_token_ids = c.return_token_ids;
+  gen->tokens_as_ids = c.return_tokens_as_token_ids.value_or(o.return_tokens_as_token_ids);
+  gen->prompt_tokens_details = o.enable_prompt_tokens_details;
 }
 
 ResponseMeta make_meta(std::string_view prefix, const std::optional<std::string>& client_id,
@@ -217,6 +228,9 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
   }
   out->request_id = make_request_id("");
   out->params = common.sampling;
+  if (auto e = apply_token_fields(common, engine_.tokenizer(), engine_.tokenizer().vocab_size(), &out->params)) {
+    return e;
+  }
   out->params.max_tokens = static_cast<int>(max_tokens);
   out->params.min_tokens = std::min(out->params.min_tokens, out->params.max_tokens);
   out->prompt_tokens = std::move(prompt);
@@ -232,6 +246,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   ChatRequest& chat = parsed.value();
   log_ignored_fields(chat.common.ignored_fields);
   apply_request_id_header(req, &chat.common.request_id);
+  apply_priority_header(req.header("x-vllm-priority"), &chat.common);
   std::optional<ApiError> error = check_model(chat.common.model);
   std::string prompt;
   if (!error) {
@@ -255,9 +270,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   }
   gen.request.request_id = "chatcmpl-" + gen.request.request_id;
   gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, options_.served_model_name);
-  gen.stream = chat.common.stream;
-  gen.include_usage = chat.common.include_usage;
-  gen.continuous_usage = chat.common.continuous_usage;
+  set_answer_options(chat.common, options_, &gen);
   gen.token_bytes = token_bytes();
   if (chat.common.echo && chat.messages.back().role == options_.response_role) {
     gen.echo = chat.messages.back().content.value_or("");  // vLLM: only a last message in the response role
@@ -275,6 +288,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   CompletionRequest& cr = parsed.value();
   log_ignored_fields(cr.common.ignored_fields);
   apply_request_id_header(req, &cr.common.request_id);
+  apply_priority_header(req.header("x-vllm-priority"), &cr.common);
   std::optional<ApiError> error = check_model(cr.common.model);
   // The batch: the first prompt, then the rest.
   std::vector<PromptInput> prompts;
@@ -328,9 +342,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
   gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, options_.served_model_name);
-  gen.stream = cr.common.stream;
-  gen.include_usage = cr.common.include_usage;
-  gen.continuous_usage = cr.common.continuous_usage;
+  set_answer_options(cr.common, options_, &gen);
   gen.token_bytes = token_bytes();
   CompletionFormat format;
   co_await run_generation(engine_, std::move(gen), format, writer);

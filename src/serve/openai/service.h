@@ -26,6 +26,9 @@ struct ServiceOptions {
   std::vector<std::string> api_keys;  // empty = open
   int max_logprobs = 20;              // --max-logprobs
   std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
+  bool return_tokens_as_token_ids = false;   // --return-tokens-as-token-ids: a request's field wins
+  bool enable_prompt_tokens_details = false; // usage.prompt_tokens_details.cached_tokens
+  bool enable_force_include_usage = false;   // every stream ends with a usage chunk
 };
 
 class OpenAiService {
