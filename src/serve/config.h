@@ -42,6 +42,7 @@ struct ServerConfig {
   int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
   bool disable_log_stats = false;  // no periodic engine stats line
   bool enable_request_id_headers = false;  // every response carries X-Request-Id (vLLM's flag)
+  bool disable_playground = false;  // no chat playground at `/` (it answers 404, as before the playground)
   uint64_t seed = 0;
   std::vector<std::string> api_keys;  // empty = no authentication
   std::string response_role = "assistant";
@@ -67,6 +68,11 @@ struct ServerConfig {
   int request_timeout_s = 30;            // a started request must be fully received within this (slow clients)
   int shutdown_timeout_s = 30;           // SIGTERM: in-flight requests get this long before they are aborted
   bool show_help = false;          // --help: print server_help_text() and exit
+  /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
+  /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.
+  std::string structured_backend = "auto";
+  bool structured_disable_any_whitespace = false;
+  bool structured_enable_in_reasoning = false;
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

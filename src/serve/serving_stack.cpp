@@ -73,8 +73,15 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   }
   ServingStack stack;
   stack.engine = std::move(engine).value();
+  if (config.structured_backend != "auto" && config.structured_backend != "xgrammar") {
+    PODSERVE_LOG(kWarning) << "structured outputs backend '" << config.structured_backend
+                           << "': podserve has one structured-output engine, with xgrammar's semantics; it serves "
+                              "this backend's requests";
+  }
   openai::ServiceOptions options{config.served_model_name, config.model, config.response_role, config.api_keys,
-                                 config.max_logprobs, config.served_model_aliases};
+                                 config.max_logprobs, config.served_model_aliases,
+                                 openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
+                                                                  config.structured_enable_in_reasoning}};
   options.return_tokens_as_token_ids = config.return_tokens_as_token_ids;
   options.enable_prompt_tokens_details = config.enable_prompt_tokens_details;
   options.enable_force_include_usage = config.enable_force_include_usage;

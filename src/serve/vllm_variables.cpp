@@ -49,8 +49,6 @@ constexpr VariableRule kRules[] = {
      "podserve hands message content to the template as a string (text parts joined)"},
     {"TRUST_REQUEST_CHAT_TEMPLATE", true, T::kWarn, V::kBool, "", "false",
      "a request's own chat_template is still refused (400)"},
-    {"STRUCTURED_OUTPUTS_CONFIG", true, T::kWarn, V::kJson, "", "",
-     "structured outputs are not supported yet (such requests answer 400)"},
     {"ENABLE_AUTO_TOOL_CHOICE", true, T::kWarn, V::kBool, "", "false",
      "tool calling is not supported yet (requests with tools answer 400)"},
     {"TOOL_CALL_PARSER", true, T::kWarn, V::kText, "", "",
@@ -128,9 +126,7 @@ constexpr VariableRule kRules[] = {
     {"TYPICAL_ACCEPTANCE_SAMPLER_POSTERIOR_ALPHA", false, T::kWarn, V::kNumber, "", "", kRemoved},
     {"TYPICAL_ACCEPTANCE_SAMPLER_*", false, T::kWarn, V::kText, "", "", kRemoved},
 
-    // Structured outputs' older variables (GUIDED_DECODING_BACKEND: see STRUCTURED_OUTPUTS_CONFIG).
-    {"GUIDED_DECODING_BACKEND", false, T::kWarn, V::kText, "", "",
-     "removed from vLLM (now STRUCTURED_OUTPUTS_CONFIG); structured outputs are not supported yet"},
+    // Structured outputs' older variables (GUIDED_DECODING_BACKEND is an option: see config.cpp).
     {"GUIDED_DECODING_DISABLE_ADDITIONAL_PROPERTIES", false, T::kWarn, V::kBool, "", "", kRemoved},
     {"GUIDED_DECODING_DISABLE_ANY_WHITESPACE", false, T::kWarn, V::kBool, "", "", kRemoved},
     {"GUIDED_DECODING_DISABLE_FALLBACK", false, T::kWarn, V::kBool, "", "", kRemoved},

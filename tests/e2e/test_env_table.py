@@ -145,7 +145,7 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "CUDA_GRAPH_SIZES": "8", "COMPILATION_CONFIG": "{}", "MAX_SEQ_LEN_TO_CAPTURE": "0",
         "MAX_CONTEXT_LEN_TO_CAPTURE": "0", "ENABLE_AUTO_TOOL_CHOICE": "false", "TOOL_CALL_PARSER": "hermes",
         "REASONING_PARSER": "deepseek_r1", "EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE": "false",
-        "STRUCTURED_OUTPUTS_CONFIG": "{}", "GUIDED_DECODING_BACKEND": "auto",
+        "STRUCTURED_OUTPUTS_CONFIG": "{}", "GUIDED_DECODING_BACKEND": "auto", "DISABLE_PLAYGROUND": "true",
     }
 
 

@@ -48,6 +48,10 @@ class PenaltyState {
 /// True when any of the three penalties differs from its neutral value.
 bool has_penalties(const SamplingParams& params);
 
+/// (0) structured output: tokens whose bit is clear in `mask` (bit i % 32 of word i / 32; words past the mask
+/// count as clear) get -inf, as xgrammar's apply_token_bitmask_inplace.
+void apply_token_bitmask(std::span<float> logits, std::span<const uint32_t> mask);
+
 /// (0a) allowed_token_ids: every other token gets -inf (vLLM's allowed_token_ids_mask). `allowed` is sorted and
 /// unique; `scratch` keeps the allowed logits while the row is cleared.
 void apply_allowed_token_ids(std::span<float> logits, std::span<const int32_t> allowed, std::vector<float>& scratch);

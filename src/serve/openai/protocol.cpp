@@ -43,14 +43,14 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 /// (`logits_processors` is not here: vLLM V1 dropped the field, so it is logged as ignored, as vLLM does.)
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
-    "structural_tag", "kv_transfer_params", "prompt_embeds", "functions", "function_call", "documents"};
+    "use_beam_search", "structural_tag", "kv_transfer_params", "prompt_embeds", "functions", "function_call",
+    "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
     "user", "spaces_between_special_tokens", "length_penalty", "parallel_tool_calls", "reasoning_effort",
     "include_reasoning", "metadata", "store", "service_tier", "cache_salt", "vllm_xargs", "mm_processor_kwargs",
-    "guided_decoding_backend", "guided_whitespace_pattern", "modalities", "prediction", "web_search_options",
+    "modalities", "prediction", "web_search_options",
     "chat_template_content_format"};
 
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
@@ -89,13 +89,7 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
                        "the end.",
                        "best_of");
   }
-  if (const boost::json::value* v = r.get("response_format")) {
-    if (!v->is_object()) return r.type_error("response_format", "an object", *v);
-    const boost::json::value* type = v->get_object().if_contains("type");
-    if (type == nullptr || !type->is_string() || type->get_string() != "text") {
-      return unsupported("response_format", "only {\"type\": \"text\"}");
-    }
-  }
+  if (auto e = read_structured_outputs(r, &c->structured)) return e;
   const boost::json::value* tools = r.get("tools");
   if (tools != nullptr && !tools->is_array()) return r.type_error("tools", "a list", *tools);
   if (tools != nullptr && !tools->get_array().empty()) return unsupported("tools");

@@ -12,6 +12,7 @@
 
 #include "engine/request.h"
 #include "serve/openai/errors.h"
+#include "serve/openai/structured_fields.h"
 
 namespace podserve::openai {
 
@@ -35,6 +36,8 @@ struct CommonRequest {
   std::optional<bool> return_tokens_as_token_ids;         // nullopt = the server's --return-tokens-as-token-ids
   bool return_token_ids = false;                          // prompt_token_ids and token_ids in the answer
   int priority = 0;                                       // SCHEDULING_POLICY=priority: lower first
+  /// response_format / structured_outputs / guided_*: the constraint asked for (checked further at submission).
+  StructuredOutputsRequest structured;
   std::vector<std::string> ignored_fields;  // unknown top-level fields
 };
 

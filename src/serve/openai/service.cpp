@@ -268,6 +268,12 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_await writer.send(error_response(*error));
     co_return;
   }
+  ApiResult<StructuredConstraint> constraint = build_constraint(chat.common.structured, options_.structured);
+  if (constraint.ok()) {
+    gen.request.params.structured = std::move(constraint.value());
+  } else {
+    gen.engine_error = constraint.error();
+  }
   gen.request.request_id = "chatcmpl-" + gen.request.request_id;
   gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, options_.served_model_name);
   set_answer_options(chat.common, options_, &gen);
@@ -338,6 +344,12 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
       r.params.max_tokens = std::max(r.params.max_tokens, 1);
       r.params.min_tokens = std::min(r.params.min_tokens, r.params.max_tokens);
     }
+  }
+  ApiResult<StructuredConstraint> constraint = build_constraint(cr.common.structured, options_.structured);
+  if (constraint.ok()) {
+    for (GenerationRequest& r : requests) r.params.structured = constraint.value();
+  } else {
+    gen.engine_error = constraint.error();
   }
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));

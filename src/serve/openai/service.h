@@ -16,6 +16,7 @@
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/openai/structured_fields.h"
 
 namespace podserve::openai {
 
@@ -26,6 +27,7 @@ struct ServiceOptions {
   std::vector<std::string> api_keys;  // empty = open
   int max_logprobs = 20;              // --max-logprobs
   std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
+  StructuredOutputsOptions structured;     // --structured-outputs-config
   bool return_tokens_as_token_ids = false;   // --return-tokens-as-token-ids: a request's field wins
   bool enable_prompt_tokens_details = false; // usage.prompt_tokens_details.cached_tokens
   bool enable_force_include_usage = false;   // every stream ends with a usage chunk

@@ -81,9 +81,9 @@ TEST(BadWordsTest, SamplerUsesTheOutputSoFar) {
   p.bad_words_token_ids = {{4, 15}};
   std::vector<float> logits = ramp(16);
   const std::vector<int32_t> output = {4};
-  EXPECT_EQ(sampler.sample(logits, p, PenaltyState{}, 1, {}, rng, output).token, 14);
+  EXPECT_EQ(sampler.sample(logits, p, PenaltyState{}, 1, {}, rng, {}, output).token, 14);
   logits = ramp(16);
-  EXPECT_EQ(sampler.sample(logits, p, PenaltyState{}, 0, {}, rng, {}).token, 15);  // nothing generated yet
+  EXPECT_EQ(sampler.sample(logits, p, PenaltyState{}, 0, {}, rng, {}, {}).token, 15);  // nothing generated yet
 }
 
 }  // namespace
