@@ -51,6 +51,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/tiny_gguf.py
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
+	.venv-ref/bin/python tools/goldens/generation_configs.py
 	.venv-ref/bin/python tools/goldens/quants.py
 	.venv-ref/bin/python tools/goldens/kquants.py
 	.venv-ref/bin/python tools/goldens/tokenizer.py --model $(MODEL)

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "model/loaded_model.h"
+#include "serve/generation_config.h"
 #include "serve/model_source.h"
 #include "tokenizer/tokenizer.h"
 
@@ -85,6 +86,17 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.return_tokens_as_token_ids = config.return_tokens_as_token_ids;
   options.enable_prompt_tokens_details = config.enable_prompt_tokens_details;
   options.enable_force_include_usage = config.enable_force_include_usage;
+  PODSERVE_ASSIGN_OR_RETURN(options.generation_defaults,
+                            load_generation_defaults(config.generation_config, config.override_generation_config,
+                                                     source.model_path));
+  if (!options.generation_defaults.log_dict.empty() && config.generation_config != "vllm") {
+    PODSERVE_LOG(kWarning) << "Default vLLM sampling parameters have been overridden by "
+                           << (config.generation_config == "auto" ? std::string("the model's `generation_config.json`")
+                                                                  : config.generation_config)
+                           << ": `" << options.generation_defaults.log_dict
+                           << "`. If this is not intended, please relaunch vLLM instance with `--generation-config "
+                              "vllm`.";
+  }
   stack.service = std::make_unique<openai::OpenAiService>(*stack.engine, std::move(options),
                                                           std::move(renderer).value());
   return stack;

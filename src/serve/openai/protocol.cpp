@@ -288,11 +288,12 @@ ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
   return req;
 }
 
-ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
+ApiResult<ChatRequest> parse_chat_request(std::string_view body, const SamplingParams& defaults) {
   ApiResult<boost::json::object> obj = parse_body(body);
   if (!obj.ok()) return obj.error();
   FieldReader r(obj.value());
   ChatRequest req;
+  req.common.sampling = defaults;
   if (auto e = read_messages(r, &req.messages)) return *e;
   if (auto e = read_common(r, /*chat=*/true, &req.common)) return *e;
   if (auto e = read_chat_template_fields(r, &req.add_generation_prompt, &req.continue_final_message,
@@ -310,11 +311,12 @@ ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
   return req;
 }
 
-ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body, const SamplingParams& defaults) {
   ApiResult<boost::json::object> obj = parse_body(body);
   if (!obj.ok()) return obj.error();
   FieldReader r(obj.value());
   CompletionRequest req;
+  req.common.sampling = defaults;
   if (auto e = read_prompt(r, &req)) return *e;
   if (auto e = read_common(r, /*chat=*/false, &req.common)) return *e;
   if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;

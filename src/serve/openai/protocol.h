@@ -96,9 +96,10 @@ struct DetokenizeRequest {
 ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body);
 ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body);
 
-/// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s.
-ApiResult<ChatRequest> parse_chat_request(std::string_view body);
+/// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s. The sampling fields
+/// the body leaves out keep their values in `defaults` (the generation config's, GENERATION_CONFIG).
+ApiResult<ChatRequest> parse_chat_request(std::string_view body, const SamplingParams& defaults = {});
 /// Parses and validates a /v1/completions body.
-ApiResult<CompletionRequest> parse_completion_request(std::string_view body);
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body, const SamplingParams& defaults = {});
 
 }  // namespace podserve::openai

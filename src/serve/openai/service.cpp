@@ -100,7 +100,9 @@ ResponseMeta make_meta(std::string_view prefix, const std::optional<std::string>
 }  // namespace
 
 OpenAiService::OpenAiService(Engine& engine, ServiceOptions options, std::unique_ptr<PromptRenderer> renderer)
-    : engine_(engine), options_(std::move(options)), renderer_(std::move(renderer)), created_(unix_now()) {}
+    : engine_(engine), options_(std::move(options)), renderer_(std::move(renderer)), created_(unix_now()) {
+  options_.generation_defaults.apply_to(&sampling_defaults_);
+}
 
 void OpenAiService::register_routes(http::Router& router) {
   router.add("GET", "/health", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return health(r, w); });
@@ -222,9 +224,15 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
                        "max_tokens");
     }
   } else {
-    // Chat (default < 0): the rest of the context, as vLLM. Completions: OpenAI's 16, clamped to what fits.
-    max_tokens = default_max_tokens < 0 ? limit - prompt_len : std::min<int64_t>(default_max_tokens,
-                                                                                   limit - prompt_len);
+    // Chat (default < 0): the generation config's max_new_tokens, else the rest of the context, as vLLM.
+    // Completions: OpenAI's 16. Either clamped to what fits.
+    const GenerationDefaults& g = options_.generation_defaults;
+    const int64_t fallback = default_max_tokens >= 0 ? default_max_tokens : g.max_tokens.value_or(limit - prompt_len);
+    max_tokens = std::min<int64_t>(fallback, limit - prompt_len);
+  }
+  // vLLM's override_max_tokens: a folder's or the override's max_new_tokens caps every request.
+  if (options_.generation_defaults.max_tokens_cap) {
+    max_tokens = std::min(max_tokens, *options_.generation_defaults.max_tokens_cap);
   }
   out->request_id = make_request_id("");
   out->params = common.sampling;
@@ -238,7 +246,7 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
 }
 
 http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& req, http::ResponseWriter& writer) {
-  ApiResult<ChatRequest> parsed = parse_chat_request(req.body);
+  ApiResult<ChatRequest> parsed = parse_chat_request(req.body, sampling_defaults_);
   if (!parsed.ok()) {
     co_await writer.send(error_response(parsed.error()));
     co_return;
@@ -286,7 +294,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
 }
 
 http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, http::ResponseWriter& writer) {
-  ApiResult<CompletionRequest> parsed = parse_completion_request(req.body);
+  ApiResult<CompletionRequest> parsed = parse_completion_request(req.body, sampling_defaults_);
   if (!parsed.ok()) {
     co_await writer.send(error_response(parsed.error()));
     co_return;

@@ -16,6 +16,7 @@
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/generation_config.h"
 #include "serve/openai/structured_fields.h"
 
 namespace podserve::openai {
@@ -31,6 +32,7 @@ struct ServiceOptions {
   bool return_tokens_as_token_ids = false;   // --return-tokens-as-token-ids: a request's field wins
   bool enable_prompt_tokens_details = false; // usage.prompt_tokens_details.cached_tokens
   bool enable_force_include_usage = false;   // every stream ends with a usage chunk
+  GenerationDefaults generation_defaults;     // GENERATION_CONFIG / OVERRIDE_GENERATION_CONFIG
 };
 
 class OpenAiService {
@@ -78,6 +80,7 @@ class OpenAiService {
 
   Engine& engine_;
   ServiceOptions options_;
+  SamplingParams sampling_defaults_;  // SamplingParams' defaults with the generation config's applied
   std::unique_ptr<PromptRenderer> renderer_;
   int64_t created_;
 };
