@@ -66,13 +66,17 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }
+  openai::ServiceOptions options{config.served_model_name, config.model, config.response_role, config.api_keys,
+                                 config.max_logprobs, config.served_model_aliases};
+  options.enable_auto_tool_choice = config.enable_auto_tool_choice;
+  options.tool_call_parser = config.tool_call_parser;
+  options.reasoning_parser = config.reasoning_parser;
+  options.exclude_tools_when_tool_choice_none = config.exclude_tools_when_tool_choice_none;
+  PODSERVE_RETURN_IF_ERROR(openai::check_parser_options(options, engine.value()->tokenizer()));
   ServingStack stack;
   stack.engine = std::move(engine).value();
-  stack.service = std::make_unique<openai::OpenAiService>(
-      *stack.engine,
-      openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
-                             config.max_logprobs, config.served_model_aliases},
-      std::move(renderer).value());
+  stack.service = std::make_unique<openai::OpenAiService>(*stack.engine, std::move(options),
+                                                          std::move(renderer).value());
   return stack;
 }
 

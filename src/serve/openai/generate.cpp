@@ -64,6 +64,7 @@ struct RequestShape {
   std::optional<int> top_logprobs;  // SamplingParams::logprobs
   bool prompt_logprobs = false;
   std::vector<int32_t> first_prompt_tokens;  // per prompt: the token an echo's logprobs start with
+  std::vector<int32_t> prompt_ids;           // the (first) prompt, for the output parsers
 };
 
 /// One choice's progress.
@@ -74,7 +75,26 @@ struct ChoiceState {
   bool echoed = false;     // the echo text went out with this choice's first chunk
   int completion_tokens = 0;
   std::optional<Finish> finish;
+  std::unique_ptr<OutputParser> parser;  // chat with tool / reasoning parsers
+  std::vector<int32_t> ids;              // generated token ids (reasoning token counts)
+  bool tools_streamed = false;
 };
+
+/// One parser per choice, when the request has parsing configured.
+void make_parsers(const PreparedGeneration& gen, std::vector<ChoiceState>* choices) {
+  if (!gen.parsing.make_parser) return;
+  for (ChoiceState& c : *choices) c.parser = gen.parsing.make_parser();
+}
+
+/// usage.completion_tokens_details.reasoning_tokens over every choice, with a reasoning parser.
+void add_reasoning_tokens(const PreparedGeneration& gen, const std::vector<ChoiceState>& choices, Usage* usage) {
+  if (!gen.parsing.reasoning_tokens) return;
+  int n = 0;
+  for (const ChoiceState& c : choices) {
+    if (c.parser) n += c.parser->count_reasoning_tokens(c.ids);
+  }
+  usage->reasoning_tokens = n;
+}
 
 /// Prompt tokens once per prompt, completion tokens of every choice (vLLM's usage for n > 1 and batches).
 Usage total_usage(const std::vector<int>& prompt_tokens, const std::vector<ChoiceState>& choices) {
@@ -131,6 +151,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
     co_return;
   }
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   int finished = 0;
@@ -180,19 +201,33 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       } else if (shape.top_logprobs && !out.logprobs.empty()) {
         piece.logprobs = format.logprobs(out.logprobs, gen.token_bytes, *shape.top_logprobs, &state.text_offset);
       }
+      if (state.parser) {
+        // vLLM's parse_delta: the text and ids of this step; the prompt tells whether reasoning already ended.
+        state.ids.insert(state.ids.end(), out.token_ids.begin(), out.token_ids.end());
+        piece.delta = state.parser->parse_delta(piece.text, out.token_ids, shape.prompt_ids, out.finished);
+        if (piece.delta && !piece.delta->tool_calls.empty()) state.tools_streamed = true;
+        filter_parallel_tool_calls(gen.parsing.settings, piece.delta ? &*piece.delta : nullptr);
+        if (!piece.delta && (out.finished || !piece.logprobs.is_null())) piece.delta = DeltaMessage{};
+      }
       if (out.finished) {
         piece.finish = gen.echo_only ? Finish{FinishReason::kLength, {}}
                                      : Finish{out.finish_reason, std::move(out.stop_reason)};
         state.finish = piece.finish;
+        if (state.tools_streamed && gen.parsing.settings.tool_choice.kind != ToolChoice::kNamed &&
+            piece.finish->reason == FinishReason::kStop) {
+          piece.finish_reason_override = "tool_calls";
+        }
         ++finished;
-      } else if (piece.text.empty() && piece.logprobs.is_null()) {
+      } else if (state.parser ? !piece.delta : (piece.text.empty() && piece.logprobs.is_null())) {
         continue;
       }
       std::optional<Usage> running_usage;
       if (gen.continuous_usage) running_usage = total_usage(prompt_tokens, choices);
       sse.add(format.chunk(gen.meta, piece, running_usage));
       if (finished == shape.n) {
-        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, total_usage(prompt_tokens, choices)));
+        Usage usage = total_usage(prompt_tokens, choices);
+        add_reasoning_tokens(gen, choices, &usage);
+        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, usage));
         sse.add_done();
         done = true;
         break;
@@ -209,6 +244,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
 http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   int finished = 0;
@@ -224,6 +260,7 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
       const size_t p = prompt_of(shape, out.index);
       if (!gen.echo_only) {  // echo_only: the one generated token only served to get the prompt's logprobs
         state.text += out.text_delta;
+        state.ids.insert(state.ids.end(), out.token_ids.begin(), out.token_ids.end());
         state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
         state.completion_tokens = out.completion_tokens;
       }
@@ -258,11 +295,20 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
     }
     c.finish = state.finish;
     if (shape.prompt_logprobs) c.prompt_logprobs = prompt_logprobs_json(prompt_lps[p], gen.token_bytes);
+    if (state.parser) {
+      ChatChoiceResult r = chat_choice_message(gen.parsing.settings, state.parser->parse(state.text),
+                                               state.finish ? state.finish->reason : FinishReason::kStop);
+      if (!echo_of(gen, shape, i).empty()) r.message.content = echo_of(gen, shape, i) + r.message.content.value_or("");
+      c.message = std::move(r.message);
+      c.finish_reason_override = std::move(r.finish_override);
+    }
   }
   boost::json::value prompt_json = nullptr;
   if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_lps[0], gen.token_bytes);
   http::HttpResponse res;
-  res.body = format.full(gen.meta, results, total_usage(prompt_tokens, choices), prompt_json);
+  Usage usage = total_usage(prompt_tokens, choices);
+  add_reasoning_tokens(gen, choices, &usage);
+  res.body = format.full(gen.meta, results, usage, prompt_json);
   co_await writer.send(std::move(res));
 }
 
@@ -315,6 +361,7 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   shape.ids.push_back(shape.id);
   for (const GenerationRequest& r : gen.extra_requests) shape.ids.push_back(r.request_id);
   shape.top_logprobs = gen.request.params.logprobs;
+  if (gen.parsing.make_parser) shape.prompt_ids = gen.request.prompt_tokens;
   shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
   auto first_token = [](const GenerationRequest& r) { return r.prompt_tokens.empty() ? 0 : r.prompt_tokens[0]; };
   shape.first_prompt_tokens.push_back(first_token(gen.request));

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
+#include "serve/openai/chat_output.h"
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/responses.h"
 
@@ -76,6 +77,8 @@ struct PreparedGeneration {
   /// `echo` with `max_tokens` 0 that still runs the engine (for one token) to get the prompt's logprobs: the
   /// generated token is dropped and each choice is the echo alone, finished by "length".
   bool echo_only = false;
+  /// Chat with tool / reasoning parsers: one parser per choice turns text into content, reasoning and calls.
+  ChatParsing parsing;
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
 
@@ -22,6 +23,7 @@ struct ResponseMeta {
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  std::optional<int> reasoning_tokens;  // completion_tokens_details, with a reasoning parser
 };
 
 using StopReason = std::variant<std::monostate, std::string, int32_t>;
@@ -36,6 +38,13 @@ struct Finish {
 std::string make_request_id(std::string_view prefix);
 int64_t unix_now();
 
+/// A chat message after output parsing: content, reasoning and tool calls (ids final).
+struct ParsedMessage {
+  std::optional<std::string> content;
+  std::optional<std::string> reasoning;
+  std::vector<ExtractedCall> tool_calls;
+};
+
 /// One choice of a response, or one streamed piece of a choice.
 struct ChoiceOutput {
   int index = 0;
@@ -43,6 +52,10 @@ struct ChoiceOutput {
   boost::json::value logprobs;     // null unless requested (logprobs_json.h renders it)
   std::optional<Finish> finish;    // chunks: set only on the choice's last chunk
   boost::json::value prompt_logprobs;  // completions: this choice's prompt's (a batch); null = the response's
+  // Chat with tool / reasoning parsers: the parsed message (responses) or delta (chunks) replaces `text`.
+  std::optional<ParsedMessage> message;
+  std::optional<DeltaMessage> delta;
+  std::optional<std::string> finish_reason_override;  // "tool_calls"
 };
 
 /// `chat.completion`: the choices in index order, the whole message each. `prompt_logprobs` is null unless
