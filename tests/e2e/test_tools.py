@@ -1,0 +1,80 @@
+"""Tool calling through the official openai client: a server with --enable-auto-tool-choice --tool-call-parser
+hermes and a tool-use template (Hermes 2 Pro's, from the shared fixtures) on the default model. The small model may
+or may not call the tool; what must hold either way: the tools reach the template, the answer has vLLM's shape, and
+the streamed deltas reassemble to the non-streamed answer at temperature 0. Start-up refuses unknown parser names,
+listing the known ones."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import SERVED_MODEL, start_server
+from podserve_testutil import require_env
+
+FIXTURES = os.environ.get("PODSERVE_FIXTURES", "")
+TEMPLATE = os.path.join(FIXTURES, "chat_templates", "hermes-2-pro-llama-3-tool_use.jinja")
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+MESSAGES = [{"role": "system", "content": "Call get_weather for weather questions."},
+            {"role": "user", "content": "What is the weather in Paris?"}]
+
+
+@pytest.fixture(scope="module")
+def tool_client():
+    srv = start_server(["--enable-auto-tool-choice", "--tool-call-parser", "hermes", "--chat-template", TEMPLATE])
+    yield srv.client()
+    srv.stop()
+
+
+def test_tools_reach_the_template(tool_client):
+    with_tools = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS,
+                                                     max_tokens=1, temperature=0)
+    without = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=1, temperature=0)
+    assert with_tools.usage.prompt_tokens > without.usage.prompt_tokens + 20
+
+
+def test_stream_reassembles_to_the_full_answer(tool_client):
+    full = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS, max_tokens=60,
+                                               temperature=0)
+    choice = full.choices[0]
+    calls = choice.message.tool_calls or []
+    assert choice.finish_reason == ("tool_calls" if calls else choice.finish_reason)
+    for c in calls:
+        assert c.id.startswith("chatcmpl-tool-") and len(c.id) == len("chatcmpl-tool-") + 16
+        json.loads(c.function.arguments)
+    content, streamed, finish = "", {}, None
+    for chunk in tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS,
+                                                      max_tokens=60, temperature=0, stream=True):
+        for ch in chunk.choices:
+            content += ch.delta.content or ""
+            for tc in ch.delta.tool_calls or []:
+                entry = streamed.setdefault(tc.index, {"name": "", "arguments": ""})
+                entry["name"] += tc.function.name or ""
+                entry["arguments"] += tc.function.arguments or ""
+            finish = ch.finish_reason or finish
+    assert finish == choice.finish_reason
+    assert (content or None) == (choice.message.content or None)
+    assert [s["name"] for _, s in sorted(streamed.items())] == [c.function.name for c in calls]
+    # Streamed arguments are the raw text, the full answer's re-serialized (vLLM): equal as JSON.
+    assert [json.loads(s["arguments"]) for _, s in sorted(streamed.items())] == \
+        [json.loads(c.function.arguments) for c in calls]
+
+
+def test_tool_choice_none_and_history(tool_client):
+    history = MESSAGES + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}]
+    r = tool_client.chat.completions.create(model=SERVED_MODEL, messages=history, tools=TOOLS, tool_choice="none",
+                                            max_tokens=8, temperature=0)
+    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason in ("stop", "length")
+
+
+def test_unknown_parser_stops_startup():
+    args = [require_env("PODSERVE_BINARY"), "serve", "--model", require_env("PODSERVE_TEST_MODEL"),
+            "--enable-auto-tool-choice", "--tool-call-parser", "no_such_parser"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "no_such_parser" in out.stderr + out.stdout and "hermes" in out.stderr + out.stdout
