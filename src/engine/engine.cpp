@@ -21,6 +21,10 @@ namespace {
 class BatchingEngine final : public Engine {
  public:
   explicit BatchingEngine(std::unique_ptr<EngineLoop> loop) : loop_(std::move(loop)) {
+    loop_->set_wake([this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cv_.notify_one();
+    });
     thread_ = std::thread([this] { run(); });
   }
   ~BatchingEngine() override { shutdown(); }
@@ -79,6 +83,7 @@ class BatchingEngine final : public Engine {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    loop_->stop_compiling();
   }
 
  private:

@@ -67,6 +67,12 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       kv_(KvCacheConfig{pool_.num_blocks(), config.block_size, config.enable_prefix_caching}),
       outputs_(model_->tokenizer(), max_model_len),
       seed_rng_(config.seed) {
+  // Masks are as wide as the model's logits (its vocabulary may be padded past the tokenizer's).
+  grammars_ = std::make_unique<GrammarService>(
+      [this] { return structured::TokenVocabulary::from_tokenizer(model_->tokenizer(), model_->lm().config().vocab_size); },
+      [this] {
+        if (wake_) wake_();
+      });
   scheduler_config_.max_num_seqs = config.max_num_seqs;
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
   scheduler_config_.max_num_batched_tokens =
@@ -97,14 +103,89 @@ void EngineLoop::add_request(Submission submission) {
   const uint64_t seed = p.seed ? *p.seed : seed_rng_.next_u64();
   r->sequences.push_back(std::make_unique<Sequence>(next_seq_id_++, r.get(), 0, r->request.prompt_tokens, seed,
                                                     model_->tokenizer(), p));
-  waiting_.push_back(r->sequences[0].get());
+  RequestState& state = *r;
   requests_.emplace(id, std::move(r));
+  if (p.structured.active()) {
+    if (grammars_ == nullptr) {
+      abort_request(id, FinishReason::kAbort);  // shutting down
+      return;
+    }
+    state.grammar_pending = grammars_->compile(p.structured);
+    if (!state.grammar_pending->done.load(std::memory_order_acquire)) {
+      compiling_.push_back(&state);
+      return;
+    }
+  }
+  start_request(state);
 }
 
-void EngineLoop::abort_request(const std::string& request_id, FinishReason reason) {
+void EngineLoop::start_request(RequestState& r) {
+  Sequence& seq = *r.sequences[0];
+  if (r.grammar_pending != nullptr) {
+    if (!r.grammar_pending->status.ok()) {
+      // The serve layer validated the constraint; what fails here is a vLLM "error" finish (a 500).
+      PODSERVE_LOG(kWarning) << "request " << r.request.request_id
+                             << ": structured output grammar failed: " << r.grammar_pending->status.to_string();
+      const Status error = r.grammar_pending->status;
+      r.grammar_pending.reset();
+      abort_request(r.request.request_id, FinishReason::kError, error);
+      return;
+    }
+    seq.matcher.emplace(r.grammar_pending->grammar);
+    r.grammar_pending.reset();
+    const SamplingParams& p = r.request.params;
+    seq.reasoning_ended = p.reasoning_end == nullptr || p.reasoning_end->is_reasoning_end(seq.tokens);
+  }
+  waiting_.push_back(&seq);
+}
+
+bool EngineLoop::grammar_ready() const {
+  for (const RequestState* r : compiling_) {
+    if (r->grammar_pending->done.load(std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
+void EngineLoop::admit_compiled() {
+  for (size_t i = 0; i < compiling_.size();) {
+    RequestState* r = compiling_[i];
+    if (!r->grammar_pending->done.load(std::memory_order_acquire)) {
+      ++i;
+      continue;
+    }
+    compiling_.erase(compiling_.begin() + static_cast<std::ptrdiff_t>(i));
+    start_request(*r);  // may finish (and erase) r
+  }
+}
+
+bool EngineLoop::feed_matcher(Sequence& seq, int32_t token, bool* terminated) {
+  *terminated = false;
+  if (!seq.matcher) return true;
+  bool feed = seq.reasoning_ended;
+  if (!seq.reasoning_ended) {
+    const ReasoningEndDetector& detector = *seq.request->request.params.reasoning_end;
+    seq.tokens.push_back(token);  // the detector looks at the output with this token
+    seq.reasoning_ended = detector.is_reasoning_end(seq.tokens);
+    seq.tokens.pop_back();
+    feed = seq.reasoning_ended && detector.end_token_is_output(token);
+  }
+  if (!feed) return true;
+  if (!seq.matcher->accept_token(token)) {
+    outputs_.finish_early(seq, FinishReason::kError,
+                          internal_error("the sampled token " + std::to_string(token) +
+                                         " is not allowed by the structured output grammar"),
+                          stats_);
+    return false;
+  }
+  *terminated = seq.matcher->is_terminated();
+  return true;
+}
+
+void EngineLoop::abort_request(const std::string& request_id, FinishReason reason, const Status& error) {
   auto it = requests_.find(request_id);
   if (it == requests_.end()) return;
   RequestState& r = *it->second;
+  std::erase(compiling_, &r);
   for (auto& seq : r.sequences) {
     if (seq->status == SeqStatus::kFinished) continue;
     kv_.free(seq->id);
@@ -120,6 +201,7 @@ void EngineLoop::abort_request(const std::string& request_id, FinishReason reaso
     out.index = i;
     out.finished = true;
     out.finish_reason = reason;
+    out.error = error;
     out.prompt_tokens = static_cast<int>(r.request.prompt_tokens.size());
     if (i < static_cast<int>(r.sequences.size())) out.completion_tokens = r.sequences[i]->num_output();
     r.on_output(std::move(out));
@@ -135,6 +217,7 @@ void EngineLoop::abort_all() {
 }
 
 int EngineLoop::step() {
+  if (!compiling_.empty()) admit_compiled();
   SchedulerOutput plan = schedule(scheduler_config_, running_, waiting_, kv_);
   if (!plan.preempted.empty()) {
     stats_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
@@ -218,7 +301,9 @@ int EngineLoop::step() {
   sample_all();
   // Outputs in batch order, as if each sequence had been sampled and emitted in turn.
   for (PendingSample& s : samples_) {
-    outputs_.accept_token(*s.seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_);
+    bool terminated = false;
+    if (!feed_matcher(*s.seq, s.result.token, &terminated)) continue;
+    outputs_.accept_token(*s.seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_, terminated);
   }
   samples_.clear();
   drop_finished();
@@ -235,6 +320,8 @@ void EngineLoop::fork_candidates(RequestState& r) {
     child->num_cached_prompt = parent.num_cached_prompt;
     child->admitted_before = true;
     child->prompt_logprobs = parent.prompt_logprobs;
+    if (parent.matcher) child->matcher.emplace(*parent.matcher);  // n > 1: each candidate its own grammar state
+    child->reasoning_ended = parent.reasoning_ended;
     auto copy = kv_.fork(parent.id, child->id);
     if (copy.ok()) {
       if (copy->has_value()) pool_.copy_block((*copy)->first, (*copy)->second);
@@ -279,8 +366,15 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
     lane.row_copy.assign(s.row.begin(), s.row.end());
     row = lane.row_copy;
   }
+  std::span<const uint32_t> allowed;
+  if (s.seq->matcher && s.seq->reasoning_ended) {
+    lane.mask.resize(s.seq->matcher->grammar().vocab().mask_words());
+    s.seq->matcher->fill_next_token_bitmask(lane.mask);
+    allowed = lane.mask;
+  }
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
-  s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng);
+  s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng,
+                                 allowed);
 }
 
 void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {
@@ -295,7 +389,9 @@ void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, con
 
 void EngineLoop::drop_finished() {
   for (Sequence* seq : running_) {
-    if (seq->status == SeqStatus::kFinished) kv_.free(seq->id);
+    if (seq->status != SeqStatus::kFinished) continue;
+    kv_.free(seq->id);
+    seq->matcher.reset();
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(),
                                 [](const Sequence* s) { return s->status == SeqStatus::kFinished; }),
@@ -316,6 +412,16 @@ const EngineStats& EngineLoop::stats() {
   stats_.kv_cache_usage = kv_.usage();
   stats_.prefix_cache_queries = kv_.stats().prefix_queries;
   stats_.prefix_cache_hits = kv_.stats().prefix_hits;
+  stats_.num_waiting_for_grammar = static_cast<int>(compiling_.size());
+  stats_.grammar_matchers = 0;
+  for (const auto& [id, r] : requests_) {
+    for (const auto& seq : r->sequences) stats_.grammar_matchers += seq->matcher && seq->status != SeqStatus::kFinished;
+  }
+  if (grammars_ != nullptr) {
+    const structured::GrammarCompiler::Stats gs = grammars_->stats();
+    stats_.grammar_cache_hits = gs.hits;
+    stats_.grammar_compiles = gs.misses;
+  }
   return stats_;
 }
 

@@ -28,9 +28,14 @@ class EngineLoop {
 
   void add_request(Submission submission);
   /// Finishes the request (all its sequences) with `reason` and frees its blocks; unknown ids are ignored.
-  void abort_request(const std::string& request_id, FinishReason reason);
+  void abort_request(const std::string& request_id, FinishReason reason, const Status& error = {});
   void abort_all();
-  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  /// Sequences to run, or a compiled grammar whose request can now be admitted.
+  bool has_work() const { return !running_.empty() || !waiting_.empty() || grammar_ready(); }
+  /// Called (on the compile thread) when a grammar finished compiling, so the engine thread can wake up.
+  void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
+  /// Stops the grammar compile thread (before the owner of the wake callback goes away).
+  void stop_compiling() { grammars_.reset(); }
   /// One engine step. Returns the number of sequences that ran.
   int step();
 
@@ -46,6 +51,15 @@ class EngineLoop {
   EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool);
   /// After a request's first sequence finishes its prompt: start its other candidates, sharing the prompt's blocks.
   void fork_candidates(RequestState& r);
+  /// Structured output: a request whose grammar is compiled gets its matcher and joins the waiting queue; one
+  /// whose grammar failed finishes with the error.
+  void admit_compiled();
+  bool grammar_ready() const;
+  /// Starts request `r`'s first sequence: a matcher if it is constrained, then the waiting queue.
+  void start_request(RequestState& r);
+  /// Feeds a sampled token to the sequence's matcher. False when the grammar rejects it (the sequence then
+  /// finished with an error); `terminated` is set when the grammar ended with it.
+  bool feed_matcher(Sequence& seq, int32_t token, bool* terminated);
   /// A sequence to sample this step from `row` (its own row: the sampler may edit it in place; `shared`: other
   /// candidates sample from the same row, so the sampler gets a copy).
   struct PendingSample {
@@ -59,6 +73,7 @@ class EngineLoop {
     Sampler sampler;
     std::vector<int32_t> eos_and_stop;
     std::vector<float> row_copy;  // a shared row's copy (reused: a row is ~200 KB)
+    std::vector<uint32_t> mask;   // a constrained sequence's token bitmask
   };
   /// Samples every entry of samples_ (in parallel when there are several).
   void sample_all();
@@ -77,6 +92,9 @@ class EngineLoop {
   Rng seed_rng_;
   SeqId next_seq_id_ = 1;
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
+  std::unique_ptr<GrammarService> grammars_;
+  std::function<void()> wake_;
+  std::vector<RequestState*> compiling_;  // constrained requests waiting for their grammar
   std::vector<Sequence*> running_;
   std::deque<Sequence*> waiting_;
   std::vector<PendingSample> samples_;  // scratch of step()

@@ -31,6 +31,10 @@ struct EngineStats {
   int64_t steps = 0;
   int max_batch_sequences = 0;    // most sequences one step has run together
   std::map<std::string, int64_t> request_success;  // by finish reason
+  int num_waiting_for_grammar = 0;  // constrained requests whose grammar is compiling
+  int grammar_matchers = 0;         // unfinished sequences holding a structured-output matcher
+  int64_t grammar_compiles = 0;     // grammars compiled (cache misses)
+  int64_t grammar_cache_hits = 0;
   Histogram time_to_first_token{{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
                                  7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}};
   Histogram inter_token_latency{{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,

@@ -24,7 +24,8 @@ void merge_into(GenerationOutput& held, GenerationOutput&& out) {
 
 }  // namespace
 
-bool OutputProcessor::accept_token(Sequence& seq, int32_t token, const TokenLogprobs* logprobs, EngineStats& stats) {
+bool OutputProcessor::accept_token(Sequence& seq, int32_t token, const TokenLogprobs* logprobs, EngineStats& stats,
+                                   bool grammar_terminated) {
   RequestState& r = *seq.request;
   const SamplingParams& p = r.request.params;
   const auto now = Clock::now();
@@ -60,7 +61,7 @@ bool OutputProcessor::accept_token(Sequence& seq, int32_t token, const TokenLogp
     finish(seq, FinishReason::kStop, seq.stop_checker.matched(), std::move(out), stats);
     return true;
   }
-  if (stop_token) {
+  if (stop_token || grammar_terminated) {
     finish(seq, FinishReason::kStop, std::move(stop_reason), std::move(out), stats);
     return true;
   }

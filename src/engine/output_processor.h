@@ -14,7 +14,9 @@ class OutputProcessor {
   OutputProcessor(const Tokenizer& tokenizer, int max_model_len) : tokenizer_(tokenizer), max_model_len_(max_model_len) {}
 
   /// Appends `token` to `seq` and emits the update. Returns true when the sequence finished with it.
-  bool accept_token(Sequence& seq, int32_t token, const TokenLogprobs* logprobs, EngineStats& stats);
+  /// `grammar_terminated`: the structured-output grammar accepted its stop token, which ends the sequence (stop).
+  bool accept_token(Sequence& seq, int32_t token, const TokenLogprobs* logprobs, EngineStats& stats,
+                    bool grammar_terminated = false);
   /// Ends `seq` early (abort or engine error) and emits its final update.
   void finish_early(Sequence& seq, FinishReason reason, const Status& error, EngineStats& stats);
 

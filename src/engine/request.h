@@ -4,15 +4,32 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "base/status.h"
+#include "structured/constraint.h"
 
 namespace podserve {
+
+using structured::StructuredConstraint;
+
+/// Where a reasoning model's thinking ends, so that a structured-output constraint applies only after it (vLLM's
+/// reasoning parser `is_reasoning_end`; the serve layer's reasoning parsers implement it).
+class ReasoningEndDetector {
+ public:
+  virtual ~ReasoningEndDetector() = default;
+  /// True when `ids` (the prompt, or the prompt and the output so far) end the reasoning part.
+  virtual bool is_reasoning_end(std::span<const int32_t> ids) const = 0;
+  /// True when `token`, which ended the reasoning, also belongs to the constrained output (an implicit end such
+  /// as Qwen3's <tool_call>); an explicit end marker (</think>) is never fed to the grammar.
+  virtual bool end_token_is_output(int32_t token) const { return false; }
+};
 
 /// Sampling and stopping parameters of one request, with vLLM's meanings and defaults.
 struct SamplingParams {
@@ -36,6 +53,12 @@ struct SamplingParams {
   bool ignore_eos = false;
   bool include_stop_str_in_output = false;
   bool skip_special_tokens = true;
+  /// Structured output: the tokens are masked to the constraint's grammar (before logit_bias, penalties and
+  /// temperature, as vLLM applies its grammar bitmask), EOS only where the grammar may end; the sequence finishes
+  /// when the grammar is terminated. Compiled when the request arrives; the request waits for it, others run on.
+  StructuredConstraint structured;
+  /// With a constraint: masking starts once this says the reasoning part ended (null: from the first token).
+  std::shared_ptr<const ReasoningEndDetector> reasoning_end;
 };
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };

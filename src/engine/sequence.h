@@ -12,7 +12,9 @@
 #include "engine/kv_cache/kv_cache_manager.h"
 #include "engine/request.h"
 #include "engine/sampling/sampler.h"
+#include "engine/grammar_service.h"
 #include "engine/stop_checker.h"
+#include "structured/matcher.h"
 #include "tokenizer/tokenizer.h"
 
 namespace podserve {
@@ -47,6 +49,10 @@ struct Sequence {
   bool final_sent = false;  // its finished update went out (not for held best_of outputs)
   std::vector<TokenLogprobs> prompt_logprobs;  // filled during prefill when asked
   Clock::time_point last_token_time{};
+  /// Structured output: the grammar state over this sequence's output (kept across preemption: the output is
+  /// kept too); masking waits until `reasoning_ended`.
+  std::optional<structured::GrammarMatcher> matcher;
+  bool reasoning_ended = true;
 };
 
 /// A submitted request: its parameters, callback, sequences and timing.
@@ -61,6 +67,8 @@ struct RequestState {
   std::optional<Clock::time_point> first_token;
   /// best_of > n: outputs are held until every candidate finishes, then the best n are sent.
   std::vector<GenerationOutput> held;
+  /// Structured output: the compilation this request waits for (until done), then its grammar.
+  std::shared_ptr<GrammarService::Pending> grammar_pending;
   int num_candidates() const { return std::max(request.params.n, request.params.best_of); }
   bool holds_outputs() const { return request.params.best_of > request.params.n; }
 };

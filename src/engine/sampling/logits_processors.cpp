@@ -1,5 +1,6 @@
 #include "engine/sampling/logits_processors.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "base/check.h"
@@ -41,6 +42,18 @@ int32_t PenaltyState::output_count(int32_t token) const {
 
 bool has_penalties(const SamplingParams& params) {
   return params.repetition_penalty != 1.0f || params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
+}
+
+void apply_token_bitmask(std::span<float> logits, std::span<const uint32_t> mask) {
+  const size_t n = logits.size();
+  for (size_t w = 0; w * 32 < n; ++w) {
+    const uint32_t bits = w < mask.size() ? mask[w] : 0;
+    if (bits == 0xFFFFFFFFu) continue;
+    const size_t end = std::min(n, w * 32 + 32);
+    for (size_t i = w * 32; i < end; ++i) {
+      if (((bits >> (i - w * 32)) & 1u) == 0) logits[i] = -std::numeric_limits<float>::infinity();
+    }
+  }
 }
 
 void apply_min_tokens(std::span<float> logits, int num_output_tokens, int min_tokens,

@@ -47,6 +47,10 @@ class PenaltyState {
 /// True when any of the three penalties differs from its neutral value.
 bool has_penalties(const SamplingParams& params);
 
+/// (0) structured output: tokens whose bit is clear in `mask` (bit i % 32 of word i / 32; words past the mask
+/// count as clear) get -inf, as xgrammar's apply_token_bitmask_inplace.
+void apply_token_bitmask(std::span<float> logits, std::span<const uint32_t> mask);
+
 /// (1) min_tokens: while fewer than `min_tokens` tokens were generated, EOS and the stop token ids get -inf
 /// (vLLM MinTokensLogitsProcessor: `logits[stop_token_ids] = -inf` while `len(output) < min_tokens`).
 void apply_min_tokens(std::span<float> logits, int num_output_tokens, int min_tokens,

@@ -5,8 +5,10 @@
 namespace podserve {
 
 SampleResult Sampler::sample(std::span<float> logits, const SamplingParams& params, const PenaltyState& state,
-                             int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng) {
+                             int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng,
+                             std::span<const uint32_t> allowed) {
   PODSERVE_CHECK(!logits.empty());
+  if (!allowed.empty()) apply_token_bitmask(logits, allowed);
   const bool want_logprobs = params.logprobs.has_value() || params.best_of > params.n;
   const bool mask_stops = num_output_tokens < params.min_tokens && !eos_and_stop_ids.empty();
   const bool penalize = has_penalties(params);

@@ -1,0 +1,64 @@
+#include "structured/constraint.h"
+
+#include "structured/ebnf_parser.h"
+
+namespace podserve::structured {
+
+const char* constraint_kind_name(StructuredConstraint::Kind kind) {
+  switch (kind) {
+    case StructuredConstraint::Kind::kNone: return "none";
+    case StructuredConstraint::Kind::kJsonSchema: return "json";
+    case StructuredConstraint::Kind::kJsonObject: return "json_object";
+    case StructuredConstraint::Kind::kRegex: return "regex";
+    case StructuredConstraint::Kind::kChoice: return "choice";
+    case StructuredConstraint::Kind::kGrammar: return "grammar";
+    case StructuredConstraint::Kind::kStructuralTag: return "structural_tag";
+  }
+  return "none";
+}
+
+std::string StructuredConstraint::cache_key() const {
+  std::string key = constraint_kind_name(kind);
+  key += any_whitespace ? "\x01" : "\x02";
+  if (kind == Kind::kChoice) {
+    for (const std::string& c : choices) {
+      key += std::to_string(c.size()) + ":" + c;
+    }
+  } else {
+    key += spec;
+  }
+  return key;
+}
+
+Grammar choice_grammar(const std::vector<std::string>& choices) {
+  Grammar g;
+  std::vector<GrammarExpr> alternatives;
+  for (const std::string& c : choices) alternatives.push_back(GrammarExpr::literal(c));
+  g.rules.push_back(GrammarRule{"root", GrammarExpr::choice(std::move(alternatives)), std::nullopt});
+  g.root = 0;
+  return g;
+}
+
+Result<Grammar> grammar_for(const StructuredConstraint& c) {
+  switch (c.kind) {
+    case StructuredConstraint::Kind::kNone: return invalid_argument("no structured output constraint");
+    case StructuredConstraint::Kind::kChoice: {
+      if (c.choices.empty()) return invalid_argument("Choice '[]' cannot be an empty list");
+      return choice_grammar(c.choices);
+    }
+    case StructuredConstraint::Kind::kGrammar: {
+      Result<Grammar> g = parse_ebnf(c.spec);
+      if (!g.ok()) return invalid_argument("Invalid grammar specification: " + g.status().message());
+      return g;
+    }
+    case StructuredConstraint::Kind::kJsonSchema:
+    case StructuredConstraint::Kind::kJsonObject:
+    case StructuredConstraint::Kind::kRegex:
+    case StructuredConstraint::Kind::kStructuralTag:
+      break;
+  }
+  return unimplemented(std::string("structured outputs of kind '") + constraint_kind_name(c.kind) +
+                       "' are not supported yet");
+}
+
+}  // namespace podserve::structured
