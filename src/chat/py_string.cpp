@@ -10,43 +10,6 @@
 namespace podserve::jinja {
 namespace {
 
-bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Decodes one code point at `i` (advancing it); invalid sequences yield U+FFFD for one byte.
-char32_t decode_one(std::string_view s, size_t* i) {
-  const auto c0 = static_cast<unsigned char>(s[*i]);
-  if (c0 < 0x80) {
-    ++*i;
-    return c0;
-  }
-  int n = 0;
-  char32_t cp = 0;
-  if ((c0 & 0xE0) == 0xC0) {
-    n = 1, cp = c0 & 0x1F;
-  } else if ((c0 & 0xF0) == 0xE0) {
-    n = 2, cp = c0 & 0x0F;
-  } else if ((c0 & 0xF8) == 0xF0) {
-    n = 3, cp = c0 & 0x07;
-  } else {
-    ++*i;
-    return 0xFFFD;
-  }
-  if (*i + n >= s.size()) {
-    ++*i;
-    return 0xFFFD;
-  }
-  for (int k = 1; k <= n; ++k) {
-    const auto c = static_cast<unsigned char>(s[*i + k]);
-    if (!is_cont(c)) {
-      ++*i;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  *i += n + 1;
-  return cp;
-}
-
 // Simple (one-to-one) case mappings for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: what chat
 // content mostly uses. Other scripts are treated as uncased.
 char32_t to_upper_cp(char32_t c) {
@@ -115,7 +78,7 @@ std::u32string utf8_decode(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   size_t i = 0;
-  while (i < s.size()) out.push_back(decode_one(s, &i));
+  while (i < s.size()) out.push_back(static_cast<char32_t>(utf8_decode_next(s, &i)));
   return out;
 }
 
@@ -147,7 +110,7 @@ size_t py_space_prefix(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     size_t next = i;
-    if (!py_isspace(decode_one(s, &next))) break;
+    if (!py_isspace(static_cast<char32_t>(utf8_decode_next(s, &next)))) break;
     i = next;
   }
   return i;
