@@ -59,6 +59,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 	@scripts/setup --vllm
 	.venv-vllm/bin/python tools/goldens/tool_parsers.py
+	.venv-vllm/bin/python tools/goldens/tool_requests.py
 
 bench: build model
 	@scripts/setup --ref

@@ -66,8 +66,13 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }
-  openai::ServiceOptions options{config.served_model_name, config.model, config.response_role, config.api_keys,
-                                 config.max_logprobs, config.served_model_aliases};
+  openai::ServiceOptions options;
+  options.served_model_name = config.served_model_name;
+  options.model_root = config.model;
+  options.response_role = config.response_role;
+  options.api_keys = config.api_keys;
+  options.max_logprobs = config.max_logprobs;
+  options.model_aliases = config.served_model_aliases;
   options.enable_auto_tool_choice = config.enable_auto_tool_choice;
   options.tool_call_parser = config.tool_call_parser;
   options.reasoning_parser = config.reasoning_parser;

@@ -1,6 +1,8 @@
 #include "structured/constraint.h"
 
 #include "structured/ebnf_parser.h"
+#include "structured/json_schema.h"
+#include "structured/regex_to_ebnf.h"
 
 namespace podserve::structured {
 
@@ -52,8 +54,18 @@ Result<Grammar> grammar_for(const StructuredConstraint& c) {
       return g;
     }
     case StructuredConstraint::Kind::kJsonSchema:
-    case StructuredConstraint::Kind::kJsonObject:
-    case StructuredConstraint::Kind::kRegex:
+    case StructuredConstraint::Kind::kJsonObject: {
+      JsonSchemaOptions options;
+      options.any_whitespace = c.any_whitespace;
+      if (!c.any_whitespace) options.separators = std::pair<std::string, std::string>(",", ":");
+      if (c.kind == StructuredConstraint::Kind::kJsonObject) return parse_ebnf(json_object_ebnf(options));
+      PODSERVE_ASSIGN_OR_RETURN(std::string ebnf, json_schema_to_ebnf(c.spec, options));
+      return parse_ebnf(ebnf);
+    }
+    case StructuredConstraint::Kind::kRegex: {
+      PODSERVE_ASSIGN_OR_RETURN(std::string ebnf, regex_to_ebnf(c.spec));
+      return parse_ebnf(ebnf);
+    }
     case StructuredConstraint::Kind::kStructuralTag:
       break;
   }

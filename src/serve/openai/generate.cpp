@@ -98,7 +98,7 @@ void add_reasoning_tokens(const PreparedGeneration& gen, const std::vector<Choic
 
 /// Prompt tokens once per prompt, completion tokens of every choice (vLLM's usage for n > 1 and batches).
 Usage total_usage(const std::vector<int>& prompt_tokens, const std::vector<ChoiceState>& choices) {
-  Usage u{0, 0};
+  Usage u;
   for (int p : prompt_tokens) u.prompt_tokens += p;
   for (const ChoiceState& c : choices) u.completion_tokens += c.completion_tokens;
   return u;
@@ -314,7 +314,8 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
 
 http::awaitable<void> echo_only_response(const RequestShape& shape, const PreparedGeneration& gen,
                                           const ResponseFormat& format, http::ResponseWriter& writer) {
-  Usage usage{static_cast<int>(gen.request.prompt_tokens.size()), 0};
+  Usage usage;
+  usage.prompt_tokens = static_cast<int>(gen.request.prompt_tokens.size());
   for (const GenerationRequest& r : gen.extra_requests) usage.prompt_tokens += static_cast<int>(r.prompt_tokens.size());
   std::vector<ChoiceOutput> results(static_cast<size_t>(shape.n));
   for (int i = 0; i < shape.n; ++i) {

@@ -50,6 +50,8 @@ class OutputParser {
   int count_reasoning_tokens(std::span<const int32_t> ids) const;
   bool has_reasoning_parser() const { return reasoning_ != nullptr; }
   bool has_tool_parser() const { return tools_ != nullptr; }
+  /// The tool parser reads tool_choice required / named as the constraint's JSON (vLLM's Path A).
+  bool supports_required_and_named() const { return tools_ != nullptr && tools_->supports_required_and_named(); }
   bool keeps_special_tokens_with_tools() const { return tools_ != nullptr && tools_->keeps_special_tokens_with_tools(); }
 
  private:

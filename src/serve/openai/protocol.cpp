@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 #include <limits>
 
+#include "chat/json_value.h"
+#include "chat/value.h"
 #include "serve/openai/field_reader.h"
 #include "serve/openai/sampling_fields.h"
 #include "serve/openai/tools/py_json.h"
@@ -282,9 +284,11 @@ MaybeError read_chat_template_fields(FieldReader& r, bool* add_generation_prompt
   return std::nullopt;
 }
 
-/// vLLM's VLLMValidationError text: the message, then " (parameter=...)".
-ApiError validation_error(const std::string& message, const std::string& param) {
-  return bad_request(message + " (parameter=" + param + ")", param);
+/// Python's str() of a JSON value, as vLLM's f-strings show request values ('auto', True, None, ['a']).
+std::string py_str(const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  Result<jinja::Value> value = value_from_json(v);
+  return value.ok() ? jinja::repr(*value) : boost::json::serialize(v);
 }
 
 /// `tools`: [{type: "function", function: {name, description?, parameters?, strict?}}] (pydantic's shape).
@@ -355,15 +359,14 @@ MaybeError read_tool_fields(FieldReader& r, const boost::json::object& body, Cha
     if (choice->is_string() && (choice->get_string() == "auto" || choice->get_string() == "required")) {
       req->tool_choice.kind = choice->get_string() == "auto" ? ToolChoice::kAuto : ToolChoice::kRequired;
     } else if (!choice->is_object()) {
-      const std::string shown = choice->is_string() ? std::string(choice->get_string()) : boost::json::serialize(*choice);
-      return validation_error("Invalid value for `tool_choice`: " + shown +
+      return validation_error("Invalid value for `tool_choice`: " + py_str(*choice) +
                                   "! Only named tools, \"none\", \"auto\" or \"required\" are supported.",
                               "tool_choice");
     } else {
       const boost::json::value* fn = choice->get_object().if_contains("function");
       if (fn == nullptr || !fn->is_object()) {
-        const std::string shown = fn == nullptr || fn->is_null() ? "None" : boost::json::serialize(*fn);
-        return validation_error("Invalid value for `function`: `" + shown + "` in `tool_choice`! " + usage,
+        return validation_error("Invalid value for `function`: `" + (fn == nullptr ? "None" : py_str(*fn)) +
+                                    "` in `tool_choice`! " + usage,
                                 "tool_choice.function");
       }
       const boost::json::value* name = fn->get_object().if_contains("name");
@@ -372,8 +375,7 @@ MaybeError read_tool_fields(FieldReader& r, const boost::json::object& body, Cha
                                 "tool_choice.function.name");
       }
       if (!name->is_string() || name->get_string().empty()) {
-        const std::string shown = name->is_string() ? "" : boost::json::serialize(*name);
-        return validation_error("Invalid `name` in `function`: `" + shown + "` in `tool_choice`! " + usage,
+        return validation_error("Invalid `name` in `function`: `" + py_str(*name) + "` in `tool_choice`! " + usage,
                                 "tool_choice.function.name");
       }
       bool found = false;

@@ -13,7 +13,9 @@
 #include "serve/openai/protocol.h"
 #include "serve/openai/responses.h"
 #include "serve/openai/sampling_fields.h"
+#include "serve/openai/tool_constraint.h"
 #include "serve/openai/tools/tool_parsers.h"
+#include "structured/constraint.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef PODSERVE_VERSION
@@ -323,6 +325,10 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
       gen.request.params.skip_special_tokens = false;  // hermes: the tags are special tokens in some models
     }
   }
+  if (std::optional<ApiError> e = constrain_tool_calls(chat, parsing, &gen.request.params)) {
+    co_await writer.send(error_response(*e));
+    co_return;
+  }
   gen.parsing = std::move(parsing);
   gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, options_.served_model_name);
   gen.stream = chat.common.stream;
@@ -452,6 +458,36 @@ std::optional<ApiError> OpenAiService::prepare_chat_parsing(ChatRequest& chat, C
     if (tool_factory != nullptr) tool = tool_factory(ToolParserContext{vocab.get(), tools.get()});
     return std::make_unique<OutputParser>(std::move(reasoning), std::move(tool), opts);
   };
+  return std::nullopt;
+}
+
+std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& chat, const ChatParsing& parsing,
+                                                           SamplingParams* params) const {
+  // vLLM's adjust_request (Path A): tool_choice required / named on a parser without a model-native format
+  // replaces any structured-output constraint with the tools' JSON schema.
+  if (parsing.make_parser && parsing.settings.has_tool_parser && parsing.make_parser()->supports_required_and_named()) {
+    ApiResult<std::optional<std::string>> schema =
+        tool_choice_json_schema(chat.tools, chat.tool_choice, chat.parallel_tool_calls);
+    if (!schema.ok()) return schema.error();
+    if (schema.value()) {
+      params->structured = StructuredConstraint{};
+      params->structured.kind = StructuredConstraint::Kind::kJsonSchema;
+      params->structured.spec = std::move(*schema.value());
+      // A schema the grammar cannot take is the request's fault: a 400 now, not an engine error later.
+      if (Result<structured::Grammar> g = structured::grammar_for(params->structured); !g.ok()) {
+        return bad_request(g.status().message());
+      }
+    }
+  }
+  // Masking waits for the end of reasoning (vLLM: unless include_reasoning is false, which constrains from the
+  // first token); the detector is a parser of its own, read on the engine thread.
+  if (!options_.reasoning_parser.empty() && chat.include_reasoning) {
+    ReasoningParserFactory factory = find_reasoning_parser(options_.reasoning_parser);
+    TokenizerVocab vocab(engine_.tokenizer());
+    Result<std::unique_ptr<ReasoningParser>> parser =
+        factory(ReasoningParserContext{&vocab, &chat.chat_template_kwargs});
+    if (parser.ok()) params->reasoning_end = reasoning_end_detector(std::move(parser).value());
+  }
   return std::nullopt;
 }
 

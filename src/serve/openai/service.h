@@ -75,6 +75,10 @@ class OpenAiService {
   ApiResult<std::string> render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                                      bool continue_final_message, const boost::json::object& kwargs,
                                      const std::optional<std::vector<ToolSpec>>& tools = std::nullopt) const;
+  /// The structured-output constraint of tool_choice required / named (vLLM's Path A) and, with a reasoning
+  /// parser, the reasoning-end detector that delays masking; a 400 for tools whose schema cannot be constrained.
+  std::optional<ApiError> constrain_tool_calls(const ChatRequest& chat, const ChatParsing& parsing,
+                                               SamplingParams* params) const;
   /// Tool-choice checks that need the server's parsers, the template kwargs, the tools the template sees, and
   /// the per-choice parsers: vLLM's online renderer and OpenAIServingChat set-up for one chat request.
   std::optional<ApiError> prepare_chat_parsing(ChatRequest& chat, ChatParsing* parsing,

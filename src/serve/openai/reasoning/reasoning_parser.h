@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/request.h"
 #include "serve/openai/tools/tool_parser.h"
 
 namespace podserve::openai {
@@ -38,15 +39,21 @@ class ReasoningParser {
   virtual std::vector<int32_t> extract_content_ids(std::span<const int32_t> ids) const = 0;
   /// Tokens inside reasoning spans (usage.completion_tokens_details.reasoning_tokens).
   virtual int count_reasoning_tokens(std::span<const int32_t> ids) const = 0;
+  /// Whether `token`, having ended reasoning, is itself output the constraint applies to (an implicit end such
+  /// as Qwen3's <tool_call>); an explicit end marker (</think>) is not.
+  virtual bool end_token_is_output(int32_t token) const { return false; }
 };
 
 struct ReasoningParserContext {
-  const ParserVocab* vocab = nullptr;
+  const ParserVocab* vocab = nullptr;  // read while the parser is made, not kept
   const boost::json::object* chat_template_kwargs = nullptr;  // the effective kwargs (may be null)
 };
 
 /// Creates a parser; an error when the vocabulary lacks the markers the parser needs (vLLM's start-up error).
 using ReasoningParserFactory = Result<std::unique_ptr<ReasoningParser>> (*)(const ReasoningParserContext& ctx);
+
+/// The engine's view of a parser (SamplingParams.reasoning_end): when structured-output masking may start.
+std::shared_ptr<const ReasoningEndDetector> reasoning_end_detector(std::unique_ptr<ReasoningParser> parser);
 
 /// The factory for a reasoning parser name, or null.
 ReasoningParserFactory find_reasoning_parser(std::string_view name);

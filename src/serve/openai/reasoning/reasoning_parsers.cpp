@@ -19,7 +19,21 @@ constexpr Entry kEntries[] = {
     {"deepseek_v3", make_deepseek_v3_reasoning_parser},
 };
 
+class ParserReasoningEnd final : public ReasoningEndDetector {
+ public:
+  explicit ParserReasoningEnd(std::unique_ptr<ReasoningParser> parser) : parser_(std::move(parser)) {}
+  bool is_reasoning_end(std::span<const int32_t> ids) const override { return parser_->is_reasoning_end(ids); }
+  bool end_token_is_output(int32_t token) const override { return parser_->end_token_is_output(token); }
+
+ private:
+  std::unique_ptr<ReasoningParser> parser_;
+};
+
 }  // namespace
+
+std::shared_ptr<const ReasoningEndDetector> reasoning_end_detector(std::unique_ptr<ReasoningParser> parser) {
+  return std::make_shared<ParserReasoningEnd>(std::move(parser));
+}
 
 ReasoningParserFactory find_reasoning_parser(std::string_view name) {
   for (const Entry& e : kEntries) {
