@@ -27,8 +27,9 @@ model: setup
 model-gemma3: setup
 	@scripts/fetch-model-gemma3
 
+# 0.0.0.0:8000 unless HOST / PORT say otherwise (the server reads them).
 serve: build model
-	build/release/podserve serve --host 0.0.0.0 --port 8000
+	build/release/podserve serve
 
 test: build model model-gemma3 test-release test-asan
 	@echo "make test: all tiers passed"

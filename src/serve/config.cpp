@@ -279,6 +279,9 @@ const std::vector<Option>& options() {
       {"--shutdown-timeout", {"PODSERVE_SHUTDOWN_TIMEOUT"}, "SECONDS",
        "on SIGTERM, how long in-flight requests may finish before they are aborted (default 30)",
        set_seconds<&ServerConfig::shutdown_timeout_s>},
+      {"--disable-playground", {"DISABLE_PLAYGROUND"}, "",
+       "do not serve the chat playground page at / (default: served)", set_bool<&ServerConfig::disable_playground>,
+       false, true, false},
   };
   return kOptions;
 }

@@ -42,6 +42,7 @@ struct ServerConfig {
   int max_logprobs = 20;           // most `logprobs` / `top_logprobs` / `prompt_logprobs` a request may ask for
   bool disable_log_stats = false;  // no periodic engine stats line
   bool enable_request_id_headers = false;  // every response carries X-Request-Id (vLLM's flag)
+  bool disable_playground = false;  // no chat playground at `/` (it answers 404, as before the playground)
   uint64_t seed = 0;
   std::vector<std::string> api_keys;  // empty = no authentication
   std::string response_role = "assistant";

@@ -22,6 +22,7 @@
 #include "serve/config.h"
 #include "serve/http/server.h"
 #include "serve/openai/service.h"
+#include "serve/playground/playground.h"
 #include "serve/serving_stack.h"
 
 namespace podserve {
@@ -109,6 +110,7 @@ int run_serve(int argc, char** argv) {
   net::io_context ioc;
   http::Router router;
   service.register_routes(router);
+  if (!config.disable_playground) playground::register_routes(router);
   http::ServerOptions options;
   options.host = config.host;
   options.port = config.port;
@@ -148,6 +150,10 @@ int run_serve(int argc, char** argv) {
   PODSERVE_LOG(kInfo) << "Serving " << config.served_model_name << " on http://" << config.host << ":"
                       << server.port() << " (max_model_len " << eng.max_model_len() << ", " << threads
                       << " HTTP threads" << (config.api_keys.empty() ? "" : ", API key required") << ")";
+  if (!config.disable_playground) {
+    PODSERVE_LOG(kInfo) << "Chat playground: http://" << (config.host == "0.0.0.0" ? "localhost" : config.host) << ":"
+                        << server.port() << "/";
+  }
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
   ioc.run();

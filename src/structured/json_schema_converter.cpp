@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <tuple>
 #include <boost/json.hpp>
 #include <limits>
-#include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/log.h"
@@ -25,6 +24,7 @@ namespace json = boost::json;
 constexpr int kMaxVisitDepth = 256;              // subschemas inside subschemas, $ref chains included
 constexpr size_t kMaxRules = 100000;             // a grammar larger than this is a hostile schema
 constexpr size_t kMaxCountStates = 20000;        // properties x (maxProperties + 1) states
+constexpr size_t kMaxExcludedKeyBytes = 4096;    // declared names beside additionalProperties
 constexpr int64_t kUnbounded = -1;
 
 constexpr const char* kWs = "[ \\n\\r\\t]*";
@@ -95,9 +95,10 @@ class Converter {
   std::string reserve(const std::string& hint) {
     std::string name = sanitize(hint);
     if (index_.count(name)) {
-      int n = 1;
-      while (index_.count(name + "_" + std::to_string(n))) ++n;
-      name += "_" + std::to_string(n);
+      int& n = next_suffix_[name];  // per hint, so many rules with one hint stay linear
+      const std::string base = name;
+      do name = base + "_" + std::to_string(++n);
+      while (index_.count(name));
     }
     index_[name] = rules_.size();
     rules_.emplace_back(name, "");
@@ -476,6 +477,7 @@ class Converter {
   std::string item_sep_, key_sep_;
   std::vector<std::pair<std::string, std::string>> rules_;
   std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, int> next_suffix_;
   std::unordered_map<const json::value*, std::string> ref_rules_;
   std::vector<const json::value*> unconsumed_refs_;
   int visit_depth_ = 0;
@@ -497,17 +499,16 @@ Result<std::string> Converter::visit_object(const json::object& obj, const std::
     bool required;
   };
   std::vector<Property> props;
-  std::vector<std::string> required_names;
+  std::unordered_set<std::string_view> required_names;
   if (const json::value* r = obj.if_contains("required"); r && r->is_array()) {
     for (const auto& e : r->get_array())
-      if (e.is_string()) required_names.emplace_back(e.get_string());
+      if (e.is_string()) required_names.insert(std::string_view(e.get_string()));
   }
   if (const json::value* p = obj.if_contains("properties")) {
     if (!p->is_object()) return invalid_argument("properties must be an object");
     for (const auto& kv : p->get_object()) {
       const std::string quoted = json_compact(json::value(kv.key()));
-      const bool required =
-          std::find(required_names.begin(), required_names.end(), std::string(kv.key())) != required_names.end();
+      const bool required = required_names.count(std::string_view(kv.key())) > 0;
       props.push_back({ebnf_literal(quoted), quoted.substr(1, quoted.size() - 2), &kv.value(), required});
     }
   }
@@ -530,8 +531,9 @@ Result<std::string> Converter::visit_object(const json::object& obj, const std::
                             "aren't allowed: " + std::to_string(lo) + " > " + std::to_string(n));
   }
   const bool counting = min_props || max_props;
+  // Counts past the number of properties never matter: additional properties are counted by repetition.
   const int64_t count_cap = counting ? std::min<int64_t>(n, hi == kUnbounded ? n : hi) : 0;
-  if (static_cast<size_t>((n + 1) * (count_cap + 1)) > kMaxCountStates) {
+  if (counting && static_cast<size_t>((n + 1) * (count_cap + 1)) > kMaxCountStates) {
     return invalid_argument("too many properties for minProperties/maxProperties");
   }
 
@@ -547,7 +549,14 @@ Result<std::string> Converter::visit_object(const json::object& obj, const std::
     std::string key = basic("string");
     if (!props.empty()) {
       std::vector<std::string> raws;
-      for (const Property& p : props) raws.push_back(p.raw);
+      for (const Property& p : props) {
+        // The key grammar follows each name character by character (one nested rule per character).
+        if (p.raw.size() > kMaxExcludedKeyBytes) {
+          return invalid_argument("a property name is longer than " + std::to_string(kMaxExcludedKeyBytes) +
+                                  " bytes");
+        }
+        raws.push_back(p.raw);
+      }
       const std::string rest = excluded_key_rules(
           raws, hint + "_addl_key", basic("string_sub"), basic("escape"),
           [this](const std::string& h, const std::string& body) { return add(h, body); });
@@ -560,58 +569,65 @@ Result<std::string> Converter::visit_object(const json::object& obj, const std::
   // state(i, k, first): properties i.. still to decide, k emitted so far (counted only with min/max),
   // first = nothing emitted yet (then nothing may be emitted only if the object is empty, handled apart).
   // Returns the EBNF for that state, or nullopt when no valid ending is reachable.
-  std::map<std::tuple<int64_t, int64_t, bool>, std::optional<std::string>> memo;
-  std::function<std::optional<std::string>(int64_t, int64_t, bool)> state =
-      [&](int64_t i, int64_t k, bool first) -> std::optional<std::string> {
-    const auto key = std::make_tuple(i, k, first);
-    if (const auto it = memo.find(key); it != memo.end()) return it->second;
-    std::vector<std::string> alts;
-    bool can_stop = false;
-    if (i < n) {
-      const Property& p = props[static_cast<size_t>(i)];
-      if (hi == kUnbounded || k + 1 <= hi) {
-        const int64_t next_k = counting ? k + 1 : 0;
-        if (auto rest = state(i + 1, next_k, false)) {
-          alts.push_back(join({first ? "" : sep, p.key_literal, key_sep(), values[static_cast<size_t>(i)], *rest}));
-        }
-      }
-      if (!p.required) {
-        if (auto rest = state(i + 1, k, first)) {
-          if (rest->empty()) can_stop = true;
-          else alts.push_back(*rest);
-        }
-      }
-    } else {
-      const int64_t a_lo = counting ? std::max<int64_t>(0, lo - k) : 0;
-      const int64_t a_hi = !counting || hi == kUnbounded ? kUnbounded : hi - k;
-      if (!extra_entry.empty() && a_hi != 0) {
-        if (first) {
-          alts.push_back(join({extra_entry, repeat(sep + " " + extra_entry, std::max<int64_t>(0, a_lo - 1),
-                                                   a_hi == kUnbounded ? kUnbounded : a_hi - 1)}));
-        } else if (a_lo > 0) {
-          alts.push_back(repeat(sep + " " + extra_entry, a_lo, a_hi));
-        } else {
-          const std::string more = repeat(sep + " " + extra_entry, 1, a_hi);
-          if (!more.empty()) alts.push_back(more);
-          can_stop = true;
-        }
-      } else if (!first && a_lo == 0) {
-        can_stop = true;
-      }
-    }
-    std::optional<std::string> out;
-    if (alts.empty() && can_stop) {
-      out = std::string();
-    } else if (!alts.empty()) {
-      if (can_stop) alts.insert(alts.begin(), "\"\"");
-      out = alts.size() == 1 && !can_stop ? alts[0]
-                                          : add(hint + "_part_" + std::to_string(i), alternatives(alts));
-    }
-    memo[key] = out;
-    return out;
+  // Built from the last property backwards, so the work is iterative and linear in the states.
+  const int64_t ks = count_cap + 1;
+  std::vector<std::optional<std::string>> states(static_cast<size_t>((n + 1) * ks * 2));
+  const auto state = [&](int64_t i, int64_t k, bool first) -> std::optional<std::string>& {
+    return states[static_cast<size_t>((i * ks + k) * 2 + (first ? 1 : 0))];
   };
+  for (int64_t i = n; i >= 0; --i) {
+    for (int64_t k = 0; k < ks; ++k) {
+      for (const bool first : {false, true}) {
+        if (first && k != 0) continue;
+        std::vector<std::string> alts;
+        bool can_stop = false;
+        if (i < n) {
+          const Property& p = props[static_cast<size_t>(i)];
+          const int64_t next_k = counting ? k + 1 : 0;
+          if ((hi == kUnbounded || k + 1 <= hi) && next_k < ks) {
+            if (const auto& rest = state(i + 1, next_k, false)) {
+              alts.push_back(join({first ? "" : sep, p.key_literal, key_sep(), values[static_cast<size_t>(i)], *rest}));
+            }
+          }
+          if (!p.required) {
+            if (const auto& rest = state(i + 1, k, first)) {
+              if (rest->empty()) can_stop = true;
+              else alts.push_back(*rest);
+            }
+          }
+        } else {
+          const int64_t a_lo = counting ? std::max<int64_t>(0, lo - k) : 0;
+          const int64_t a_hi = !counting || hi == kUnbounded ? kUnbounded : hi - k;
+          if (!extra_entry.empty() && a_hi != 0) {
+            if (first) {
+              alts.push_back(join({extra_entry, repeat(sep + " " + extra_entry, std::max<int64_t>(0, a_lo - 1),
+                                                       a_hi == kUnbounded ? kUnbounded : a_hi - 1)}));
+            } else if (a_lo > 0) {
+              alts.push_back(repeat(sep + " " + extra_entry, a_lo, a_hi));
+            } else {
+              const std::string more = repeat(sep + " " + extra_entry, 1, a_hi);
+              if (!more.empty()) alts.push_back(more);
+              can_stop = true;
+            }
+          } else if (!first && a_lo == 0) {
+            can_stop = true;
+          }
+        }
+        if (alts.empty() && can_stop) {
+          state(i, k, first) = std::string();
+        } else if (!alts.empty()) {
+          if (can_stop) alts.insert(alts.begin(), "\"\"");
+          // A rule per state keeps each body short (inlining would copy the whole tail into every state).
+          state(i, k, first) = alts.size() == 1 && alts[0].size() < 64
+                                   ? alts[0]
+                                   : add(hint + "_part_" + std::to_string(i), alternatives(alts));
+        }
+      }
+    }
+    PODSERVE_RETURN_IF_ERROR(check_size());
+  }
   std::vector<std::string> alts;
-  if (auto body = state(0, 0, true)) alts.push_back(join({"\"{\"", open(depth), *body, close(depth), "\"}\""}));
+  if (const auto& body = state(0, 0, true)) alts.push_back(join({"\"{\"", open(depth), *body, close(depth), "\"}\""}));
   // The empty object: allowed when nothing is required and no minimum applies.
   const bool empty_ok = lo == 0 && std::none_of(props.begin(), props.end(), [](const Property& p) { return p.required; });
   if (empty_ok) alts.push_back(empty_container("{}"));

@@ -36,6 +36,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // more header fields (caching, security)
 };
 
 /// Two GCC 12 coroutine bugs to steer around in every handler:

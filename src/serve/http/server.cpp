@@ -71,6 +71,7 @@ class HttpServer::Connection : public ResponseWriter {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version_};
     res.set(bhttp::field::server, "podserve");
     if (!response.content_type.empty()) res.set(bhttp::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) res.set(name, value);
     set_request_id(res);
     res.keep_alive(keep_alive_);
     res.body() = std::move(response.body);

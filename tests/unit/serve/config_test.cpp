@@ -201,6 +201,23 @@ TEST(ServerConfigTest, BooleanFlagsWinOverEnvironment) {
   EXPECT_FALSE(r->enable_chunked_prefill);
 }
 
+TEST(ServerConfigTest, PlaygroundIsOnUnlessDisabled) {
+  Result<ServerConfig> r = parse({});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->disable_playground);
+  r = parse({"--disable-playground"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->disable_playground);
+  r = parse({}, {{"DISABLE_PLAYGROUND", "1"}});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->disable_playground);
+  r = parse({"--disable-playground=false"}, {{"DISABLE_PLAYGROUND", "true"}});  // the flag wins
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_FALSE(r->disable_playground);
+  EXPECT_NE(error_of({}, {{"DISABLE_PLAYGROUND", "yes"}}).find("DISABLE_PLAYGROUND"), std::string::npos);
+  EXPECT_NE(server_help_text().find("--disable-playground"), std::string::npos);
+}
+
 TEST(ServerConfigTest, BadEngineSettings) {
   std::string e = error_of({}, {{"ENABLE_PREFIX_CACHING", "yes please"}});
   EXPECT_NE(e.find("ENABLE_PREFIX_CACHING"), std::string::npos) << e;

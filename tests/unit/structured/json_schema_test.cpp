@@ -125,8 +125,20 @@ TEST(JsonSchemaHostile, PropertyCountStatesAreBounded) {
   for (int i = 0; i < 1000; ++i) props += (i ? ",\"p" : "\"p") + std::to_string(i) + "\":{}";
   const std::string error = error_of("{\"type\":\"object\",\"properties\":{" + props + "},\"maxProperties\":500}");
   EXPECT_EQ(error, std::string(kFailed) + "too many properties for minProperties/maxProperties");
-  // Without a count, many properties are fine.
-  EXPECT_TRUE(json_schema_to_ebnf("{\"type\":\"object\",\"properties\":{" + props + "}}").ok());
+  // Without a count, many properties are fine, required or not (work and output linear in their number).
+  std::string many, required;
+  for (int i = 0; i < 20000; ++i) {
+    many += (i ? ",\"p" : "\"p") + std::to_string(i) + "\":{\"type\":\"integer\"}";
+    if (i % 2) required += (required.empty() ? "\"p" : ",\"p") + std::to_string(i) + "\"";
+  }
+  Result<std::string> wide = json_schema_to_ebnf("{\"type\":\"object\",\"properties\":{" + many +
+                                                 "},\"required\":[" + required + "],\"additionalProperties\":true}");
+  ASSERT_TRUE(wide.ok()) << wide.status().message();
+  EXPECT_LT(wide->size(), 400u * 20000u);
+  // A declared name of a megabyte beside additionalProperties: an error, not a million nested rules.
+  const std::string long_name(1 << 20, 'k');
+  EXPECT_EQ(error_of("{\"properties\":{\"" + long_name + "\":{}},\"additionalProperties\":true}"),
+            std::string(kFailed) + "a property name is longer than 4096 bytes");
 }
 
 TEST(JsonObject, IsTheObjectSchema) {
