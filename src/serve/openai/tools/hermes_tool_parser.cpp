@@ -32,9 +32,14 @@ size_t skip_regex_space(std::string_view s, size_t i) {
   return i;
 }
 
-/// `<tool_call>(.*?)</tool_call>|<tool_call>(.*)` with DOTALL: the bodies, in order.
-std::vector<std::string_view> block_bodies(std::string_view text) {
-  std::vector<std::string_view> out;
+struct Block {
+  std::string_view body;
+  bool closed = false;
+};
+
+/// `<tool_call>(.*?)</tool_call>|<tool_call>(.*)` with DOTALL: the bodies, in order (only the last may be open).
+std::vector<Block> blocks_of(std::string_view text) {
+  std::vector<Block> out;
   size_t pos = 0;
   while (true) {
     const size_t start = text.find(kStart, pos);
@@ -42,10 +47,10 @@ std::vector<std::string_view> block_bodies(std::string_view text) {
     const size_t body = start + kStart.size();
     const size_t end = text.find(kEnd, body);
     if (end == std::string_view::npos) {
-      out.push_back(text.substr(body));
+      out.push_back({text.substr(body), false});
       break;
     }
-    out.push_back(text.substr(body, end - body));
+    out.push_back({text.substr(body, end - body), true});
     pos = end + kEnd.size();
   }
   return out;
@@ -58,8 +63,8 @@ ExtractedToolCalls HermesToolParser::extract(std::string_view output) {
     r.content = std::string(output);
     return r;
   }
-  for (std::string_view body : block_bodies(output)) {
-    std::optional<boost::json::value> v = json_loads(body);
+  for (const Block& block : blocks_of(output)) {
+    std::optional<boost::json::value> v = json_loads(block.body);
     const boost::json::object* obj = v ? v->if_object() : nullptr;
     const boost::json::value* name = obj ? obj->if_contains("name") : nullptr;
     const boost::json::value* args = obj ? obj->if_contains("arguments") : nullptr;
@@ -90,23 +95,16 @@ struct BlockJson {
 /// Each `<tool_call>` region's stripped JSON text and whether it is complete.
 std::vector<BlockJson> block_jsons(std::string_view text) {
   std::vector<BlockJson> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t start = text.find(kStart, pos);
-    if (start == std::string_view::npos) break;
-    const size_t body = start + kStart.size();
-    const size_t end = text.find(kEnd, body);
-    if (end != std::string_view::npos) {
-      out.push_back({py_strip(text.substr(body, end - body)), true});
-      pos = end + kEnd.size();
+  for (const Block& block : blocks_of(text)) {
+    if (block.closed) {
+      out.push_back({py_strip(block.body), true});
       continue;
     }
-    std::string_view raw = text.substr(body);
+    std::string_view raw = block.body;
     raw.remove_suffix(partial_tag_overlap(raw, kEnd));
     std::string json = py_strip(raw);
     const bool complete = !json.empty() && is_complete_json(json);
     out.push_back({std::move(json), complete});
-    break;
   }
   return out;
 }

@@ -16,6 +16,8 @@ boost::json::parse_options python_options() {
   return opt;
 }
 
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 }  // namespace
 
 std::optional<boost::json::value> json_loads(std::string_view text) {
@@ -33,12 +35,14 @@ std::optional<RawDecoded> json_raw_decode(std::string_view text, size_t pos) {
   if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return std::nullopt;  // raw_decode takes no whitespace
   boost::json::stream_parser p({}, python_options());
   boost::system::error_code ec;
-  const size_t used = p.write_some(text.data() + pos, text.size() - pos, ec);
+  size_t used = p.write_some(text.data() + pos, text.size() - pos, ec);
   if (ec) return std::nullopt;
   if (!p.done()) {
     p.finish(ec);  // a number at the very end of the text is complete only now
     if (ec || !p.done()) return std::nullopt;
   }
+  // The stream parser also consumes whitespace after the value; raw_decode's end is right after it.
+  while (used > 0 && is_json_space(text[pos + used - 1])) --used;
   return RawDecoded{p.release(), pos + used};
 }
 

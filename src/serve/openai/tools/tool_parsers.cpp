@@ -20,6 +20,8 @@ const std::vector<Entry>& entries() {
       {"qwen3_json", make_hermes_tool_parser, {}},
       {"deepseek_v3", make_deepseek_v3_tool_parser, {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"}},
       {"phi4_mini_json", make_phi4_mini_tool_parser, {}},
+      {"llama3_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
+      {"llama4_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
   };
   return kEntries;
 }
