@@ -207,8 +207,8 @@ def run_case(tok, rng, case):
         "reasoning": reasoning, "content": content,
         "calls": None if calls is None else [{"name": c.name, "arguments": c.arguments} for c in calls],
         "reasoning_tokens": parser.count_reasoning_tokens(ids),
-        "reasoning_end": [parser.is_reasoning_end(case["prompt_ids"]),
-                          parser.is_reasoning_end(case["prompt_ids"] + ids)],
+        "reasoning_end": [bool(parser.is_reasoning_end(case["prompt_ids"])),  # granite's is None
+                          bool(parser.is_reasoning_end(case["prompt_ids"] + ids))],
         "responses": {f: dict(zip(("message", "finish_reason"),
                                   message_and_finish(request, parsed, f, case.get("tool_parser") is not None)))
                       for f in ("stop", "length")},
@@ -256,6 +256,10 @@ def cases(tok):
         request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
     add("llama3_none", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "none"})
     add("r1_llama3", "<think>\nA call.\n</think>\n\n" + LLAMA[2], "llama3_json", "deepseek_r1")
+    for i, text in enumerate(GRANITE):
+        add(f"granite_{i}", text, reasoning_parser="granite", request={})
+    add("granite_hermes", GRANITE[0] + "\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+        "hermes", "granite")
     for i, text in enumerate(REQUIRED_JSON):
         add(f"phi4_required_{i}", text, "phi4_mini_json", request={"tools": TOOLS, "tool_choice": "required"})
     add("phi4_required_single", REQUIRED_JSON[1], "phi4_mini_json",
@@ -277,6 +281,19 @@ def cases(tok):
         add(f"v3_plain_{i}", text, reasoning_parser="deepseek_v3", request={})
     return out
 
+
+GRANITE = [
+    "Here is my thought process: The user wants weather. Here is my response: It is sunny.",
+    "Here's my thought process:\nThinking...\nHere's my response:\nAnswer.",
+    "Here is my thought process: still thinking",
+    "No markers at all.",
+    "Preamble. Here is my thought process: a Here is my response: b",
+    "Here is my thought process: Here is my response: immediate",
+    "Here is my thought process: a Here is my response:",
+    "Here is my thought process: 思考中 Here is my response: 答案 ✓",
+    "Here is my thought process: note: a colon. Here's my response: done: yes",
+    "Here is my thought: not the marker. Here is my response: x",
+]
 
 PARTIAL_JSON = [
     '{"name": "get_weather", "parameters": {"city": "Par\\u00e9s", "n": [1, 2.5e-3, -4, true, null], "o": {}}}; {"n": 1}',
