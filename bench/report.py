@@ -134,6 +134,9 @@ def markdown(result):
     if result.get("serving"):
         lines += [""] + _serving_table(result["serving"])
     lines += _llama_server_note(result)
+    if result.get("structured"):
+        import structured  # bench/structured.py
+        lines += [""] + structured.markdown(result["structured"])
     if "cold_start_s" in result:
         lines += ["", f"podserve cold start {result['cold_start_s']:.2f} s (process start to the first completed "
                   f"request), peak RSS {result['peak_rss_mib']:.0f} MiB (model file {result['model_file_mib']:.0f} MiB)"]

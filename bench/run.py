@@ -46,6 +46,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import peers  # noqa: E402
 import report  # noqa: E402
 import serving  # noqa: E402
+import structured  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WORDS = ("the quick brown fox jumps over lazy dog while small bird sings in old oak tree and river runs past "
@@ -252,6 +253,9 @@ def parse_args():
     ap.add_argument("--output-len", type=int, default=64)
     ap.add_argument("--min-prompts", type=int, default=8, help="serving: requests per level = max(this, 2 x c)")
     ap.add_argument("--serving-timeout", type=float, default=120, help="seconds per server and level")
+    ap.add_argument("--no-structured", action="store_true", help="skip the structured-output part")
+    ap.add_argument("--fixtures", default=str(ROOT.parent / "shared/fixtures"),
+                    help="shared fixtures (the Llama 3.1 tokenizer for the grammar compile time)")
     ap.add_argument("--omp-passive", action="store_true",
                     help="run the peers with OMP_WAIT_POLICY=PASSIVE (llama.cpp in process and its server, the "
                          "transformers server and generate): their OpenMP threads spin-wait by default, which "
@@ -318,6 +322,9 @@ def main():
     if not args.no_serving:
         log("serving ...")
         result["serving"] = bench_serving(args, args.model, hf_dir)
+    if not args.no_structured:
+        log("structured outputs (compile time, TPOT with a json_schema) ...")
+        result["structured"] = structured.bench_structured(args, args.model, log)
     result["load_average_end"] = os.getloadavg()
     out_dir = ROOT / "bench/results"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 #include "serve/config.h"
 
+#include <boost/json/parse.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -199,6 +201,42 @@ Status set_bool(ServerConfig& c, const std::string& v, const std::string& src) {
   return ok_status();
 }
 
+Status set_structured_backend(ServerConfig& c, const std::string& v, const std::string& src) {
+  static const std::vector<std::string> kBackends = {"auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"};
+  if (std::find(kBackends.begin(), kBackends.end(), v) == kBackends.end()) {
+    return bad_value(src, v, "auto, xgrammar, guidance, outlines or lm-format-enforcer");
+  }
+  c.structured_backend = v;
+  return ok_status();
+}
+/// vLLM's StructuredOutputsConfig as JSON: backend, disable_any_whitespace, disable_additional_properties,
+/// reasoning_parser, enable_in_reasoning.
+Status set_structured_config(ServerConfig& c, const std::string& v, const std::string& src) {
+  boost::system::error_code ec;
+  const boost::json::value json = boost::json::parse(v, ec);
+  if (ec || !json.is_object()) return bad_value(src, v, "a JSON object such as {\"backend\": \"xgrammar\"}");
+  for (const auto& kv : json.get_object()) {
+    const std::string key(kv.key());
+    const boost::json::value& x = kv.value();
+    if (key == "backend") {
+      if (!x.is_string()) return bad_value(src, v, "a string \"backend\"");
+      PODSERVE_RETURN_IF_ERROR(set_structured_backend(c, std::string(x.get_string()), src + " backend"));
+    } else if (key == "disable_any_whitespace" || key == "disable_additional_properties" ||
+               key == "enable_in_reasoning") {
+      if (!x.is_bool()) return bad_value(src, v, "true or false for \"" + key + "\"");
+      if (key == "disable_any_whitespace") c.structured_disable_any_whitespace = x.get_bool();
+      if (key == "enable_in_reasoning") c.structured_enable_in_reasoning = x.get_bool();
+    } else if (key == "reasoning_parser") {
+      if (!x.is_string()) return bad_value(src, v, "a string \"reasoning_parser\"");
+    } else {
+      return bad_value(src, v,
+                       "keys backend, disable_any_whitespace, disable_additional_properties, reasoning_parser, "
+                       "enable_in_reasoning (unknown key \"" + key + "\")");
+    }
+  }
+  return ok_status();
+}
+
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"--model", {"MODEL_NAME", "MODEL"}, "PATH|REPO",
@@ -240,6 +278,12 @@ const std::vector<Option>& options() {
        "answer with an X-Request-Id header: the request's, or a new one (default off)",
        set_bool<&ServerConfig::enable_request_id_headers>, false, true, true},
       {"--seed", {"SEED"}, "N", "default sampling seed (default 0)", set_seed},
+      {"--structured-outputs-config", {"STRUCTURED_OUTPUTS_CONFIG"}, "JSON",
+       "structured outputs: {\"backend\": auto|xgrammar|..., \"disable_any_whitespace\": bool, "
+       "\"enable_in_reasoning\": bool} (one engine, xgrammar's semantics, serves every backend name)",
+       set_structured_config},
+      {"--guided-decoding-backend", {"GUIDED_DECODING_BACKEND"}, "NAME",
+       "older name of the structured-outputs backend (default auto)", set_structured_backend},
       {"--dtype", {"DTYPE"}, "TYPE",
        "weights and compute of Hugging Face models: auto (as stored), float32 (also float32 K/V), bfloat16 or "
        "float16 (default auto)", set_dtype},

@@ -62,6 +62,11 @@ struct ServerConfig {
   std::string reasoning_parser;          // vLLM's --reasoning-parser name ("" = none)
   bool exclude_tools_when_tool_choice_none = false;  // tool_choice none: the template gets no tools
   bool show_help = false;          // --help: print server_help_text() and exit
+  /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
+  /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.
+  std::string structured_backend = "auto";
+  bool structured_disable_any_whitespace = false;
+  bool structured_enable_in_reasoning = false;
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

@@ -124,8 +124,15 @@ class Exposition {
 std::string render_prometheus(const EngineStats& stats, std::string_view model_name) {
   Exposition e(model_name);
   e.gauge("vllm:num_requests_running", "Number of requests in model execution batches.", stats.num_running);
-  e.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", stats.num_waiting);
+  // vLLM counts a request waiting for its structured-output grammar as waiting.
+  e.gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+          stats.num_waiting + stats.num_waiting_for_grammar);
   e.gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", stats.kv_cache_usage);
+  // podserve's own: what structured outputs hold (vLLM has no such metric).
+  e.gauge("podserve:structured_output_matchers", "Unfinished sequences holding a structured-output grammar matcher.",
+          stats.grammar_matchers);
+  e.counter("podserve:structured_output_grammars_compiled", "Structured-output grammars compiled (compile cache misses).",
+            static_cast<double>(stats.grammar_compiles));
   e.counter("vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
             static_cast<double>(stats.prefix_cache_queries));
   e.counter("vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",

@@ -77,9 +77,16 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.tool_call_parser = config.tool_call_parser;
   options.reasoning_parser = config.reasoning_parser;
   options.exclude_tools_when_tool_choice_none = config.exclude_tools_when_tool_choice_none;
+  options.structured = openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
+                                                        config.structured_enable_in_reasoning};
   PODSERVE_RETURN_IF_ERROR(openai::check_parser_options(options, engine.value()->tokenizer()));
   ServingStack stack;
   stack.engine = std::move(engine).value();
+  if (config.structured_backend != "auto" && config.structured_backend != "xgrammar") {
+    PODSERVE_LOG(kWarning) << "structured outputs backend '" << config.structured_backend
+                           << "': podserve has one structured-output engine, with xgrammar's semantics; it serves "
+                              "this backend's requests";
+  }
   stack.service = std::make_unique<openai::OpenAiService>(*stack.engine, std::move(options),
                                                           std::move(renderer).value());
   return stack;

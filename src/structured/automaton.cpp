@@ -263,6 +263,19 @@ Result<RuleAutomata> build_automata(const Grammar& grammar) {
     st.edge_end = static_cast<uint32_t>(a.edges.size());
     if (a.edges.size() > kMaxAutomatonEdges) return invalid_argument("the grammar is too large");
   }
+  a.state_bytes.assign(a.states.size(), {0, 0, 0, 0});
+  a.simple_state.assign(a.states.size(), false);
+  for (size_t i = 0; i < a.states.size(); ++i) {
+    a.simple_state[i] = !a.states[i].final;
+    for (uint32_t e = a.states[i].edge_begin; e < a.states[i].edge_end; ++e) {
+      if (a.edges[e].rule >= 0) a.simple_state[i] = false;
+    }
+    for (uint32_t e = a.states[i].edge_begin; e < a.states[i].edge_end; ++e) {
+      const RuleAutomata::Edge& edge = a.edges[e];
+      if (edge.rule >= 0) continue;
+      for (unsigned b = edge.lo; b <= edge.hi; ++b) a.state_bytes[i][b >> 6] |= uint64_t{1} << (b & 63);
+    }
+  }
   a.rule_start.resize(num_rules);
   for (size_t r = 0; r < num_rules; ++r) a.rule_start[r] = new_id[static_cast<size_t>(starts[r])];
   // Nullable rules: a path from the start over nullable rule edges to a final state.

@@ -5,6 +5,7 @@
 // strings instead of growing one level per character.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -29,13 +30,18 @@ struct RuleAutomata {
     bool has_byte_edges = false;
   };
   std::vector<State> states;
+  /// Per state, the bytes its byte edges read (bit b of word b / 64): the set of next bytes is the union
+  /// over the current items' states.
+  std::vector<std::array<uint64_t, 4>> state_bytes;
+  /// Per state: not final and without rule edges (an item there needs no prediction or completion).
+  std::vector<bool> simple_state;
   std::vector<Edge> edges;           // grouped by source state
   std::vector<int32_t> rule_start;   // per rule
   std::vector<bool> rule_nullable;   // per rule: derives the empty string
   int32_t root = 0;
 
   size_t memory_bytes() const {
-    return states.size() * sizeof(State) + edges.size() * sizeof(Edge) + rule_start.size() * 5;
+    return states.size() * (sizeof(State) + 32) + edges.size() * sizeof(Edge) + rule_start.size() * 5;
   }
 };
 

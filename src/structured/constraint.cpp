@@ -41,6 +41,17 @@ Grammar choice_grammar(const std::vector<std::string>& choices) {
   return g;
 }
 
+namespace {
+
+/// EBNF that a converter produced: a parse failure here is a converter bug, reported with the request's kind.
+Result<Grammar> parse_generated(const std::string& ebnf, const std::string& prefix) {
+  Result<Grammar> g = parse_ebnf(ebnf);
+  if (!g.ok()) return invalid_argument(prefix + g.status().message());
+  return g;
+}
+
+}  // namespace
+
 Result<Grammar> grammar_for(const StructuredConstraint& c) {
   switch (c.kind) {
     case StructuredConstraint::Kind::kNone: return invalid_argument("no structured output constraint");
@@ -50,21 +61,26 @@ Result<Grammar> grammar_for(const StructuredConstraint& c) {
     }
     case StructuredConstraint::Kind::kGrammar: {
       Result<Grammar> g = parse_ebnf(c.spec);
-      if (!g.ok()) return invalid_argument("Invalid grammar specification: " + g.status().message());
+      if (!g.ok()) return invalid_argument("Invalid grammar specification. " + g.status().message());
       return g;
     }
     case StructuredConstraint::Kind::kJsonSchema:
     case StructuredConstraint::Kind::kJsonObject: {
+      // vLLM: xgrammar's compile_json_schema with any_whitespace = !disable_any_whitespace, and the compact
+      // separators when whitespace is off.
       JsonSchemaOptions options;
       options.any_whitespace = c.any_whitespace;
-      if (!c.any_whitespace) options.separators = std::pair<std::string, std::string>(",", ":");
-      if (c.kind == StructuredConstraint::Kind::kJsonObject) return parse_ebnf(json_object_ebnf(options));
-      PODSERVE_ASSIGN_OR_RETURN(std::string ebnf, json_schema_to_ebnf(c.spec, options));
-      return parse_ebnf(ebnf);
+      if (!c.any_whitespace) options.separators = std::make_pair(std::string(","), std::string(":"));
+      Result<std::string> ebnf = c.kind == StructuredConstraint::Kind::kJsonObject
+                                     ? Result<std::string>(json_object_ebnf(options))
+                                     : json_schema_to_ebnf(c.spec, options);
+      if (!ebnf.ok()) return ebnf.status();
+      return parse_generated(*ebnf, "Failed to transform json schema into a grammar: ");
     }
     case StructuredConstraint::Kind::kRegex: {
-      PODSERVE_ASSIGN_OR_RETURN(std::string ebnf, regex_to_ebnf(c.spec));
-      return parse_ebnf(ebnf);
+      Result<std::string> ebnf = regex_to_ebnf(c.spec);
+      if (!ebnf.ok()) return invalid_argument("Failed to transform regex into a grammar: " + ebnf.status().message());
+      return parse_generated(*ebnf, "Failed to transform regex into a grammar: ");
     }
     case StructuredConstraint::Kind::kStructuralTag:
       break;

@@ -68,6 +68,28 @@ void EarleyParser::close_last_set() {
 
 bool EarleyParser::advance(uint8_t byte) {
   const uint32_t begin = set_begin_[set_begin_.size() - 2], end = set_begin_.back();
+  if (end - begin == 1) {
+    // Fast path (string contents, literals): one item, one byte edge to a state that neither predicts nor ends
+    // its rule, so the new set is that one item and needs no closing.
+    const Item item = items_[begin];
+    const RuleAutomata::State& st = a_->states[static_cast<size_t>(item.state)];
+    int32_t target = -1;
+    int matches = 0;
+    for (uint32_t e = st.edge_begin; e < st.edge_end && matches < 2; ++e) {
+      const RuleAutomata::Edge& edge = a_->edges[e];
+      if (edge.rule < 0 && byte >= edge.lo && byte <= edge.hi) {
+        target = edge.target;
+        ++matches;
+      }
+    }
+    if (matches == 0) return false;
+    if (matches == 1 && a_->simple_state[static_cast<size_t>(target)]) {
+      items_.push_back({target, item.origin});
+      set_begin_.push_back(static_cast<uint32_t>(items_.size()));
+      goal_complete_.push_back(false);
+      return true;
+    }
+  }
   set_begin_.push_back(end);
   for (uint32_t i = begin; i < end; ++i) {
     const Item item = items_[i];
@@ -94,6 +116,14 @@ bool EarleyParser::advance(uint8_t byte) {
   }
   goal_complete_.push_back(complete);
   return true;
+}
+
+void EarleyParser::next_bytes(uint64_t (&out)[4]) const {
+  out[0] = out[1] = out[2] = out[3] = 0;
+  for (const Item* it = current_begin(); it != current_end(); ++it) {
+    const auto& bytes = a_->state_bytes[static_cast<size_t>(it->state)];
+    for (int w = 0; w < 4; ++w) out[w] |= bytes[static_cast<size_t>(w)];
+  }
 }
 
 size_t EarleyParser::advance_bytes(const char* data, size_t size) {

@@ -35,6 +35,8 @@ class EarleyParser {
   bool advance(uint8_t byte);
   /// Feeds bytes until one is rejected; returns how many were accepted.
   size_t advance_bytes(const char* data, size_t size);
+  /// The bytes some item of the current set can read (bit b of word b / 64).
+  void next_bytes(uint64_t (&out)[4]) const;
   /// Drops the last `n` bytes (n <= num_bytes()).
   void rollback(size_t n);
   size_t num_bytes() const { return set_begin_.size() - 2; }

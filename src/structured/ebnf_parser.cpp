@@ -3,6 +3,8 @@
 #include <cctype>
 #include <unordered_map>
 
+#include "structured/regex_to_ebnf.h"
+
 namespace podserve::structured {
 namespace {
 
@@ -259,6 +261,7 @@ class EbnfParser {
     if (is_name_char(c)) {
       const std::string_view name = read_name();
       if (peek() == '(') {
+        if (name == "Regex") return parse_regex_macro();
         fail("macros such as \"" + std::string(name) + "(...)\" are not supported");
         return {};
       }
@@ -266,6 +269,72 @@ class EbnfParser {
     }
     fail(std::string("unexpected character '") + c + "'");
     return {};
+  }
+
+  /// xgrammar's `Regex("pattern"[, json_string=true])` (its JSON-schema printouts use it for `pattern` and
+  /// `format`): the regex's grammar, imported as rules of this one.
+  GrammarExpr parse_regex_macro() {
+    ++pos_;  // '('
+    skip_space();
+    if (peek() != '"') {
+      fail("expected a string literal in Regex(...)");
+      return {};
+    }
+    const GrammarExpr pattern = parse_literal();
+    if (!error_.ok()) return {};
+    RegexOptions options;
+    skip_space();
+    if (peek() == ',') {
+      ++pos_;
+      skip_space();
+      const std::string_view key = read_name();
+      skip_space();
+      if (key != "json_string" || peek() != '=') {
+        fail("expected json_string=true|false in Regex(...)");
+        return {};
+      }
+      ++pos_;
+      skip_space();
+      const std::string_view value = read_name();
+      if (value != "true" && value != "false") {
+        fail("expected true or false for json_string");
+        return {};
+      }
+      options.json_string = value == "true";
+      skip_space();
+    }
+    if (peek() != ')') {
+      fail("expected ')' to close Regex(...)");
+      return {};
+    }
+    ++pos_;
+    Result<std::string> ebnf = regex_to_ebnf(pattern.bytes, options);
+    if (!ebnf.ok()) {
+      fail(ebnf.status().message());
+      return {};
+    }
+    Result<Grammar> sub = parse_ebnf(*ebnf);
+    if (!sub.ok()) {
+      fail(sub.status().message());
+      return {};
+    }
+    // Import the regex's rules under fresh names, references renumbered.
+    const int base = static_cast<int>(grammar_.rules.size());
+    const std::string prefix = "regex_" + std::to_string(++macro_count_) + "_";
+    for (GrammarRule& r : sub->rules) {
+      renumber(r.body, base);
+      if (r.lookahead) renumber(*r.lookahead, base);
+      r.name = prefix + r.name;
+      index_.emplace(r.name, static_cast<int>(grammar_.rules.size()));
+      grammar_.rules.push_back(std::move(r));
+      defined_.push_back(true);
+    }
+    return GrammarExpr::rule_ref(base + sub->root);
+  }
+
+  static void renumber(GrammarExpr& e, int base) {
+    if (e.kind == GrammarExpr::Kind::kRuleRef) e.rule += base;
+    for (GrammarExpr& c : e.children) renumber(c, base);
   }
 
   /// One (possibly escaped) code point of a literal or class; `in_class` allows \[ \] \- \^.
@@ -408,6 +477,7 @@ class EbnfParser {
   std::vector<bool> defined_;
   std::unordered_map<std::string, int> index_;
   Status error_;
+  int macro_count_ = 0;
 };
 
 }  // namespace

@@ -29,14 +29,34 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_bytes, int32_t v
     if (!bytes_[id].empty() && !is_stop(static_cast<int32_t>(id))) sorted_.push_back(static_cast<int32_t>(id));
   }
   std::stable_sort(sorted_.begin(), sorted_.end(), [this](int32_t a, int32_t b) { return bytes_[static_cast<size_t>(a)] < bytes_[static_cast<size_t>(b)]; });
-  lcp_.resize(sorted_.size(), 0);
-  for (size_t i = 1; i < sorted_.size(); ++i) {
-    const std::string& a = bytes_[static_cast<size_t>(sorted_[i - 1])];
-    const std::string& b = bytes_[static_cast<size_t>(sorted_[i])];
-    const size_t n = std::min(a.size(), b.size());
-    size_t k = 0;
-    while (k < n && a[k] == b[k]) ++k;
-    lcp_[i] = static_cast<uint32_t>(k);
+  // The trie, breadth of one node at a time: the tokens of a node's range that are longer than its depth are
+  // grouped by their next byte (contiguous, since the tokens are sorted).
+  struct Pending {
+    int32_t node;
+    uint32_t depth;
+  };
+  trie_.push_back(TrieNode{0, static_cast<int32_t>(sorted_.size()), 0, 0, 0});
+  std::vector<Pending> stack{{0, 0}};
+  while (!stack.empty()) {
+    const Pending p = stack.back();
+    stack.pop_back();
+    int32_t i = trie_[static_cast<size_t>(p.node)].first;
+    const int32_t end = trie_[static_cast<size_t>(p.node)].end;
+    while (i < end && bytes_[static_cast<size_t>(sorted_[static_cast<size_t>(i)])].size() == p.depth) ++i;
+    trie_[static_cast<size_t>(p.node)].exact_end = i;
+    const auto child_begin = static_cast<uint32_t>(children_.size());
+    while (i < end) {
+      const auto byte = static_cast<uint8_t>(bytes_[static_cast<size_t>(sorted_[static_cast<size_t>(i)])][p.depth]);
+      int32_t j = i + 1;
+      while (j < end && static_cast<uint8_t>(bytes_[static_cast<size_t>(sorted_[static_cast<size_t>(j)])][p.depth]) == byte) ++j;
+      const auto child = static_cast<int32_t>(trie_.size());
+      trie_.push_back(TrieNode{i, j, i, 0, 0});
+      children_.push_back(TrieChild{byte, child});
+      stack.push_back({child, p.depth + 1});
+      i = j;
+    }
+    trie_[static_cast<size_t>(p.node)].child_begin = child_begin;
+    trie_[static_cast<size_t>(p.node)].child_end = static_cast<uint32_t>(children_.size());
   }
   uint64_t h = 1469598103934665603ull;
   for (const std::string& b : bytes_) {

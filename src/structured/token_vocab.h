@@ -1,7 +1,7 @@
 // The vocabulary as the matcher sees it, built once per tokenizer: each token's bytes (xgrammar's decoded
 // vocabulary: byte-level tokens mapped back to bytes, SentencePiece '▁' to spaces and <0xXX> to the byte), the
-// tokens sorted by their bytes so that a walk over them in order is a depth-first walk of their trie (the
-// longest common prefix with the previous token says how far to roll the parser back), and the stop tokens.
+// tokens sorted by their bytes with the trie over them (the mask cache walks it depth first, rolling the parser
+// back one byte per level), and the stop tokens.
 // Like xgrammar's TokenizerInfo: tokens whose bytes are empty, and the ids past the tokenizer up to the model's
 // (padded) vocabulary size, are never allowed; the stop tokens only where the grammar may end; every other
 // token, special ones included, matches by its text.
@@ -36,8 +36,20 @@ class TokenVocabulary {
 
   /// The matchable tokens (non-empty bytes, not a stop token), sorted by bytes.
   std::span<const int32_t> sorted() const { return sorted_; }
-  /// lcp(i) = length of the common prefix of sorted()[i - 1] and sorted()[i] (0 for i == 0).
-  std::span<const uint32_t> lcp() const { return lcp_; }
+  /// The trie of sorted()'s bytes: node 0 is the root (the empty prefix). A node covers the sorted tokens
+  /// [first, end) that start with its prefix, of which [first, exact_end) equal it (several ids may spell the
+  /// same bytes); its children (one per next byte, ascending) are children()[child_begin, child_end).
+  struct TrieNode {
+    int32_t first = 0, end = 0;
+    int32_t exact_end = 0;
+    uint32_t child_begin = 0, child_end = 0;
+  };
+  struct TrieChild {
+    uint8_t byte;
+    int32_t node;
+  };
+  std::span<const TrieNode> trie() const { return trie_; }
+  std::span<const TrieChild> children() const { return children_; }
   /// A hash of the bytes and stop tokens, for cache keys.
   uint64_t fingerprint() const { return fingerprint_; }
 
@@ -46,7 +58,8 @@ class TokenVocabulary {
   int32_t vocab_size_;
   std::vector<int32_t> stop_tokens_;
   std::vector<int32_t> sorted_;
-  std::vector<uint32_t> lcp_;
+  std::vector<TrieNode> trie_;
+  std::vector<TrieChild> children_;
   uint64_t fingerprint_ = 0;
 };
 

@@ -22,9 +22,12 @@ constexpr std::array<std::string_view, 3> kForwardedSampling2 = {"spaces_between
 /// SamplingParams keys that change nothing in the native output (it carries text only): accepted, not used.
 constexpr std::array<std::string_view, 3> kNoEffectSampling = {"logprobs", "prompt_logprobs", "detokenize"};
 /// SamplingParams keys of vLLM that podserve does not implement (yet): a clear failure, not silence.
-constexpr std::array<std::string_view, 9> kUnsupportedSampling = {
-    "bad_words", "allowed_token_ids", "structured_outputs", "guided_decoding", "output_kind", "extra_args",
-    "use_beam_search", "length_penalty", "early_stopping"};
+constexpr std::array<std::string_view, 7> kUnsupportedSampling = {
+    "bad_words", "allowed_token_ids", "output_kind", "extra_args", "use_beam_search", "length_penalty",
+    "early_stopping"};
+/// vLLM's StructuredOutputsParams (and GuidedDecodingParams, its name in older releases): the route's
+/// `structured_outputs` field takes the same keys.
+constexpr std::array<std::string_view, 2> kStructuredSampling = {"structured_outputs", "guided_decoding"};
 
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& list, std::string_view key) {
@@ -153,6 +156,8 @@ Result<JobPlan> plan_native(const json::object& in, const WorkerConfig& config) 
         body[key] = value;
       } else if (contains(kNoEffectSampling, key)) {
         continue;
+      } else if (contains(kStructuredSampling, key)) {
+        if (!value.is_null()) body["structured_outputs"] = value;
       } else if (contains(kUnsupportedSampling, key)) {
         return fail("sampling_params: '" + std::string(key) + "' is not supported by podserve");
       } else {

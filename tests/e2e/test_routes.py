@@ -103,8 +103,8 @@ def test_suffix_and_response_format(client):
     assert r.choices[0].finish_reason is not None
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=1,
-                                       response_format={"type": "json_object"})
-    assert error_of(info.value)["param"] == "response_format"
+                                       response_format={"type": "json"})
+    assert error_of(info.value)["param"] == "response_format.type"
 
 
 def test_request_id_header_wins(client):

@@ -367,6 +367,18 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   auto first_token = [](const GenerationRequest& r) { return r.prompt_tokens.empty() ? 0 : r.prompt_tokens[0]; };
   shape.first_prompt_tokens.push_back(first_token(gen.request));
   for (const GenerationRequest& r : gen.extra_requests) shape.first_prompt_tokens.push_back(first_token(r));
+  if (gen.engine_error) {
+    if (!gen.stream) {
+      co_await writer.send(error_response(*gen.engine_error));
+      co_return;
+    }
+    http::SseWriter sse(writer);
+    if (!co_await sse.open()) co_return;
+    sse.add(error_json(*gen.engine_error));
+    sse.add_done();
+    if (co_await sse.flush()) co_await sse.close();
+    co_return;
+  }
   if (gen.request.params.max_tokens == 0) {
     // echo with max_tokens 0: the echo is the whole answer; nothing to generate (vLLM's behaviour).
     co_await echo_only_response(shape, gen, format, writer);

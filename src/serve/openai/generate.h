@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
 #include "serve/openai/chat_output.h"
+#include "serve/openai/errors.h"
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/responses.h"
 
@@ -74,6 +75,9 @@ struct PreparedGeneration {
   /// Completions `echo` with `logprobs` (vLLM): each choice's logprobs start with its prompt's tokens, from the
   /// engine's prompt logprobs (the requests ask for them); text offsets run over prompt and completion.
   bool echo_logprobs = false;
+  /// An error vLLM raises only when the request reaches its engine (structured-output validation): a plain
+  /// error response, or with `stream` an SSE error event and [DONE] after the 200, as vLLM sends it.
+  std::optional<ApiError> engine_error;
   /// `echo` with `max_tokens` 0 that still runs the engine (for one token) to get the prompt's logprobs: the
   /// generated token is dropped and each choice is the echo alone, finished by "length".
   bool echo_only = false;

@@ -45,15 +45,14 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "allowed_token_ids", "bad_words", "guided_json", "guided_regex",
-    "guided_choice", "guided_grammar", "structured_outputs", "structural_tag", "logits_processors",
+    "use_beam_search", "allowed_token_ids", "bad_words", "structural_tag", "logits_processors",
     "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params", "prompt_embeds", "priority",
     "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
-    "user", "spaces_between_special_tokens", "length_penalty", "metadata", "store", "service_tier", "cache_salt", "vllm_xargs", "mm_processor_kwargs",
-    "guided_decoding_backend", "guided_whitespace_pattern", "modalities", "prediction", "web_search_options",
+    "user", "spaces_between_special_tokens", "length_penalty", "metadata", "store", "service_tier", "cache_salt",
+    "vllm_xargs", "mm_processor_kwargs", "modalities", "prediction", "web_search_options",
     "chat_template_content_format"};
 
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
@@ -91,13 +90,7 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
                        "the end.",
                        "best_of");
   }
-  if (const boost::json::value* v = r.get("response_format")) {
-    if (!v->is_object()) return r.type_error("response_format", "an object", *v);
-    const boost::json::value* type = v->get_object().if_contains("type");
-    if (type == nullptr || !type->is_string() || type->get_string() != "text") {
-      return unsupported("response_format", "only {\"type\": \"text\"}");
-    }
-  }
+  if (auto e = read_structured_outputs(r, &c->structured)) return e;
   if (!chat) {  // completions: vLLM's CompletionRequest has no tools (extra fields are accepted and ignored)
     r.get("tools");
     r.get("tool_choice");

@@ -13,6 +13,7 @@
 #include "engine/request.h"
 #include "serve/openai/errors.h"
 #include "serve/openai/output_parser.h"
+#include "serve/openai/structured_fields.h"
 #include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
@@ -31,6 +32,8 @@ struct CommonRequest {
   /// echo: completions prepend the prompt, chat the last message when it has the response role (vLLM).
   /// With echo, max_tokens may be 0 (echo only).
   bool echo = false;
+  /// response_format / structured_outputs / guided_*: the constraint asked for (checked further at submission).
+  StructuredOutputsRequest structured;
   std::vector<std::string> ignored_fields;  // unknown top-level fields
 };
 

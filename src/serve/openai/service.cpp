@@ -318,6 +318,12 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_await writer.send(error_response(*error));
     co_return;
   }
+  ApiResult<StructuredConstraint> constraint = build_constraint(chat.common.structured, options_.structured);
+  if (constraint.ok()) {
+    gen.request.params.structured = std::move(constraint.value());
+  } else {
+    gen.engine_error = constraint.error();
+  }
   gen.request.request_id = "chatcmpl-" + gen.request.request_id;
   if (parsing.make_parser && options_.enable_auto_tool_choice && chat.tools &&
       chat.tool_choice.kind != ToolChoice::kNone) {
@@ -401,6 +407,12 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
       r.params.min_tokens = std::min(r.params.min_tokens, r.params.max_tokens);
     }
   }
+  ApiResult<StructuredConstraint> constraint = build_constraint(cr.common.structured, options_.structured);
+  if (constraint.ok()) {
+    for (GenerationRequest& r : requests) r.params.structured = constraint.value();
+  } else {
+    gen.engine_error = constraint.error();
+  }
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
   gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, options_.served_model_name);
@@ -480,8 +492,9 @@ std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& c
     }
   }
   // Masking waits for the end of reasoning (vLLM: unless include_reasoning is false, which constrains from the
-  // first token); the detector is a parser of its own, read on the engine thread.
-  if (!options_.reasoning_parser.empty() && chat.include_reasoning) {
+  // first token, and --structured-outputs-config enable_in_reasoning); the detector is a parser of its own, read
+  // on the engine thread.
+  if (!options_.reasoning_parser.empty() && chat.include_reasoning && !options_.structured.enable_in_reasoning) {
     ReasoningParserFactory factory = find_reasoning_parser(options_.reasoning_parser);
     TokenizerVocab vocab(engine_.tokenizer());
     Result<std::unique_ptr<ReasoningParser>> parser =

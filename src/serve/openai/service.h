@@ -17,6 +17,7 @@
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/openai/structured_fields.h"
 
 namespace podserve {
 class Tokenizer;
@@ -36,6 +37,7 @@ struct ServiceOptions {
   std::string tool_call_parser;             // --tool-call-parser
   std::string reasoning_parser;             // --reasoning-parser
   bool exclude_tools_when_tool_choice_none = false;
+  StructuredOutputsOptions structured;     // --structured-outputs-config
 };
 
 /// Start-up checks of the parser options against the registries and the tokenizer's vocabulary (vLLM fails

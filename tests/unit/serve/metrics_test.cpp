@@ -27,6 +27,8 @@ EngineStats small_stats() {
   EngineStats s;
   s.num_running = 3;
   s.num_waiting = 1;
+  s.num_waiting_for_grammar = 1;  // waiting for its structured-output grammar: counted as waiting, as vLLM
+  s.grammar_matchers = 4;
   s.kv_cache_usage = 0.25;
   s.prefix_cache_queries = 320;
   s.prefix_cache_hits = 288;
@@ -48,7 +50,8 @@ TEST(MetricsTest, GaugesAndCounters) {
            "# HELP vllm:num_requests_running Number of requests in model execution batches.",
            "# TYPE vllm:num_requests_running gauge",
            "vllm:num_requests_running{model_name=\"my-model\"} 3.0",
-           "vllm:num_requests_waiting{model_name=\"my-model\"} 1.0",
+           "vllm:num_requests_waiting{model_name=\"my-model\"} 2.0",
+           "podserve:structured_output_matchers{model_name=\"my-model\"} 4.0",
            "# TYPE vllm:kv_cache_usage_perc gauge",
            "vllm:kv_cache_usage_perc{model_name=\"my-model\"} 0.25",
            "# TYPE vllm:prefix_cache_queries_total counter",
@@ -106,15 +109,15 @@ TEST(MetricsTest, EveryLineIsWellFormed) {
     } else if (line.rfind("# TYPE ", 0) == 0) {
       ++types;
     } else {
-      // name{labels} value
-      ASSERT_EQ(line.rfind("vllm:", 0), 0u) << line;
+      // name{labels} value: vLLM's names, and podserve's own structured-output gauges
+      ASSERT_TRUE(line.rfind("vllm:", 0) == 0 || line.rfind("podserve:structured_output_", 0) == 0) << line;
       size_t close = line.rfind("} ");
       ASSERT_NE(close, std::string::npos) << line;
       EXPECT_NE(line.find("{model_name=\"we\\\"ird\\\\name\""), std::string::npos) << line;
     }
   }
-  EXPECT_EQ(helps, 13);  // 3 gauges, 6 counters, 4 histograms
-  EXPECT_EQ(types, 13);
+  EXPECT_EQ(helps, 15);  // 3 gauges, 6 counters, 4 histograms of vLLM; 1 gauge, 1 counter of podserve
+  EXPECT_EQ(types, 15);
 }
 
 }  // namespace

@@ -161,10 +161,7 @@ TEST(ChatRequestTest, UnsupportedFieldsAreNamed) {
   expect_chat_error(chat_body(R"("use_beam_search":true)"), {400, "use_beam_search", "not supported"});
   expect_chat_error(chat_body(R"("tools":[])"), {400, "tools", "must not be an empty array"});
   expect_chat_error(chat_body(R"("tool_choice":"required")"), {400, "tool_choice", "`tools` must be set"});
-  expect_chat_error(chat_body(R"("response_format":{"type":"json_object"})"),
-                    {400, "response_format", "not supported"});
   EXPECT_TRUE(parse_chat_request(chat_body(R"("echo":true)")).ok());
-  expect_chat_error(chat_body(R"("guided_json":{"type":"object"})"), {400, "guided_json", "not supported"});
   // Neutral values of unsupported fields ask for nothing and are accepted.
   EXPECT_TRUE(parse_chat_request(chat_body(R"("use_beam_search":false,"echo":false)")).ok());
 }

@@ -85,8 +85,11 @@ TEST(RequestFieldsTest, TruncateSuffixResponseFormat) {
   EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","suffix":""})").ok());
   EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","response_format":{"type":"text"}})").ok());
   r = parse_completion_request(R"({"prompt":"x","response_format":{"type":"json_object"}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().common.structured.json_object, std::optional<bool>(true));
+  r = parse_completion_request(R"({"prompt":"x","response_format":{"type":"json"}})");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().param, "response_format");
+  EXPECT_EQ(r.error().param, "response_format.type");
   EXPECT_TRUE(parse_completion_request(R"({"prompt":"x","spaces_between_special_tokens":true})").ok());
 }
 

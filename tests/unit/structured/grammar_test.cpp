@@ -49,7 +49,9 @@ TEST(EbnfParserTest, ErrorsNameLineAndColumn) {
   EXPECT_FALSE(g.ok());
   g = parse_ebnf("root ::= \"a\"\nroot ::= \"b\"");
   EXPECT_FALSE(g.ok());
-  g = parse_ebnf("root ::= Regex(\"a\")");
+  g = parse_ebnf("root ::= TagDispatch(\"a\")");
+  EXPECT_FALSE(g.ok());
+  g = parse_ebnf("root ::= Regex(\"[a\")");  // the regex's own error
   EXPECT_FALSE(g.ok());
   g = parse_ebnf(std::string(300, '(') + "\"a\"" + std::string(300, ')'));
   EXPECT_FALSE(g.ok());
@@ -88,6 +90,10 @@ TEST(EarleyTest, Language) {
   EXPECT_FALSE(matches("root ::= x y x\nx ::= \"\" | \"q\"\ny ::= x x", "qqqqq"));
   // A rule that spans lines.
   EXPECT_TRUE(matches("root ::= \"a\"\n  \"b\"\n  | \"c\"\n", "ab"));
+  // xgrammar's Regex macro, as its JSON-schema printouts use it.
+  EXPECT_TRUE(matches("root ::= \"<\" Regex(\"[a-c]{2}\\\\d\") \">\"", "<ab7>"));
+  EXPECT_FALSE(matches("root ::= \"<\" Regex(\"[a-c]{2}\\\\d\") \">\"", "<ad7>"));
+  EXPECT_TRUE(matches("root ::= Regex(\"x.\", json_string=true)", "xy"));
   // A tail-recursive string rule (what JSON grammars use), long enough to notice quadratic behaviour.
   const std::string str = "root ::= \"\\\"\" s\ns ::= \"\\\"\" | [^\"\\\\] s | \"\\\\\" [\"\\\\n] s";
   EXPECT_TRUE(matches(str, "\"" + std::string(20000, 'x') + "\\n\""));

@@ -49,6 +49,17 @@ TEST(JobInput, GenericRoute) {
   EXPECT_FALSE(plan(R"({"route": "v1/models"})").ok());
 }
 
+TEST(JobInput, NativeStructuredOutputsGoToTheRoute) {
+  // vLLM's SamplingParams.structured_outputs, and guided_decoding (its older name), become the route's field.
+  for (const char* key : {"structured_outputs", "guided_decoding"}) {
+    Result<JobPlan> p = plan(std::string(R"({"prompt": "hi", "sampling_params": {")") + key +
+                             R"(": {"choice": ["a", "b"]}}})");
+    ASSERT_TRUE(p.ok()) << p.status().to_string();
+    json::object b = body_of(*p);
+    EXPECT_EQ(b.at("structured_outputs").at("choice").as_array().size(), 2u);
+  }
+}
+
 TEST(JobInput, NativePromptAndMessages) {
   Result<JobPlan> p = plan(R"({"prompt": "hi", "sampling_params": {"temperature": 0.5, "n": 2}})");
   ASSERT_TRUE(p.ok());
@@ -95,7 +106,7 @@ TEST(JobInput, BadInputsSayWhy) {
       {R"({"messages": "hi"})", "'messages' must be a non-empty list"},
       {R"({"prompt": "a", "sampling_params": [1]})", "'sampling_params' must be a JSON object"},
       {R"({"prompt": "a", "sampling_params": {"foo": 1}})", "unknown parameter 'foo'"},
-      {R"({"prompt": "a", "sampling_params": {"guided_decoding": {}}})", "'guided_decoding' is not supported"},
+      {R"({"prompt": "a", "sampling_params": {"use_beam_search": true}})", "'use_beam_search' is not supported"},
       {R"({"prompt": "a", "stream": 1})", "'stream' must be a boolean"},
       {R"({"prompt": "a", "max_batch_size": "big"})", "'max_batch_size' must be a number"},
       {R"({"prompt": "a", "apply_chat_template": "yes"})", "'apply_chat_template' must be a boolean"},
