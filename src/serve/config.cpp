@@ -298,7 +298,7 @@ const std::vector<Option>& options() {
        set_bool<&ServerConfig::enable_auto_tool_choice>, false, true, false},
       {"--tool-call-parser", {"TOOL_CALL_PARSER"}, "NAME",
        "how tool calls are read from the output: hermes, qwen3_json, llama3_json, llama4_json, deepseek_v3, "
-       "phi4_mini_json",
+       "phi4_mini_json, pythonic",
        set_string<&ServerConfig::tool_call_parser>},
       {"--reasoning-parser", {"REASONING_PARSER"}, "NAME",
        "split reasoning from content: deepseek_r1, deepseek_v3, granite", set_string<&ServerConfig::reasoning_parser>},

@@ -256,6 +256,11 @@ def cases(tok):
         request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
     add("llama3_none", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "none"})
     add("r1_llama3", "<think>\nA call.\n</think>\n\n" + LLAMA[2], "llama3_json", "deepseek_r1")
+    for i, text in enumerate(PYTHONIC):
+        add(f"pythonic_{i}", text, "pythonic")
+    add("pythonic_parallel_false", PYTHONIC[1], "pythonic", request={"tools": TOOLS, "parallel_tool_calls": False})
+    add("pythonic_required", PYTHONIC[0], "pythonic", request={"tools": TOOLS, "tool_choice": "required"})
+    add("r1_pythonic", "<think>\nA call.\n</think>\n\n" + PYTHONIC[1], "pythonic", "deepseek_r1")
     for i, text in enumerate(GRANITE):
         add(f"granite_{i}", text, reasoning_parser="granite", request={})
     add("granite_hermes", GRANITE[0] + "\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
@@ -281,6 +286,29 @@ def cases(tok):
         add(f"v3_plain_{i}", text, reasoning_parser="deepseek_v3", request={})
     return out
 
+
+PYTHONIC = [
+    "[get_weather(city='Paris', unit='celsius')]",
+    '[get_weather(city="Paris"), get_time(zone="CET")]',
+    "[get_time()]",
+    "[get_weather(city='San Francisco', days=3, ratio=-2.5, flags=[True, False, None], opts={'a': 1, 2: 'b'})]",
+    "[get_weather(city='Par",
+    "[get_weather(city='Paris')",
+    "Sure: [get_weather(city='Paris')]",
+    "[get_weather(city='東京 ✓', note=\"it's \\\"fine\\\"\")]",
+    "[get_weather(city='a]b', q='(x)', s='{y}')]",
+    "[get_weather(city=other_var)]",
+    "[get_weather(city=null, ok=true, no=false)]",
+    "[weather.api.get(city='Paris')]",
+    "[get_weather(city='Paris')] trailing text",
+    "[1, 2, 3]",
+    "No call here.",
+    "[get_weather(pos, city='Paris', tags=('a', 'b'), s={'x'})]",
+    "[get_weather(city='Paris'),\n get_time(zone='UTC')]\n",
+    "[get_weather(city=r'C:\\path', n=0x1F, e=1e3, big=1_000_000, t=f'{{x}}', c='a' 'b')]",
+    "[get_weather(city='Paris', city='Rome')]",
+    "[get_time(zone='UTC'",
+]
 
 GRANITE = [
     "Here is my thought process: The user wants weather. Here is my response: It is sunny.",

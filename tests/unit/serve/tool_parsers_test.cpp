@@ -196,7 +196,8 @@ TEST(ToolParsers, PartialJsonMatchesPartialJsonParser) {
 }
 
 TEST(ToolParsers, RegistryKnowsVllmNames) {
-  for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json"}) {
+  for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json",
+                           "pythonic"}) {
     EXPECT_NE(find_tool_parser(name), nullptr) << name;
   }
   EXPECT_EQ(find_tool_parser("no_such_parser"), nullptr);

@@ -22,6 +22,7 @@ const std::vector<Entry>& entries() {
       {"phi4_mini_json", make_phi4_mini_tool_parser, {}},
       {"llama3_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
       {"llama4_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
+      {"pythonic", make_pythonic_tool_parser, {}},
   };
   return kEntries;
 }
