@@ -308,6 +308,8 @@ PYTHONIC = [
     "[get_weather(city=r'C:\\path', n=0x1F, e=1e3, big=1_000_000, t=f'{{x}}', c='a' 'b')]",
     "[get_weather(city='Paris', city='Rome')]",
     "[get_time(zone='UTC'",
+    "[get_weather(city=" + "[" * 198 + "]" * 198 + ")]",
+    "[get_weather(city=" + "[" * 199 + "]" * 199 + ")]",
 ]
 
 GRANITE = [

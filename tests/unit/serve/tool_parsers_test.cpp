@@ -195,6 +195,33 @@ TEST(ToolParsers, PartialJsonMatchesPartialJsonParser) {
   }
 }
 
+// Outputs vLLM's pythonic parser fails on (SyntaxError, RecursionError: its `except Exception` makes them
+// content) must not crash or hang ours: deep nesting, unterminated literals, bad escapes, stray closers. Streamed,
+// the deep ones give nothing at any step (Python: "too many nested parentheses"); prefixes of the others may be
+// valid calls.
+TEST(ToolParsers, PythonicHostileOutputIsContent) {
+  const std::string deep = "[f(a=" + std::string(100000, '[');
+  const std::vector<std::string> outputs = {
+      deep, deep + std::string(100000, ']') + ")]", "[f(a='\\x4')]", "[f(a='\\N{DASH}')]", "[f(a=1))]",
+      "[f(a='unterminated)]", "[f(a=\"\"\"x)]", "[f(a=0x)]", "[f(a=1__0)]", "[f(a=b'x' 'y')]", "[f(a=)]"};
+  for (const std::string& out : outputs) {
+    std::unique_ptr<ToolParser> p = find_tool_parser("pythonic")(ToolParserContext{});
+    const ExtractedToolCalls r = p->extract(out);
+    EXPECT_FALSE(r.tools_called) << out.substr(0, 40);
+    EXPECT_EQ(r.content, out);
+    if (out.size() < 100000) continue;
+    std::unique_ptr<ToolParser> s = find_tool_parser("pythonic")(ToolParserContext{});
+    const std::string prefix = out.substr(0, std::min<size_t>(out.size(), 2000));
+    for (size_t n = 300; n <= prefix.size(); n += 97) {  // 295 open brackets and more
+      std::optional<DeltaMessage> d = s->extract_streaming(StreamStep{prefix.substr(0, n > 97 ? n - 97 : 0),
+                                                                      std::string_view(prefix).substr(0, n),
+                                                                      std::string_view(prefix).substr(n > 97 ? n - 97 : 0, n > 97 ? 97 : n),
+                                                                      {}, {}, {}});
+      EXPECT_TRUE(!d || d->tool_calls.empty()) << out.substr(0, 40);
+    }
+  }
+}
+
 TEST(ToolParsers, RegistryKnowsVllmNames) {
   for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json",
                            "pythonic"}) {

@@ -122,10 +122,16 @@ class Parser {
   }
 
   std::optional<Expr> expr() {
-    if (++depth_ > 200) return fail();  // Python's parser has a nesting limit too
+    if (++depth_ > 1000) return fail();  // Python's parser gives up on deep expressions too
     std::optional<Expr> e = unary();
     --depth_;
     return e;
+  }
+
+  /// An opening bracket: Python's tokenizer refuses the 201st nested one ("too many nested parentheses").
+  bool open_bracket() {
+    ++pos_;
+    return ++level_ <= 200;
   }
 
   std::optional<Expr> unary() {
@@ -171,7 +177,7 @@ class Parser {
         if (e->dotted) r.dotted = *e->dotted + "." + *attr;
         e = std::move(r);
       } else if (peek() == '(') {
-        ++pos_;
+        if (!open_bracket()) return fail();
         std::optional<Expr> call = arguments(e->dotted);
         if (!call) return std::nullopt;
         e = std::move(call);
@@ -183,7 +189,7 @@ class Parser {
 
   /// Trailers may follow after whitespace only inside brackets; at the top level the list ends the statement.
   void skip_space_if_bracketed() {
-    if (depth_ > 1) skip_space();
+    if (level_ > 0) skip_space();
   }
 
   /// `(` already read: positional arguments (parsed, ignored as vLLM ignores them), then keywords.
@@ -226,6 +232,7 @@ class Parser {
         return fail();
       }
     }
+    --level_;
     r.call.name = func.value_or("");
     r.call.arguments_ok = values_ok && func.has_value();
     if (r.call.arguments_ok) r.call.arguments = json_dumps(json::value(std::move(kwargs)), false);
@@ -275,8 +282,7 @@ class Parser {
 
   /// [a, b] or (a, b) / (a) / (): lists, tuples (both JSON lists) and parentheses.
   std::optional<Expr> sequence(char close) {
-    ++pos_;
-    ++depth_;
+    if (!open_bracket()) return fail();
     Expr r;
     json::array items;
     bool items_ok = true;
@@ -312,7 +318,7 @@ class Parser {
         return fail();
       }
     }
-    --depth_;
+    --level_;
     if (close == ')' && count == 1 && !comma) return only;  // parentheses
     if (items_ok) r.literal = json::value(std::move(items));
     r.is_list = close == ']';
@@ -322,8 +328,7 @@ class Parser {
 
   /// {k: v, ...} or {a, b}.
   std::optional<Expr> braces() {
-    ++pos_;
-    ++depth_;
+    if (!open_bracket()) return fail();
     Expr r;
     json::object obj;
     json::array items;
@@ -361,7 +366,7 @@ class Parser {
         return fail();
       }
     }
-    --depth_;
+    --level_;
     if (kind == 2) has_set_ = true;
     if (ok) r.literal = kind == 2 ? json::value(std::move(items)) : json::value(std::move(obj));
     return r;
@@ -602,7 +607,8 @@ class Parser {
 
   std::string_view s_;
   size_t pos_ = 0;
-  int depth_ = 0;
+  int depth_ = 0;  // expression recursion
+  int level_ = 0;  // open brackets
   bool failed_ = false;
   bool has_set_ = false;
 };
