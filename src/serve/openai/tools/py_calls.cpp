@@ -128,6 +128,17 @@ class Parser {
     return e;
   }
 
+  /// After an item: a comma (consumed) or the closing bracket (left for the loop); false for anything else.
+  bool separator(char close, bool* comma = nullptr) {
+    skip_space();
+    if (peek() == ',') {
+      ++pos_;
+      if (comma != nullptr) *comma = true;
+      return true;
+    }
+    return peek() == close;
+  }
+
   /// An opening bracket: Python's tokenizer refuses the 201st nested one ("too many nested parentheses").
   bool open_bracket() {
     ++pos_;
@@ -225,12 +236,7 @@ class Parser {
         if (seen_keyword) return fail();  // positional argument follows keyword argument
         if (!expr()) return std::nullopt;
       }
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-      } else if (peek() != ')') {
-        return fail();
-      }
+      if (!separator(')')) return fail();
     }
     --level_;
     r.call.name = func.value_or("");
@@ -310,13 +316,7 @@ class Parser {
         all_calls = false;
       }
       if (count == 1) only = std::move(e);
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-        comma = true;
-      } else if (peek() != close) {
-        return fail();
-      }
+      if (!separator(close, &comma)) return fail();
     }
     --level_;
     if (close == ')' && count == 1 && !comma) return only;  // parentheses
@@ -359,12 +359,7 @@ class Parser {
       } else {
         ok = false;
       }
-      skip_space();
-      if (peek() == ',') {
-        ++pos_;
-      } else if (peek() != '}') {
-        return fail();
-      }
+      if (!separator('}')) return fail();
     }
     --level_;
     if (kind == 2) has_set_ = true;
