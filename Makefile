@@ -59,6 +59,9 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
+	@scripts/setup --vllm
+	.venv-vllm/bin/python tools/goldens/tool_parsers.py
+	.venv-vllm/bin/python tools/goldens/tool_requests.py
 
 bench: build model
 	@scripts/setup --ref

@@ -67,6 +67,10 @@ struct ServerConfig {
   int keepalive_timeout_s = 60;          // a keep-alive connection with no request in flight is closed after this
   int request_timeout_s = 30;            // a started request must be fully received within this (slow clients)
   int shutdown_timeout_s = 30;           // SIGTERM: in-flight requests get this long before they are aborted
+  bool enable_auto_tool_choice = false;  // load the tool parser: tool_choice auto (vLLM's flag)
+  std::string tool_call_parser;          // vLLM's --tool-call-parser name ("" = none)
+  std::string reasoning_parser;          // vLLM's --reasoning-parser name ("" = none)
+  bool exclude_tools_when_tool_choice_none = false;  // tool_choice none: the template gets no tools
   bool show_help = false;          // --help: print server_help_text() and exit
   /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
   /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.

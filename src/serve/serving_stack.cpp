@@ -72,6 +72,20 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }
+  openai::ServiceOptions options;
+  options.served_model_name = config.served_model_name;
+  options.model_root = config.model;
+  options.response_role = config.response_role;
+  options.api_keys = config.api_keys;
+  options.max_logprobs = config.max_logprobs;
+  options.model_aliases = config.served_model_aliases;
+  options.enable_auto_tool_choice = config.enable_auto_tool_choice;
+  options.tool_call_parser = config.tool_call_parser;
+  options.reasoning_parser = config.reasoning_parser;
+  options.exclude_tools_when_tool_choice_none = config.exclude_tools_when_tool_choice_none;
+  options.structured = openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
+                                                        config.structured_enable_in_reasoning};
+  PODSERVE_RETURN_IF_ERROR(openai::check_parser_options(options, engine.value()->tokenizer()));
   ServingStack stack;
   stack.engine = std::move(engine).value();
   if (config.structured_backend != "auto" && config.structured_backend != "xgrammar") {
@@ -79,10 +93,6 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
                            << "': podserve has one structured-output engine, with xgrammar's semantics; it serves "
                               "this backend's requests";
   }
-  openai::ServiceOptions options{config.served_model_name, config.model, config.response_role, config.api_keys,
-                                 config.max_logprobs, config.served_model_aliases,
-                                 openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
-                                                                  config.structured_enable_in_reasoning}};
   options.return_tokens_as_token_ids = config.return_tokens_as_token_ids;
   options.enable_prompt_tokens_details = config.enable_prompt_tokens_details;
   options.enable_force_include_usage = config.enable_force_include_usage;

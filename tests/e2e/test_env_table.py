@@ -144,7 +144,7 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "KV_CACHE_MEMORY_BYTES": "268435456", "NUM_GPU_BLOCKS_OVERRIDE": "0", "ENFORCE_EAGER": "false",
         "CUDA_GRAPH_SIZES": "8", "COMPILATION_CONFIG": "{}", "MAX_SEQ_LEN_TO_CAPTURE": "0",
         "MAX_CONTEXT_LEN_TO_CAPTURE": "0", "ENABLE_AUTO_TOOL_CHOICE": "false", "TOOL_CALL_PARSER": "hermes",
-        "REASONING_PARSER": "deepseek_r1", "EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE": "false",
+        "REASONING_PARSER": "granite", "EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE": "false",
         "STRUCTURED_OUTPUTS_CONFIG": "{}", "GUIDED_DECODING_BACKEND": "auto", "DISABLE_PLAYGROUND": "true",
     }
 

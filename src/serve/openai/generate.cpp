@@ -66,19 +66,37 @@ struct RequestShape {
   std::optional<int> top_logprobs;  // SamplingParams::logprobs
   bool prompt_logprobs = false;
   std::vector<int32_t> first_prompt_tokens;  // per prompt: the token an echo's logprobs start with
-  std::vector<std::vector<int32_t>> prompt_tokens;  // per prompt, with return_token_ids
+  std::vector<std::vector<int32_t>> prompt_tokens;  // per prompt, with return_token_ids or output parsers
 };
 
 /// One choice's progress.
 struct ChoiceState {
   std::string text;
-  std::vector<int32_t> token_ids;  // full answers with return_token_ids
+  std::vector<int32_t> token_ids;  // generated: full answers' return_token_ids, reasoning token counts
   std::vector<TokenLogprobs> logprobs;
   size_t text_offset = 0;  // completions' legacy logprobs, streaming
   bool echoed = false;     // the echo text went out with this choice's first chunk
   int completion_tokens = 0;
   std::optional<Finish> finish;
+  std::unique_ptr<OutputParser> parser;  // chat with tool / reasoning parsers
+  bool tools_streamed = false;
 };
+
+/// One parser per choice, when the request has parsing configured.
+void make_parsers(const PreparedGeneration& gen, std::vector<ChoiceState>* choices) {
+  if (!gen.parsing.make_parser) return;
+  for (ChoiceState& c : *choices) c.parser = gen.parsing.make_parser();
+}
+
+/// usage.completion_tokens_details.reasoning_tokens over every choice, with a reasoning parser.
+void add_reasoning_tokens(const PreparedGeneration& gen, const std::vector<ChoiceState>& choices, Usage* usage) {
+  if (!gen.parsing.reasoning_tokens) return;
+  int n = 0;
+  for (const ChoiceState& c : choices) {
+    if (c.parser) n += c.parser->count_reasoning_tokens(c.token_ids);
+  }
+  usage->reasoning_tokens = n;
+}
 
 /// Prompt tokens once per prompt, completion tokens of every choice (vLLM's usage for n > 1 and batches).
 Usage total_usage(const std::vector<int>& prompt_tokens, const std::vector<ChoiceState>& choices) {
@@ -144,6 +162,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
     co_return;
   }
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   const TokenBytesFn lp_bytes = logprob_bytes(gen);
@@ -151,6 +170,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
   auto usage_now = [&] {
     Usage u = total_usage(prompt_tokens, choices);
     if (gen.prompt_tokens_details) u.cached_tokens = cached_tokens.value_or(0);
+    add_reasoning_tokens(gen, choices, &u);
     return u;
   };
   int finished = 0;
@@ -205,12 +225,29 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       } else if (shape.top_logprobs && !out.logprobs.empty()) {
         piece.logprobs = format.logprobs(out.logprobs, lp_bytes, *shape.top_logprobs, &state.text_offset);
       }
+      if (state.parser) {
+        // vLLM's parse_delta: the text and ids of this step; the prompt tells whether reasoning already ended.
+        state.token_ids.insert(state.token_ids.end(), out.token_ids.begin(), out.token_ids.end());
+        piece.delta = state.parser->parse_delta(piece.text, out.token_ids, shape.prompt_tokens[p], out.finished);
+        if (piece.delta && !piece.delta->tool_calls.empty()) state.tools_streamed = true;
+        filter_parallel_tool_calls(gen.parsing.settings, piece.delta ? &*piece.delta : nullptr);
+        // As vLLM: a step the parser holds back still goes out when it ends, has logprobs or returns token ids.
+        if (!piece.delta && (out.finished || !piece.logprobs.is_null() || gen.return_token_ids)) {
+          piece.delta = DeltaMessage{};
+        }
+      }
       if (out.finished) {
         piece.finish = gen.echo_only ? Finish{FinishReason::kLength, {}}
                                      : Finish{out.finish_reason, std::move(out.stop_reason)};
         state.finish = piece.finish;
+        if (state.tools_streamed && gen.parsing.settings.tool_choice.kind != ToolChoice::kNamed &&
+            piece.finish->reason == FinishReason::kStop) {
+          piece.finish_reason_override = "tool_calls";
+        }
         ++finished;
-      } else if (piece.text.empty() && piece.logprobs.is_null() && !(piece.token_ids && !piece.token_ids->empty())) {
+      } else if (state.parser ? !piece.delta
+                              : (piece.text.empty() && piece.logprobs.is_null() &&
+                                 !(piece.token_ids && !piece.token_ids->empty()))) {
         continue;  // nothing to say yet (a stop string held back); with return_token_ids every token is sent
       }
       std::optional<Usage> running_usage;
@@ -234,6 +271,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
 http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   std::vector<int> cached(shape.ids.size(), 0);
@@ -286,16 +324,24 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
                        : format.logprobs(state.logprobs, lp_bytes, *shape.top_logprobs, &offset);
     }
     if (gen.return_token_ids) {
-      c.token_ids = std::move(state.token_ids);
+      c.token_ids = state.token_ids;
       c.prompt_token_ids = shape.prompt_tokens[p];
     }
     c.finish = state.finish;
     if (shape.prompt_logprobs) c.prompt_logprobs = prompt_logprobs_json(prompt_lps[p], gen.token_bytes);
+    if (state.parser) {
+      ChatChoiceResult r = chat_choice_message(gen.parsing.settings, state.parser->parse(state.text),
+                                               state.finish ? state.finish->reason : FinishReason::kStop);
+      if (!echo_of(gen, shape, i).empty()) r.message.content = echo_of(gen, shape, i) + r.message.content.value_or("");
+      c.message = std::move(r.message);
+      c.finish_reason_override = std::move(r.finish_override);
+    }
   }
   boost::json::value prompt_json = nullptr;
   if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_lps[0], gen.token_bytes);
   Usage usage = total_usage(prompt_tokens, choices);
   if (gen.prompt_tokens_details) usage.cached_tokens = cached.back();  // vLLM reports the last prompt's
+  add_reasoning_tokens(gen, choices, &usage);
   http::HttpResponse res;
   res.body = format.full(gen.meta, results, usage, prompt_json);
   co_await writer.send(std::move(res));
@@ -358,7 +404,7 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   shape.top_logprobs = gen.request.params.logprobs;
   shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
   auto first_token = [](const GenerationRequest& r) { return r.prompt_tokens.empty() ? 0 : r.prompt_tokens[0]; };
-  if (gen.return_token_ids) {
+  if (gen.return_token_ids || gen.parsing.make_parser) {
     shape.prompt_tokens.push_back(gen.request.prompt_tokens);
     for (const GenerationRequest& r : gen.extra_requests) shape.prompt_tokens.push_back(r.prompt_tokens);
   }

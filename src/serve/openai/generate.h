@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
+#include "serve/openai/chat_output.h"
 #include "serve/openai/errors.h"
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/responses.h"
@@ -92,6 +93,8 @@ struct PreparedGeneration {
   bool return_token_ids = false;       // prompt_token_ids and token_ids in the answer (vLLM's return_token_ids)
   bool tokens_as_ids = false;          // logprobs name their tokens "token_id:N" (return_tokens_as_token_ids)
   bool prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens (--enable-prompt-tokens-details)
+  /// Chat with tool / reasoning parsers: one parser per choice turns text into content, reasoning and calls.
+  ChatParsing parsing;
 };
 
 /// Submits the request and answers through `writer` (errors included). Outputs arrive on the engine thread and

@@ -12,7 +12,9 @@
 
 #include "engine/request.h"
 #include "serve/openai/errors.h"
+#include "serve/openai/output_parser.h"
 #include "serve/openai/structured_fields.h"
+#include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
 
@@ -55,6 +57,12 @@ struct ChatRequest {
   bool continue_final_message = false;  // render without a generation prompt, ending inside the last message
   bool add_special_tokens = false;  // the template already writes BOS
   boost::json::object chat_template_kwargs;
+  // Tool calling and reasoning (vLLM's ChatCompletionRequest fields, after its validators).
+  std::optional<std::vector<ToolSpec>> tools;  // nullopt: absent or null
+  ToolChoice tool_choice;                       // absent + tools -> auto; absent otherwise -> none
+  bool parallel_tool_calls = true;              // only an explicit false acts
+  bool include_reasoning = true;
+  std::optional<std::string> reasoning_effort;  // none, minimal, low, medium, high, xhigh, max
 };
 
 /// One prompt of a batch.
@@ -85,6 +93,7 @@ struct TokenizeRequest {
   bool add_generation_prompt = true;
   bool continue_final_message = false;
   boost::json::object chat_template_kwargs;
+  std::optional<std::vector<ToolSpec>> tools;  // chat form: handed to the template
 };
 
 /// POST /detokenize: `{tokens: [int]}` (range-checked against the vocabulary later).

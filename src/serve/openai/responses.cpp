@@ -37,6 +37,7 @@ json::object usage_object(const Usage& u, bool with_details) {
   } else if (with_details) {
     o["prompt_tokens_details"] = nullptr;
   }
+  if (u.reasoning_tokens) o["completion_tokens_details"] = json::object{{"reasoning_tokens", *u.reasoning_tokens}};
   return o;
 }
 
@@ -45,6 +46,40 @@ json::array ids_array(const std::vector<int32_t>& ids) {
   a.reserve(ids.size());
   for (int32_t id : ids) a.emplace_back(id);
   return a;
+}
+
+json::value optional_string(const std::optional<std::string>& s) {
+  if (s) return json::string(*s);
+  return nullptr;
+}
+
+/// vLLM's ChatMessage (tool_calls left out when empty), plus `reasoning_content` beside `reasoning`.
+json::object message_object(const std::string& role, const ChoiceOutput& c) {
+  json::object message;
+  message["role"] = role;
+  message["content"] = c.message ? optional_string(c.message->content) : json::value(json::string(c.text));
+  message["refusal"] = nullptr;
+  message["annotations"] = nullptr;
+  message["audio"] = nullptr;
+  message["function_call"] = nullptr;
+  if (c.message && !c.message->tool_calls.empty()) {
+    json::array calls;
+    for (const ExtractedCall& tc : c.message->tool_calls) {
+      calls.emplace_back(json::object{{"id", tc.id.value_or("")},
+                                      {"type", "function"},
+                                      {"function", json::object{{"name", tc.name}, {"arguments", tc.arguments}}}});
+    }
+    message["tool_calls"] = std::move(calls);
+  }
+  const json::value reasoning = c.message ? optional_string(c.message->reasoning) : json::value(nullptr);
+  message["reasoning"] = reasoning;
+  message["reasoning_content"] = reasoning;
+  return message;
+}
+
+json::value finish_json(const Finish& f, const std::optional<std::string>& override_reason) {
+  if (override_reason) return json::string(*override_reason);
+  return finish_value(f.reason);
 }
 
 json::object head(const ResponseMeta& meta, std::string_view object) {
@@ -97,20 +132,11 @@ std::string chat_completion_json(const ResponseMeta& meta, const std::string& ro
                                  const json::value& prompt_logprobs) {
   json::array list;
   for (const ChoiceOutput& c : choices) {
-    json::object message;
-    message["role"] = role;
-    message["content"] = c.text;
-    message["refusal"] = nullptr;
-    message["annotations"] = nullptr;
-    message["audio"] = nullptr;
-    message["function_call"] = nullptr;
-    message["tool_calls"] = json::array();
-    message["reasoning_content"] = nullptr;
     json::object choice;
     choice["index"] = c.index;
-    choice["message"] = std::move(message);
+    choice["message"] = message_object(role, c);
     choice["logprobs"] = c.logprobs;
-    choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
+    choice["finish_reason"] = c.finish ? finish_json(*c.finish, c.finish_reason_override) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
     if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
     list.emplace_back(std::move(choice));
@@ -132,13 +158,17 @@ std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::s
                             const ChoiceOutput& c, const std::optional<Usage>& usage) {
   json::object delta;
   if (role) delta["role"] = *role;
-  delta["content"] = c.text;
+  if (c.delta) {
+    for (auto& kv : delta_json(*c.delta, /*with_reasoning_content=*/true)) delta[kv.key()] = kv.value();
+  } else {
+    delta["content"] = c.text;
+  }
   json::object choice;
   choice["index"] = c.index;
   choice["delta"] = std::move(delta);
   choice["logprobs"] = c.logprobs;
   if (c.finish) {
-    choice["finish_reason"] = finish_value(c.finish->reason);
+    choice["finish_reason"] = finish_json(*c.finish, c.finish_reason_override);
     choice["stop_reason"] = stop_reason_value(c.finish->stop_reason);
   } else {
     choice["finish_reason"] = nullptr;
