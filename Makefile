@@ -70,6 +70,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/tiny_gguf.py
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
+	.venv-ref/bin/python tools/goldens/generation_configs.py
 	.venv-ref/bin/python tools/goldens/quants.py
 	.venv-ref/bin/python tools/goldens/dummy_weights.py
 	.venv-ref/bin/python tools/goldens/kquants.py
@@ -78,6 +79,9 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model.py --model $(MODEL)
 	.venv-ref/bin/python tools/goldens/gemma3_tokenizer.py
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
+	@scripts/setup --vllm
+	.venv-vllm/bin/python tools/goldens/tool_parsers.py
+	.venv-vllm/bin/python tools/goldens/tool_requests.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,

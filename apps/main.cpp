@@ -5,6 +5,7 @@
 
 #include "endpoint/endpoint_command.h"
 #include "hub/download_command.h"
+#include "serve/env_table.h"
 #include "serve/serve_command.h"
 #include "tool_commands.h"
 #include "worker/worker_command.h"
@@ -27,6 +28,8 @@ constexpr Command kCommands[] = {
     {"tokenize", "text <-> token ids as JSON lines (model dir, tokenizer.json or .gguf)", podserve::run_tokenize},
     {"chat-template", "render a chat template with a JSON input, as transformers would", podserve::run_chat_template},
     {"bench", "engine-level speed in process: llama-bench's pp/tg, vLLM's offline throughput", podserve::run_bench},
+    {"env-table", "every environment variable podserve answers (the README's table; --json)",
+     podserve::run_env_table},
 };
 
 void print_help() {

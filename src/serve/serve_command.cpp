@@ -87,7 +87,8 @@ net::awaitable<void> shut_down(net::io_context& ioc, http::HttpServer& server, E
 
 int run_serve(int argc, char** argv) {
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-  Result<ServerConfig> parsed = parse_server_config(args, process_env());
+  const std::vector<std::string> env_names = process_env_names();
+  Result<ServerConfig> parsed = parse_server_config(args, process_env(), env_names);
   if (!parsed.ok()) {
     std::fprintf(stderr, "podserve serve: %s\n", parsed.status().message().c_str());
     return 2;
@@ -98,6 +99,7 @@ int run_serve(int argc, char** argv) {
     return 0;
   }
   set_log_level(config.log_level);
+  for (const std::string& w : config.warnings) PODSERVE_LOG(kWarning) << w;
   Result<ServingStack> stack = build_serving_stack(config);
   if (!stack.ok()) {
     PODSERVE_LOG(kError) << stack.status().message();

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "model/loaded_model.h"
+#include "serve/generation_config.h"
 #include "serve/model_source.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,6 +47,10 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   PODSERVE_LOG(kInfo) << "Loading model " << config.model << " (served as " << config.served_model_name << ")";
   // A Hub repo id becomes a path in the Hugging Face cache (downloaded there first when needed).
   PODSERVE_ASSIGN_OR_RETURN(ModelSource source, resolve_model_source(config, process_env()));
+  if (config.quantization == "gguf" && !source.model_path.ends_with(".gguf")) {
+    // vLLM: the quantization argument must match the model's own.
+    return invalid_argument("QUANTIZATION=gguf, but the model " + source.model_path + " is not a GGUF file");
+  }
   Result<std::unique_ptr<LoadedModel>> model =
       load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
                                                 .tokenizer_path = source.tokenizer_path,
@@ -69,10 +74,25 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.seed = config.seed;
   engine_config.log_stats = !config.disable_log_stats;
   engine_config.max_queued_requests = config.max_queued_requests;
+  engine_config.priority_scheduling = config.priority_scheduling;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }
+  openai::ServiceOptions options;
+  options.served_model_name = config.served_model_name;
+  options.model_root = config.model;
+  options.response_role = config.response_role;
+  options.api_keys = config.api_keys;
+  options.max_logprobs = config.max_logprobs;
+  options.model_aliases = config.served_model_aliases;
+  options.enable_auto_tool_choice = config.enable_auto_tool_choice;
+  options.tool_call_parser = config.tool_call_parser;
+  options.reasoning_parser = config.reasoning_parser;
+  options.exclude_tools_when_tool_choice_none = config.exclude_tools_when_tool_choice_none;
+  options.structured = openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
+                                                        config.structured_enable_in_reasoning};
+  PODSERVE_RETURN_IF_ERROR(openai::check_parser_options(options, engine.value()->tokenizer()));
   ServingStack stack;
   stack.engine = std::move(engine).value();
   if (config.structured_backend != "auto" && config.structured_backend != "xgrammar") {
@@ -80,15 +100,25 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
                            << "': podserve has one structured-output engine, with xgrammar's semantics; it serves "
                               "this backend's requests";
   }
-  stack.service = std::make_unique<openai::OpenAiService>(
-      *stack.engine,
-      openai::ServiceOptions{config.served_model_name, config.model, config.response_role, config.api_keys,
-                             config.max_logprobs, config.served_model_aliases,
-                             openai::StructuredOutputsOptions{config.structured_disable_any_whitespace,
-                                                              config.structured_enable_in_reasoning},
-                             config.max_prompt_bytes, config.max_tokens_per_request,
-                             config.max_stream_backlog_bytes},
-      std::move(renderer).value());
+  options.max_prompt_bytes = config.max_prompt_bytes;
+  options.max_tokens_per_request = config.max_tokens_per_request;
+  options.max_stream_backlog_bytes = config.max_stream_backlog_bytes;
+  options.return_tokens_as_token_ids = config.return_tokens_as_token_ids;
+  options.enable_prompt_tokens_details = config.enable_prompt_tokens_details;
+  options.enable_force_include_usage = config.enable_force_include_usage;
+  PODSERVE_ASSIGN_OR_RETURN(options.generation_defaults,
+                            load_generation_defaults(config.generation_config, config.override_generation_config,
+                                                     source.model_path));
+  if (!options.generation_defaults.log_dict.empty() && config.generation_config != "vllm") {
+    PODSERVE_LOG(kWarning) << "Default vLLM sampling parameters have been overridden by "
+                           << (config.generation_config == "auto" ? std::string("the model's `generation_config.json`")
+                                                                  : config.generation_config)
+                           << ": `" << options.generation_defaults.log_dict
+                           << "`. If this is not intended, please relaunch vLLM instance with `--generation-config "
+                              "vllm`.";
+  }
+  stack.service = std::make_unique<openai::OpenAiService>(*stack.engine, std::move(options),
+                                                          std::move(renderer).value());
   return stack;
 }
 

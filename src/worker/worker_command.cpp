@@ -356,7 +356,8 @@ int run_worker(int argc, char** argv) {
     }
   }
   const EnvLookup env = process_env();
-  Result<ServerConfig> parsed = parse_server_config(args, env);
+  const std::vector<std::string> env_names = process_env_names();
+  Result<ServerConfig> parsed = parse_server_config(args, env, env_names);
   if (!parsed.ok()) {
     std::fprintf(stderr, "podserve worker: %s\n", parsed.status().message().c_str());
     return 2;
@@ -369,6 +370,7 @@ int run_worker(int argc, char** argv) {
   const ServerConfig& config = parsed.value();
   const WorkerConfig& wcfg = worker_config.value();
   set_log_level(config.log_level);
+  for (const std::string& w : config.warnings) PODSERVE_LOG(kWarning) << w;
   install_signal_handlers();
 
   // The model first: no job is taken and no ping sent before it is ready.

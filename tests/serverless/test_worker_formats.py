@@ -172,7 +172,8 @@ BAD_INPUTS = {
     "wrong-type-stream": ({"prompt": "hi", "stream": "yes"}, "'stream' must be a boolean"),
     "not-an-object": ("just a string", "must be a JSON object"),
     "unknown-route": ({"openai_route": "/v1/unknown", "openai_input": {"x": 1}}, "Invalid route '/v1/unknown'"),
-    "unsupported-sampling": ({"prompt": "hi", "sampling_params": {"bad_words": ["x"]}}, "'bad_words' is not supported"),
+    "unsupported-sampling": ({"prompt": "hi", "sampling_params": {"extra_args": {"x": 1}}},
+                             "'extra_args' is not supported"),
     "too-long": ({"prompt": "hi", "sampling_params": {"max_tokens": 5000}}, "maximum context length is 2048"),
 }
 

@@ -56,6 +56,27 @@ void apply_token_bitmask(std::span<float> logits, std::span<const uint32_t> mask
   }
 }
 
+void apply_allowed_token_ids(std::span<float> logits, std::span<const int32_t> allowed, std::vector<float>& scratch) {
+  scratch.resize(allowed.size());
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    check_token(logits, allowed[i]);
+    scratch[i] = logits[allowed[i]];
+  }
+  std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+  for (size_t i = 0; i < allowed.size(); ++i) logits[allowed[i]] = scratch[i];
+}
+
+void apply_bad_words(std::span<float> logits, std::span<const std::vector<int32_t>> bad_words,
+                     std::span<const int32_t> output) {
+  for (const std::vector<int32_t>& word : bad_words) {
+    if (word.empty() || word.size() > output.size() + 1) continue;
+    const size_t prefix = word.size() - 1;
+    if (!std::equal(word.begin(), word.end() - 1, output.end() - static_cast<std::ptrdiff_t>(prefix))) continue;
+    check_token(logits, word.back());
+    logits[word.back()] = -std::numeric_limits<float>::infinity();
+  }
+}
+
 void apply_min_tokens(std::span<float> logits, int num_output_tokens, int min_tokens,
                       std::span<const int32_t> eos_and_stop_ids) {
   if (num_output_tokens >= min_tokens) return;

@@ -1,6 +1,7 @@
 // The sampling stages that run on the full [vocab] logits before temperature, in vLLM V1's order:
-// min_tokens masking -> logit_bias -> penalties (repetition, frequency, presence). Each touches only the
-// few tokens it concerns, so a greedy request pays for them plus one argmax, never a vocab-wide pass more.
+// allowed_token_ids -> bad_words -> min_tokens masking -> logit_bias -> penalties (repetition, frequency,
+// presence). Each but the allowed-ids mask touches only the few tokens it concerns, so a greedy request pays for
+// them plus one argmax, never a vocab-wide pass more.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,15 @@ bool has_penalties(const SamplingParams& params);
 /// (0) structured output: tokens whose bit is clear in `mask` (bit i % 32 of word i / 32; words past the mask
 /// count as clear) get -inf, as xgrammar's apply_token_bitmask_inplace.
 void apply_token_bitmask(std::span<float> logits, std::span<const uint32_t> mask);
+
+/// (0a) allowed_token_ids: every other token gets -inf (vLLM's allowed_token_ids_mask). `allowed` is sorted and
+/// unique; `scratch` keeps the allowed logits while the row is cleared.
+void apply_allowed_token_ids(std::span<float> logits, std::span<const int32_t> allowed, std::vector<float>& scratch);
+
+/// (0b) bad_words: for each tokenized bad word, its last token gets -inf when the tokens before it are the last
+/// tokens of `output` (the generated tokens only, as vLLM's apply_bad_words).
+void apply_bad_words(std::span<float> logits, std::span<const std::vector<int32_t>> bad_words,
+                     std::span<const int32_t> output);
 
 /// (1) min_tokens: while fewer than `min_tokens` tokens were generated, EOS and the stop token ids get -inf
 /// (vLLM MinTokensLogitsProcessor: `logits[stop_token_ids] = -inf` while `len(output) < min_tokens`).

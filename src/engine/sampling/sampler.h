@@ -1,6 +1,7 @@
 // Token selection for one sequence with vLLM V1's semantics, as a chain of small stages:
 //   (0) the structured-output mask (vLLM applies its grammar bitmask to the logits before the sampler, so the
-//       logprobs below are those of the masked logits, as vLLM's)
+//       logprobs below are those of the masked logits, as vLLM's), then allowed_token_ids and bad_words (in
+//       vLLM's sampler: after the logprobs' copy)
 //   (1) min_tokens masking  (2) logit_bias  (3) repetition / frequency / presence penalties
 //   (4) greedy argmax if temperature < 1e-5, else divide by temperature  (5) min_p  (6) top-k, then top-p
 //   (7) draw with the sequence's own Rng, so a seed gives the same tokens whatever else the engine runs.
@@ -39,14 +40,16 @@ class Sampler {
   /// `num_output_tokens` counts the sequence's generated tokens so far (for min_tokens);
   /// `eos_and_stop_ids` are the ids min_tokens masks (EOS unless ignore_eos, plus stop_token_ids).
   /// Greedy requests draw nothing from `rng`; others draw exactly one number. `allowed`, when not empty, is a
-  /// token bitmask (bit i % 32 of word i / 32: token i may be sampled); the others get -inf first.
+  /// token bitmask (bit i % 32 of word i / 32: token i may be sampled); the others get -inf first. `output` (the
+  /// generated tokens) is read by bad_words only.
   SampleResult sample(std::span<float> logits, const SamplingParams& params, const PenaltyState& state,
                       int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng,
-                      std::span<const uint32_t> allowed = {});
+                      std::span<const uint32_t> allowed = {}, std::span<const int32_t> output = {});
 
  private:
   Candidates candidates_;
   std::vector<float> raw_;  // copy of the raw logits, kept only when logprobs are wanted and stages mutate
+  std::vector<float> allowed_logits_;  // allowed_token_ids' logits while the row is cleared
 };
 
 }  // namespace podserve

@@ -24,6 +24,10 @@ inline ApiError api_error(StatusCode code, std::string message, std::string para
 inline ApiError bad_request(std::string message, std::string param = {}) {
   return api_error(StatusCode::kInvalidArgument, std::move(message), std::move(param));
 }
+/// vLLM's VLLMValidationError (a 400): the message, then " (parameter=...)".
+inline ApiError validation_error(const std::string& message, const std::string& param) {
+  return bad_request(message + " (parameter=" + param + ")", param);
+}
 
 /// A value or an ApiError (Result<T> with a param).
 template <typename T>

@@ -14,9 +14,11 @@ namespace podserve::openai {
 
 using namespace boost::asio::experimental::awaitable_operators;  // NOLINT: `a || b` for racing awaitables
 
-std::optional<std::string> ChatFormat::first_chunk(const ResponseMeta& meta, int index) const {
+std::optional<std::string> ChatFormat::first_chunk(const ResponseMeta& meta, int index,
+                                                   const std::vector<int32_t>* prompt_token_ids) const {
   ChoiceOutput opening;
   opening.index = index;
+  if (prompt_token_ids != nullptr) opening.prompt_token_ids = *prompt_token_ids;
   return chat_chunk_json(meta, role_, opening, std::nullopt);
 }
 std::string ChatFormat::chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
@@ -75,24 +77,53 @@ struct RequestShape {
   std::optional<int> top_logprobs;  // SamplingParams::logprobs
   bool prompt_logprobs = false;
   std::vector<int32_t> first_prompt_tokens;  // per prompt: the token an echo's logprobs start with
+  std::vector<std::vector<int32_t>> prompt_tokens;  // per prompt, with return_token_ids or output parsers
 };
 
 /// One choice's progress.
 struct ChoiceState {
   std::string text;
+  std::vector<int32_t> token_ids;  // generated: full answers' return_token_ids, reasoning token counts
   std::vector<TokenLogprobs> logprobs;
   size_t text_offset = 0;  // completions' legacy logprobs, streaming
   bool echoed = false;     // the echo text went out with this choice's first chunk
   int completion_tokens = 0;
   std::optional<Finish> finish;
+  std::unique_ptr<OutputParser> parser;  // chat with tool / reasoning parsers
+  bool tools_streamed = false;
 };
+
+/// One parser per choice, when the request has parsing configured.
+void make_parsers(const PreparedGeneration& gen, std::vector<ChoiceState>* choices) {
+  if (!gen.parsing.make_parser) return;
+  for (ChoiceState& c : *choices) c.parser = gen.parsing.make_parser();
+}
+
+/// usage.completion_tokens_details.reasoning_tokens over every choice, with a reasoning parser.
+void add_reasoning_tokens(const PreparedGeneration& gen, const std::vector<ChoiceState>& choices, Usage* usage) {
+  if (!gen.parsing.reasoning_tokens) return;
+  int n = 0;
+  for (const ChoiceState& c : choices) {
+    if (c.parser) n += c.parser->count_reasoning_tokens(c.token_ids);
+  }
+  usage->reasoning_tokens = n;
+}
 
 /// Prompt tokens once per prompt, completion tokens of every choice (vLLM's usage for n > 1 and batches).
 Usage total_usage(const std::vector<int>& prompt_tokens, const std::vector<ChoiceState>& choices) {
-  Usage u{0, 0};
+  Usage u;
   for (int p : prompt_tokens) u.prompt_tokens += p;
   for (const ChoiceState& c : choices) u.completion_tokens += c.completion_tokens;
   return u;
+}
+
+/// "token_id:N" in place of a token's text and bytes (vLLM's return_tokens_as_token_ids).
+std::string token_id_placeholder(int32_t id) { return "token_id:" + std::to_string(id); }
+
+/// The bytes function logprobs name tokens with.
+TokenBytesFn logprob_bytes(const PreparedGeneration& gen) {
+  if (gen.tokens_as_ids) return token_id_placeholder;
+  return gen.token_bytes;
 }
 
 void abort_all(Engine& engine, const RequestShape& shape) {
@@ -150,8 +181,17 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
     co_return;
   }
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
+  const TokenBytesFn lp_bytes = logprob_bytes(gen);
+  std::optional<int> cached_tokens;  // vLLM reports the first output's
+  auto usage_now = [&] {
+    Usage u = total_usage(prompt_tokens, choices);
+    if (gen.prompt_tokens_details) u.cached_tokens = cached_tokens.value_or(0);
+    add_reasoning_tokens(gen, choices, &u);
+    return u;
+  };
   int finished = 0;
   bool done = false;  // [DONE] queued
   bool first = true;
@@ -163,9 +203,11 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       if (first) {
         // Like vLLM: every choice's role chunk goes out with the first engine output, i.e. after prefill.
         for (int i = 0; i < shape.n; ++i) {
-          if (auto c = format.first_chunk(gen.meta, i)) sse.add(*c);
+          const std::vector<int32_t>* ids = gen.return_token_ids ? &shape.prompt_tokens[prompt_of(shape, i)] : nullptr;
+          if (auto c = format.first_chunk(gen.meta, i, ids)) sse.add(*c);
         }
         first = false;
+        cached_tokens = out.cached_tokens;
       }
       ChoiceState& state = choices[static_cast<size_t>(out.index)];
       const size_t p = prompt_of(shape, out.index);
@@ -183,6 +225,7 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       if (gen.echo_only) {  // the token generated only to get the prompt's logprobs
         out.text_delta.clear();
         out.logprobs.clear();
+        out.token_ids.clear();
       }
       ChoiceOutput piece;
       piece.index = out.index;
@@ -191,27 +234,46 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
       if (first_piece) {
         piece.text.insert(0, echo_of(gen, shape, out.index));
         state.echoed = true;
+        if (gen.return_token_ids && format.prompt_ids_on_choice()) piece.prompt_token_ids = shape.prompt_tokens[p];
       }
+      if (gen.return_token_ids) piece.token_ids = out.token_ids;
       if (shape.top_logprobs && gen.echo_logprobs && first_piece) {
         // Completions only (echo_logprobs is never set for chat): the prompt's tokens, then this update's.
         piece.logprobs = completion_echo_logprobs_json(shape.first_prompt_tokens[p], prompt_lps[p], out.logprobs,
-                                                       gen.token_bytes, *shape.top_logprobs, &state.text_offset);
+                                                       lp_bytes, *shape.top_logprobs, &state.text_offset);
       } else if (shape.top_logprobs && !out.logprobs.empty()) {
-        piece.logprobs = format.logprobs(out.logprobs, gen.token_bytes, *shape.top_logprobs, &state.text_offset);
+        piece.logprobs = format.logprobs(out.logprobs, lp_bytes, *shape.top_logprobs, &state.text_offset);
+      }
+      if (state.parser) {
+        // vLLM's parse_delta: the text and ids of this step; the prompt tells whether reasoning already ended.
+        state.token_ids.insert(state.token_ids.end(), out.token_ids.begin(), out.token_ids.end());
+        piece.delta = state.parser->parse_delta(piece.text, out.token_ids, shape.prompt_tokens[p], out.finished);
+        if (piece.delta && !piece.delta->tool_calls.empty()) state.tools_streamed = true;
+        filter_parallel_tool_calls(gen.parsing.settings, piece.delta ? &*piece.delta : nullptr);
+        // As vLLM: a step the parser holds back still goes out when it ends, has logprobs or returns token ids.
+        if (!piece.delta && (out.finished || !piece.logprobs.is_null() || gen.return_token_ids)) {
+          piece.delta = DeltaMessage{};
+        }
       }
       if (out.finished) {
         piece.finish = gen.echo_only ? Finish{FinishReason::kLength, {}}
                                      : Finish{out.finish_reason, std::move(out.stop_reason)};
         state.finish = piece.finish;
+        if (state.tools_streamed && gen.parsing.settings.tool_choice.kind != ToolChoice::kNamed &&
+            piece.finish->reason == FinishReason::kStop) {
+          piece.finish_reason_override = "tool_calls";
+        }
         ++finished;
-      } else if (piece.text.empty() && piece.logprobs.is_null()) {
-        continue;
+      } else if (state.parser ? !piece.delta
+                              : (piece.text.empty() && piece.logprobs.is_null() &&
+                                 !(piece.token_ids && !piece.token_ids->empty()))) {
+        continue;  // nothing to say yet (a stop string held back); with return_token_ids every token is sent
       }
       std::optional<Usage> running_usage;
       if (gen.continuous_usage) running_usage = total_usage(prompt_tokens, choices);
       sse.add(format.chunk(gen.meta, piece, running_usage));
       if (finished == shape.n) {
-        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, total_usage(prompt_tokens, choices)));
+        if (gen.include_usage) sse.add(format.usage_chunk(gen.meta, usage_now()));
         sse.add_done();
         done = true;
         break;
@@ -236,8 +298,11 @@ http::awaitable<void> stream_response(Engine& engine, const RequestShape& shape,
 http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, const PreparedGeneration& gen,
                                     const ResponseFormat& format, OutputQueue& queue, http::ResponseWriter& writer) {
   std::vector<ChoiceState> choices(static_cast<size_t>(shape.n));
+  make_parsers(gen, &choices);
   std::vector<std::vector<TokenLogprobs>> prompt_lps(shape.ids.size());
   std::vector<int> prompt_tokens(shape.ids.size(), 0);
+  std::vector<int> cached(shape.ids.size(), 0);
+  const TokenBytesFn lp_bytes = logprob_bytes(gen);
   int finished = 0;
   while (finished < shape.n) {
     std::optional<std::deque<GenerationOutput>> batch = co_await next_outputs(queue, writer);
@@ -252,10 +317,12 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
       if (!gen.echo_only) {  // echo_only: the one generated token only served to get the prompt's logprobs
         state.text += out.text_delta;
         state.logprobs.insert(state.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
+        state.token_ids.insert(state.token_ids.end(), out.token_ids.begin(), out.token_ids.end());
         state.completion_tokens = out.completion_tokens;
       }
       keep_prompt_logprobs(out, &prompt_lps[p]);
       prompt_tokens[p] = out.prompt_tokens;
+      cached[p] = out.cached_tokens;
       if (!out.finished) continue;
       if (out.finish_reason == FinishReason::kError || out.finish_reason == FinishReason::kAbort) {
         if (shape.n > 1) abort_all(engine, shape);  // the other choices are of no use now
@@ -280,22 +347,37 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
       size_t offset = 0;
       c.logprobs = gen.echo_logprobs  // completions only
                        ? completion_echo_logprobs_json(shape.first_prompt_tokens[p], prompt_lps[p], state.logprobs,
-                                                       gen.token_bytes, *shape.top_logprobs, &offset)
-                       : format.logprobs(state.logprobs, gen.token_bytes, *shape.top_logprobs, &offset);
+                                                       lp_bytes, *shape.top_logprobs, &offset)
+                       : format.logprobs(state.logprobs, lp_bytes, *shape.top_logprobs, &offset);
+    }
+    if (gen.return_token_ids) {
+      c.token_ids = state.token_ids;
+      c.prompt_token_ids = shape.prompt_tokens[p];
     }
     c.finish = state.finish;
     if (shape.prompt_logprobs) c.prompt_logprobs = prompt_logprobs_json(prompt_lps[p], gen.token_bytes);
+    if (state.parser) {
+      ChatChoiceResult r = chat_choice_message(gen.parsing.settings, state.parser->parse(state.text),
+                                               state.finish ? state.finish->reason : FinishReason::kStop);
+      if (!echo_of(gen, shape, i).empty()) r.message.content = echo_of(gen, shape, i) + r.message.content.value_or("");
+      c.message = std::move(r.message);
+      c.finish_reason_override = std::move(r.finish_override);
+    }
   }
   boost::json::value prompt_json = nullptr;
   if (shape.prompt_logprobs) prompt_json = prompt_logprobs_json(prompt_lps[0], gen.token_bytes);
+  Usage usage = total_usage(prompt_tokens, choices);
+  if (gen.prompt_tokens_details) usage.cached_tokens = cached.back();  // vLLM reports the last prompt's
+  add_reasoning_tokens(gen, choices, &usage);
   http::HttpResponse res;
-  res.body = format.full(gen.meta, results, total_usage(prompt_tokens, choices), prompt_json);
+  res.body = format.full(gen.meta, results, usage, prompt_json);
   co_await writer.send(std::move(res));
 }
 
 http::awaitable<void> echo_only_response(const RequestShape& shape, const PreparedGeneration& gen,
                                           const ResponseFormat& format, http::ResponseWriter& writer) {
   Usage usage{static_cast<int>(gen.request.prompt_tokens.size()), 0};
+  if (gen.prompt_tokens_details) usage.cached_tokens = 0;  // nothing went through the engine
   for (const GenerationRequest& r : gen.extra_requests) usage.prompt_tokens += static_cast<int>(r.prompt_tokens.size());
   std::vector<ChoiceOutput> results(static_cast<size_t>(shape.n));
   for (int i = 0; i < shape.n; ++i) {
@@ -303,6 +385,10 @@ http::awaitable<void> echo_only_response(const RequestShape& shape, const Prepar
     c.index = i;
     c.text = echo_of(gen, shape, i);
     c.finish = Finish{FinishReason::kLength, {}};
+    if (gen.return_token_ids) {
+      c.token_ids.emplace();
+      c.prompt_token_ids = shape.prompt_tokens[prompt_of(shape, i)];
+    }
   }
   if (!gen.stream) {
     boost::json::value prompt_json = nullptr;
@@ -315,7 +401,8 @@ http::awaitable<void> echo_only_response(const RequestShape& shape, const Prepar
   const bool opened = co_await sse.open();
   if (!opened) co_return;
   for (int i = 0; i < shape.n; ++i) {
-    if (auto c = format.first_chunk(gen.meta, i)) sse.add(*c);
+    const std::vector<int32_t>* ids = gen.return_token_ids ? &shape.prompt_tokens[prompt_of(shape, i)] : nullptr;
+    if (auto c = format.first_chunk(gen.meta, i, ids)) sse.add(*c);
   }
   for (const ChoiceOutput& c : results) {
     std::optional<Usage> running;
@@ -344,6 +431,10 @@ http::awaitable<void> run_generation(Engine& engine, PreparedGeneration gen, con
   shape.top_logprobs = gen.request.params.logprobs;
   shape.prompt_logprobs = gen.request.params.prompt_logprobs.has_value();
   auto first_token = [](const GenerationRequest& r) { return r.prompt_tokens.empty() ? 0 : r.prompt_tokens[0]; };
+  if (gen.return_token_ids || gen.parsing.make_parser) {
+    shape.prompt_tokens.push_back(gen.request.prompt_tokens);
+    for (const GenerationRequest& r : gen.extra_requests) shape.prompt_tokens.push_back(r.prompt_tokens);
+  }
   shape.first_prompt_tokens.push_back(first_token(gen.request));
   for (const GenerationRequest& r : gen.extra_requests) shape.first_prompt_tokens.push_back(first_token(r));
   if (gen.engine_error) {

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
+#include "serve/openai/chat_output.h"
 #include "serve/openai/errors.h"
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/responses.h"
@@ -19,8 +20,12 @@ namespace podserve::openai {
 class ResponseFormat {
  public:
   virtual ~ResponseFormat() = default;
-  /// The chunk that opens choice `index` before any text (chat: `delta: {role, content: ""}`), or nullopt.
-  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const = 0;
+  /// Completions put return_token_ids' prompt ids on each choice's first chunk; chat on its opening chunk.
+  virtual bool prompt_ids_on_choice() const = 0;
+  /// The chunk that opens choice `index` before any text (chat: `delta: {role, content: ""}`, with the prompt's
+  /// ids when return_token_ids asks for them), or nullopt.
+  virtual std::optional<std::string> first_chunk(const ResponseMeta& meta, int index,
+                                                 const std::vector<int32_t>* prompt_token_ids) const = 0;
   virtual std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                             const std::optional<Usage>& usage) const = 0;
   virtual std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const = 0;
@@ -34,7 +39,9 @@ class ResponseFormat {
 class ChatFormat final : public ResponseFormat {
  public:
   explicit ChatFormat(std::string role) : role_(std::move(role)) {}
-  std::optional<std::string> first_chunk(const ResponseMeta& meta, int index) const override;
+  bool prompt_ids_on_choice() const override { return false; }
+  std::optional<std::string> first_chunk(const ResponseMeta& meta, int index,
+                                         const std::vector<int32_t>* prompt_token_ids) const override;
   std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
@@ -49,7 +56,10 @@ class ChatFormat final : public ResponseFormat {
 
 class CompletionFormat final : public ResponseFormat {
  public:
-  std::optional<std::string> first_chunk(const ResponseMeta&, int) const override { return std::nullopt; }
+  bool prompt_ids_on_choice() const override { return true; }
+  std::optional<std::string> first_chunk(const ResponseMeta&, int, const std::vector<int32_t>*) const override {
+    return std::nullopt;
+  }
   std::string chunk(const ResponseMeta& meta, const ChoiceOutput& choice,
                     const std::optional<Usage>& usage) const override;
   std::string usage_chunk(const ResponseMeta& meta, const Usage& usage) const override;
@@ -84,6 +94,11 @@ struct PreparedGeneration {
   /// (they pile up while a write to it is blocked); past it the client is dropped and the request aborted.
   /// 0 = no limit.
   size_t max_backlog_bytes = 0;
+  bool return_token_ids = false;       // prompt_token_ids and token_ids in the answer (vLLM's return_token_ids)
+  bool tokens_as_ids = false;          // logprobs name their tokens "token_id:N" (return_tokens_as_token_ids)
+  bool prompt_tokens_details = false;  // usage.prompt_tokens_details.cached_tokens (--enable-prompt-tokens-details)
+  /// Chat with tool / reasoning parsers: one parser per choice turns text into content, reasoning and calls.
+  ChatParsing parsing;
 };
 
 /// The heap bytes one engine output holds (text, token ids, logprobs): what a stream's backlog is counted in.

@@ -23,7 +23,7 @@ Result<std::unique_ptr<PromptRenderer>> PromptRenderer::create(const std::string
 }
 
 Result<std::string> PromptRenderer::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                                           const boost::json::object& kwargs) const {
+                                           const boost::json::object& kwargs, const boost::json::array* tools) const {
   // Messages go to the template as the dicts transformers would see: role, content, then any other keys.
   boost::json::array list;
   list.reserve(messages.size());
@@ -46,6 +46,9 @@ Result<std::string> PromptRenderer::render(const std::vector<ChatMessage>& messa
   inputs.bos_token = bos_token_;
   inputs.eos_token = eos_token_;
   inputs.extra_kwargs = std::move(kwarg_values);
+  if (tools != nullptr) {
+    PODSERVE_ASSIGN_OR_RETURN(inputs.tools, value_from_json(*tools));
+  }
   return apply_chat_template(*template_, inputs, budget_);
 }
 

@@ -2,6 +2,7 @@
 // startup; render() is const and called concurrently from the HTTP threads.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <memory>
 #include <string>
@@ -31,9 +32,10 @@ class PromptRenderer {
   ~PromptRenderer();
 
   /// Renders the conversation. Template errors (raise_exception, undefined values) are InvalidArgument; a
-  /// render over its budget is ResourceExhausted.
+  /// render over its budget is ResourceExhausted. `tools` (the request's tool dicts, vLLM's model_dump()) may be
+  /// null: the template sees `tools` as None.
   Result<std::string> render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                             const boost::json::object& kwargs) const;
+                             const boost::json::object& kwargs, const boost::json::array* tools = nullptr) const;
 
  private:
   PromptRenderer(std::unique_ptr<ChatTemplate> tmpl, std::string bos, std::string eos, jinja::RenderOptions budget);

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <limits>
 
+#include "chat/json_value.h"
+#include "chat/value.h"
 #include "serve/openai/field_reader.h"
 #include "serve/openai/sampling_fields.h"
+#include "serve/openai/token_fields.h"
+#include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
 namespace {
@@ -40,16 +45,14 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 }
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
+/// (`logits_processors` is not here: vLLM V1 dropped the field, so it is logged as ignored, as vLLM does.)
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "allowed_token_ids", "bad_words", "structural_tag", "logits_processors",
-    "return_tokens_as_token_ids", "return_token_ids", "kv_transfer_params", "prompt_embeds", "functions",
-    "function_call", "priority", "documents"};
+    "use_beam_search", "structural_tag", "kv_transfer_params", "prompt_embeds", "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
-    "user", "spaces_between_special_tokens", "length_penalty", "parallel_tool_calls", "reasoning_effort",
-    "include_reasoning", "metadata", "store", "service_tier", "cache_salt", "vllm_xargs", "mm_processor_kwargs",
-    "modalities", "prediction", "web_search_options",
+    "user", "spaces_between_special_tokens", "length_penalty", "metadata", "store", "service_tier", "cache_salt",
+    "vllm_xargs", "mm_processor_kwargs", "modalities", "prediction", "web_search_options",
     "chat_template_content_format"};
 
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
@@ -79,6 +82,7 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
   }
 
   if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
+  if (auto e = read_token_fields(r, c)) return e;
   if (c->stream && c->sampling.prompt_logprobs) {
     return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
   }
@@ -88,13 +92,9 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
                        "best_of");
   }
   if (auto e = read_structured_outputs(r, &c->structured)) return e;
-  const boost::json::value* tools = r.get("tools");
-  if (tools != nullptr && !tools->is_array()) return r.type_error("tools", "a list", *tools);
-  if (tools != nullptr && !tools->get_array().empty()) return unsupported("tools");
-  if (const boost::json::value* v = r.get("tool_choice")) {
-    if (!(v->is_string() && (v->get_string() == "none" || v->get_string() == "auto"))) {
-      return bad_request("When using `tool_choice`, `tools` must be set.", "tool_choice");
-    }
+  if (!chat) {  // completions: vLLM's CompletionRequest has no tools (extra fields are accepted and ignored)
+    r.get("tools");
+    r.get("tool_choice");
   }
   for (std::string_view key : kUnsupportedFields) {
     if (const boost::json::value* v = r.get(key); v != nullptr && !is_neutral(*v)) return unsupported(key);
@@ -140,6 +140,51 @@ MaybeError read_content(const boost::json::value& v, const std::string& param, s
   return std::nullopt;
 }
 
+/// An assistant message of the history as vLLM hands it to templates (chat_utils.py): `reasoning_content` is
+/// renamed `reasoning` and both keys carry it; `tool_calls` arguments given as JSON text become objects
+/// (malformed or non-object JSON and missing arguments become {}), an empty list is dropped, entries that are
+/// not function calls are 400s.
+MaybeError prepare_assistant_history(boost::json::object* extra) {
+  if (const boost::json::value* rc = extra->if_contains("reasoning_content")) {
+    boost::json::value reasoning = *rc;
+    extra->erase("reasoning_content");
+    const boost::json::value* r = extra->if_contains("reasoning");
+    if (!reasoning.is_null() && (r == nullptr || r->is_null())) (*extra)["reasoning"] = reasoning;
+  }
+  if (const boost::json::value* r = extra->if_contains("reasoning"); r != nullptr && !r->is_null()) {
+    (*extra)["reasoning_content"] = *r;
+  }
+  boost::json::value* calls = extra->if_contains("tool_calls");
+  if (calls == nullptr || !calls->is_array()) return std::nullopt;
+  if (calls->get_array().empty()) {
+    extra->erase("tool_calls");
+    return std::nullopt;
+  }
+  for (boost::json::value& item : calls->get_array()) {
+    if (!item.is_object()) return bad_request("assistant tool_calls entries must be objects. (parameter=tool_calls)", "tool_calls");
+    boost::json::object& call = item.get_object();
+    const boost::json::value* type = call.if_contains("type");
+    boost::json::value* fn = call.if_contains("function");
+    if ((type != nullptr && !(type->is_string() && type->get_string() == "function")) || fn == nullptr ||
+        !fn->is_object()) {
+      return bad_request(
+          "chat completions only support assistant tool_calls of type 'function'. (parameter=tool_calls)",
+          "tool_calls");
+    }
+    boost::json::object& f = fn->get_object();
+    boost::json::value* args = f.if_contains("arguments");
+    boost::json::value parsed = boost::json::object();
+    if (args != nullptr && args->is_object()) {
+      parsed = *args;
+    } else if (args != nullptr && args->is_string() && !args->get_string().empty()) {
+      std::optional<boost::json::value> v = json_loads(args->get_string());
+      if (v && v->is_object()) parsed = std::move(*v);
+    }
+    f["arguments"] = std::move(parsed);
+  }
+  return std::nullopt;
+}
+
 MaybeError read_messages(FieldReader& r, std::vector<ChatMessage>* out) {
   const boost::json::value* v = r.get("messages");
   if (v == nullptr) return bad_request("'messages' is required", "messages");
@@ -161,6 +206,9 @@ MaybeError read_messages(FieldReader& r, std::vector<ChatMessage>* out) {
     }
     for (const auto& kv : *obj) {
       if (kv.key() != "role" && kv.key() != "content") m.extra.emplace(kv.key(), kv.value());
+    }
+    if (m.role == "assistant") {
+      if (auto e = prepare_assistant_history(&m.extra)) return e;
     }
     out->push_back(std::move(m));
   }
@@ -230,6 +278,128 @@ MaybeError read_chat_template_fields(FieldReader& r, bool* add_generation_prompt
   return std::nullopt;
 }
 
+/// Python's str() of a JSON value, as vLLM's f-strings show request values ('auto', True, None, ['a']).
+std::string py_str(const boost::json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  Result<jinja::Value> value = value_from_json(v);
+  return value.ok() ? jinja::repr(*value) : boost::json::serialize(v);
+}
+
+/// `tools`: [{type: "function", function: {name, description?, parameters?, strict?}}] (pydantic's shape).
+MaybeError read_tools(const boost::json::value& v, std::vector<ToolSpec>* out) {
+  if (!v.is_array()) return bad_request("1 validation error:\n  Input should be a valid list", "tools");
+  size_t i = 0;
+  for (const boost::json::value& item : v.get_array()) {
+    const std::string param = "tools." + std::to_string(i++);
+    const boost::json::object* tool = item.if_object();
+    const boost::json::value* fn = tool ? tool->if_contains("function") : nullptr;
+    const boost::json::value* type = tool ? tool->if_contains("type") : nullptr;
+    if (tool == nullptr || fn == nullptr || !fn->is_object() ||
+        (type != nullptr && !(type->is_string() && type->get_string() == "function"))) {
+      return bad_request("1 validation error:\n  Each tool must be {\"type\": \"function\", \"function\": {...}}",
+                         param);
+    }
+    const boost::json::value* name = fn->get_object().if_contains("name");
+    if (name == nullptr || !name->is_string()) {
+      return bad_request("1 validation error:\n  Field required: function.name must be a string", param + ".function.name");
+    }
+    ToolSpec spec;
+    spec.name = std::string(name->get_string());
+    if (const boost::json::value* params = fn->get_object().if_contains("parameters")) {
+      if (!params->is_null() && !params->is_object()) {
+        return bad_request("1 validation error:\n  Input should be a valid dictionary", param + ".function.parameters");
+      }
+      spec.parameters = *params;
+    }
+    // What the template sees: vLLM's model_dump() of the tool (every field, defaults included).
+    boost::json::object f;
+    f["name"] = spec.name;
+    const boost::json::value* desc = fn->get_object().if_contains("description");
+    f["description"] = desc ? *desc : boost::json::value(nullptr);
+    f["parameters"] = spec.parameters;
+    const boost::json::value* strict = fn->get_object().if_contains("strict");
+    f["strict"] = strict ? *strict : boost::json::value(nullptr);
+    spec.raw["type"] = "function";
+    spec.raw["function"] = std::move(f);
+    out->push_back(std::move(spec));
+  }
+  return std::nullopt;
+}
+
+/// tools, tool_choice, parallel_tool_calls, include_reasoning, reasoning_effort, and the legacy `functions`
+/// (vLLM's ChatCompletionRequest has no such field: accepted and ignored, as every unknown field).
+MaybeError read_tool_fields(FieldReader& r, const boost::json::object& body, ChatRequest* req) {
+  const boost::json::value* tools = body.if_contains("tools");
+  r.get("tools");
+  if (tools != nullptr && tools->is_array() && tools->get_array().empty()) {
+    return validation_error(
+        "`tools` must not be an empty array. Either provide at least one tool or omit the field entirely.", "tools");
+  }
+  if (tools != nullptr && !tools->is_null()) {
+    req->tools.emplace();
+    if (auto e = read_tools(*tools, &*req->tools)) return e;
+  }
+  const boost::json::value* choice = body.if_contains("tool_choice");
+  r.get("tool_choice");
+  if (choice == nullptr) {
+    req->tool_choice.kind = req->tools ? ToolChoice::kAuto : ToolChoice::kNone;
+  } else if (choice->is_null()) {
+    req->tool_choice.kind = ToolChoice::kNull;
+  } else if (choice->is_string() && choice->get_string() == "none") {
+    req->tool_choice.kind = ToolChoice::kNone;
+  } else {
+    if (!req->tools) return validation_error("When using `tool_choice`, `tools` must be set.", "tool_choice");
+    const std::string usage = "Correct usage: `{\"type\": \"function\", \"function\": {\"name\": \"my_function\"}}`";
+    if (choice->is_string() && (choice->get_string() == "auto" || choice->get_string() == "required")) {
+      req->tool_choice.kind = choice->get_string() == "auto" ? ToolChoice::kAuto : ToolChoice::kRequired;
+    } else if (!choice->is_object()) {
+      return validation_error("Invalid value for `tool_choice`: " + py_str(*choice) +
+                                  "! Only named tools, \"none\", \"auto\" or \"required\" are supported.",
+                              "tool_choice");
+    } else {
+      const boost::json::value* fn = choice->get_object().if_contains("function");
+      if (fn == nullptr || !fn->is_object()) {
+        return validation_error("Invalid value for `function`: `" + (fn == nullptr ? "None" : py_str(*fn)) +
+                                    "` in `tool_choice`! " + usage,
+                                "tool_choice.function");
+      }
+      const boost::json::value* name = fn->get_object().if_contains("name");
+      if (name == nullptr) {
+        return validation_error("Expected field `name` in `function` in `tool_choice`! " + usage,
+                                "tool_choice.function.name");
+      }
+      if (!name->is_string() || name->get_string().empty()) {
+        return validation_error("Invalid `name` in `function`: `" + py_str(*name) + "` in `tool_choice`! " + usage,
+                                "tool_choice.function.name");
+      }
+      bool found = false;
+      for (const ToolSpec& t : *req->tools) found = found || t.name == name->get_string();
+      if (!found) {
+        return validation_error("The tool specified in `tool_choice` does not match any of the specified `tools`",
+                                "tool_choice");
+      }
+      req->tool_choice.kind = ToolChoice::kNamed;
+      req->tool_choice.name = std::string(name->get_string());
+    }
+  }
+  if (const boost::json::value* v = body.if_contains("parallel_tool_calls"); v != nullptr && !v->is_null()) {
+    r.get("parallel_tool_calls");
+    if (!v->is_bool()) return r.type_error("parallel_tool_calls", "a boolean", *v);
+    req->parallel_tool_calls = v->get_bool();
+  }
+  if (auto e = r.get_bool("include_reasoning", &req->include_reasoning)) return e;
+  if (auto e = r.get_string("reasoning_effort", &req->reasoning_effort)) return e;
+  if (req->reasoning_effort) {
+    static constexpr std::string_view kEfforts[] = {"none", "minimal", "low", "medium", "high", "xhigh", "max"};
+    if (std::find(std::begin(kEfforts), std::end(kEfforts), *req->reasoning_effort) == std::end(kEfforts)) {
+      return bad_request("1 validation error:\n  Input should be 'none', 'minimal', 'low', 'medium', 'high', "
+                         "'xhigh' or 'max'",
+                         "reasoning_effort");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body) {
@@ -252,8 +422,10 @@ ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body) {
           "with untrusted chat template.",
           "chat_template");
     }
-    const boost::json::value* tools = r.get("tools");
-    if (tools != nullptr && !(tools->is_array() && tools->get_array().empty())) return unsupported("tools");
+    if (const boost::json::value* tools = r.get("tools")) {
+      req.tools.emplace();
+      if (auto e = read_tools(*tools, &*req.tools)) return *e;
+    }
   } else {
     std::optional<std::string> prompt;
     if (auto e = r.get_string("prompt", &prompt)) return *e;
@@ -286,11 +458,12 @@ ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body) {
   return req;
 }
 
-ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
+ApiResult<ChatRequest> parse_chat_request(std::string_view body, const SamplingParams& defaults) {
   ApiResult<boost::json::object> obj = parse_body(body);
   if (!obj.ok()) return obj.error();
   FieldReader r(obj.value());
   ChatRequest req;
+  req.common.sampling = defaults;
   if (auto e = read_messages(r, &req.messages)) return *e;
   if (auto e = read_common(r, /*chat=*/true, &req.common)) return *e;
   if (auto e = read_chat_template_fields(r, &req.add_generation_prompt, &req.continue_final_message,
@@ -304,15 +477,17 @@ ApiResult<ChatRequest> parse_chat_request(std::string_view body) {
         "with untrusted chat template.",
         "chat_template");
   }
+  if (auto e = read_tool_fields(r, obj.value(), &req)) return *e;
   req.common.ignored_fields = r.unread_keys();
   return req;
 }
 
-ApiResult<CompletionRequest> parse_completion_request(std::string_view body) {
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body, const SamplingParams& defaults) {
   ApiResult<boost::json::object> obj = parse_body(body);
   if (!obj.ok()) return obj.error();
   FieldReader r(obj.value());
   CompletionRequest req;
+  req.common.sampling = defaults;
   if (auto e = read_prompt(r, &req)) return *e;
   if (auto e = read_common(r, /*chat=*/false, &req.common)) return *e;
   if (auto e = r.get_bool("add_special_tokens", &req.add_special_tokens)) return *e;

@@ -12,7 +12,9 @@
 
 #include "engine/request.h"
 #include "serve/openai/errors.h"
+#include "serve/openai/output_parser.h"
 #include "serve/openai/structured_fields.h"
+#include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
 
@@ -30,6 +32,12 @@ struct CommonRequest {
   /// echo: completions prepend the prompt, chat the last message when it has the response role (vLLM).
   /// With echo, max_tokens may be 0 (echo only).
   bool echo = false;
+  // vLLM's token fields (token_fields.h).
+  std::optional<std::vector<int64_t>> allowed_token_ids;  // range-checked against the vocabulary later
+  std::vector<std::string> bad_words;                     // tokenized against the model later
+  std::optional<bool> return_tokens_as_token_ids;         // nullopt = the server's --return-tokens-as-token-ids
+  bool return_token_ids = false;                          // prompt_token_ids and token_ids in the answer
+  int priority = 0;                                       // SCHEDULING_POLICY=priority: lower first
   /// response_format / structured_outputs / guided_*: the constraint asked for (checked further at submission).
   StructuredOutputsRequest structured;
   std::vector<std::string> ignored_fields;  // unknown top-level fields
@@ -49,6 +57,12 @@ struct ChatRequest {
   bool continue_final_message = false;  // render without a generation prompt, ending inside the last message
   bool add_special_tokens = false;  // the template already writes BOS
   boost::json::object chat_template_kwargs;
+  // Tool calling and reasoning (vLLM's ChatCompletionRequest fields, after its validators).
+  std::optional<std::vector<ToolSpec>> tools;  // nullopt: absent or null
+  ToolChoice tool_choice;                       // absent + tools -> auto; absent otherwise -> none
+  bool parallel_tool_calls = true;              // only an explicit false acts
+  bool include_reasoning = true;
+  std::optional<std::string> reasoning_effort;  // none, minimal, low, medium, high, xhigh, max
 };
 
 /// One prompt of a batch.
@@ -79,6 +93,7 @@ struct TokenizeRequest {
   bool add_generation_prompt = true;
   bool continue_final_message = false;
   boost::json::object chat_template_kwargs;
+  std::optional<std::vector<ToolSpec>> tools;  // chat form: handed to the template
 };
 
 /// POST /detokenize: `{tokens: [int]}` (range-checked against the vocabulary later).
@@ -90,9 +105,10 @@ struct DetokenizeRequest {
 ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body);
 ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body);
 
-/// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s.
-ApiResult<ChatRequest> parse_chat_request(std::string_view body);
+/// Parses and validates a /v1/chat/completions body. Malformed JSON and bad fields are 400s. The sampling fields
+/// the body leaves out keep their values in `defaults` (the generation config's, GENERATION_CONFIG).
+ApiResult<ChatRequest> parse_chat_request(std::string_view body, const SamplingParams& defaults = {});
 /// Parses and validates a /v1/completions body.
-ApiResult<CompletionRequest> parse_completion_request(std::string_view body);
+ApiResult<CompletionRequest> parse_completion_request(std::string_view body, const SamplingParams& defaults = {});
 
 }  // namespace podserve::openai

@@ -23,14 +23,63 @@ json::value stop_reason_value(const StopReason& s) {
   return nullptr;
 }
 
-/// vLLM's UsageInfo field order: prompt, total, completion.
+/// vLLM's UsageInfo field order: prompt, total, completion. `prompt_tokens_details` is null in full responses
+/// unless --enable-prompt-tokens-details filled it (streams leave a null one out: exclude_none).
 json::object usage_object(const Usage& u, bool with_details) {
   json::object o;
   o["prompt_tokens"] = u.prompt_tokens;
   o["total_tokens"] = u.prompt_tokens + u.completion_tokens;
   o["completion_tokens"] = u.completion_tokens;
-  if (with_details) o["prompt_tokens_details"] = nullptr;
+  if (u.cached_tokens) {
+    json::object details;
+    details["cached_tokens"] = *u.cached_tokens;
+    o["prompt_tokens_details"] = std::move(details);
+  } else if (with_details) {
+    o["prompt_tokens_details"] = nullptr;
+  }
+  if (u.reasoning_tokens) o["completion_tokens_details"] = json::object{{"reasoning_tokens", *u.reasoning_tokens}};
   return o;
+}
+
+json::array ids_array(const std::vector<int32_t>& ids) {
+  json::array a;
+  a.reserve(ids.size());
+  for (int32_t id : ids) a.emplace_back(id);
+  return a;
+}
+
+json::value optional_string(const std::optional<std::string>& s) {
+  if (s) return json::string(*s);
+  return nullptr;
+}
+
+/// vLLM's ChatMessage (tool_calls left out when empty), plus `reasoning_content` beside `reasoning`.
+json::object message_object(const std::string& role, const ChoiceOutput& c) {
+  json::object message;
+  message["role"] = role;
+  message["content"] = c.message ? optional_string(c.message->content) : json::value(json::string(c.text));
+  message["refusal"] = nullptr;
+  message["annotations"] = nullptr;
+  message["audio"] = nullptr;
+  message["function_call"] = nullptr;
+  if (c.message && !c.message->tool_calls.empty()) {
+    json::array calls;
+    for (const ExtractedCall& tc : c.message->tool_calls) {
+      calls.emplace_back(json::object{{"id", tc.id.value_or("")},
+                                      {"type", "function"},
+                                      {"function", json::object{{"name", tc.name}, {"arguments", tc.arguments}}}});
+    }
+    message["tool_calls"] = std::move(calls);
+  }
+  const json::value reasoning = c.message ? optional_string(c.message->reasoning) : json::value(nullptr);
+  message["reasoning"] = reasoning;
+  message["reasoning_content"] = reasoning;
+  return message;
+}
+
+json::value finish_json(const Finish& f, const std::optional<std::string>& override_reason) {
+  if (override_reason) return json::string(*override_reason);
+  return finish_value(f.reason);
 }
 
 json::object head(const ResponseMeta& meta, std::string_view object) {
@@ -83,21 +132,13 @@ std::string chat_completion_json(const ResponseMeta& meta, const std::string& ro
                                  const json::value& prompt_logprobs) {
   json::array list;
   for (const ChoiceOutput& c : choices) {
-    json::object message;
-    message["role"] = role;
-    message["content"] = c.text;
-    message["refusal"] = nullptr;
-    message["annotations"] = nullptr;
-    message["audio"] = nullptr;
-    message["function_call"] = nullptr;
-    message["tool_calls"] = json::array();
-    message["reasoning_content"] = nullptr;
     json::object choice;
     choice["index"] = c.index;
-    choice["message"] = std::move(message);
+    choice["message"] = message_object(role, c);
     choice["logprobs"] = c.logprobs;
-    choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
+    choice["finish_reason"] = c.finish ? finish_json(*c.finish, c.finish_reason_override) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+    if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
     list.emplace_back(std::move(choice));
   }
   json::object o = head(meta, "chat.completion");
@@ -106,6 +147,9 @@ std::string chat_completion_json(const ResponseMeta& meta, const std::string& ro
   o["system_fingerprint"] = nullptr;
   o["usage"] = usage_object(usage, true);
   o["prompt_logprobs"] = prompt_logprobs;
+  if (!choices.empty() && choices[0].prompt_token_ids) {
+    o["prompt_token_ids"] = ids_array(*choices[0].prompt_token_ids);
+  }
   o["kv_transfer_params"] = nullptr;
   return json::serialize(o);
 }
@@ -114,19 +158,25 @@ std::string chat_chunk_json(const ResponseMeta& meta, const std::optional<std::s
                             const ChoiceOutput& c, const std::optional<Usage>& usage) {
   json::object delta;
   if (role) delta["role"] = *role;
-  delta["content"] = c.text;
+  if (c.delta) {
+    for (auto& kv : delta_json(*c.delta, /*with_reasoning_content=*/true)) delta[kv.key()] = kv.value();
+  } else {
+    delta["content"] = c.text;
+  }
   json::object choice;
   choice["index"] = c.index;
   choice["delta"] = std::move(delta);
   choice["logprobs"] = c.logprobs;
   if (c.finish) {
-    choice["finish_reason"] = finish_value(c.finish->reason);
+    choice["finish_reason"] = finish_json(*c.finish, c.finish_reason_override);
     choice["stop_reason"] = stop_reason_value(c.finish->stop_reason);
   } else {
     choice["finish_reason"] = nullptr;
   }
+  if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
   json::object o = head(meta, "chat.completion.chunk");
   o["choices"] = json::array{std::move(choice)};
+  if (c.prompt_token_ids) o["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
   if (usage) o["usage"] = usage_object(*usage, false);
   return json::serialize(o);
 }
@@ -149,6 +199,8 @@ std::string completion_json(const ResponseMeta& meta, const std::vector<ChoiceOu
     choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
     choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
     choice["prompt_logprobs"] = c.prompt_logprobs.is_null() ? prompt_logprobs : c.prompt_logprobs;
+    if (c.prompt_token_ids) choice["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
+    if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
     list.emplace_back(std::move(choice));
   }
   json::object o = head(meta, "text_completion");
@@ -168,6 +220,8 @@ std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& 
   choice["logprobs"] = c.logprobs;
   choice["finish_reason"] = c.finish ? finish_value(c.finish->reason) : json::value(nullptr);
   choice["stop_reason"] = c.finish ? stop_reason_value(c.finish->stop_reason) : json::value(nullptr);
+  if (c.prompt_token_ids) choice["prompt_token_ids"] = ids_array(*c.prompt_token_ids);
+  if (c.token_ids) choice["token_ids"] = ids_array(*c.token_ids);
   json::object o = head(meta, "text_completion");
   o["choices"] = json::array{std::move(choice)};
   if (usage) o["usage"] = usage_object(*usage, false);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
 
@@ -20,8 +21,13 @@ struct ResponseMeta {
 };
 
 struct Usage {
+  Usage() = default;
+  Usage(int prompt, int completion) : prompt_tokens(prompt), completion_tokens(completion) {}
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  /// --enable-prompt-tokens-details: prompt tokens served from the prefix cache (whole blocks).
+  std::optional<int> cached_tokens;
+  std::optional<int> reasoning_tokens;  // completion_tokens_details, with a reasoning parser
 };
 
 using StopReason = std::variant<std::monostate, std::string, int32_t>;
@@ -36,6 +42,13 @@ struct Finish {
 std::string make_request_id(std::string_view prefix);
 int64_t unix_now();
 
+/// A chat message after output parsing: content, reasoning and tool calls (ids final).
+struct ParsedMessage {
+  std::optional<std::string> content;
+  std::optional<std::string> reasoning;
+  std::vector<ExtractedCall> tool_calls;
+};
+
 /// One choice of a response, or one streamed piece of a choice.
 struct ChoiceOutput {
   int index = 0;
@@ -43,6 +56,14 @@ struct ChoiceOutput {
   boost::json::value logprobs;     // null unless requested (logprobs_json.h renders it)
   std::optional<Finish> finish;    // chunks: set only on the choice's last chunk
   boost::json::value prompt_logprobs;  // completions: this choice's prompt's (a batch); null = the response's
+  /// return_token_ids: the generated ids (of this piece, in chunks) and the prompt's (chat: at the top level of
+  /// the response or of a choice's first chunk; completions: on the choice, in a stream on its first chunk).
+  std::optional<std::vector<int32_t>> token_ids;
+  std::optional<std::vector<int32_t>> prompt_token_ids;
+  // Chat with tool / reasoning parsers: the parsed message (responses) or delta (chunks) replaces `text`.
+  std::optional<ParsedMessage> message;
+  std::optional<DeltaMessage> delta;
+  std::optional<std::string> finish_reason_override;  // "tool_calls"
 };
 
 /// `chat.completion`: the choices in index order, the whole message each. `prompt_logprobs` is null unless

@@ -13,6 +13,10 @@
 #include "serve/openai/protocol.h"
 #include "serve/openai/responses.h"
 #include "serve/openai/sampling_fields.h"
+#include "serve/openai/token_fields.h"
+#include "serve/openai/tool_constraint.h"
+#include "serve/openai/tools/tool_parsers.h"
+#include "structured/constraint.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef PODSERVE_VERSION
@@ -104,6 +108,16 @@ std::optional<ApiError> check_generation_work(const std::vector<const Generation
                      "max_tokens");
 }
 
+/// The answer-shaping fields and flags every generation shares.
+void set_answer_options(const CommonRequest& c, const ServiceOptions& o, PreparedGeneration* gen) {
+  gen->stream = c.stream;
+  gen->include_usage = c.include_usage || (c.stream && o.enable_force_include_usage);
+  gen->continuous_usage = c.continuous_usage;
+  gen->return_token_ids = c.return_token_ids;
+  gen->tokens_as_ids = c.return_tokens_as_token_ids.value_or(o.return_tokens_as_token_ids);
+  gen->prompt_tokens_details = o.enable_prompt_tokens_details;
+}
+
 ResponseMeta make_meta(std::string_view prefix, const std::optional<std::string>& client_id,
                        const std::string& engine_id, const std::string& model) {
   ResponseMeta meta;
@@ -113,10 +127,68 @@ ResponseMeta make_meta(std::string_view prefix, const std::optional<std::string>
   return meta;
 }
 
+/// The tokenizer as the parsers see it.
+class TokenizerVocab final : public ParserVocab {
+ public:
+  explicit TokenizerVocab(const Tokenizer& tok) : tok_(tok) {}
+  std::optional<int32_t> token_id(std::string_view text) const override {
+    const int32_t id = tok_.find_token(text);
+    if (id < 0) return std::nullopt;
+    return id;
+  }
+
+ private:
+  const Tokenizer& tok_;
+};
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 }  // namespace
 
+Status check_parser_options(const ServiceOptions& o, const Tokenizer& tokenizer) {
+  if (o.enable_auto_tool_choice && o.tool_call_parser.empty()) {
+    return invalid_argument("--enable-auto-tool-choice (ENABLE_AUTO_TOOL_CHOICE) requires --tool-call-parser "
+                            "(TOOL_CALL_PARSER); known parsers: " + joined(tool_parser_names()));
+  }
+  if (!o.tool_call_parser.empty() && find_tool_parser(o.tool_call_parser) == nullptr) {
+    return invalid_argument("Error: --enable-auto-tool-choice requires tool_parser:'" + o.tool_call_parser +
+                            "' which has not been registered; known parsers: " + joined(tool_parser_names()));
+  }
+  if (!o.reasoning_parser.empty() && find_reasoning_parser(o.reasoning_parser) == nullptr) {
+    return invalid_argument("reasoning_parser_name='" + o.reasoning_parser +
+                            "' has not been registered; known parsers: " + joined(reasoning_parser_names()));
+  }
+  TokenizerVocab vocab(tokenizer);
+  if (!o.reasoning_parser.empty()) {
+    ReasoningParserContext ctx{&vocab, nullptr};
+    boost::json::object thinking{{"thinking", true}};
+    ctx.chat_template_kwargs = &thinking;  // the variant that needs the markers
+    Result<std::unique_ptr<ReasoningParser>> made = find_reasoning_parser(o.reasoning_parser)(ctx);
+    if (!made.ok()) {
+      return invalid_argument("--reasoning-parser " + o.reasoning_parser +
+                              " cannot be used with this model's tokenizer: " + made.status().message());
+    }
+  }
+  if (o.enable_auto_tool_choice) {
+    for (std::string_view marker : tool_parser_required_tokens(o.tool_call_parser)) {
+      if (!vocab.token_id(marker)) {
+        return invalid_argument("--tool-call-parser " + o.tool_call_parser +
+                                " cannot be used with this model's tokenizer: the token " + std::string(marker) +
+                                " is not in its vocabulary");
+      }
+    }
+  }
+  return ok_status();
+}
+
 OpenAiService::OpenAiService(Engine& engine, ServiceOptions options, std::unique_ptr<PromptRenderer> renderer)
-    : engine_(engine), options_(std::move(options)), renderer_(std::move(renderer)), created_(unix_now()) {}
+    : engine_(engine), options_(std::move(options)), renderer_(std::move(renderer)), created_(unix_now()) {
+  options_.generation_defaults.apply_to(&sampling_defaults_);
+}
 
 void OpenAiService::register_routes(http::Router& router) {
   router.add("GET", "/health", [this](const http::HttpRequest& r, http::ResponseWriter& w) { return health(r, w); });
@@ -238,12 +310,21 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
                        "max_tokens");
     }
   } else {
-    // Chat (default < 0): the rest of the context, as vLLM. Completions: OpenAI's 16, clamped to what fits.
-    max_tokens = default_max_tokens < 0 ? limit - prompt_len : std::min<int64_t>(default_max_tokens,
-                                                                                   limit - prompt_len);
+    // Chat (default < 0): the generation config's max_new_tokens, else the rest of the context, as vLLM.
+    // Completions: OpenAI's 16. Either clamped to what fits.
+    const GenerationDefaults& g = options_.generation_defaults;
+    const int64_t fallback = default_max_tokens >= 0 ? default_max_tokens : g.max_tokens.value_or(limit - prompt_len);
+    max_tokens = std::min<int64_t>(fallback, limit - prompt_len);
+  }
+  // vLLM's override_max_tokens: a folder's or the override's max_new_tokens caps every request.
+  if (options_.generation_defaults.max_tokens_cap) {
+    max_tokens = std::min(max_tokens, *options_.generation_defaults.max_tokens_cap);
   }
   out->request_id = make_request_id("");
   out->params = common.sampling;
+  if (auto e = apply_token_fields(common, engine_.tokenizer(), engine_.tokenizer().vocab_size(), &out->params)) {
+    return e;
+  }
   out->params.max_tokens = static_cast<int>(max_tokens);
   out->params.min_tokens = std::min(out->params.min_tokens, out->params.max_tokens);
   out->prompt_tokens = std::move(prompt);
@@ -251,7 +332,7 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
 }
 
 http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& req, http::ResponseWriter& writer) {
-  ApiResult<ChatRequest> parsed = parse_chat_request(req.body);
+  ApiResult<ChatRequest> parsed = parse_chat_request(req.body, sampling_defaults_);
   if (!parsed.ok()) {
     co_await writer.send(error_response(parsed.error()));
     co_return;
@@ -259,12 +340,19 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   ChatRequest& chat = parsed.value();
   log_ignored_fields(chat.common.ignored_fields);
   apply_request_id_header(req, &chat.common.request_id);
+  apply_priority_header(req.header("x-vllm-priority"), &chat.common);
   std::optional<ApiError> error = check_model(chat.common.model);
   std::string prompt;
+  ChatParsing parsing;
+  std::optional<std::vector<ToolSpec>> template_tools;
   if (!error) {
     // Rendering and tokenizing run here, on the connection's HTTP thread, never on the engine thread.
+    error = prepare_chat_parsing(chat, &parsing, &template_tools);
+  }
+  if (!error) {
     ApiResult<std::string> rendered = render_chat(chat.messages, chat.add_generation_prompt,
-                                                  chat.continue_final_message, chat.chat_template_kwargs);
+                                                  chat.continue_final_message, chat.chat_template_kwargs,
+                                                  template_tools);
     if (rendered.ok()) {
       prompt = std::move(rendered.value());
     } else {
@@ -288,10 +376,19 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     gen.engine_error = constraint.error();
   }
   gen.request.request_id = "chatcmpl-" + gen.request.request_id;
+  if (parsing.make_parser && options_.enable_auto_tool_choice && chat.tools &&
+      chat.tool_choice.kind != ToolChoice::kNone) {
+    if (parsing.make_parser()->keeps_special_tokens_with_tools()) {
+      gen.request.params.skip_special_tokens = false;  // hermes: the tags are special tokens in some models
+    }
+  }
+  if (std::optional<ApiError> e = constrain_tool_calls(chat, parsing, &gen.request.params)) {
+    co_await writer.send(error_response(*e));
+    co_return;
+  }
+  gen.parsing = std::move(parsing);
   gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, options_.served_model_name);
-  gen.stream = chat.common.stream;
-  gen.include_usage = chat.common.include_usage;
-  gen.continuous_usage = chat.common.continuous_usage;
+  set_answer_options(chat.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
   if (chat.common.echo && chat.messages.back().role == options_.response_role) {
@@ -302,7 +399,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
 }
 
 http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, http::ResponseWriter& writer) {
-  ApiResult<CompletionRequest> parsed = parse_completion_request(req.body);
+  ApiResult<CompletionRequest> parsed = parse_completion_request(req.body, sampling_defaults_);
   if (!parsed.ok()) {
     co_await writer.send(error_response(parsed.error()));
     co_return;
@@ -310,6 +407,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   CompletionRequest& cr = parsed.value();
   log_ignored_fields(cr.common.ignored_fields);
   apply_request_id_header(req, &cr.common.request_id);
+  apply_priority_header(req.header("x-vllm-priority"), &cr.common);
   std::optional<ApiError> error = check_model(cr.common.model);
   // The batch: the first prompt, then the rest.
   std::vector<PromptInput> prompts;
@@ -375,24 +473,109 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
   gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, options_.served_model_name);
-  gen.stream = cr.common.stream;
-  gen.include_usage = cr.common.include_usage;
-  gen.continuous_usage = cr.common.continuous_usage;
+  set_answer_options(cr.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
   CompletionFormat format;
   co_await run_generation(engine_, std::move(gen), format, writer);
 }
 
+std::optional<ApiError> OpenAiService::prepare_chat_parsing(ChatRequest& chat, ChatParsing* parsing,
+                                                           std::optional<std::vector<ToolSpec>>* template_tools) const {
+  const bool tool_parser = options_.enable_auto_tool_choice && !options_.tool_call_parser.empty();
+  const ToolChoice& choice = chat.tool_choice;
+  if (!tool_parser && choice.kind != ToolChoice::kNone && choice.kind != ToolChoice::kNull) {
+    if (choice.kind == ToolChoice::kAuto && !options_.enable_auto_tool_choice) {
+      return bad_request("\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set");
+    }
+    if (choice.kind != ToolChoice::kAuto) {
+      const std::string desc =
+          choice.kind == ToolChoice::kNamed ? "function \"" + choice.name + "\"" : std::string("\"required\"");
+      return bad_request("tool_choice=" + desc + " requires --tool-call-parser to be set");
+    }
+  }
+  if (chat.tools && !(choice.kind == ToolChoice::kNone && options_.exclude_tools_when_tool_choice_none)) {
+    *template_tools = chat.tools;
+  }
+  // reasoning_effort reaches the template, and turns thinking on or off unless the request says.
+  if (chat.reasoning_effort) {
+    chat.chat_template_kwargs["reasoning_effort"] = *chat.reasoning_effort;
+    if (!chat.chat_template_kwargs.contains("enable_thinking")) {
+      chat.chat_template_kwargs["enable_thinking"] = *chat.reasoning_effort != "none";
+    }
+  }
+  const ToolParserFactory tool_factory = tool_parser ? find_tool_parser(options_.tool_call_parser) : nullptr;
+  const ReasoningParserFactory reasoning_factory =
+      options_.reasoning_parser.empty() ? nullptr : find_reasoning_parser(options_.reasoning_parser);
+  parsing->settings = ChatToolSettings{tool_factory != nullptr, chat.tools.has_value(), choice,
+                                       chat.parallel_tool_calls};
+  parsing->reasoning_tokens = reasoning_factory != nullptr;
+  if (tool_factory == nullptr && reasoning_factory == nullptr) return std::nullopt;
+  // One parser per choice, made on the HTTP thread; the vocabulary adapter and tools outlive the request.
+  auto vocab = std::make_shared<TokenizerVocab>(engine_.tokenizer());
+  auto tools = std::make_shared<std::vector<ToolSpec>>(chat.tools.value_or(std::vector<ToolSpec>{}));
+  auto kwargs = std::make_shared<boost::json::object>(chat.chat_template_kwargs);
+  OutputParserOptions opts{choice, chat.include_reasoning};
+  parsing->make_parser = [vocab, tools, kwargs, opts, tool_factory, reasoning_factory]() {
+    std::unique_ptr<ReasoningParser> reasoning;
+    if (reasoning_factory != nullptr) {
+      Result<std::unique_ptr<ReasoningParser>> r = reasoning_factory(ReasoningParserContext{vocab.get(), kwargs.get()});
+      if (r.ok()) reasoning = std::move(r).value();  // checked at start-up; a failure leaves reasoning unparsed
+    }
+    std::unique_ptr<ToolParser> tool;
+    if (tool_factory != nullptr) tool = tool_factory(ToolParserContext{vocab.get(), tools.get()});
+    return std::make_unique<OutputParser>(std::move(reasoning), std::move(tool), opts);
+  };
+  return std::nullopt;
+}
+
+std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& chat, const ChatParsing& parsing,
+                                                           SamplingParams* params) const {
+  // vLLM's adjust_request (Path A): tool_choice required / named on a parser without a model-native format
+  // replaces any structured-output constraint with the tools' JSON schema.
+  if (parsing.make_parser && parsing.settings.has_tool_parser && parsing.make_parser()->supports_required_and_named()) {
+    ApiResult<std::optional<std::string>> schema =
+        tool_choice_json_schema(chat.tools, chat.tool_choice, chat.parallel_tool_calls);
+    if (!schema.ok()) return schema.error();
+    if (schema.value()) {
+      params->structured = StructuredConstraint{};
+      params->structured.kind = StructuredConstraint::Kind::kJsonSchema;
+      params->structured.spec = std::move(*schema.value());
+      // A schema the grammar cannot take is the request's fault: a 400 now, not an engine error later.
+      if (Result<structured::Grammar> g = structured::grammar_for(params->structured); !g.ok()) {
+        return bad_request(g.status().message());
+      }
+    }
+  }
+  // Masking waits for the end of reasoning (vLLM: unless include_reasoning is false, which constrains from the
+  // first token, and --structured-outputs-config enable_in_reasoning); the detector is a parser of its own, read
+  // on the engine thread.
+  if (!options_.reasoning_parser.empty() && chat.include_reasoning && !options_.structured.enable_in_reasoning) {
+    ReasoningParserFactory factory = find_reasoning_parser(options_.reasoning_parser);
+    TokenizerVocab vocab(engine_.tokenizer());
+    Result<std::unique_ptr<ReasoningParser>> parser =
+        factory(ReasoningParserContext{&vocab, &chat.chat_template_kwargs});
+    if (parser.ok()) params->reasoning_end = reasoning_end_detector(std::move(parser).value());
+  }
+  return std::nullopt;
+}
+
 ApiResult<std::string> OpenAiService::render_chat(const std::vector<ChatMessage>& messages,
                                                  bool add_generation_prompt, bool continue_final_message,
-                                                 const boost::json::object& kwargs) const {
+                                                 const boost::json::object& kwargs,
+                                                 const std::optional<std::vector<ToolSpec>>& tools) const {
   if (renderer_ == nullptr) {
     return bad_request(
         "As of transformers v4.44, default chat template is no longer allowed, so you must provide a chat "
         "template if the tokenizer does not define one.");
   }
-  Result<std::string> prompt = renderer_->render(messages, add_generation_prompt, kwargs);
+  std::optional<boost::json::array> tool_dicts;
+  if (tools) {
+    tool_dicts.emplace();
+    for (const ToolSpec& t : *tools) tool_dicts->emplace_back(t.raw);
+  }
+  Result<std::string> prompt =
+      renderer_->render(messages, add_generation_prompt, kwargs, tool_dicts ? &*tool_dicts : nullptr);
   if (prompt.ok() && continue_final_message) {
     prompt = cut_after_final_message(*prompt, messages.back().content.value_or(""));
   }
@@ -436,7 +619,7 @@ http::awaitable<void> OpenAiService::tokenize(const http::HttpRequest& req, http
   if (!error && parsed.value().is_chat) {
     const TokenizeRequest& t = parsed.value();
     ApiResult<std::string> rendered =
-        render_chat(t.messages, t.add_generation_prompt, t.continue_final_message, t.chat_template_kwargs);
+        render_chat(t.messages, t.add_generation_prompt, t.continue_final_message, t.chat_template_kwargs, t.tools);
     if (rendered.ok()) {
       text = std::move(rendered.value());
     } else {

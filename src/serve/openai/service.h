@@ -13,10 +13,16 @@
 #include "engine/engine.h"
 #include "serve/http/http_types.h"
 #include "serve/http/router.h"
+#include "serve/openai/chat_output.h"
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/generation_config.h"
 #include "serve/openai/structured_fields.h"
+
+namespace podserve {
+class Tokenizer;
+}
 
 namespace podserve::openai {
 
@@ -27,11 +33,25 @@ struct ServiceOptions {
   std::vector<std::string> api_keys;  // empty = open
   int max_logprobs = 20;              // --max-logprobs
   std::vector<std::string> model_aliases;  // further --served-model-name values, also accepted as `model`
+  // Tool calling and reasoning (names checked at start-up by check_parser_options).
+  bool enable_auto_tool_choice = false;     // --enable-auto-tool-choice: loads the tool parser
+  std::string tool_call_parser;             // --tool-call-parser
+  std::string reasoning_parser;             // --reasoning-parser
+  bool exclude_tools_when_tool_choice_none = false;
   StructuredOutputsOptions structured;     // --structured-outputs-config
   size_t max_prompt_bytes = 8u << 20;         // --max-prompt-bytes (completions and /tokenize text)
   int64_t max_tokens_per_request = 1 << 18;   // --max-tokens-per-request
   size_t max_stream_backlog_bytes = 1u << 20;  // --max-stream-backlog-bytes
+  bool return_tokens_as_token_ids = false;   // --return-tokens-as-token-ids: a request's field wins
+  bool enable_prompt_tokens_details = false; // usage.prompt_tokens_details.cached_tokens
+  bool enable_force_include_usage = false;   // every stream ends with a usage chunk
+  GenerationDefaults generation_defaults;     // GENERATION_CONFIG / OVERRIDE_GENERATION_CONFIG
 };
+
+/// Start-up checks of the parser options against the registries and the tokenizer's vocabulary (vLLM fails
+/// at start-up too): unknown names (listing the known ones), --enable-auto-tool-choice without a parser,
+/// markers missing from the vocabulary.
+Status check_parser_options(const ServiceOptions& options, const Tokenizer& tokenizer);
 
 class OpenAiService {
  public:
@@ -63,7 +83,16 @@ class OpenAiService {
 
   /// Messages → prompt text with the chat template (continue_final_message included); errors are 400s.
   ApiResult<std::string> render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                                     bool continue_final_message, const boost::json::object& kwargs) const;
+                                     bool continue_final_message, const boost::json::object& kwargs,
+                                     const std::optional<std::vector<ToolSpec>>& tools = std::nullopt) const;
+  /// The structured-output constraint of tool_choice required / named (vLLM's Path A) and, with a reasoning
+  /// parser, the reasoning-end detector that delays masking; a 400 for tools whose schema cannot be constrained.
+  std::optional<ApiError> constrain_tool_calls(const ChatRequest& chat, const ChatParsing& parsing,
+                                               SamplingParams* params) const;
+  /// Tool-choice checks that need the server's parsers, the template kwargs, the tools the template sees, and
+  /// the per-choice parsers: vLLM's online renderer and OpenAIServingChat set-up for one chat request.
+  std::optional<ApiError> prepare_chat_parsing(ChatRequest& chat, ChatParsing* parsing,
+                                               std::optional<std::vector<ToolSpec>>* template_tools) const;
 
   /// 404 "The model `X` does not exist." unless `model` is absent or one of the served names.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
@@ -78,6 +107,7 @@ class OpenAiService {
 
   Engine& engine_;
   ServiceOptions options_;
+  SamplingParams sampling_defaults_;  // SamplingParams' defaults with the generation config's applied
   std::unique_ptr<PromptRenderer> renderer_;
   int64_t created_;
 };

@@ -8,7 +8,7 @@ namespace podserve::openai {
 namespace {
 
 /// A pydantic-style 400 for a field of the wrong shape.
-ApiError validation_error(const std::string& loc, const std::string& what) {
+ApiError pydantic_error(const std::string& loc, const std::string& what) {
   return bad_request("1 validation error for ChatCompletionRequest\n" + loc + "\n  " + what, loc);
 }
 
@@ -19,23 +19,23 @@ MaybeError read_schema(const boost::json::value& v, const std::string& param, st
   } else if (v.is_object()) {
     *out = boost::json::serialize(v);
   } else {
-    return validation_error(param, "Input should be a valid dictionary or string");
+    return pydantic_error(param, "Input should be a valid dictionary or string");
   }
   return std::nullopt;
 }
 
 MaybeError read_string(const boost::json::value& v, const std::string& param, std::optional<std::string>* out) {
-  if (!v.is_string()) return validation_error(param, "Input should be a valid string");
+  if (!v.is_string()) return pydantic_error(param, "Input should be a valid string");
   *out = std::string(v.get_string());
   return std::nullopt;
 }
 
 MaybeError read_choice(const boost::json::value& v, const std::string& param,
                        std::optional<std::vector<std::string>>* out) {
-  if (!v.is_array()) return validation_error(param, "Input should be a valid list");
+  if (!v.is_array()) return pydantic_error(param, "Input should be a valid list");
   std::vector<std::string> choices;
   for (const auto& item : v.get_array()) {
-    if (!item.is_string()) return validation_error(param, "Input should be a valid string");
+    if (!item.is_string()) return pydantic_error(param, "Input should be a valid string");
     choices.emplace_back(item.get_string());
   }
   *out = std::move(choices);
@@ -62,11 +62,11 @@ MaybeError read_structured_object(const boost::json::object& so, StructuredOutpu
     } else if (key == "structural_tag") {
       e = read_string(v, p + key, &out->structural_tag);
     } else if (key == "json_object") {
-      if (!v.is_bool()) return validation_error(p + key, "Input should be a valid boolean");
+      if (!v.is_bool()) return pydantic_error(p + key, "Input should be a valid boolean");
       out->json_object = v.get_bool();
     } else if (key == "disable_any_whitespace" || key == "disable_additional_properties" ||
                key == "disable_fallback") {
-      if (!v.is_bool()) return validation_error(p + key, "Input should be a valid boolean");
+      if (!v.is_bool()) return pydantic_error(p + key, "Input should be a valid boolean");
     }
     if (e) return e;
   }
@@ -74,7 +74,7 @@ MaybeError read_structured_object(const boost::json::object& so, StructuredOutpu
 }
 
 MaybeError read_response_format(const boost::json::value& v, StructuredOutputsRequest* out) {
-  if (!v.is_object()) return validation_error("response_format", "Input should be a valid dictionary");
+  if (!v.is_object()) return pydantic_error("response_format", "Input should be a valid dictionary");
   const boost::json::object& rf = v.get_object();
   const boost::json::value* type = rf.if_contains("type");
   const std::string t = type != nullptr && type->is_string() ? std::string(type->get_string()) : "";
@@ -90,13 +90,13 @@ MaybeError read_response_format(const boost::json::value& v, StructuredOutputsRe
       return bad_request("When response_format type is 'json_schema', the 'json_schema' field must be provided.",
                          "response_format");
     }
-    if (!js->is_object()) return validation_error("response_format.json_schema", "Input should be a valid dictionary");
+    if (!js->is_object()) return pydantic_error("response_format.json_schema", "Input should be a valid dictionary");
     const boost::json::value* name = js->get_object().if_contains("name");
-    if (name == nullptr) return validation_error("response_format.json_schema.name", "Field required");
-    if (!name->is_string()) return validation_error("response_format.json_schema.name", "Input should be a valid string");
+    if (name == nullptr) return pydantic_error("response_format.json_schema.name", "Field required");
+    if (!name->is_string()) return pydantic_error("response_format.json_schema.name", "Input should be a valid string");
     if (const boost::json::value* strict = js->get_object().if_contains("strict");
         strict != nullptr && !strict->is_null() && !strict->is_bool()) {
-      return validation_error("response_format.json_schema.strict", "Input should be a valid boolean");
+      return pydantic_error("response_format.json_schema.strict", "Input should be a valid boolean");
     }
     // `strict` is accepted and, as in vLLM, the schema applies whatever its value.
     const boost::json::value* schema = js->get_object().if_contains("schema");
@@ -104,7 +104,7 @@ MaybeError read_response_format(const boost::json::value& v, StructuredOutputsRe
     out->json.reset();
     if (schema != nullptr && !schema->is_null()) {
       if (!schema->is_object()) {
-        return validation_error("response_format.json_schema.schema", "Input should be a valid dictionary");
+        return pydantic_error("response_format.json_schema.schema", "Input should be a valid dictionary");
       }
       out->json = boost::json::serialize(*schema);
     }
@@ -115,7 +115,7 @@ MaybeError read_response_format(const boost::json::value& v, StructuredOutputsRe
     out->present = true;
     return std::nullopt;
   }
-  return validation_error("response_format.type",
+  return pydantic_error("response_format.type",
                           "Input should be 'text', 'json_object', 'json_schema' or 'structural_tag'");
 }
 
@@ -137,7 +137,7 @@ int StructuredOutputsRequest::num_kinds() const {
 
 MaybeError read_structured_outputs(FieldReader& r, StructuredOutputsRequest* out) {
   if (const boost::json::value* so = r.get("structured_outputs")) {
-    if (!so->is_object()) return validation_error("structured_outputs", "Input should be a valid dictionary");
+    if (!so->is_object()) return pydantic_error("structured_outputs", "Input should be a valid dictionary");
     out->present = true;
     if (auto e = read_structured_object(so->get_object(), out)) return e;
   }
@@ -162,7 +162,7 @@ MaybeError read_structured_outputs(FieldReader& r, StructuredOutputsRequest* out
   // One engine serves every backend name (xgrammar's semantics); the pattern was never read by xgrammar.
   for (std::string_view key : {"guided_decoding_backend", "guided_whitespace_pattern"}) {
     if (const boost::json::value* v = r.get(key); v != nullptr && !v->is_string()) {
-      return validation_error(std::string(key), "Input should be a valid string");
+      return pydantic_error(std::string(key), "Input should be a valid string");
     }
   }
   if ((out->json.has_value() + out->regex.has_value() + out->choice.has_value()) > 1) {

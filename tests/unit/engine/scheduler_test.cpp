@@ -20,15 +20,17 @@ class SchedulerTest : public ::testing::Test {
     kv_ = std::make_unique<KvCacheManager>(KvCacheConfig{num_blocks, block_size, prefix_caching});
   }
 
-  /// A new sequence with a distinct prompt of `len` tokens, queued at the back of `waiting_`.
-  Sequence* add(int len) {
+  /// A new sequence with a distinct prompt of `len` tokens, queued as the engine queues it (fcfs: at the back).
+  Sequence* add(int len, int priority = 0) {
     auto r = std::make_unique<RequestState>();
     r->request.request_id = "r" + std::to_string(requests_.size());
+    r->request.params.priority = priority;
+    r->arrival = Clock::now() + std::chrono::microseconds(requests_.size());  // strictly in order
     for (int i = 0; i < len; ++i) r->request.prompt_tokens.push_back(static_cast<int32_t>((requests_.size() * 37 + i) % 290));
     r->sequences.push_back(std::make_unique<Sequence>(next_id_++, r.get(), 0, r->request.prompt_tokens, 0,
                                                       model_->tokenizer(), r->request.params));
     Sequence* seq = r->sequences[0].get();
-    waiting_.push_back(seq);
+    enqueue_waiting(config_, waiting_, seq, /*preempted=*/false);
     requests_.push_back(std::move(r));
     return seq;
   }
@@ -162,6 +164,68 @@ TEST_F(SchedulerTest, PreemptsItselfWhenItIsTheNewest) {
   EXPECT_EQ(chunks(out), (Chunks{{a, 1}}));
   EXPECT_EQ(out.preempted, std::vector<Sequence*>{b});
   EXPECT_EQ(waiting_.front(), b);
+}
+
+// vLLM's priority policy (vllm/v1/core/sched/): waiting requests in (priority, arrival) order, lower first;
+// preemption evicts the running request with the largest (priority, arrival), not simply the newest.
+TEST_F(SchedulerTest, PriorityOrdersAdmission) {
+  make_kv(64, 16);
+  config_.priority = true;
+  config_.max_num_seqs = 1;
+  Sequence* a = add(4, /*priority=*/5);
+  Sequence* b = add(4, /*priority=*/0);
+  Sequence* c = add(4, /*priority=*/5);
+  Sequence* d = add(4, /*priority=*/-1);
+  EXPECT_EQ(waiting_, (std::deque<Sequence*>{d, b, a, c}));
+  EXPECT_EQ(chunks(step()), (Chunks{{d, 4}}));
+  finish(d);
+  EXPECT_EQ(chunks(step()), (Chunks{{b, 4}}));
+}
+
+TEST_F(SchedulerTest, FcfsIgnoresPriority) {
+  make_kv(64, 16);
+  Sequence* a = add(4, 5);
+  Sequence* b = add(4, 0);
+  EXPECT_EQ(waiting_, (std::deque<Sequence*>{a, b}));
+}
+
+TEST_F(SchedulerTest, PriorityPreemptsTheLowestPriorityNotTheNewest) {
+  make_kv(6, 4);  // 24 token slots
+  config_.priority = true;
+  Sequence* a = add(8, /*priority=*/0);
+  Sequence* b = add(4, /*priority=*/2);
+  EXPECT_EQ(chunks(step()), (Chunks{{a, 8}, {b, 4}}));
+  Sequence* c = add(3, /*priority=*/1);  // the newest
+  EXPECT_EQ(chunks(step()), (Chunks{{a, 1}, {b, 1}, {c, 3}}));
+  EXPECT_EQ(kv_->num_free_blocks(), 0);
+  EXPECT_EQ(chunks(step()), (Chunks{{a, 1}, {b, 1}, {c, 1}}));  // every token fits its last block
+  // c's 5th token needs a block: fcfs would preempt c (the newest); priority preempts b (priority 2), whose
+  // chunk of this step is dropped, and c gets its blocks.
+  const SchedulerOutput out = step();
+  EXPECT_EQ(out.preempted, std::vector<Sequence*>{b});
+  EXPECT_EQ(chunks(out), (Chunks{{a, 1}, {c, 1}}));
+  EXPECT_EQ(running_, (std::vector<Sequence*>{a, c}));
+  EXPECT_EQ(waiting_.front(), b);
+  finish(a);
+  EXPECT_EQ(chunks(step()), (Chunks{{c, 1}, {b, 7}}));  // b resumes: its 7 tokens recomputed
+}
+
+TEST_F(SchedulerTest, PriorityPreemptsASequenceScheduledEarlierInTheStep) {
+  make_kv(4, 4);  // 16 token slots
+  config_.priority = true;
+  Sequence* x = add(3, /*priority=*/5);
+  EXPECT_EQ(chunks(step()), (Chunks{{x, 3}}));
+  Sequence* y = add(8, /*priority=*/0);  // arrives later: running order is x, y
+  EXPECT_EQ(chunks(step()), (Chunks{{x, 1}, {y, 8}}));
+  EXPECT_EQ(kv_->num_free_blocks(), 1);
+  // x's 5th token takes the free block; y's 9th needs one more: the victim is x (priority 5), already scheduled
+  // in this step: its chunk is dropped and its blocks go to y.
+  const SchedulerOutput out = step();
+  EXPECT_EQ(out.preempted, std::vector<Sequence*>{x});
+  EXPECT_EQ(chunks(out), (Chunks{{y, 1}}));
+  EXPECT_EQ(running_, std::vector<Sequence*>{y});
+  EXPECT_EQ(waiting_.front(), x);
+  EXPECT_EQ(x->num_computed, 0);
 }
 
 TEST_F(SchedulerTest, PrefixCacheHitSkipsComputedBlocks) {

@@ -1,0 +1,171 @@
+#include "serve/openai/output_parser.h"
+
+#include "serve/openai/tools/py_json.h"
+
+namespace podserve::openai {
+
+OutputParser::OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::unique_ptr<ToolParser> tools,
+                           OutputParserOptions options)
+    : reasoning_(std::move(reasoning)), tools_(std::move(tools)), options_(std::move(options)) {}
+
+bool OutputParser::is_reasoning_end(std::span<const int32_t> ids) const {
+  return reasoning_ != nullptr && reasoning_->is_reasoning_end(ids);
+}
+
+int OutputParser::count_reasoning_tokens(std::span<const int32_t> ids) const {
+  return reasoning_ == nullptr ? 0 : reasoning_->count_reasoning_tokens(ids);
+}
+
+std::pair<std::optional<std::vector<ExtractedCall>>, std::optional<std::string>> OutputParser::extract_tool_calls(
+    std::optional<std::string> content) {
+  using Calls = std::vector<ExtractedCall>;
+  const ToolChoice& choice = options_.tool_choice;
+  if (tools_ == nullptr || choice.kind == ToolChoice::kNone) return {Calls{}, std::move(content)};
+  const bool supports = tools_->supports_required_and_named();
+  const bool named = choice.kind == ToolChoice::kNamed;
+  const bool required = choice.kind == ToolChoice::kRequired;
+  auto blank = [](const std::optional<std::string>& c) { return !c || py_is_blank(*c); };
+  if (named && supports) {
+    if (blank(content)) return {Calls{}, std::nullopt};
+    return {Calls{ExtractedCall{std::nullopt, choice.name, *content}}, std::nullopt};
+  }
+  if (required && supports) {
+    std::optional<Calls> calls = parse_required_calls(content.value_or(""));
+    return {calls ? std::move(*calls) : Calls{}, std::nullopt};
+  }
+  const bool auto_like =
+      choice.kind == ToolChoice::kAuto || choice.kind == ToolChoice::kNull || (!supports && (named || required));
+  if (!auto_like) return {Calls{}, std::move(content)};
+  ExtractedToolCalls info = tools_->extract(content.value_or(""));
+  if (info.tools_called) {
+    std::optional<std::string> c = std::move(info.content);
+    if (c && !c->empty() && py_is_blank(*c)) c.reset();
+    return {std::move(info.calls), std::move(c)};
+  }
+  if ((required || named) && blank(content)) return {Calls{}, std::nullopt};
+  return {std::nullopt, std::move(content)};
+}
+
+ParsedOutput OutputParser::parse(std::string_view output) {
+  ParsedOutput out;
+  std::optional<std::string> content;
+  if (reasoning_ == nullptr) {
+    content = std::string(output);
+  } else {
+    ReasoningSplit split = reasoning_->extract(output);
+    out.reasoning = std::move(split.reasoning);
+    content = std::move(split.content);
+  }
+  auto [calls, rest] = extract_tool_calls(std::move(content));
+  out.calls = std::move(calls);
+  out.content = std::move(rest);
+  return out;
+}
+
+OutputParser::ToolStreamResult OutputParser::extract_tool_calls_streaming(const StreamStep& step) {
+  const ToolChoice& choice = options_.tool_choice;
+  const bool supports = tools_->supports_required_and_named();
+  if (choice.kind == ToolChoice::kNone) {
+    if (step.delta_text.empty()) return {};
+    DeltaMessage m;
+    m.content = Field::of(std::string(step.delta_text));
+    return {std::move(m), false};
+  }
+  if (supports && choice.kind == ToolChoice::kNamed) {
+    DeltaToolCall d;
+    d.index = 0;
+    d.has_function = true;
+    d.arguments = Field::of(std::string(step.delta_text));
+    if (!function_name_returned_) {
+      d.id = Field::of(make_tool_call_id());
+      d.type = Field::of("function");
+      d.name = Field::of(choice.name);
+    }
+    DeltaMessage m;
+    m.tool_calls.push_back(std::move(d));
+    return {std::move(m), true};
+  }
+  if (supports && choice.kind == ToolChoice::kRequired) {
+    bool announced = false;
+    std::optional<DeltaMessage> m = required_calls_delta(step.previous_text, step.current_text, &announced);
+    return {std::move(m), announced};
+  }
+  return {tools_->extract_streaming(step), false};
+}
+
+std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_text,
+                                                      std::span<const int32_t> delta_ids,
+                                                      std::span<const int32_t> prompt_ids, bool finished) {
+  if (!prompt_checked_) {
+    prompt_checked_ = true;
+    if (reasoning_ == nullptr || reasoning_->is_reasoning_end(prompt_ids)) reasoning_ended_ = true;
+  }
+  std::string current_text = previous_text_ + std::string(delta_text);
+  std::vector<int32_t> current_ids = previous_ids_;
+  current_ids.insert(current_ids.end(), delta_ids.begin(), delta_ids.end());
+  std::string delta(delta_text);
+  std::vector<int32_t> step_delta_ids(delta_ids.begin(), delta_ids.end());
+  std::optional<DeltaMessage> message;
+  bool transitioned = false;
+
+  if (reasoning_ != nullptr && !reasoning_ended_) {
+    message = reasoning_->extract_streaming(
+        StreamStep{previous_text_, current_text, delta, previous_ids_, current_ids, step_delta_ids});
+    if (reasoning_->is_reasoning_end_streaming(current_ids, step_delta_ids)) {
+      reasoning_ended_ = true;
+      transitioned = true;
+      current_ids = reasoning_->extract_content_ids(step_delta_ids);
+      current_text = message && message->content.has_value() ? *message->content.value : std::string();
+      delta = current_text;
+    }
+  }
+
+  const bool tool_phase = tools_ != nullptr && reasoning_ended_;
+  if (tool_phase) {
+    if (!tool_text_started_) {
+      tool_text_started_ = true;
+      previous_text_.clear();
+      previous_ids_.clear();
+      delta = current_text;
+      step_delta_ids = current_ids;
+    }
+    std::optional<std::string> batch_reasoning;
+    if (message && message->reasoning.has_value()) batch_reasoning = message->reasoning.value;
+    ToolStreamResult r = extract_tool_calls_streaming(
+        StreamStep{previous_text_, current_text, delta, previous_ids_, current_ids, step_delta_ids});
+    message = std::move(r.delta);
+    function_name_returned_ = r.function_name_returned;
+    if (batch_reasoning && !batch_reasoning->empty()) {
+      if (!message) {
+        message = DeltaMessage{};
+        message->reasoning = Field::of(*batch_reasoning);
+      } else if (!message->reasoning.has_value() || message->reasoning.value->empty()) {
+        message->reasoning = Field::of(*batch_reasoning);
+      }
+    }
+  }
+
+  const bool in_reasoning = reasoning_ != nullptr && !reasoning_ended_;
+  if (!message && !transitioned && !in_reasoning && !tool_phase) {
+    message = DeltaMessage{};
+    message->content = Field::of(delta);
+  }
+  previous_text_ = std::move(current_text);
+  previous_ids_ = std::move(current_ids);
+
+  if (finished && tools_ != nullptr && message && !message->tool_calls.empty()) {
+    DeltaToolCall& last = message->tool_calls.back();
+    if (last.has_function) {
+      last.arguments = Field::of(last.arguments.value.value_or("") + tools_->remaining_unstreamed_args());
+    }
+  }
+  if (message && !options_.include_reasoning) {
+    message->reasoning = Field::null();
+    if ((!message->content.has_value() || message->content.value->empty()) && message->tool_calls.empty()) {
+      message.reset();
+    }
+  }
+  return message;
+}
+
+}  // namespace podserve::openai

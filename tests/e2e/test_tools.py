@@ -1,0 +1,166 @@
+"""Tool calling through the official openai client: a server with --enable-auto-tool-choice --tool-call-parser
+hermes and a tool-use template (Hermes 2 Pro's, from the shared fixtures) on the default model. The small model may
+or may not call the tool; what must hold either way: the tools reach the template, the answer has vLLM's shape, and
+the streamed deltas reassemble to the non-streamed answer at temperature 0. Start-up refuses unknown parser names,
+listing the known ones. With phi4_mini_json (no model format), tool_choice required / named are constrained by the
+structured-output engine: the calls' arguments validate against the tools' schemas (jsonschema)."""
+import json
+import os
+import subprocess
+
+import jsonschema
+import openai
+import pytest
+
+from conftest import SERVED_MODEL, start_server
+from podserve_testutil import require_env
+
+FIXTURES = os.environ.get("PODSERVE_FIXTURES", "")
+TEMPLATE = os.path.join(FIXTURES, "chat_templates", "hermes-2-pro-llama-3-tool_use.jinja")
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+MESSAGES = [{"role": "system", "content": "Call get_weather for weather questions."},
+            {"role": "user", "content": "What is the weather in Paris?"}]
+
+
+@pytest.fixture(scope="module")
+def tool_client():
+    srv = start_server(["--enable-auto-tool-choice", "--tool-call-parser", "hermes", "--chat-template", TEMPLATE])
+    yield srv.client()
+    srv.stop()
+
+
+def test_tools_reach_the_template(tool_client):
+    # Hermes 2 Pro's template iterates `tools` unconditionally (jinja2 fails on None, so does vLLM): compare one
+    # tool with two.
+    time_tool = {"type": "function", "function": {"name": "get_time", "description": "Current time in a zone",
+                                                  "parameters": {"type": "object", "properties": {
+                                                      "zone": {"type": "string"}}}}}
+    one = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS, max_tokens=1,
+                                              temperature=0)
+    two = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS + [time_tool],
+                                              max_tokens=1, temperature=0)
+    assert two.usage.prompt_tokens > one.usage.prompt_tokens + 20
+
+
+def test_stream_reassembles_to_the_full_answer(tool_client):
+    full = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS, max_tokens=60,
+                                               temperature=0)
+    choice = full.choices[0]
+    calls = choice.message.tool_calls or []
+    assert choice.finish_reason == ("tool_calls" if calls else choice.finish_reason)
+    for c in calls:
+        assert c.id.startswith("chatcmpl-tool-") and len(c.id) == len("chatcmpl-tool-") + 16
+        json.loads(c.function.arguments)
+    content, streamed, finish = "", {}, None
+    for chunk in tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS,
+                                                      max_tokens=60, temperature=0, stream=True):
+        for ch in chunk.choices:
+            content += ch.delta.content or ""
+            for tc in ch.delta.tool_calls or []:
+                entry = streamed.setdefault(tc.index, {"name": "", "arguments": ""})
+                entry["name"] += tc.function.name or ""
+                entry["arguments"] += tc.function.arguments or ""
+            finish = ch.finish_reason or finish
+    assert finish == choice.finish_reason
+    assert (content or None) == (choice.message.content or None)
+    assert [s["name"] for _, s in sorted(streamed.items())] == [c.function.name for c in calls]
+    # Streamed arguments are the raw text, the full answer's re-serialized (vLLM): equal as JSON.
+    assert [json.loads(s["arguments"]) for _, s in sorted(streamed.items())] == \
+        [json.loads(c.function.arguments) for c in calls]
+
+
+def test_tool_choice_none_and_history(tool_client):
+    history = MESSAGES + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C, sunny"}]
+    r = tool_client.chat.completions.create(model=SERVED_MODEL, messages=history, tools=TOOLS, tool_choice="none",
+                                            max_tokens=8, temperature=0)
+    assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason in ("stop", "length")
+
+
+def test_unknown_parser_stops_startup():
+    args = [require_env("PODSERVE_BINARY"), "serve", "--model", require_env("PODSERVE_TEST_MODEL"),
+            "--enable-auto-tool-choice", "--tool-call-parser", "no_such_parser"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "no_such_parser" in out.stderr + out.stdout and "hermes" in out.stderr + out.stdout
+
+
+# tool_choice required / named on a parser without a model format (phi4_mini_json; vLLM's Path A): the tools'
+# JSON schema constrains the output, so even the small default model answers with calls whose arguments are
+# valid under the tool's schema (checked with jsonschema), streamed or not, at any temperature.
+CONSTRAINED_TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city", "days"]}}},
+    {"type": "function", "function": {"name": "get_time", "parameters": {
+        "type": "object", "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}}, "required": ["zone"]}}}]
+SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in CONSTRAINED_TOOLS}
+
+
+@pytest.fixture(scope="module")
+def constrained_client():
+    srv = start_server(["--enable-auto-tool-choice", "--tool-call-parser", "phi4_mini_json"])
+    yield srv.client()
+    srv.stop()
+
+
+def streamed_calls(stream):
+    calls, finish = {}, None
+    for chunk in stream:
+        for ch in chunk.choices:
+            for tc in ch.delta.tool_calls or []:
+                entry = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+                entry["id"] = tc.id or entry["id"]
+                entry["name"] += (tc.function.name or "") if tc.function else ""
+                entry["arguments"] += (tc.function.arguments or "") if tc.function else ""
+            finish = ch.finish_reason or finish
+    return [calls[i] for i in sorted(calls)], finish
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_required_calls_follow_the_schemas(constrained_client, seed):
+    args = dict(model=SERVED_MODEL, messages=MESSAGES, tools=CONSTRAINED_TOOLS, tool_choice="required",
+                max_tokens=120, temperature=1.0, seed=seed)
+    full = constrained_client.chat.completions.create(**args)
+    choice = full.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content == ""
+    assert choice.message.tool_calls
+    for c in choice.message.tool_calls:
+        assert c.id.startswith("chatcmpl-tool-")
+        jsonschema.validate(json.loads(c.function.arguments), SCHEMAS[c.function.name])
+    calls, finish = streamed_calls(constrained_client.chat.completions.create(**args, stream=True))
+    assert finish == "tool_calls"
+    assert [c["name"] for c in calls] == [c.function.name for c in choice.message.tool_calls]
+    # The same seed gives the same tokens: streamed raw arguments equal the re-serialized ones as JSON.
+    assert [json.loads(c["arguments"]) for c in calls] == \
+        [json.loads(c.function.arguments) for c in choice.message.tool_calls]
+
+
+def test_named_call_follows_its_schema(constrained_client):
+    args = dict(model=SERVED_MODEL, messages=MESSAGES, tools=CONSTRAINED_TOOLS,
+                tool_choice={"type": "function", "function": {"name": "get_time"}}, max_tokens=60, temperature=1.0,
+                seed=3)
+    full = constrained_client.chat.completions.create(**args)
+    choice = full.choices[0]
+    assert choice.finish_reason == "stop" and choice.message.content == ""
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_time"
+    jsonschema.validate(json.loads(call.function.arguments), SCHEMAS["get_time"])
+    calls, finish = streamed_calls(constrained_client.chat.completions.create(**args, stream=True))
+    assert finish == "stop" and len(calls) == 1 and calls[0]["name"] == "get_time"
+    assert calls[0]["arguments"] == call.function.arguments  # named: the raw output in both
+
+
+def test_unconstrainable_tool_schema_is_400(constrained_client):
+    # podserve has only the xgrammar-equivalent grammar: what xgrammar refuses is a clear 400 (vLLM would fall
+    # back to its guidance backend).
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"n": {"type": "integer", "multipleOf": 3}}}}}]
+    with pytest.raises(openai.BadRequestError) as err:
+        constrained_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=tools,
+                                                   tool_choice="required", max_tokens=5)
+    assert "not supported by xgrammar" in err.value.message

