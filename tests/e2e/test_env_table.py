@@ -146,6 +146,10 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "MAX_CONTEXT_LEN_TO_CAPTURE": "0", "ENABLE_AUTO_TOOL_CHOICE": "false", "TOOL_CALL_PARSER": "hermes",
         "REASONING_PARSER": "granite", "EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE": "false",
         "STRUCTURED_OUTPUTS_CONFIG": "{}", "GUIDED_DECODING_BACKEND": "auto", "DISABLE_PLAYGROUND": "true",
+        # Per-request budgets.
+        "PODSERVE_MAX_PROMPT_BYTES": "1048576", "PODSERVE_MAX_TEMPLATE_STEPS": "100000",
+        "PODSERVE_MAX_TEMPLATE_MS": "1000", "PODSERVE_MAX_TOKENS_PER_REQUEST": "100000",
+        "PODSERVE_MAX_STREAM_BACKLOG_BYTES": "1048576",
     }
 
 
