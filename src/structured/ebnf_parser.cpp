@@ -3,6 +3,7 @@
 #include <cctype>
 #include <unordered_map>
 
+#include "base/utf8.h"
 #include "structured/regex_to_ebnf.h"
 
 namespace podserve::structured {
@@ -425,7 +426,7 @@ class EbnfParser {
       }
       uint32_t cp = 0;
       if (!read_codepoint(false, &cp)) return {};
-      append_utf8(cp, &bytes);
+      utf8_append_codepoint(cp, &bytes);  // surrogates too, as xgrammar encodes
     }
     return GrammarExpr::literal(std::move(bytes));
   }

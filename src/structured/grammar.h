@@ -54,7 +54,5 @@ struct Grammar {
 
 /// Sorts and merges overlapping or adjacent ranges.
 std::vector<CodepointRange> normalize_ranges(std::vector<CodepointRange> ranges);
-/// Appends the UTF-8 encoding of `cp` (any value up to 0x1FFFFF, surrogates included, as xgrammar encodes).
-void append_utf8(uint32_t cp, std::string* out);
 
 }  // namespace podserve::structured

@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "base/utf8.h"
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
@@ -45,24 +46,6 @@ bool is_keyword(std::string_view w) {
     if (k == w) return true;
   }
   return false;
-}
-
-void append_utf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    *out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out += static_cast<char>(0xC0 | (cp >> 6));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out += static_cast<char>(0xE0 | (cp >> 12));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | (cp >> 18));
-    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class Parser {
@@ -502,7 +485,7 @@ class Parser {
       case 'U': {
         std::optional<uint32_t> cp = hex(e == 'x' ? 2 : e == 'u' ? 4 : 8);
         if (!cp || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF)) return false;  // surrogates: not UTF-8
-        append_utf8(out, *cp);
+        utf8_append_codepoint(*cp, out);
         return true;
       }
       case 'N': return false;  // named escapes: outside the slice
@@ -510,7 +493,7 @@ class Parser {
         if (e >= '0' && e <= '7') {
           uint32_t v = static_cast<uint32_t>(e - '0');
           for (int i = 0; i < 2 && peek() >= '0' && peek() <= '7'; ++i) v = v * 8 + static_cast<uint32_t>(s_[pos_++] - '0');
-          append_utf8(out, v);
+          utf8_append_codepoint(v, out);
           return true;
         }
         *out += '\\';  // unknown escapes stay as written
