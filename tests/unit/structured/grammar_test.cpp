@@ -2,6 +2,7 @@
 // them) and the Earley matcher's language on strings.
 #include <gtest/gtest.h>
 
+#include "base/utf8.h"
 #include "structured/automaton.h"
 #include "structured/ebnf_parser.h"
 #include "structured/earley.h"
@@ -115,7 +116,7 @@ TEST(EarleyTest, Utf8AsXgrammar) {
   const std::vector<CodepointRange> ranges{{0x41, 0x5A}, {0x7F5, 0x812}, {0xFFF0, 0x10010}};
   for (uint32_t cp = 0; cp < 0x11000; ++cp) {
     std::string bytes;
-    append_utf8(cp, &bytes);
+    utf8_append_codepoint(cp, &bytes);
     bool inside = false;
     for (const auto& r : ranges) inside |= cp >= r.lo && cp <= r.hi;
     bool found = false;
