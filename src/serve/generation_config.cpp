@@ -1,6 +1,8 @@
 #include "serve/generation_config.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <climits>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +77,27 @@ Status set_value(GenerationDefaults* d, const std::string& key, const json::valu
   return ok_status();
 }
 
+/// eos_token_id as transformers reads it: absent or null, one id, or a list of ids.
+Status read_eos_ids(const json::object& file, const std::string& source, std::vector<int32_t>* out) {
+  const json::value* v = file.if_contains("eos_token_id");
+  if (v == nullptr || v->is_null()) return ok_status();
+  const auto add = [&](const json::value& id) {
+    if (!id.is_int64() || id.get_int64() < 0 || id.get_int64() > INT32_MAX) {
+      return bad(source, "eos_token_id", "must be a token id or a list of them, got " + json::serialize(*v));
+    }
+    out->push_back(static_cast<int32_t>(id.get_int64()));
+    return ok_status();
+  };
+  if (v->is_array()) {
+    for (const json::value& id : v->get_array()) PODSERVE_RETURN_IF_ERROR(add(id));
+  } else {
+    PODSERVE_RETURN_IF_ERROR(add(*v));
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+  return ok_status();
+}
+
 }  // namespace
 
 void GenerationDefaults::apply_to(SamplingParams* p) const {
@@ -89,17 +112,28 @@ void GenerationDefaults::apply_to(SamplingParams* p) const {
 
 Result<GenerationDefaults> load_generation_defaults(const std::string& mode, const std::string& override_json,
                                                     const std::string& model_path) {
-  // The file's values (vLLM: none under `vllm`; a GGUF file has no generation_config.json beside it to read, and
-  // vLLM's GGUF path derives one from the model config, which holds no sampling keys).
+  // vLLM's try_get_generation_config: the folder's generation_config.json (auto and vllm: the model's folder; a
+  // GGUF file has none beside it), else the eos_token_id of the folder's config.json
+  // (GenerationConfig.from_model_config, which holds no sampling keys). Its sampling keys are defaults except under
+  // vllm; its eos_token_id counts under every mode.
   json::object config;
+  GenerationDefaults d;
   std::string file_source = "GENERATION_CONFIG";
-  if (mode != "vllm") {
-    const std::filesystem::path dir = mode == "auto" ? std::filesystem::path(model_path) : std::filesystem::path(mode);
+  const bool folder_mode = mode != "auto" && mode != "vllm";
+  const std::filesystem::path dir = folder_mode ? std::filesystem::path(mode) : std::filesystem::path(model_path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) {
     const std::filesystem::path file = dir / "generation_config.json";
-    std::error_code ec;
-    if (std::filesystem::is_directory(dir, ec) && std::filesystem::exists(file, ec)) {
+    const std::filesystem::path model_config = dir / "config.json";
+    if (std::filesystem::exists(file, ec)) {
       PODSERVE_ASSIGN_OR_RETURN(config, read_object(file.string(), file_source));
       file_source += " (" + file.string() + ")";
+      PODSERVE_RETURN_IF_ERROR(read_eos_ids(config, file_source, &d.eos_token_ids));
+      if (mode == "vllm") config.clear();
+    } else if (std::filesystem::exists(model_config, ec)) {
+      const std::string source = file_source + " (" + model_config.string() + ")";
+      PODSERVE_ASSIGN_OR_RETURN(json::object model, read_object(model_config.string(), source));
+      PODSERVE_RETURN_IF_ERROR(read_eos_ids(model, source, &d.eos_token_ids));
     }
   }
   json::object overrides;
@@ -111,7 +145,6 @@ Result<GenerationDefaults> load_generation_defaults(const std::string& mode, con
   }
   for (const auto& kv : overrides) config[kv.key()] = kv.value();  // config.update(override_generation_config)
 
-  GenerationDefaults d;
   for (const char* key : kKeys) {
     const json::value* v = config.if_contains(key);
     if (v == nullptr || v->is_null()) continue;  // vLLM keeps the keys that are not None

@@ -109,6 +109,16 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   PODSERVE_ASSIGN_OR_RETURN(options.generation_defaults,
                             load_generation_defaults(config.generation_config, config.override_generation_config,
                                                      source.model_path));
+  // The generation config's EOS ids: the tokenizer's own is handled as EOS already; the others become stop ids.
+  std::vector<int32_t>& eos_ids = options.generation_defaults.eos_token_ids;
+  const Tokenizer& tokenizer = stack.engine->tokenizer();
+  std::erase(eos_ids, tokenizer.eos_id());
+  for (int32_t id : eos_ids) {
+    if (id >= tokenizer.vocab_size()) {
+      return invalid_argument("GENERATION_CONFIG: eos_token_id " + std::to_string(id) +
+                              " is outside the model's vocabulary of " + std::to_string(tokenizer.vocab_size()));
+    }
+  }
   if (!options.generation_defaults.log_dict.empty() && config.generation_config != "vllm") {
     PODSERVE_LOG(kWarning) << "Default vLLM sampling parameters have been overridden by "
                            << (config.generation_config == "auto" ? std::string("the model's `generation_config.json`")

@@ -79,3 +79,30 @@ def test_bad_generation_config_stops_start_up(env, message):
                        env={"PATH": os.environ.get("PATH", "/usr/bin"), **env})
     assert r.returncode != 0
     assert message in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
+
+
+def test_generation_config_eos_ids_stop_requests(server, tmp_path):
+    """A folder's eos_token_id becomes a stop token id of every request that does not ignore EOS (vLLM's
+    SamplingParams.update_from_generation_config): the same answer as asking for that stop_token_ids by hand."""
+    plain = server.client()
+    base = plain.completions.create(model=SERVED_MODEL, prompt=PROMPT, max_tokens=12, temperature=0,
+                                    extra_body={"return_token_ids": True, "ignore_eos": True})
+    ids = base.choices[0].token_ids
+    # The first token that does not occur earlier: greedy decoding reaches it at that index and stops there.
+    at = next(i for i in range(2, len(ids)) if ids[i] not in ids[:i])
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [ids[at]]}))
+    srv = start_server(["--generation-config", str(tmp_path)])
+    try:
+        r = srv.client().completions.create(model=SERVED_MODEL, prompt=PROMPT, max_tokens=12, temperature=0,
+                                            extra_body={"return_token_ids": True})
+        ref = plain.completions.create(model=SERVED_MODEL, prompt=PROMPT, max_tokens=12, temperature=0,
+                                       extra_body={"return_token_ids": True, "stop_token_ids": [ids[at]]})
+        assert r.choices[0].token_ids == ids[:at + 1] == ref.choices[0].token_ids
+        assert r.choices[0].text == ref.choices[0].text
+        assert (r.choices[0].finish_reason, r.choices[0].stop_reason) == ("stop", ids[at])
+        # ignore_eos: the generation config's EOS ids do not stop it either.
+        r = srv.client().completions.create(model=SERVED_MODEL, prompt=PROMPT, max_tokens=12, temperature=0,
+                                            extra_body={"return_token_ids": True, "ignore_eos": True})
+        assert r.choices[0].token_ids == ids
+    finally:
+        srv.stop()

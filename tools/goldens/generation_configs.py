@@ -6,6 +6,11 @@ sampling default is None, so any value present counts), the override merged on t
 ModelConfig.get_diff_sampling_param filter: eight keys, None dropped, max_new_tokens renamed max_tokens; `log` is
 that dict as vLLM's warning prints it (str(dict)). When vLLM itself is importable (its own venv), its
 get_diff_sampling_param is run too and must agree.
+
+`eos_token_ids` are the file's eos_token_id (GenerationConfig.from_pretrained(folder).to_diff_dict(), the override
+aside), sorted: the ids vLLM's SamplingParams.update_from_generation_config adds to every request's stop_token_ids
+(less the tokenizer's own EOS, which podserve's serving stack removes as vLLM does); with vLLM importable, its
+update_from_generation_config is run on a fresh SamplingParams and must give the same set.
 """
 
 import json
@@ -66,6 +71,24 @@ def vllm_own(folder: str, override: dict):
     return ModelConfig.get_diff_sampling_param(Stub())
 
 
+def eos_ids(config: dict) -> list:
+    ids = config.get("eos_token_id")
+    if ids is None:
+        return []
+    return sorted({ids} if isinstance(ids, int) else set(ids))
+
+
+def vllm_stop_ids(config: dict):
+    """vLLM's own update_from_generation_config, with no tokenizer EOS (None when vLLM is absent)."""
+    try:
+        from vllm import SamplingParams
+    except ImportError:
+        return None
+    params = SamplingParams()
+    params.update_from_generation_config(config, None)
+    return sorted(params.stop_token_ids)
+
+
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     expected = {}
@@ -76,12 +99,16 @@ def main() -> None:
             json.dump(file, f, indent=2)
             f.write("\n")
         config = GenerationConfig.from_pretrained(folder).to_diff_dict()
+        eos = eos_ids(config)
+        own_eos = vllm_stop_ids(dict(config))
+        if own_eos is not None and own_eos != eos:
+            sys.exit(f"{name}: vLLM stops on {own_eos}, this script on {eos}")
         config.update(override)
         defaults = vllm_filter(config)
         own = vllm_own(folder, override)
         if own is not None and own != defaults:
             sys.exit(f"{name}: vLLM says {own}, this script {defaults}")
-        expected[name] = {"override": override, "defaults": defaults, "log": str(defaults)}
+        expected[name] = {"override": override, "defaults": defaults, "log": str(defaults), "eos_token_ids": eos}
         print(name, defaults, "(checked against vLLM)" if own is not None else "")
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=2)

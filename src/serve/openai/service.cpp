@@ -325,6 +325,13 @@ std::optional<ApiError> OpenAiService::finish_request(const CommonRequest& commo
   if (auto e = apply_token_fields(common, engine_.tokenizer(), engine_.tokenizer().vocab_size(), &out->params)) {
     return e;
   }
+  // vLLM's update_from_generation_config: the generation config's other EOS ids stop a request too.
+  if (!out->params.ignore_eos) {
+    std::vector<int32_t>& stop = out->params.stop_token_ids;
+    for (int32_t id : options_.generation_defaults.eos_token_ids) {
+      if (std::find(stop.begin(), stop.end(), id) == stop.end()) stop.push_back(id);
+    }
+  }
   out->params.max_tokens = static_cast<int>(max_tokens);
   out->params.min_tokens = std::min(out->params.min_tokens, out->params.max_tokens);
   out->prompt_tokens = std::move(prompt);

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "serve/generation_config.h"
@@ -61,7 +62,42 @@ TEST(GenerationConfigTest, DefaultsAreVllms) {
     EXPECT_EQ(d.value().log_dict, want.empty() ? "" : std::string(c.at("log").as_string()));
     // A folder's max_new_tokens caps every request (vLLM's override_max_tokens).
     EXPECT_EQ(d.value().max_tokens_cap, d.value().max_tokens);
+    // The file's EOS ids, as vLLM's update_from_generation_config adds them to stop_token_ids.
+    std::vector<int32_t> eos;
+    for (const json::value& id : c.at("eos_token_ids").as_array()) eos.push_back(static_cast<int32_t>(id.as_int64()));
+    EXPECT_EQ(d.value().eos_token_ids, eos);
   }
+}
+
+TEST(GenerationConfigTest, EosIdsCountUnderEveryMode) {
+  const json::object cases = expected_cases();
+  const json::array& want = cases.at("llama3").at("eos_token_ids").as_array();
+  ASSERT_EQ(want.size(), 2u);
+  // vllm drops the file's sampling keys, not its EOS ids (vLLM reads generation_config_fields under every mode).
+  for (const char* mode : {"auto", "vllm"}) {
+    Result<GenerationDefaults> d = load_generation_defaults(mode, "", case_dir("llama3"));
+    ASSERT_TRUE(d.ok()) << mode;
+    ASSERT_EQ(d.value().eos_token_ids.size(), 2u) << mode;
+    EXPECT_EQ(d.value().eos_token_ids[1], want[1].as_int64()) << mode;
+  }
+  // Without generation_config.json, config.json's eos_token_id (GenerationConfig.from_model_config).
+  const std::string tiny = ::podserve::testing::test_data_dir() + "/tiny_models/llama/f32";
+  Result<GenerationDefaults> d = load_generation_defaults("auto", "", case_dir("no_such_case"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d.value().eos_token_ids.empty());
+  const std::filesystem::path only_config = std::filesystem::path(::testing::TempDir()) / "eos_from_config_json";
+  std::filesystem::create_directories(only_config);
+  std::filesystem::copy_file(tiny + "/config.json", only_config / "config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  const json::value model_eos = json::parse(::podserve::testing::read_file(tiny + "/config.json")).at("eos_token_id");
+  d = load_generation_defaults("vllm", "", only_config.string());
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  ASSERT_EQ(d.value().eos_token_ids.size(), 1u);
+  EXPECT_EQ(d.value().eos_token_ids[0], model_eos.as_int64());
+  // A GGUF file has no folder of its own to read.
+  d = load_generation_defaults("auto", "", ::podserve::testing::model_path());
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d.value().eos_token_ids.empty());
 }
 
 TEST(GenerationConfigTest, AutoReadsTheModelDirectoryAndCapsOnlyFromTheOverride) {
