@@ -26,7 +26,8 @@ OUT = ROOT / "tests" / "data" / "tool_parsers.json"
 
 DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"]
-MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>"] + DEEPSEEK_MARKERS
+MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>", "<|im_start|>",
+           "<|im_end|>"] + DEEPSEEK_MARKERS
 ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
@@ -284,7 +285,42 @@ def cases(tok):
     for i, text in enumerate(REASONING[:3]):
         add(f"v3_thinking_{i}", text, reasoning_parser="deepseek_v3", request={}, kwargs={"thinking": True})
         add(f"v3_plain_{i}", text, reasoning_parser="deepseek_v3", request={})
+    qwen3_texts = REASONING + QWEN3_REASONING
+    for i, text in enumerate(qwen3_texts):
+        add(f"qwen3_{i}", text, reasoning_parser="qwen3", request={})
+        add(f"qwen3_hermes_{i}", text, "hermes", "qwen3")
+    for i, text in enumerate(qwen3_texts[:8]):
+        add(f"qwen3_no_thinking_{i}", text, "hermes", "qwen3", kwargs={"enable_thinking": False})
+    add("qwen3_thinking_null", REASONING[0], reasoning_parser="qwen3", request={}, kwargs={"enable_thinking": None})
+    add("qwen3_thinking_true", REASONING[1], reasoning_parser="qwen3", request={}, kwargs={"enable_thinking": True})
+    open_prompt = tok.encode("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n")
+    closed_prompt = tok.encode("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    turn_prompt = tok.encode("<|im_start|>user\nhi</think><|im_end|>\n<|im_start|>assistant\n")
+    for name, prompt in (("open", open_prompt), ("closed", closed_prompt), ("turn", turn_prompt)):
+        add(f"qwen3_prompt_{name}", REASONING[1], reasoning_parser="qwen3", request={}, prompt_ids=prompt)
+        add(f"qwen3_hermes_prompt_{name}", REASONING[7], "hermes", "qwen3", prompt_ids=prompt)
+    add("qwen3_no_reasoning_out", REASONING[0], reasoning_parser="qwen3", request={"include_reasoning": False})
+    add("qwen3_hermes_no_reasoning_out", REASONING[6], "hermes", "qwen3",
+        request={"tools": TOOLS, "include_reasoning": False})
     return out
+
+
+# Qwen3's reasoning engine: prose spellings of markers, text held back as a possible marker, tool markup inside
+# reasoning.
+QWEN3_REASONING = [
+    "<think>\n\n</think>\n\nHello",
+    "Hello <tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+    "a</think>b</think>c",
+    "<think>x<think>y</think>z",
+    "Is a < b and c > d?</think>Answer: x<y and <b>bold</b>",
+    "Thinking about <tool",
+    "Maybe <function=f> here, or </parameter> there.</think>\n\n<tool_call>\n{\"name\": \"get_time\", "
+    "\"arguments\": {}}\n</tool_call>",
+    "The text says <think> and </think> as prose, not tokens",
+    "思考 ✓ 中</think>答案 ✓",
+    "</think>",
+    "",
+]
 
 
 PYTHONIC = [

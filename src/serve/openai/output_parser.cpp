@@ -3,6 +3,13 @@
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
+namespace {
+
+std::string content_of(const std::optional<DeltaMessage>& m) {
+  return m && m->content.has_value() ? *m->content.value : std::string();
+}
+
+}  // namespace
 
 OutputParser::OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::unique_ptr<ToolParser> tools,
                            OutputParserOptions options)
@@ -111,12 +118,24 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
   if (reasoning_ != nullptr && !reasoning_ended_) {
     message = reasoning_->extract_streaming(
         StreamStep{previous_text_, current_text, delta, previous_ids_, current_ids, step_delta_ids});
-    if (reasoning_->is_reasoning_end_streaming(current_ids, step_delta_ids)) {
+    const bool engine = reasoning_->engine_based();
+    if (engine ? reasoning_->confirmed_reasoning_end()
+               : reasoning_->is_reasoning_end_streaming(current_ids, step_delta_ids)) {
       reasoning_ended_ = true;
       transitioned = true;
       current_ids = reasoning_->extract_content_ids(step_delta_ids);
-      current_text = message && message->content.has_value() ? *message->content.value : std::string();
-      delta = current_text;
+      // An engine-based parser may hold back text after the end marker (the "<" of "<tool_call>"): flushed now.
+      std::optional<DeltaMessage> flushed = engine ? reasoning_->finish_streaming() : std::nullopt;
+      current_text = content_of(message) + content_of(flushed);
+      if (engine && tools_ == nullptr) {
+        // No tool phase follows to take the text (vLLM's all-engine path): it is this step's content.
+        if (!current_text.empty()) {
+          if (!message) message = DeltaMessage{};
+          message->content = Field::of(current_text);
+        }
+      } else {
+        delta = current_text;
+      }
     }
   }
 
@@ -157,6 +176,18 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
     DeltaToolCall& last = message->tool_calls.back();
     if (last.has_function) {
       last.arguments = Field::of(last.arguments.value.value_or("") + tools_->remaining_unstreamed_args());
+    }
+  }
+  if (finished && reasoning_ != nullptr && reasoning_->engine_based() && !reasoning_ended_) {
+    if (std::optional<DeltaMessage> flushed = reasoning_->finish_streaming()) {
+      if (!message) {
+        message = std::move(flushed);
+      } else {
+        if (flushed->content.has_value()) message->content = Field::of(content_of(message) + *flushed->content.value);
+        if (flushed->reasoning.has_value()) {
+          message->reasoning = Field::of(message->reasoning.value.value_or("") + *flushed->reasoning.value);
+        }
+      }
     }
   }
   if (message && !options_.include_reasoning) {
