@@ -302,7 +302,66 @@ def cases(tok):
     add("qwen3_no_reasoning_out", REASONING[0], reasoning_parser="qwen3", request={"include_reasoning": False})
     add("qwen3_hermes_no_reasoning_out", REASONING[6], "hermes", "qwen3",
         request={"tools": TOOLS, "include_reasoning": False})
+    xml_tools = {"tools": TOOLS + [ALARM]}
+    for i, text in enumerate(QWEN3_XML):
+        add(f"qwen3_xml_{i}", text, "qwen3_xml", request=xml_tools)
+    add("qwen3_coder", QWEN3_XML[2], "qwen3_coder", request=xml_tools)
+    add("qwen3_xml_untyped", QWEN3_XML[8], "qwen3_xml", request={})
+    add("qwen3_xml_parallel_false", QWEN3_XML[2], "qwen3_xml", request={**xml_tools, "parallel_tool_calls": False})
+    add("qwen3_xml_required", QWEN3_XML[0], "qwen3_xml", request={**xml_tools, "tool_choice": "required"})
+    add("qwen3_xml_required_none_called", "Nothing to call.", "qwen3_xml",
+        request={**xml_tools, "tool_choice": "required"})
+    add("qwen3_xml_named", QWEN3_XML[1], "qwen3_xml",
+        request={**xml_tools, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("qwen3_xml_none", QWEN3_XML[1], "qwen3_xml", request={**xml_tools, "tool_choice": "none"})
+    add("qwen3_xml_think_text", "<think>not parsed here</think>\n" + QWEN3_XML[0], "qwen3_xml", request=xml_tools)
+    for i, text in enumerate(QWEN3_XML[:4] + QWEN3_XML[8:9]):
+        add(f"qwen3_qwen3_xml_{i}", "<think>\nA call.\n</think>\n\n" + text, "qwen3_xml", "qwen3", request=xml_tools)
+    add("qwen3_qwen3_xml_implicit", "Thinking. " + QWEN3_XML[0], "qwen3_xml", "qwen3", request=xml_tools)
+    add("qwen3_qwen3_xml_truncated", "<think>\nStill thinking", "qwen3_xml", "qwen3", request=xml_tools)
     return out
+
+
+ALARM = {"type": "function", "function": {"name": "set_alarm", "parameters": {"type": "object", "properties": {
+    "hour": {"type": "integer"}, "ratio": {"type": "number"}, "on": {"type": "boolean"}, "tags": {"type": "array"},
+    "opts": {"type": "object"}, "note": {"type": ["string", "null"]}, "mode": {"enum": ["a", "b"]},
+    "level": {"anyOf": [{"type": "integer"}, {"type": "string"}]}, "label": {"type": "string"}, "any": {}}}}}
+
+
+def xml_call(name, params, wrap=True):
+    body = f"<function={name}>\n" + "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params) + \
+        "</function>"
+    return f"<tool_call>\n{body}\n</tool_call>" if wrap else body
+
+
+QWEN3_XML = [
+    xml_call("get_weather", [("city", "Paris"), ("unit", "celsius")]),
+    "Let me check.\n" + xml_call("get_weather", [("city", "Paris")]),
+    xml_call("get_weather", [("city", "Paris")]) + "\n" + xml_call("get_time", [("zone", "CET")]),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n"
+    "<function=get_time>\n</function>\n</tool_call>",
+    xml_call("get_time", [], wrap=False),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nPar",
+    "<tool_call>\n<function=get_wea",
+    xml_call("set_alarm", [("hour", "7"), ("ratio", "2.50"), ("on", "True"), ("tags", '["a", "b"]'),
+                           ("opts", '{"x": 1}'), ("note", "null"), ("mode", "a"), ("level", "3"), ("label", "42"),
+                           ("any", "[1, 2]")]),
+    xml_call("set_alarm", [("hour", " 1_000 "), ("ratio", "1e3"), ("on", "yes"), ("tags", "not json"),
+                           ("label", "東京 ✓ \"quoted\""), ("note", "a\nb")]),
+    xml_call("get_weather", [("city", "def f():\n    return 1 < 2 and a > b\n")]),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n<parameter=unit>\nC\n</function>\n</tool_call>",
+    xml_call("get_time", [("zone", "UTC")]) + "\nDone, that was the call.",
+    "No tool call, just < and > signs.",
+    '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>',
+    xml_call("unknown_fn", [("x", "1")]),
+    "<tool_call><function=get_weather><parameter=city>Paris</parameter></function></tool_call>",
+    "<tool_call>\n<function= get_time >\n<parameter = zone >\nUTC\n</ parameter >\n</function>\n</tool_call>",
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=city>\nRome\n"
+    "</parameter>\n</function>\n</tool_call>",
+    "   \n" + xml_call("get_time", []),
+    '<tool_call>\n<function=>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</function>\n</tool_call>',
+    '<tool_call>\n<function=>\n{"name": "get_weather", "city": "Paris"}\n</function>\n</tool_call>',
+]
 
 
 # Qwen3's reasoning engine: prose spellings of markers, text held back as a possible marker, tool markup inside
