@@ -8,16 +8,12 @@
 #include <algorithm>
 
 #include "serve/openai/reasoning/reasoning_parser.h"
-#include "serve/openai/tools/literal_lexer.h"
+#include "serve/openai/tools/qwen3_markup.h"
 
 namespace podserve::openai {
 namespace {
 
-// The qwen3 engine's terminals (its tool-call ones matter for where text may be held back).
-enum Terminal { kThinkStart, kThinkEnd, kToolStart, kToolEnd, kFuncPrefix, kFuncEnd, kParamStart, kParamEnd, kClose };
-const std::vector<std::string> kLiterals = {"<think>",     "</think>",    "<tool_call>", "</tool_call>", "<function=",
-                                            "</function>", "<parameter=", "</parameter>", ">"};
-bool by_token_id(int t) { return t == kThinkStart || t == kThinkEnd || t == kToolStart || t == kToolEnd; }
+using namespace qwen3;  // NOLINT: the engine's terminal names
 
 bool truthy(const boost::json::value& v) {
   if (v.is_null()) return false;
@@ -32,10 +28,8 @@ bool truthy(const boost::json::value& v) {
 
 class Qwen3ReasoningParser final : public ReasoningParser {
  public:
-  Qwen3ReasoningParser(bool thinking, const ParserVocab& vocab) : thinking_(thinking), lexer_(kLiterals) {
-    for (int t : {kThinkStart, kThinkEnd, kToolStart, kToolEnd}) {
-      if (std::optional<int32_t> id = vocab.token_id(kLiterals[t])) markers_.push_back(MarkerToken{*id, t, kLiterals[t]});
-    }
+  Qwen3ReasoningParser(bool thinking, const ParserVocab& vocab)
+      : thinking_(thinking), stream_(literals(), marker_tokens(&vocab)) {
     for (std::string_view b : {"<|im_start|>", "<|im_end|>"}) {
       if (std::optional<int32_t> id = vocab.token_id(b)) boundaries_.push_back(*id);
     }
@@ -123,19 +117,13 @@ class Qwen3ReasoningParser final : public ReasoningParser {
     }
   };
 
-  std::optional<int32_t> id_of(int terminal) const {
-    for (const MarkerToken& m : markers_) {
-      if (m.terminal == terminal) return m.id;
-    }
-    return std::nullopt;
-  }
+  std::optional<int32_t> id_of(int terminal) const { return stream_.id_of(terminal); }
   bool is_end_id(int32_t id) const { return id == id_of(kThinkEnd) || id == id_of(kToolStart); }
 
   void reset() {
     reasoning_ = thinking_;
     ended_ = !thinking_;
-    ever_ids_ = false;
-    lexer_.reset();
+    stream_.reset();
   }
 
   void text(std::string_view t, Out& out) { (reasoning_ ? out.reasoning : out.content).append(t); }
@@ -155,31 +143,15 @@ class Qwen3ReasoningParser final : public ReasoningParser {
     text(spelling, out);
   }
 
-  void lexed(const std::vector<LexPiece>& pieces, Out& out) {
-    for (const LexPiece& p : pieces) {
-      // With token ids, a marker's spelling lexed from text is prose.
-      if (p.terminal == LexPiece::kContent || (ever_ids_ && by_token_id(p.terminal))) {
-        text(p.text, out);
-      } else {
-        terminal(p.terminal, p.text, out);
-      }
-    }
-  }
-
   void feed(std::string_view delta, std::span<const int32_t> ids, Out& out) {
-    if (!ids.empty()) ever_ids_ = true;
-    for (const ScannedPart& part : scan_marker_ids(delta, ids, markers_)) {
-      if (part.terminal == LexPiece::kContent) {
-        lexed(lexer_.feed(part.text), out);
-      } else {
-        lexed(lexer_.flush(), out);
-        terminal(part.terminal, part.text, out);
-      }
-    }
+    stream_.feed(delta, ids, sink(out));
+  }
+  TerminalStream::Sink sink(Out& out) {
+    return [this, &out](int t, std::string_view s) { t == LexPiece::kContent ? text(s, out) : terminal(t, s, out); };
   }
 
   void finish(Out& out) {
-    lexed(lexer_.flush(), out);
+    stream_.flush(sink(out));
     if (reasoning_) {
       reasoning_ = false;
       ended_ = true;
@@ -187,12 +159,10 @@ class Qwen3ReasoningParser final : public ReasoningParser {
   }
 
   bool thinking_;
-  LiteralLexer lexer_;
-  std::vector<MarkerToken> markers_;
+  TerminalStream stream_;
   std::vector<int32_t> boundaries_;
   bool reasoning_ = true;  // the engine's state: REASONING, else CONTENT
   bool ended_ = false;
-  bool ever_ids_ = false;
 };
 
 }  // namespace

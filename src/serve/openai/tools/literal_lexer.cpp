@@ -100,4 +100,31 @@ std::vector<ScannedPart> scan_marker_ids(std::string_view delta_text, std::span<
   return out;
 }
 
+void TerminalStream::feed(std::string_view delta, std::span<const int32_t> ids, const Sink& sink) {
+  if (!ids.empty()) ever_ids_ = true;
+  for (const ScannedPart& part : scan_marker_ids(delta, ids, markers_)) {
+    if (part.terminal == LexPiece::kContent) {
+      deliver(lexer_.feed(part.text), sink);
+    } else {
+      deliver(lexer_.flush(), sink);
+      sink(part.terminal, part.text);
+    }
+  }
+}
+
+void TerminalStream::deliver(const std::vector<LexPiece>& pieces, const Sink& sink) const {
+  for (const LexPiece& p : pieces) {
+    const bool by_id = ever_ids_ && id_of(p.terminal).has_value();
+    sink(by_id ? LexPiece::kContent : p.terminal, p.text);
+  }
+}
+
+std::optional<int32_t> TerminalStream::id_of(int terminal) const {
+  if (terminal == LexPiece::kContent) return std::nullopt;
+  for (const MarkerToken& m : markers_) {
+    if (m.terminal == terminal) return m.id;
+  }
+  return std::nullopt;
+}
+
 }  // namespace podserve::openai

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -59,5 +60,31 @@ struct MarkerToken {
 };
 std::vector<ScannedPart> scan_marker_ids(std::string_view delta_text, std::span<const int32_t> delta_ids,
                                          std::span<const MarkerToken> markers);
+
+/// The engine's front end: markers found by token id, the rest lexed. Once a step has carried ids, a marker
+/// that has an id but was spelled in the text is content (vLLM's strict token-id mode).
+class TerminalStream {
+ public:
+  /// Called with a terminal index, or LexPiece::kContent for text.
+  using Sink = std::function<void(int terminal, std::string_view text)>;
+
+  TerminalStream(std::vector<std::string> literals, std::vector<MarkerToken> markers)
+      : lexer_(std::move(literals)), markers_(std::move(markers)) {}
+
+  void feed(std::string_view delta, std::span<const int32_t> ids, const Sink& sink);
+  void flush(const Sink& sink) { deliver(lexer_.flush(), sink); }
+  void reset() {
+    lexer_.reset();
+    ever_ids_ = false;
+  }
+  std::optional<int32_t> id_of(int terminal) const;
+
+ private:
+  void deliver(const std::vector<LexPiece>& pieces, const Sink& sink) const;
+
+  LiteralLexer lexer_;
+  std::vector<MarkerToken> markers_;
+  bool ever_ids_ = false;
+};
 
 }  // namespace podserve::openai

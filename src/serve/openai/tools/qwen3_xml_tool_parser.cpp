@@ -12,7 +12,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "serve/openai/tools/literal_lexer.h"
+#include "serve/openai/tools/qwen3_markup.h"
 #include "serve/openai/tools/py_json.h"
 #include "serve/openai/tools/tool_parsers.h"
 
@@ -21,13 +21,35 @@ namespace {
 
 namespace json = boost::json;
 
-enum Terminal { kThinkStart, kThinkEnd, kToolStart, kToolEnd, kFuncPrefix, kFuncEnd, kParamStart, kParamEnd, kClose };
-const std::vector<std::string> kLiterals = {"<think>",     "</think>",    "<tool_call>", "</tool_call>", "<function=",
-                                            "</function>", "<parameter=", "</parameter>", ">"};
-bool by_token_id(int t) { return t == kThinkStart || t == kThinkEnd || t == kToolStart || t == kToolEnd; }
+using namespace qwen3;  // NOLINT: the engine's terminal names
 
 enum class State { kContent, kPreamble, kName, kArgs, kBetween };
 enum class Ev { kText, kCallStart, kName, kArg, kCallEnd };
+// The config's transitions from the content state on (the tool phase starts there): (state, terminal) -> state,
+// with the event it emits. A terminal without one is text of the state it meets.
+enum class Effect { kNone, kStart, kEnd, kArg };
+struct Transition {
+  State from;
+  int terminal;
+  State to;
+  Effect effect;
+};
+constexpr Transition kTransitions[] = {
+    {State::kContent, kThinkEnd, State::kContent, Effect::kNone},
+    {State::kContent, kToolStart, State::kPreamble, Effect::kStart},
+    {State::kContent, kFuncPrefix, State::kName, Effect::kStart},
+    {State::kPreamble, kToolEnd, State::kContent, Effect::kEnd},
+    {State::kPreamble, kFuncPrefix, State::kName, Effect::kNone},
+    {State::kName, kClose, State::kArgs, Effect::kNone},
+    {State::kName, kFuncEnd, State::kBetween, Effect::kEnd},
+    {State::kArgs, kFuncEnd, State::kBetween, Effect::kEnd},
+    {State::kArgs, kParamStart, State::kArgs, Effect::kArg},
+    {State::kArgs, kParamEnd, State::kArgs, Effect::kArg},
+    {State::kBetween, kToolEnd, State::kContent, Effect::kNone},
+    {State::kBetween, kToolStart, State::kPreamble, Effect::kStart},
+    {State::kBetween, kFuncPrefix, State::kName, Effect::kStart},
+};
+
 struct Event {
   Ev type;
   std::string value;
@@ -359,13 +381,8 @@ struct Slot {
 
 class Qwen3XmlToolParser final : public ToolParser {
  public:
-  explicit Qwen3XmlToolParser(const ToolParserContext& ctx) : lexer_(kLiterals) {
+  explicit Qwen3XmlToolParser(const ToolParserContext& ctx) : stream_(literals(), marker_tokens(ctx.vocab)) {
     if (ctx.tools != nullptr) tools_ = *ctx.tools;
-    if (ctx.vocab != nullptr) {
-      for (int t : {kThinkStart, kThinkEnd, kToolStart, kToolEnd}) {
-        if (std::optional<int32_t> id = ctx.vocab->token_id(kLiterals[t])) markers_.push_back(MarkerToken{*id, t, kLiterals[t]});
-      }
-    }
   }
 
   bool supports_required_and_named() const override { return false; }  // a structural-tag model in vLLM
@@ -418,8 +435,7 @@ class Qwen3XmlToolParser final : public ToolParser {
   void reset() {
     state_ = State::kContent;
     index_ = -1;
-    ever_ids_ = false;
-    lexer_.reset();
+    stream_.reset();
     slots_.clear();
     deferred_.clear();
     content_has_nonws_ = false;
@@ -443,97 +459,30 @@ class Qwen3XmlToolParser final : public ToolParser {
   }
 
   void on_terminal(int t, std::string_view spelling, std::vector<Event>& out) {
-    const bool reasoning_markup = t == kThinkStart || t == kThinkEnd;
-    if (reasoning_markup && skip_reasoning_) return emit_text(spelling, out);
-    switch (state_) {
-      case State::kContent:
-        if (t == kThinkEnd) return;
-        if (t == kToolStart) {
-          state_ = State::kPreamble;
-          return start_call(out);
-        }
-        if (t == kFuncPrefix) {
-          state_ = State::kName;
-          return start_call(out);
-        }
-        break;
-      case State::kPreamble:
-        if (t == kToolEnd) {
-          state_ = State::kContent;
-          out.push_back({Ev::kCallEnd, {}, index_});
-          return;
-        }
-        if (t == kFuncPrefix) {
-          state_ = State::kName;
-          return;
-        }
-        break;
-      case State::kName:
-        if (t == kClose) {
-          state_ = State::kArgs;
-          return;
-        }
-        if (t == kFuncEnd) {
-          state_ = State::kBetween;
-          out.push_back({Ev::kCallEnd, {}, index_});
-          return;
-        }
-        break;
-      case State::kArgs:
-        if (t == kFuncEnd) {
-          state_ = State::kBetween;
-          out.push_back({Ev::kCallEnd, {}, index_});
-          return;
-        }
-        if (t == kParamStart || t == kParamEnd) {
-          out.push_back({Ev::kArg, std::string(spelling), index_});
-          return;
-        }
-        break;
-      case State::kBetween:
-        if (t == kToolEnd) {
-          state_ = State::kContent;
-          return;
-        }
-        if (t == kToolStart) {
-          state_ = State::kPreamble;
-          return start_call(out);
-        }
-        if (t == kFuncPrefix) {
-          state_ = State::kName;
-          return start_call(out);
-        }
-        break;
+    if ((t == kThinkStart || t == kThinkEnd) && skip_reasoning_) return emit_text(spelling, out);
+    for (const Transition& tr : kTransitions) {
+      if (tr.from != state_ || tr.terminal != t) continue;
+      state_ = tr.to;
+      if (tr.effect == Effect::kStart) start_call(out);
+      if (tr.effect == Effect::kEnd) out.push_back({Ev::kCallEnd, {}, index_});
+      if (tr.effect == Effect::kArg) out.push_back({Ev::kArg, std::string(spelling), index_});
+      return;
     }
-    emit_text(spelling, out);
+    emit_text(spelling, out);  // no transition: the spelling is text of the state
   }
 
-  void lexed(const std::vector<LexPiece>& pieces, std::vector<Event>& out) {
-    for (const LexPiece& p : pieces) {
-      if (p.terminal == LexPiece::kContent || (ever_ids_ && by_token_id(p.terminal))) {
-        emit_text(p.text, out);
-      } else {
-        on_terminal(p.terminal, p.text, out);
-      }
-    }
+  TerminalStream::Sink sink(std::vector<Event>& out) {
+    return [this, &out](int t, std::string_view s) { t == LexPiece::kContent ? emit_text(s, out) : on_terminal(t, s, out); };
   }
 
   std::vector<Event> feed(std::string_view delta, std::span<const int32_t> ids) {
     std::vector<Event> out;
-    if (!ids.empty()) ever_ids_ = true;
-    for (const ScannedPart& part : scan_marker_ids(delta, ids, markers_)) {
-      if (part.terminal == LexPiece::kContent) {
-        lexed(lexer_.feed(part.text), out);
-      } else {
-        lexed(lexer_.flush(), out);
-        on_terminal(part.terminal, part.text, out);
-      }
-    }
+    stream_.feed(delta, ids, sink(out));
     return out;
   }
 
   void finish(std::vector<Event>& out) {
-    lexed(lexer_.flush(), out);
+    stream_.flush(sink(out));
     if (state_ != State::kContent) {
       if (index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
       state_ = State::kContent;
@@ -726,11 +675,9 @@ class Qwen3XmlToolParser final : public ToolParser {
   }
 
   std::vector<ToolSpec> tools_;
-  LiteralLexer lexer_;
-  std::vector<MarkerToken> markers_;
+  TerminalStream stream_;
   State state_ = State::kContent;
   int index_ = -1;
-  bool ever_ids_ = false;
   bool skip_reasoning_ = false;
   bool suppress_ = false;
   bool streaming_ = false;
