@@ -26,7 +26,8 @@ OUT = ROOT / "tests" / "data" / "tool_parsers.json"
 
 DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"]
-MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>"] + DEEPSEEK_MARKERS
+MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>", "<|im_start|>",
+           "<|im_end|>"] + DEEPSEEK_MARKERS
 ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
@@ -284,7 +285,101 @@ def cases(tok):
     for i, text in enumerate(REASONING[:3]):
         add(f"v3_thinking_{i}", text, reasoning_parser="deepseek_v3", request={}, kwargs={"thinking": True})
         add(f"v3_plain_{i}", text, reasoning_parser="deepseek_v3", request={})
+    qwen3_texts = REASONING + QWEN3_REASONING
+    for i, text in enumerate(qwen3_texts):
+        add(f"qwen3_{i}", text, reasoning_parser="qwen3", request={})
+        add(f"qwen3_hermes_{i}", text, "hermes", "qwen3")
+    for i, text in enumerate(qwen3_texts[:8]):
+        add(f"qwen3_no_thinking_{i}", text, "hermes", "qwen3", kwargs={"enable_thinking": False})
+    add("qwen3_thinking_null", REASONING[0], reasoning_parser="qwen3", request={}, kwargs={"enable_thinking": None})
+    add("qwen3_thinking_true", REASONING[1], reasoning_parser="qwen3", request={}, kwargs={"enable_thinking": True})
+    open_prompt = tok.encode("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n")
+    closed_prompt = tok.encode("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    turn_prompt = tok.encode("<|im_start|>user\nhi</think><|im_end|>\n<|im_start|>assistant\n")
+    for name, prompt in (("open", open_prompt), ("closed", closed_prompt), ("turn", turn_prompt)):
+        add(f"qwen3_prompt_{name}", REASONING[1], reasoning_parser="qwen3", request={}, prompt_ids=prompt)
+        add(f"qwen3_hermes_prompt_{name}", REASONING[7], "hermes", "qwen3", prompt_ids=prompt)
+    add("qwen3_no_reasoning_out", REASONING[0], reasoning_parser="qwen3", request={"include_reasoning": False})
+    add("qwen3_hermes_no_reasoning_out", REASONING[6], "hermes", "qwen3",
+        request={"tools": TOOLS, "include_reasoning": False})
+    xml_tools = {"tools": TOOLS + [ALARM]}
+    for i, text in enumerate(QWEN3_XML):
+        add(f"qwen3_xml_{i}", text, "qwen3_xml", request=xml_tools)
+    add("qwen3_coder", QWEN3_XML[2], "qwen3_coder", request=xml_tools)
+    add("qwen3_xml_untyped", QWEN3_XML[8], "qwen3_xml", request={})
+    add("qwen3_xml_parallel_false", QWEN3_XML[2], "qwen3_xml", request={**xml_tools, "parallel_tool_calls": False})
+    add("qwen3_xml_required", QWEN3_XML[0], "qwen3_xml", request={**xml_tools, "tool_choice": "required"})
+    add("qwen3_xml_required_none_called", "Nothing to call.", "qwen3_xml",
+        request={**xml_tools, "tool_choice": "required"})
+    add("qwen3_xml_named", QWEN3_XML[1], "qwen3_xml",
+        request={**xml_tools, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("qwen3_xml_none", QWEN3_XML[1], "qwen3_xml", request={**xml_tools, "tool_choice": "none"})
+    add("qwen3_xml_think_text", "<think>not parsed here</think>\n" + QWEN3_XML[0], "qwen3_xml", request=xml_tools)
+    for i, text in enumerate(QWEN3_XML[:4] + QWEN3_XML[8:9]):
+        add(f"qwen3_qwen3_xml_{i}", "<think>\nA call.\n</think>\n\n" + text, "qwen3_xml", "qwen3", request=xml_tools)
+    add("qwen3_qwen3_xml_implicit", "Thinking. " + QWEN3_XML[0], "qwen3_xml", "qwen3", request=xml_tools)
+    add("qwen3_qwen3_xml_truncated", "<think>\nStill thinking", "qwen3_xml", "qwen3", request=xml_tools)
     return out
+
+
+ALARM = {"type": "function", "function": {"name": "set_alarm", "parameters": {"type": "object", "properties": {
+    "hour": {"type": "integer"}, "ratio": {"type": "number"}, "on": {"type": "boolean"}, "tags": {"type": "array"},
+    "opts": {"type": "object"}, "note": {"type": ["string", "null"]}, "mode": {"enum": ["a", "b"]},
+    "level": {"anyOf": [{"type": "integer"}, {"type": "string"}]}, "label": {"type": "string"}, "any": {}}}}}
+
+
+def xml_call(name, params, wrap=True):
+    body = f"<function={name}>\n" + "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params) + \
+        "</function>"
+    return f"<tool_call>\n{body}\n</tool_call>" if wrap else body
+
+
+QWEN3_XML = [
+    xml_call("get_weather", [("city", "Paris"), ("unit", "celsius")]),
+    "Let me check.\n" + xml_call("get_weather", [("city", "Paris")]),
+    xml_call("get_weather", [("city", "Paris")]) + "\n" + xml_call("get_time", [("zone", "CET")]),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n"
+    "<function=get_time>\n</function>\n</tool_call>",
+    xml_call("get_time", [], wrap=False),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nPar",
+    "<tool_call>\n<function=get_wea",
+    xml_call("set_alarm", [("hour", "7"), ("ratio", "2.50"), ("on", "True"), ("tags", '["a", "b"]'),
+                           ("opts", '{"x": 1}'), ("note", "null"), ("mode", "a"), ("level", "3"), ("label", "42"),
+                           ("any", "[1, 2]")]),
+    xml_call("set_alarm", [("hour", " 1_000 "), ("ratio", "1e3"), ("on", "yes"), ("tags", "not json"),
+                           ("label", "東京 ✓ \"quoted\""), ("note", "a\nb")]),
+    xml_call("get_weather", [("city", "def f():\n    return 1 < 2 and a > b\n")]),
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n<parameter=unit>\nC\n</function>\n</tool_call>",
+    xml_call("get_time", [("zone", "UTC")]) + "\nDone, that was the call.",
+    "No tool call, just < and > signs.",
+    '<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>',
+    xml_call("unknown_fn", [("x", "1")]),
+    "<tool_call><function=get_weather><parameter=city>Paris</parameter></function></tool_call>",
+    "<tool_call>\n<function= get_time >\n<parameter = zone >\nUTC\n</ parameter >\n</function>\n</tool_call>",
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=city>\nRome\n"
+    "</parameter>\n</function>\n</tool_call>",
+    "   \n" + xml_call("get_time", []),
+    '<tool_call>\n<function=>\n{"name": "get_time", "arguments": {"zone": "UTC"}}\n</function>\n</tool_call>',
+    '<tool_call>\n<function=>\n{"name": "get_weather", "city": "Paris"}\n</function>\n</tool_call>',
+]
+
+
+# Qwen3's reasoning engine: prose spellings of markers, text held back as a possible marker, tool markup inside
+# reasoning.
+QWEN3_REASONING = [
+    "<think>\n\n</think>\n\nHello",
+    "Hello <tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+    "a</think>b</think>c",
+    "<think>x<think>y</think>z",
+    "Is a < b and c > d?</think>Answer: x<y and <b>bold</b>",
+    "Thinking about <tool",
+    "Maybe <function=f> here, or </parameter> there.</think>\n\n<tool_call>\n{\"name\": \"get_time\", "
+    "\"arguments\": {}}\n</tool_call>",
+    "The text says <think> and </think> as prose, not tokens",
+    "思考 ✓ 中</think>答案 ✓",
+    "</think>",
+    "",
+]
 
 
 PYTHONIC = [

@@ -3,10 +3,23 @@
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
+namespace {
+
+std::string content_of(const std::optional<DeltaMessage>& m) {
+  return m && m->content.has_value() ? *m->content.value : std::string();
+}
+
+}  // namespace
 
 OutputParser::OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::unique_ptr<ToolParser> tools,
                            OutputParserOptions options)
-    : reasoning_(std::move(reasoning)), tools_(std::move(tools)), options_(std::move(options)) {}
+    : reasoning_(std::move(reasoning)), tools_(std::move(tools)), options_(std::move(options)) {
+  engine_based_ = (reasoning_ == nullptr || reasoning_->engine_based()) && (tools_ == nullptr || tools_->engine_based());
+  if (tools_ != nullptr) {
+    if (reasoning_ == nullptr) tools_->set_skip_reasoning_markup(true);
+    if (options_.tool_choice.kind == ToolChoice::kNone) tools_->set_tool_choice_none();
+  }
+}
 
 bool OutputParser::is_reasoning_end(std::span<const int32_t> ids) const {
   return reasoning_ != nullptr && reasoning_->is_reasoning_end(ids);
@@ -20,7 +33,12 @@ std::pair<std::optional<std::vector<ExtractedCall>>, std::optional<std::string>>
     std::optional<std::string> content) {
   using Calls = std::vector<ExtractedCall>;
   const ToolChoice& choice = options_.tool_choice;
-  if (tools_ == nullptr || choice.kind == ToolChoice::kNone) return {Calls{}, std::move(content)};
+  if (tools_ == nullptr) return {Calls{}, std::move(content)};
+  if (choice.kind == ToolChoice::kNone) {
+    // An engine-based parser still reads its markup (and drops it from the content).
+    if (engine_based_) return {Calls{}, tools_->extract(content.value_or("")).content};
+    return {Calls{}, std::move(content)};
+  }
   const bool supports = tools_->supports_required_and_named();
   const bool named = choice.kind == ToolChoice::kNamed;
   const bool required = choice.kind == ToolChoice::kRequired;
@@ -43,6 +61,10 @@ std::pair<std::optional<std::vector<ExtractedCall>>, std::optional<std::string>>
     return {std::move(info.calls), std::move(c)};
   }
   if ((required || named) && blank(content)) return {Calls{}, std::nullopt};
+  if (engine_based_) {
+    if (info.content && info.content->empty()) info.content.reset();
+    return {std::nullopt, std::move(info.content)};
+  }
   return {std::nullopt, std::move(content)};
 }
 
@@ -66,6 +88,11 @@ OutputParser::ToolStreamResult OutputParser::extract_tool_calls_streaming(const 
   const ToolChoice& choice = options_.tool_choice;
   const bool supports = tools_->supports_required_and_named();
   if (choice.kind == ToolChoice::kNone) {
+    if (engine_based_) {
+      std::optional<DeltaMessage> m = tools_->extract_streaming(step);
+      if (m) m->tool_calls.clear();
+      return {std::move(m), false};
+    }
     if (step.delta_text.empty()) return {};
     DeltaMessage m;
     m.content = Field::of(std::string(step.delta_text));
@@ -93,6 +120,27 @@ OutputParser::ToolStreamResult OutputParser::extract_tool_calls_streaming(const 
   return {tools_->extract_streaming(step), false};
 }
 
+/// vLLM's _flush_engine_parsers: what engine-based parsers still hold, added to the last step (the reasoning
+/// parser's only while reasoning is still open: after it the tool parser has the text).
+void OutputParser::flush_engine_parsers(std::optional<DeltaMessage>& message) {
+  auto merge = [&message](std::optional<DeltaMessage> flushed) {
+    if (!flushed) return;
+    if (!message) {
+      message = std::move(flushed);
+      return;
+    }
+    if (flushed->content.has_value() && !flushed->content.value->empty()) {
+      message->content = Field::of(content_of(message) + *flushed->content.value);
+    }
+    if (flushed->reasoning.has_value() && !flushed->reasoning.value->empty()) {
+      message->reasoning = Field::of(message->reasoning.value.value_or("") + *flushed->reasoning.value);
+    }
+    for (DeltaToolCall& d : flushed->tool_calls) message->tool_calls.push_back(std::move(d));
+  };
+  if (reasoning_ != nullptr && reasoning_->engine_based() && !reasoning_ended_) merge(reasoning_->finish_streaming());
+  if (tools_ != nullptr && tools_->engine_based()) merge(tools_->finish_streaming());
+}
+
 std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_text,
                                                       std::span<const int32_t> delta_ids,
                                                       std::span<const int32_t> prompt_ids, bool finished) {
@@ -111,12 +159,26 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
   if (reasoning_ != nullptr && !reasoning_ended_) {
     message = reasoning_->extract_streaming(
         StreamStep{previous_text_, current_text, delta, previous_ids_, current_ids, step_delta_ids});
-    if (reasoning_->is_reasoning_end_streaming(current_ids, step_delta_ids)) {
+    const bool engine = reasoning_->engine_based();
+    if (engine ? reasoning_->confirmed_reasoning_end()
+               : reasoning_->is_reasoning_end_streaming(current_ids, step_delta_ids)) {
       reasoning_ended_ = true;
       transitioned = true;
       current_ids = reasoning_->extract_content_ids(step_delta_ids);
-      current_text = message && message->content.has_value() ? *message->content.value : std::string();
-      delta = current_text;
+      // An engine-based parser may hold back text after the end marker (the "<" of "<tool_call>"): flushed now.
+      std::optional<DeltaMessage> flushed = engine ? reasoning_->finish_streaming() : std::nullopt;
+      current_text = content_of(message) + content_of(flushed);
+      if (engine_based_ && tools_ != nullptr) {
+        if (message) message->content = Field{};  // the tool phase below takes current_text
+      } else if (engine_based_) {
+        // No tool phase follows to take the text: it is this step's content.
+        if (!current_text.empty()) {
+          if (!message) message = DeltaMessage{};
+          message->content = Field::of(current_text);
+        }
+      } else {
+        delta = current_text;
+      }
     }
   }
 
@@ -159,6 +221,7 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
       last.arguments = Field::of(last.arguments.value.value_or("") + tools_->remaining_unstreamed_args());
     }
   }
+  if (finished) flush_engine_parsers(message);
   if (message && !options_.include_reasoning) {
     message->reasoning = Field::null();
     if ((!message->content.has_value() || message->content.value->empty()) && message->tool_calls.empty()) {

@@ -62,10 +62,12 @@ class OutputParser {
   std::pair<std::optional<std::vector<ExtractedCall>>, std::optional<std::string>> extract_tool_calls(
       std::optional<std::string> content);
   ToolStreamResult extract_tool_calls_streaming(const StreamStep& step);
+  void flush_engine_parsers(std::optional<DeltaMessage>& message);
 
   std::unique_ptr<ReasoningParser> reasoning_;
   std::unique_ptr<ToolParser> tools_;
   OutputParserOptions options_;
+  bool engine_based_ = false;  // vLLM's _engine_based: every configured parser is engine-based
 
   // Stream state (vLLM's StreamState).
   bool reasoning_ended_ = false;

@@ -224,11 +224,11 @@ TEST(ToolParsers, PythonicHostileOutputIsContent) {
 
 TEST(ToolParsers, RegistryKnowsVllmNames) {
   for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json",
-                           "pythonic"}) {
+                           "pythonic", "qwen3_xml", "qwen3_coder"}) {
     EXPECT_NE(find_tool_parser(name), nullptr) << name;
   }
   EXPECT_EQ(find_tool_parser("no_such_parser"), nullptr);
-  for (const char* name : {"deepseek_r1", "deepseek_v3", "granite"}) {
+  for (const char* name : {"deepseek_r1", "deepseek_v3", "granite", "qwen3"}) {
     EXPECT_NE(find_reasoning_parser(name), nullptr) << name;
   }
 }

@@ -42,6 +42,12 @@ class ReasoningParser {
   /// Whether `token`, having ended reasoning, is itself output the constraint applies to (an implicit end such
   /// as Qwen3's <tool_call>); an explicit end marker (</think>) is not.
   virtual bool end_token_is_output(int32_t token) const { return false; }
+
+  /// vLLM's engine-based parsers (vllm/parser/engine): the stream leaves reasoning when the parser itself has
+  /// seen the end (not by is_reasoning_end_streaming), and text it held back is flushed then.
+  virtual bool engine_based() const { return false; }
+  virtual bool confirmed_reasoning_end() const { return false; }
+  virtual std::optional<DeltaMessage> finish_streaming() { return std::nullopt; }
 };
 
 struct ReasoningParserContext {

@@ -7,6 +7,7 @@ namespace podserve::openai {
 Result<std::unique_ptr<ReasoningParser>> make_deepseek_r1_reasoning_parser(const ReasoningParserContext& ctx);
 Result<std::unique_ptr<ReasoningParser>> make_deepseek_v3_reasoning_parser(const ReasoningParserContext& ctx);
 Result<std::unique_ptr<ReasoningParser>> make_granite_reasoning_parser(const ReasoningParserContext& ctx);
+Result<std::unique_ptr<ReasoningParser>> make_qwen3_reasoning_parser(const ReasoningParserContext& ctx);
 
 namespace {
 
@@ -19,6 +20,7 @@ constexpr Entry kEntries[] = {
     {"deepseek_r1", make_deepseek_r1_reasoning_parser},
     {"deepseek_v3", make_deepseek_v3_reasoning_parser},
     {"granite", make_granite_reasoning_parser},
+    {"qwen3", make_qwen3_reasoning_parser},
 };
 
 class ParserReasoningEnd final : public ReasoningEndDetector {

@@ -49,6 +49,14 @@ class ToolParser {
   /// hermes: with tools active, special tokens stay in the text (the tags are special in some models).
   virtual bool keeps_special_tokens_with_tools() const { return false; }
 
+  /// vLLM's engine-based parsers (vllm/parser/engine): they hold text back between steps (flushed by
+  /// finish_streaming at the end), see tool_choice "none" themselves, and without a reasoning parser read
+  /// reasoning markup as plain text.
+  virtual bool engine_based() const { return false; }
+  virtual std::optional<DeltaMessage> finish_streaming() { return std::nullopt; }
+  virtual void set_skip_reasoning_markup(bool) {}
+  virtual void set_tool_choice_none() {}
+
  protected:
   /// vLLM's prev_tool_call_arr / streamed_args_for_tool, for remaining_unstreamed_args().
   struct SentCall {

@@ -23,6 +23,8 @@ const std::vector<Entry>& entries() {
       {"llama3_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
       {"llama4_json", make_llama_json_tool_parser, {"<|python_tag|>"}},
       {"pythonic", make_pythonic_tool_parser, {}},
+      {"qwen3_xml", make_qwen3_xml_tool_parser, {}},
+      {"qwen3_coder", make_qwen3_xml_tool_parser, {}},
   };
   return kEntries;
 }
