@@ -82,6 +82,7 @@ goldens: model model-gemma3
 	@scripts/setup --vllm
 	.venv-vllm/bin/python tools/goldens/tool_parsers.py
 	.venv-vllm/bin/python tools/goldens/tool_requests.py
+	.venv-vllm/bin/python tools/goldens/ngram_proposer.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,

@@ -30,7 +30,8 @@ class BatchingEngine final : public Engine {
   ~BatchingEngine() override { shutdown(); }
 
   Status submit(GenerationRequest request, OutputCallback on_output) override {
-    PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size()));
+    PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size(),
+                                              loop_->config().speculative.enabled()));
     const SamplingParams& p = request.params;
     const int max_logprobs = loop_->config().max_logprobs;
     if ((p.logprobs && *p.logprobs > max_logprobs) || (p.prompt_logprobs && *p.prompt_logprobs > max_logprobs)) {

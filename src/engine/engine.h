@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "engine/metrics.h"
 #include "engine/request.h"
+#include "engine/spec_decode/speculative_config.h"
 
 namespace podserve {
 
@@ -29,6 +30,7 @@ struct EngineConfig {
   bool log_stats = true;            // the periodic throughput / running / KV usage log line
   uint64_t seed = 0;                // default seed for requests without one
   bool priority_scheduling = false; // SCHEDULING_POLICY=priority: requests' `priority` orders admission and preemption
+  SpeculativeConfig speculative;    // SPECULATIVE_CONFIG: drafts verified k at a time (off by default)
 };
 
 class Engine {

@@ -7,6 +7,7 @@
 
 #include "engine_test_util.h"
 #include "model/causal_lm.h"
+#include "engine/spec_decode/speculative_config.h"
 
 namespace podserve {
 namespace {
@@ -169,6 +170,60 @@ TEST_F(EngineBatchingTest, PreemptionBlockSize16WithChunkedPrefill) {
   EngineStats stats;
   expect_same_as_reference(run_all(c, false, &stats));
   EXPECT_GT(stats.num_preemptions, 0);
+}
+
+// Speculative decoding (n-gram drafts verified k at a time) must not change a greedy token, whatever the batch,
+// the token budget (drafts trimmed to it) or preemption (drafts dropped, K/V recomputed).
+EngineConfig speculative(EngineConfig c) {
+  c.speculative.method = SpeculativeMethod::kNgram;
+  c.speculative.num_speculative_tokens = 3;
+  c.speculative.prompt_lookup_min = 1;
+  c.speculative.prompt_lookup_max = 3;
+  return c;
+}
+
+void expect_drafts_accepted(const EngineStats& stats) {
+  EXPECT_GT(stats.spec_num_drafts, 0);
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
+  EXPECT_LT(stats.spec_num_accepted_tokens, stats.spec_num_draft_tokens);  // some rejected too
+  ASSERT_EQ(stats.spec_accepted_per_pos.size(), 3u);
+  EXPECT_EQ(stats.spec_accepted_per_pos[0] + stats.spec_accepted_per_pos[1] + stats.spec_accepted_per_pos[2],
+            stats.spec_num_accepted_tokens);
+  EXPECT_GE(stats.spec_accepted_per_pos[0], stats.spec_accepted_per_pos[1]);
+  // Fewer steps than tokens: some steps emitted several tokens per sequence.
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramAllAtOnce) {
+  EngineStats stats;
+  expect_same_as_reference(run_all(speculative(base_config()), false, &stats));
+  expect_drafts_accepted(stats);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramOneAtATimeTakesFewerSteps) {
+  EngineStats plain, spec;
+  run_all(base_config(), true, &plain);
+  expect_same_as_reference(run_all(speculative(base_config()), true, &spec));
+  expect_drafts_accepted(spec);
+  EXPECT_EQ(spec.generation_tokens, plain.generation_tokens);
+  EXPECT_LT(spec.steps, plain.steps);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramTinyTokenBudget) {
+  EngineConfig c = speculative(base_config());
+  c.max_num_batched_tokens = 7;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  expect_drafts_accepted(stats);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramPreemptionBlockSize4) {
+  EngineConfig c = speculative(base_config());
+  c.block_size = 4;
+  c.num_kv_blocks = kMaxModelLen / 4 + 2;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.num_preemptions, 0);
+  expect_drafts_accepted(stats);
 }
 
 }  // namespace
