@@ -21,6 +21,7 @@ namespace {
 class BatchingEngine final : public Engine {
  public:
   explicit BatchingEngine(std::unique_ptr<EngineLoop> loop) : loop_(std::move(loop)) {
+    stats_ = loop_->stats();  // before the first step: the counters that exist from the start (spec decode's)
     loop_->set_wake([this] {
       std::lock_guard<std::mutex> lock(mutex_);
       cv_.notify_one();

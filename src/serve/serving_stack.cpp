@@ -75,6 +75,7 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.log_stats = !config.disable_log_stats;
   engine_config.max_queued_requests = config.max_queued_requests;
   engine_config.priority_scheduling = config.priority_scheduling;
+  engine_config.speculative = config.speculative;
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
