@@ -129,8 +129,10 @@ class BatchingEngine final : public Engine {
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
-  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<EngineLoop> loop, EngineLoop::create(std::move(model), config));
+Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                               std::unique_ptr<LoadedModel> draft) {
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<EngineLoop> loop,
+                            EngineLoop::create(std::move(model), config, std::move(draft)));
   return std::unique_ptr<Engine>(new BatchingEngine(std::move(loop)));
 }
 

@@ -35,8 +35,10 @@ struct EngineConfig {
 
 class Engine {
  public:
-  /// Takes ownership of the model and starts the engine thread.
-  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+  /// Takes ownership of the model (and, for speculative decoding with method draft_model, of the draft model)
+  /// and starts the engine thread.
+  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                std::unique_ptr<LoadedModel> draft = nullptr);
   virtual ~Engine() = default;
 
   /// Queues a request. Fails (without calling `on_output`) if the prompt is empty or does not fit the context

@@ -21,7 +21,8 @@ int default_max_num_batched_tokens(const EngineConfig& config, int max_model_len
 }
 }  // namespace
 
-Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
+Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                       std::unique_ptr<LoadedModel> draft) {
   if (model == nullptr) return invalid_argument("Engine::create: no model");
   const int context = model->context_length();
   if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
@@ -45,11 +46,11 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                             "max_num_batched_tokens, decrease max_model_len, or enable chunked prefill.");
   }
   const SpeculativeConfig& spec = config.speculative;
-  if (spec.method == SpeculativeMethod::kDraftModel) {
-    return invalid_argument("speculative decoding with a draft model (method 'draft_model') is not supported yet; "
-                            "use {\"method\": \"ngram\", ...}");
+  if (spec.enabled() && spec.method == SpeculativeMethod::kDraftModel && draft == nullptr) {
+    return invalid_argument("speculative decoding with method draft_model needs the draft model");
   }
-  if (spec.enabled() && (spec.prompt_lookup_min < 1 || spec.prompt_lookup_min > spec.prompt_lookup_max)) {
+  if (spec.enabled() && spec.method == SpeculativeMethod::kNgram &&
+      (spec.prompt_lookup_min < 1 || spec.prompt_lookup_min > spec.prompt_lookup_max)) {
     return invalid_argument("prompt_lookup_min=" + std::to_string(spec.prompt_lookup_min) +
                             " must be <= prompt_lookup_max=" + std::to_string(spec.prompt_lookup_max));
   }
@@ -62,7 +63,17 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
   const int64_t blocks_per_request = (max_model_len + config.block_size - 1) / config.block_size;
   const size_t block_bytes =
       KvPool::block_bytes(pool.n_layers(), pool.block_size(), pool.kv_dim(), pool.dtype());
+  std::unique_ptr<DraftModelProposer> proposer;
+  if (spec.enabled() && spec.method == SpeculativeMethod::kDraftModel) {
+    // The draft's pool holds as many tokens as the target's (its blocks are smaller: a smaller model).
+    KvCacheRequest draft_request = kv_request;
+    draft_request.num_kv_blocks = static_cast<int>(num_blocks);
+    draft_request.cuda_graphs = false;
+    PODSERVE_ASSIGN_OR_RETURN(proposer, DraftModelProposer::create(std::move(draft), model->lm().config().vocab_size,
+                                                                   draft_request));
+  }
   auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
+  loop->draft_model_ = std::move(proposer);
   const SchedulerConfig& sc = loop->scheduler_config_;
   PODSERVE_LOG(kInfo) << "KV cache: " << num_blocks << " blocks of " << config.block_size << " tokens ("
                       << num_blocks * config.block_size << " tokens, "
@@ -75,8 +86,11 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                       << (sc.priority ? "priority" : "fcfs");
   if (spec.enabled()) {
     PODSERVE_LOG(kInfo) << "speculative decoding: method " << speculative_method_name(spec.method) << ", "
-                        << spec.num_speculative_tokens << " speculative tokens, prompt lookup "
-                        << spec.prompt_lookup_min << ".." << spec.prompt_lookup_max;
+                        << spec.num_speculative_tokens << " speculative tokens"
+                        << (spec.method == SpeculativeMethod::kNgram
+                                ? ", prompt lookup " + std::to_string(spec.prompt_lookup_min) + ".." +
+                                      std::to_string(spec.prompt_lookup_max)
+                                : ", draft model " + spec.draft_model);
   }
   return loop;
 }
@@ -212,6 +226,7 @@ void EngineLoop::abort_request(const std::string& request_id, FinishReason reaso
   RequestState& r = *it->second;
   std::erase(compiling_, &r);
   for (auto& seq : r.sequences) {
+    if (draft_model_ != nullptr) draft_model_->release(seq->id);
     if (seq->status == SeqStatus::kFinished) continue;
     kv_.free(seq->id);
     running_.erase(std::remove(running_.begin(), running_.end(), seq.get()), running_.end());
@@ -453,6 +468,7 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
 
 void EngineLoop::propose_drafts() {
   const SpeculativeConfig& spec = config_.speculative;
+  drafting_.clear();
   for (Sequence* seq : running_) {
     seq->draft.clear();
     // vLLM proposes for a sequence that sampled a token last step (it is decoding: only that token lacks K/V).
@@ -461,8 +477,21 @@ void EngineLoop::propose_drafts() {
         seq->matcher) {
       continue;
     }
-    propose_ngram(seq->tokens, spec.prompt_lookup_min, spec.prompt_lookup_max, max_model_len_,
-                  spec.num_speculative_tokens, seq->draft);
+    if (draft_model_ == nullptr) {
+      propose_ngram(seq->tokens, spec.prompt_lookup_min, spec.prompt_lookup_max, max_model_len_,
+                    spec.num_speculative_tokens, seq->draft);
+    } else {
+      drafting_.push_back(seq);
+    }
+  }
+  if (drafting_.empty()) return;
+  const Status st = draft_model_->propose(drafting_, spec.num_speculative_tokens, max_model_len_);
+  if (!st.ok()) {  // the target still decodes them, one token each
+    PODSERVE_LOG(kError) << "draft model forward pass failed: " << st.to_string();
+    for (Sequence* seq : drafting_) {
+      seq->draft.clear();
+      draft_model_->release(seq->id);
+    }
   }
 }
 
@@ -492,6 +521,7 @@ void EngineLoop::drop_finished() {
   for (Sequence* seq : running_) {
     if (seq->status != SeqStatus::kFinished) continue;
     kv_.free(seq->id);
+    if (draft_model_ != nullptr) draft_model_->release(seq->id);
     seq->matcher.reset();
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(),

@@ -12,6 +12,7 @@
 #include "engine/output_processor.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
+#include "engine/spec_decode/draft_model_proposer.h"
 #include "engine/spec_decode/rejection_sampler.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
@@ -25,7 +26,8 @@ class EngineLoop {
     OutputCallback on_output;
   };
 
-  static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+  static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                    std::unique_ptr<LoadedModel> draft = nullptr);
 
   void add_request(Submission submission);
   /// Finishes the request (all its sequences) with `reason` and frees its blocks; unknown ids are ignored.
@@ -117,6 +119,8 @@ class EngineLoop {
   int64_t logged_spec_drafts_ = 0, logged_spec_draft_tokens_ = 0, logged_spec_accepted_ = 0;
   std::vector<int64_t> logged_spec_per_pos_;
   std::vector<int32_t> draft_tokens_;  // scratch of step(): a sequence's last token followed by its draft
+  std::unique_ptr<DraftModelProposer> draft_model_;  // speculative method draft_model
+  std::vector<Sequence*> drafting_;                   // scratch of propose_drafts()
 };
 
 }  // namespace podserve

@@ -76,7 +76,27 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.max_queued_requests = config.max_queued_requests;
   engine_config.priority_scheduling = config.priority_scheduling;
   engine_config.speculative = config.speculative;
-  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
+  std::unique_ptr<LoadedModel> draft;
+  if (config.speculative.enabled() && config.speculative.method == SpeculativeMethod::kDraftModel) {
+    // The draft is found as the model is (a file, a directory or a Hub repo id) and shares its tokenizer.
+    ServerConfig draft_config = config;
+    draft_config.model = config.speculative.draft_model;
+    draft_config.revision.clear();
+    draft_config.gguf_file.clear();
+    draft_config.tokenizer.clear();
+    PODSERVE_ASSIGN_OR_RETURN(ModelSource draft_source, resolve_model_source(draft_config, process_env()));
+    PODSERVE_LOG(kInfo) << "Loading draft model " << draft_source.model_path;
+    Result<std::unique_ptr<LoadedModel>> loaded =
+        load_model(draft_source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
+                                                        .tokenizer_path = draft_source.tokenizer_path,
+                                                        .load_format = config.load_format, .device = config.device});
+    if (!loaded.ok()) {
+      return Status(loaded.status().code(),
+                    "Cannot load the draft model " + draft_source.model_path + ": " + loaded.status().message());
+    }
+    draft = std::move(loaded).value();
+  }
+  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config, std::move(draft));
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }

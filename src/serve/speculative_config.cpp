@@ -195,12 +195,18 @@ Result<SpeculativeConfig> parse_speculative_config(const std::string& text, cons
     return config;
   }
   if (method == "draft_model") {
-    return invalid_argument(source + ": speculative decoding with a draft model (method 'draft_model', model '" +
-                            model + "') is not implemented in podserve yet; the supported method is ngram");
+    if (k < 0) {
+      return invalid_argument(source + ": A speculative model was provided, but `num_speculative_tokens` was not "
+                              "provided");
+    }
+    config.method = SpeculativeMethod::kDraftModel;
+    config.num_speculative_tokens = k;
+    config.draft_model = model;
+    return config;
   }
   return invalid_argument(source + ": speculative method '" + method +
                           "' is not supported by podserve (it needs trained draft heads or a GPU proposer); the "
-                          "supported method is ngram");
+                          "supported methods are ngram and draft_model");
 }
 
 Result<std::string> assemble_g1_speculative_config(const std::map<std::string, std::string>& fields) {

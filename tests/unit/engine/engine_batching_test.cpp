@@ -56,7 +56,15 @@ SamplingParams greedy(int max_tokens) {
 
 // Runs every case on a fresh engine, all submitted at once (or one at a time), and returns the token ids.
 std::vector<std::vector<int32_t>> run_all(const EngineConfig& config, bool one_at_a_time, EngineStats* stats_out) {
-  std::unique_ptr<Engine> engine = make_engine(config);
+  std::unique_ptr<Engine> engine;
+  if (config.speculative.method == SpeculativeMethod::kDraftModel) {  // the tiny model drafts for itself
+    Result<std::unique_ptr<Engine>> created =
+        Engine::create(engine_test::load_tiny_model(), config, engine_test::load_tiny_model());
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    if (created.ok()) engine = std::move(*created);
+  } else {
+    engine = make_engine(config);
+  }
   if (engine == nullptr) return {};
   const std::vector<Case> cases = make_cases();
   Collector collector;
@@ -224,6 +232,40 @@ TEST_F(EngineBatchingTest, SpeculativeNgramPreemptionBlockSize4) {
   expect_same_as_reference(run_all(c, false, &stats));
   EXPECT_GT(stats.num_preemptions, 0);
   expect_drafts_accepted(stats);
+}
+
+// A draft model (the tiny model drafting for itself: its greedy drafts are the target's argmax, so all are
+// accepted and every step emits k + 1 tokens) through the same batching, budget and preemption paths.
+EngineConfig draft_model(EngineConfig c) {
+  c.speculative.method = SpeculativeMethod::kDraftModel;
+  c.speculative.num_speculative_tokens = 3;
+  c.speculative.draft_model = engine_test::tiny_model_path();
+  return c;
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelAllAccepted) {
+  EngineStats stats;
+  expect_same_as_reference(run_all(draft_model(base_config()), false, &stats));
+  EXPECT_GT(stats.spec_num_drafts, 0);
+  EXPECT_EQ(stats.spec_num_accepted_tokens, stats.spec_num_draft_tokens);  // the same model: nothing rejected
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelTinyBudget) {
+  EngineConfig c = draft_model(base_config());
+  c.max_num_batched_tokens = 7;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelPreemption) {
+  EngineConfig c = draft_model(base_config());
+  c.block_size = 4;
+  c.num_kv_blocks = kMaxModelLen / 4 + 2;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.num_preemptions, 0);
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
 }
 
 }  // namespace

@@ -54,8 +54,13 @@ TEST(SpeculativeConfigTest, RefusesTheMethodsPodserveDoesNotRun) {
   }
   Result<SpeculativeConfig> draft = parse_speculative_config(
       R"({"model": "/models/draft.gguf", "num_speculative_tokens": 4})", "--speculative-config", nullptr);
+  ASSERT_TRUE(draft.ok()) << draft.status().to_string();
+  EXPECT_EQ(draft->method, SpeculativeMethod::kDraftModel);
+  EXPECT_EQ(draft->draft_model, "/models/draft.gguf");
+  EXPECT_EQ(draft->num_speculative_tokens, 4);
+  draft = parse_speculative_config(R"({"method": "draft_model", "model": "org/small"})", "SPECULATIVE_CONFIG", nullptr);
   ASSERT_FALSE(draft.ok());
-  EXPECT_NE(draft.status().message().find("draft model"), std::string::npos) << draft.status().message();
+  EXPECT_NE(draft.status().message().find("`num_speculative_tokens` was not provided"), std::string::npos);
   for (const char* bad : {"", "[1]", "{", "3", "null"}) {
     EXPECT_FALSE(parse_speculative_config(bad, "SPECULATIVE_CONFIG", nullptr).ok()) << bad;
   }
@@ -110,7 +115,12 @@ TEST(SpeculativeConfigTest, G1VariablesAssembleTheConfig) {
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   EXPECT_EQ(c->speculative.num_speculative_tokens, 1);
 
-  // A model name chooses the method as the worker does: eagle is refused at start-up, naming it.
+  // A model name chooses the method as the worker does: a plain name is a draft model, eagle is refused at
+  // start-up, naming it.
+  c = parse_env({{"SPECULATIVE_MODEL", "/models/small.gguf"}, {"NUM_SPECULATIVE_TOKENS", "3"}});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->speculative.method, SpeculativeMethod::kDraftModel);
+  EXPECT_EQ(c->speculative.draft_model, "/models/small.gguf");
   c = parse_env({{"SPECULATIVE_MODEL", "yuhuili/EAGLE-LLaMA3-Instruct-8B"}, {"NUM_SPECULATIVE_TOKENS", "3"}});
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("'eagle'"), std::string::npos) << c.status().message();
