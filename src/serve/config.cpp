@@ -539,8 +539,9 @@ const std::vector<Option>& options() {
        set_nothing},
       {"--speculative-config", {"SPECULATIVE_CONFIG"}, "JSON",
        "speculative decoding, vLLM's speculative_config: {\"method\": \"ngram\", \"num_speculative_tokens\": K, "
-       "\"prompt_lookup_max\": 5, \"prompt_lookup_min\": 5}; unknown keys and other methods fail start-up "
-       "(default: off)", set_speculative_config},
+       "\"prompt_lookup_max\": 5, \"prompt_lookup_min\": 5} or a draft model of the same tokenizer {\"model\": "
+       "PATH|REPO, \"num_speculative_tokens\": K}; unknown keys and other methods fail start-up (default: off)",
+       set_speculative_config},
       {"", {"SPECULATIVE_METHOD"}, "METHOD",
        "G1 worker: with the variables below, assembled into a speculative config when SPECULATIVE_CONFIG is unset",
        set_speculative_field},

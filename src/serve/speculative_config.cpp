@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <string_view>
+#include <utility>
 
 namespace podserve {
 namespace {
@@ -128,9 +129,19 @@ Result<SpeculativeConfig> parse_speculative_config(const std::string& text, cons
     if (std::find(kKnown.begin(), kKnown.end(), key) == kKnown.end()) {
       return validation_error(source, std::string(key), "Unexpected keyword argument");
     }
-    if (!kv.value().is_null() && warnings != nullptr) {
+    if (!kv.value().is_null() && warnings != nullptr && key != "draft_sample_method" &&
+        key != "rejection_sample_method") {
       warnings->push_back(source + ": speculative_config." + std::string(key) +
                           " has no effect in podserve (it concerns model-based drafting or GPUs)");
+    }
+  }
+  // The sampling variants podserve does not implement (vLLM's defaults are what it runs).
+  for (const auto& [key, standard] : {std::pair<std::string_view, std::string_view>{"draft_sample_method", "greedy"},
+                                      {"rejection_sample_method", "standard"}}) {
+    const json::value* v = o.if_contains(key);
+    if (v != nullptr && !v->is_null() && !(v->is_string() && v->get_string() == standard)) {
+      return invalid_argument(source + ": " + std::string(key) + " " + json::serialize(*v) +
+                              " is not supported by podserve (only \"" + std::string(standard) + "\")");
     }
   }
   std::string method, model;
@@ -243,15 +254,12 @@ Result<std::string> assemble_g1_speculative_config(const std::map<std::string, s
   if (k != 0) c["num_speculative_tokens"] = k;
   if (lookup_max != 0) c["prompt_lookup_max"] = lookup_max;
   if (lookup_min != 0) c["prompt_lookup_min"] = lookup_min;
-  // These are passed when set at all (even "0"), as the worker does.
-  if (!get("SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE").empty()) {
-    PODSERVE_RETURN_IF_ERROR(number("SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE", &draft_tp));
-    c["draft_tensor_parallel_size"] = draft_tp;
-  }
-  if (!get("SPECULATIVE_MAX_MODEL_LEN").empty()) {
-    PODSERVE_RETURN_IF_ERROR(number("SPECULATIVE_MAX_MODEL_LEN", &max_len));
-    c["max_model_len"] = max_len;
-  }
+  // The worker passes these whenever set, so its Hub default "0" would fail vLLM's ge=1 check; podserve reads 0
+  // as unset, as the worker's table documents it.
+  PODSERVE_RETURN_IF_ERROR(number("SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE", &draft_tp));
+  if (draft_tp != 0) c["draft_tensor_parallel_size"] = draft_tp;
+  PODSERVE_RETURN_IF_ERROR(number("SPECULATIVE_MAX_MODEL_LEN", &max_len));
+  if (max_len != 0) c["max_model_len"] = max_len;
   if (!get("SPECULATIVE_QUANTIZATION").empty()) c["quantization"] = get("SPECULATIVE_QUANTIZATION");
   if (!get("SPECULATIVE_MODEL_REVISION").empty()) c["revision"] = get("SPECULATIVE_MODEL_REVISION");
   if (!get("SPECULATIVE_ENFORCE_EAGER").empty()) {

@@ -1,4 +1,4 @@
-"""Speculative decoding (n-gram) through the real server, with the official openai client: greedy answers equal the
+"""Speculative decoding (n-gram, and a draft model) through the real server, with the official openai client: greedy answers equal the
 plain server's, streaming carries them whole, the vLLM spec-decode counters move on /metrics, vLLM's 400 for
 min_p / logit_bias, and a bad SPECULATIVE_CONFIG stops start-up with vLLM's message."""
 
@@ -81,6 +81,21 @@ def test_stop_strings_and_seeded_sampling_work(spec_server):
     b = spec.completions.create(model=SERVED_MODEL, prompt=prompt, max_tokens=16, temperature=0.8, seed=7, n=2)
     assert [c.text for c in a.choices] == [c.text for c in b.choices]
     assert all(c.finish_reason == "length" for c in a.choices)
+
+
+def test_draft_model_answers_equal_plain_decoding(client):
+    """SPECULATIVE_MODEL (G1's variables) loads a draft model; here the served model drafts for itself."""
+    srv = start_server(env={"SPECULATIVE_MODEL": require_env("PODSERVE_TEST_MODEL"), "NUM_SPECULATIVE_TOKENS": "3"})
+    try:
+        prompt = PROMPTS[1]
+        plain = client.completions.create(model=SERVED_MODEL, prompt=prompt, max_tokens=16, temperature=0)
+        got = srv.client().completions.create(model=SERVED_MODEL, prompt=prompt, max_tokens=16, temperature=0)
+        assert got.choices[0].text == plain.choices[0].text
+        metrics = httpx.get(srv.url + "/metrics").text
+        assert metric(metrics, "vllm:spec_decode_num_accepted_tokens_total") > 0
+        assert "Loading draft model" in srv.log_tail(200)
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("extra", [{"min_p": 0.1}, {"logit_bias": {"42": 1.0}}])
