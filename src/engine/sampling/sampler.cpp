@@ -43,8 +43,7 @@ SampleResult Sampler::sample(std::span<float> logits, const SamplingParams& para
   if (params.temperature < kGreedyEpsilon) {
     result.token = argmax(logits);
   } else {
-    candidates_.gather(logits, params.temperature, params.min_p, params.top_k);
-    candidates_.top_p(params.top_p);
+    gather_candidates(logits, params);
     // Nothing finite left (every token masked, or NaN logits): fall back to the argmax, as greedy would.
     result.token = candidates_.empty() ? argmax(logits) : candidates_.draw(rng);
   }
@@ -63,8 +62,7 @@ SampleResult Sampler::verify_draft(std::span<float> logits, const SamplingParams
     result.token = argmax(logits);
     *accepted = result.token == draft;
   } else {
-    candidates_.gather(logits, params.temperature, params.min_p, params.top_k);
-    candidates_.top_p(params.top_p);
+    gather_candidates(logits, params);
     // vLLM's rule with a one-hot draft distribution (q(draft) = 1): accept when p(draft) >= u, u ~ U[0, 1).
     const double p_draft = candidates_.probability(draft);
     const double u = rng.next_double();
@@ -79,6 +77,11 @@ SampleResult Sampler::verify_draft(std::span<float> logits, const SamplingParams
   }
   add_logprobs(raw, params, result);
   return result;
+}
+
+void Sampler::gather_candidates(std::span<const float> logits, const SamplingParams& params) {
+  candidates_.gather(logits, params.temperature, params.min_p, params.top_k);
+  candidates_.top_p(params.top_p);
 }
 
 void Sampler::add_logprobs(std::span<const float> raw, const SamplingParams& params, SampleResult& result) const {

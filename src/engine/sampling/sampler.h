@@ -61,6 +61,8 @@ class Sampler {
                                       int num_output_tokens, std::span<const int32_t> eos_and_stop_ids,
                                       std::span<const uint32_t> allowed, std::span<const int32_t> output);
   void add_logprobs(std::span<const float> raw, const SamplingParams& params, SampleResult& result) const;
+  /// Stages (4)-(6) of a random row: temperature, min_p, top-k, top-p into candidates_.
+  void gather_candidates(std::span<const float> logits, const SamplingParams& params);
 
   Candidates candidates_;
   std::vector<float> raw_;  // copy of the raw logits, kept only when logprobs are wanted and stages mutate
