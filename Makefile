@@ -9,7 +9,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean test-speculative \
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean test-speculative bench-speculative \
         fuzz-build fuzz fuzz-replay fuzz-ci test-device-check
 
 all: build
@@ -116,6 +116,13 @@ bench: build model model-gemma3
 	@scripts/setup --ref
 	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
 	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
+
+# Speculative decoding's speed-up (ngram, and a draft model) next to plain decoding on a repetitive workload, one
+# request at a time, over the API (bench/speculative.py). SPEC_TARGET / SPEC_DRAFT pick the GGUFs.
+SPEC_TARGET ?= $(MODEL)
+SPEC_DRAFT ?= $(MODEL)
+bench-speculative: build model
+	$(PYTHON) bench/speculative.py --binary build/release/podserve --model $(SPEC_TARGET) --draft $(SPEC_DRAFT)
 
 clean:
 	rm -rf build
