@@ -43,6 +43,11 @@ def test_greedy_answers_equal_plain_decoding(client, spec_server):
         assert got.choices[0].text == plain.choices[0].text
         assert got.usage.completion_tokens == plain.usage.completion_tokens
         assert got.choices[0].finish_reason == plain.choices[0].finish_reason
+    # Logprobs of verified tokens come from their target rows, as in plain decoding.
+    plain = client.completions.create(model=SERVED_MODEL, prompt=PROMPTS[0], max_tokens=16, temperature=0, logprobs=2)
+    got = spec.completions.create(model=SERVED_MODEL, prompt=PROMPTS[0], max_tokens=16, temperature=0, logprobs=2)
+    assert got.choices[0].logprobs.tokens == plain.choices[0].logprobs.tokens
+    assert got.choices[0].logprobs.token_logprobs == pytest.approx(plain.choices[0].logprobs.token_logprobs, abs=1e-4)
     after = httpx.get(spec_server.url + "/metrics").text
     drafted = metric(after, "vllm:spec_decode_num_draft_tokens_total") - metric(
         before, "vllm:spec_decode_num_draft_tokens_total")
