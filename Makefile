@@ -48,7 +48,7 @@ test-asan:
 # Speculative decoding on SmolLM2: greedy outputs identical to plain decoding over 100 prompts (~1 min; not in
 # `make test`, whose tiers check the same on the tiny model).
 test-speculative: build model
-	cd build/release && ctest --output-on-failure -L model-long
+	cd build/release && ctest --output-on-failure -L "^long$$"
 
 # scripts/device-check's stages with --device cpu (~30 s; make test runs only its cheap part, in tests/tools).
 test-device-check: build

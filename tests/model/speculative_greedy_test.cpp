@@ -1,7 +1,7 @@
 // n-gram speculative decoding on SmolLM2 (the default GGUF) gives byte-identical greedy outputs to plain decoding
 // over 100 prompts whose answers quote them (repetitive text, code edits), with every prompt in one continuous
 // batch, and the drafts are really accepted (several tokens per step). ~40-70 s on 2 cores, so not in `make test`
-// (label model-long: `make test-speculative`); the unit tier checks the same on the tiny model in about a second.
+// (label long: `make test-speculative`); the unit tier checks the same on the tiny model in about a second.
 #include <gtest/gtest.h>
 
 #include <string>
