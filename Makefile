@@ -9,7 +9,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean \
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean test-speculative bench-speculative \
         fuzz-build fuzz fuzz-replay fuzz-ci test-device-check
 
 all: build
@@ -44,6 +44,11 @@ test-asan:
 	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	cd build/asan && ctest --output-on-failure -L unit
+
+# Speculative decoding on SmolLM2: greedy outputs identical to plain decoding over 100 prompts (~1 min; not in
+# `make test`, whose tiers check the same on the tiny model).
+test-speculative: build model
+	cd build/release && ctest --output-on-failure -L "^long$$"
 
 # scripts/device-check's stages with --device cpu (~30 s; make test runs only its cheap part, in tests/tools).
 test-device-check: build
@@ -82,6 +87,8 @@ goldens: model model-gemma3
 	@scripts/setup --vllm
 	.venv-vllm/bin/python tools/goldens/tool_parsers.py
 	.venv-vllm/bin/python tools/goldens/tool_requests.py
+	.venv-vllm/bin/python tools/goldens/ngram_proposer.py
+	.venv-vllm/bin/python tools/goldens/speculative_config.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,
@@ -109,6 +116,13 @@ bench: build model model-gemma3
 	@scripts/setup --ref
 	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
 	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
+
+# Speculative decoding's speed-up (ngram, and a draft model) next to plain decoding on a repetitive workload, one
+# request at a time, over the API (bench/speculative.py). SPEC_TARGET / SPEC_DRAFT pick the GGUFs.
+SPEC_TARGET ?= $(MODEL)
+SPEC_DRAFT ?= $(MODEL)
+bench-speculative: build model
+	$(PYTHON) bench/speculative.py --binary build/release/podserve --model $(SPEC_TARGET) --draft $(SPEC_DRAFT)
 
 clean:
 	rm -rf build

@@ -21,6 +21,7 @@ namespace {
 class BatchingEngine final : public Engine {
  public:
   explicit BatchingEngine(std::unique_ptr<EngineLoop> loop) : loop_(std::move(loop)) {
+    stats_ = loop_->stats();  // before the first step: the counters that exist from the start (spec decode's)
     loop_->set_wake([this] {
       std::lock_guard<std::mutex> lock(mutex_);
       cv_.notify_one();
@@ -30,7 +31,8 @@ class BatchingEngine final : public Engine {
   ~BatchingEngine() override { shutdown(); }
 
   Status submit(GenerationRequest request, OutputCallback on_output) override {
-    PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size()));
+    PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size(),
+                                              loop_->config().speculative.enabled()));
     const SamplingParams& p = request.params;
     const int max_logprobs = loop_->config().max_logprobs;
     if ((p.logprobs && *p.logprobs > max_logprobs) || (p.prompt_logprobs && *p.prompt_logprobs > max_logprobs)) {
@@ -127,8 +129,10 @@ class BatchingEngine final : public Engine {
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
-  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<EngineLoop> loop, EngineLoop::create(std::move(model), config));
+Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                               std::unique_ptr<LoadedModel> draft) {
+  PODSERVE_ASSIGN_OR_RETURN(std::unique_ptr<EngineLoop> loop,
+                            EngineLoop::create(std::move(model), config, std::move(draft)));
   return std::unique_ptr<Engine>(new BatchingEngine(std::move(loop)));
 }
 

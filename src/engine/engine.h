@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "engine/metrics.h"
 #include "engine/request.h"
+#include "engine/spec_decode/speculative_config.h"
 
 namespace podserve {
 
@@ -29,12 +30,15 @@ struct EngineConfig {
   bool log_stats = true;            // the periodic throughput / running / KV usage log line
   uint64_t seed = 0;                // default seed for requests without one
   bool priority_scheduling = false; // SCHEDULING_POLICY=priority: requests' `priority` orders admission and preemption
+  SpeculativeConfig speculative;    // SPECULATIVE_CONFIG: drafts verified k at a time (off by default)
 };
 
 class Engine {
  public:
-  /// Takes ownership of the model and starts the engine thread.
-  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+  /// Takes ownership of the model (and, for speculative decoding with method draft_model, of the draft model)
+  /// and starts the engine thread.
+  static Result<std::unique_ptr<Engine>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                std::unique_ptr<LoadedModel> draft = nullptr);
   virtual ~Engine() = default;
 
   /// Queues a request. Fails (without calling `on_output`) if the prompt is empty or does not fit the context

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 
 #include "base/log.h"
 #include "base/thread_pool.h"
+#include "engine/spec_decode/ngram_proposer.h"
+#include "engine/spec_decode/rejection_sampler.h"
 
 namespace podserve {
 namespace {
@@ -18,7 +21,8 @@ int default_max_num_batched_tokens(const EngineConfig& config, int max_model_len
 }
 }  // namespace
 
-Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config) {
+Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                       std::unique_ptr<LoadedModel> draft) {
   if (model == nullptr) return invalid_argument("Engine::create: no model");
   const int context = model->context_length();
   if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
@@ -41,6 +45,15 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                             "). This effectively limits the maximum sequence length. Please increase "
                             "max_num_batched_tokens, decrease max_model_len, or enable chunked prefill.");
   }
+  const SpeculativeConfig& spec = config.speculative;
+  if (spec.enabled() && spec.method == SpeculativeMethod::kDraftModel && draft == nullptr) {
+    return invalid_argument("speculative decoding with method draft_model needs the draft model");
+  }
+  if (spec.enabled() && spec.method == SpeculativeMethod::kNgram &&
+      (spec.prompt_lookup_min < 1 || spec.prompt_lookup_min > spec.prompt_lookup_max)) {
+    return invalid_argument("prompt_lookup_min=" + std::to_string(spec.prompt_lookup_min) +
+                            " must be <= prompt_lookup_max=" + std::to_string(spec.prompt_lookup_max));
+  }
   kv_request.kv_cache_memory_gib = config.kv_cache_memory_gib;
   kv_request.num_kv_blocks = config.num_kv_blocks;
   kv_request.cuda_graphs = true;
@@ -50,7 +63,17 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
   const int64_t blocks_per_request = (max_model_len + config.block_size - 1) / config.block_size;
   const size_t block_bytes =
       KvPool::block_bytes(pool.n_layers(), pool.block_size(), pool.kv_dim(), pool.dtype());
+  std::unique_ptr<DraftModelProposer> proposer;
+  if (spec.enabled() && spec.method == SpeculativeMethod::kDraftModel) {
+    // The draft's pool holds as many tokens as the target's (its blocks are smaller: a smaller model).
+    KvCacheRequest draft_request = kv_request;
+    draft_request.num_kv_blocks = static_cast<int>(num_blocks);
+    draft_request.cuda_graphs = false;
+    PODSERVE_ASSIGN_OR_RETURN(proposer, DraftModelProposer::create(std::move(draft), model->lm().config().vocab_size,
+                                                                   draft_request));
+  }
   auto loop = std::unique_ptr<EngineLoop>(new EngineLoop(std::move(model), config, max_model_len, std::move(pool)));
+  loop->draft_model_ = std::move(proposer);
   const SchedulerConfig& sc = loop->scheduler_config_;
   PODSERVE_LOG(kInfo) << "KV cache: " << num_blocks << " blocks of " << config.block_size << " tokens ("
                       << num_blocks * config.block_size << " tokens, "
@@ -61,6 +84,14 @@ Result<std::unique_ptr<EngineLoop>> EngineLoop::create(std::unique_ptr<LoadedMod
                       << sc.max_num_batched_tokens << ", chunked prefill " << (sc.enable_chunked_prefill ? "on" : "off")
                       << ", prefix caching " << (config.enable_prefix_caching ? "on" : "off") << ", scheduling policy "
                       << (sc.priority ? "priority" : "fcfs");
+  if (spec.enabled()) {
+    PODSERVE_LOG(kInfo) << "speculative decoding: method " << speculative_method_name(spec.method) << ", "
+                        << spec.num_speculative_tokens << " speculative tokens"
+                        << (spec.method == SpeculativeMethod::kNgram
+                                ? ", prompt lookup " + std::to_string(spec.prompt_lookup_min) + ".." +
+                                      std::to_string(spec.prompt_lookup_max)
+                                : ", draft model " + spec.draft_model);
+  }
   return loop;
 }
 
@@ -82,6 +113,10 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
   scheduler_config_.priority = config.priority_scheduling;
   scheduler_config_.max_num_batched_tokens = default_max_num_batched_tokens(config, max_model_len);
+  if (config.speculative.enabled()) {
+    stats_.spec_accepted_per_pos.assign(static_cast<size_t>(config.speculative.num_speculative_tokens), 0);
+    logged_spec_per_pos_ = stats_.spec_accepted_per_pos;
+  }
 }
 
 void EngineLoop::add_request(Submission submission) {
@@ -191,6 +226,7 @@ void EngineLoop::abort_request(const std::string& request_id, FinishReason reaso
   RequestState& r = *it->second;
   std::erase(compiling_, &r);
   for (auto& seq : r.sequences) {
+    if (draft_model_ != nullptr) draft_model_->release(seq->id);
     if (seq->status == SeqStatus::kFinished) continue;
     kv_.free(seq->id);
     running_.erase(std::remove(running_.begin(), running_.end(), seq.get()), running_.end());
@@ -222,6 +258,7 @@ void EngineLoop::abort_all() {
 
 int EngineLoop::step() {
   if (!compiling_.empty()) admit_compiled();
+  if (config_.speculative.enabled()) propose_drafts();
   SchedulerOutput plan = schedule(scheduler_config_, running_, waiting_, kv_);
   if (!plan.preempted.empty()) {
     stats_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
@@ -239,12 +276,18 @@ int EngineLoop::step() {
   std::vector<ChunkRows> rows(plan.chunks.size());
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     Sequence& seq = *plan.chunks[c].seq;
-    const int n = plan.chunks[c].num_tokens;
+    const int num_drafts = static_cast<int>(seq.draft.size());
+    const int n = plan.chunks[c].num_tokens - num_drafts;
     const int start = seq.num_computed;
     const bool reaches_end = start + n == seq.num_tokens();
     const auto before = static_cast<int32_t>(batch.tokens.size());
-    batch.add_sequence(std::span<const int32_t>(seq.tokens.data() + start, n), start, kv_.block_table(seq.id),
-                       kv_.block_size(), false);
+    std::span<const int32_t> chunk_tokens(seq.tokens.data() + start, static_cast<size_t>(n));
+    if (num_drafts > 0) {
+      draft_tokens_.assign(chunk_tokens.begin(), chunk_tokens.end());
+      draft_tokens_.insert(draft_tokens_.end(), seq.draft.begin(), seq.draft.end());
+      chunk_tokens = draft_tokens_;
+    }
+    batch.add_sequence(chunk_tokens, start, kv_.block_table(seq.id), kv_.block_size(), false);
     if (seq.request->request.params.prompt_logprobs) {
       // Logits at position p give the distribution of prompt token p + 1. A recompute after preemption (or a
       // fork that copied its parent's) must not record positions again: they were kept, or already sent with
@@ -260,8 +303,10 @@ int EngineLoop::step() {
       }
     }
     if (reaches_end) {
+      // The last token's row, then one per draft token (the row after draft i verifies draft i + 1; the last
+      // gives the bonus token).
       rows[c].last_row = static_cast<int>(batch.logits_rows.size());
-      batch.logits_rows.push_back(static_cast<int32_t>(batch.tokens.size() - 1));
+      for (int i = num_drafts; i >= 0; --i) batch.logits_rows.push_back(static_cast<int32_t>(batch.tokens.size() - 1 - i));
     }
   }
   const int vocab = model_->lm().config().vocab_size;
@@ -280,7 +325,7 @@ int EngineLoop::step() {
   }
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     Sequence& seq = *plan.chunks[c].seq;
-    const int n = plan.chunks[c].num_tokens;
+    const int n = plan.chunks[c].num_tokens - static_cast<int>(seq.draft.size());  // drafts: marked once accepted
     stats_.prompt_tokens_computed += std::max(0, std::min(seq.num_computed + n, seq.num_prompt) - seq.num_computed);
     seq.num_computed += n;
     kv_.mark_computed(seq.id, seq.tokens, seq.num_computed);
@@ -306,9 +351,35 @@ int EngineLoop::step() {
   sample_all();
   // Outputs in batch order, as if each sequence had been sampled and emitted in turn.
   for (PendingSample& s : samples_) {
+    Sequence& seq = *s.seq;
+    if (!seq.draft.empty()) {
+      // Accepted drafts, then the recovered or bonus token, until one of them finishes the sequence. The
+      // accepted drafts' K/V were written by this step's forward pass; the last token's are not yet.
+      const int k = static_cast<int>(seq.draft.size());
+      const int accepted = static_cast<int>(s.accepted.size());
+      ++stats_.spec_num_drafts;
+      stats_.spec_num_draft_tokens += k;
+      stats_.spec_num_accepted_tokens += accepted;
+      for (int i = 0; i < accepted; ++i) ++stats_.spec_accepted_per_pos[static_cast<size_t>(i)];
+      seq.draft.clear();
+      const int computed = seq.num_computed + accepted;
+      bool finished = false;
+      for (SampleResult& r : s.accepted) {
+        finished = outputs_.accept_token(seq, r.token, r.logprobs ? &*r.logprobs : nullptr, stats_);
+        if (finished) break;
+      }
+      if (!finished) {
+        finished = outputs_.accept_token(seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_);
+      }
+      if (!finished) {
+        seq.num_computed = computed;
+        kv_.mark_computed(seq.id, seq.tokens, computed);
+      }
+      continue;
+    }
     bool terminated = false;
-    if (!feed_matcher(*s.seq, s.result.token, &terminated)) continue;
-    outputs_.accept_token(*s.seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_, terminated);
+    if (!feed_matcher(seq, s.result.token, &terminated)) continue;
+    outputs_.accept_token(seq, s.result.token, s.result.logprobs ? &*s.result.logprobs : nullptr, stats_, terminated);
   }
   samples_.clear();
   drop_finished();
@@ -372,6 +443,10 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
   const SamplingParams& p = s.seq->request->request.params;
   lane.eos_and_stop = p.stop_token_ids;
   if (!p.ignore_eos) lane.eos_and_stop.push_back(model_->tokenizer().eos_id());
+  if (!s.seq->draft.empty()) {
+    verify_drafts(s, lane);
+    return;
+  }
   // A row of its own needs no copy: nothing reads it after this step's sampling.
   std::span<float> row = s.row;
   if (s.shared) {
@@ -391,6 +466,47 @@ void EngineLoop::sample_one(PendingSample& s, SampleLane& lane) const {
                                  allowed, output);
 }
 
+void EngineLoop::propose_drafts() {
+  const SpeculativeConfig& spec = config_.speculative;
+  drafting_.clear();
+  for (Sequence* seq : running_) {
+    seq->draft.clear();
+    // vLLM proposes for a sequence that sampled a token last step (it is decoding: only that token lacks K/V).
+    // Structured-output sequences are not drafted: their grammar state would need a rollback per position.
+    if (seq->status != SeqStatus::kRunning || !seq->prefill_done() || seq->num_tokens() - seq->num_computed != 1 ||
+        seq->matcher) {
+      continue;
+    }
+    if (draft_model_ == nullptr) {
+      propose_ngram(seq->tokens, spec.prompt_lookup_min, spec.prompt_lookup_max, max_model_len_,
+                    spec.num_speculative_tokens, seq->draft);
+    } else {
+      drafting_.push_back(seq);
+    }
+  }
+  if (drafting_.empty()) return;
+  const Status st = draft_model_->propose(drafting_, spec.num_speculative_tokens, max_model_len_);
+  if (!st.ok()) {  // the target still decodes them, one token each
+    PODSERVE_LOG(kError) << "draft model forward pass failed: " << st.to_string();
+    for (Sequence* seq : drafting_) {
+      seq->draft.clear();
+      draft_model_->release(seq->id);
+    }
+  }
+}
+
+void EngineLoop::verify_drafts(PendingSample& s, SampleLane& lane) const {
+  Sequence& seq = *s.seq;
+  const SamplingParams& p = seq.request->request.params;
+  const std::span<const int32_t> output(seq.tokens.data() + seq.num_prompt, static_cast<size_t>(seq.num_output()));
+  const size_t vocab = s.row.size();
+  std::span<float> rows(s.row.data(), vocab * (seq.draft.size() + 1));
+  verify_draft_tokens(lane.sampler, rows, vocab, seq.draft, p, seq.penalties, output, lane.eos_and_stop, seq.rng,
+                      lane.verify, lane.verified);
+  s.accepted = std::move(lane.verified.accepted);
+  s.result = std::move(lane.verified.next);
+}
+
 void EngineLoop::record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits) {
   const int vocab = model_->lm().config().vocab_size;
   const int top_n = *seq.request->request.params.prompt_logprobs;
@@ -405,6 +521,7 @@ void EngineLoop::drop_finished() {
   for (Sequence* seq : running_) {
     if (seq->status != SeqStatus::kFinished) continue;
     kv_.free(seq->id);
+    if (draft_model_ != nullptr) draft_model_->release(seq->id);
     seq->matcher.reset();
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(),
@@ -453,9 +570,40 @@ void EngineLoop::log_stats_if_due() {
                       << " tokens/s, Running: " << running_.size() << " reqs, Waiting: " << waiting_.size()
                       << " reqs, KV cache usage: " << std::round(kv_.usage() * 1000) / 10 << "%, Prefix cache hit rate: "
                       << (kvs.prefix_queries ? std::round(1000.0 * kvs.prefix_hits / kvs.prefix_queries) / 10 : 0.0) << "%";
+  log_spec_stats(elapsed);
   last_log_ = now;
   logged_prompt_tokens_ = stats_.prompt_tokens_computed;
   logged_generation_tokens_ = stats_.generation_tokens;
+}
+
+// vLLM's SpecDecodingLogging line, over the drafts since the last one.
+void EngineLoop::log_spec_stats(double elapsed) {
+  const int64_t drafts = stats_.spec_num_drafts - logged_spec_drafts_;
+  if (drafts <= 0) return;
+  const int64_t drafted = stats_.spec_num_draft_tokens - logged_spec_draft_tokens_;
+  const int64_t accepted = stats_.spec_num_accepted_tokens - logged_spec_accepted_;
+  char head[256];
+  std::snprintf(head, sizeof head,
+                "SpecDecoding metrics: Mean acceptance length: %.2f, Accepted throughput: %.2f tokens/s, Drafted "
+                "throughput: %.2f tokens/s, Accepted: %lld tokens, Drafted: %lld tokens, Per-position acceptance rate: ",
+                1.0 + static_cast<double>(accepted) / static_cast<double>(drafts), accepted / elapsed, drafted / elapsed,
+                static_cast<long long>(accepted), static_cast<long long>(drafted));
+  std::string line = head;
+  for (size_t i = 0; i < stats_.spec_accepted_per_pos.size(); ++i) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%s%.3f", i == 0 ? "" : ", ",
+                  static_cast<double>(stats_.spec_accepted_per_pos[i] - logged_spec_per_pos_[i]) / static_cast<double>(drafts));
+    line += rate;
+  }
+  char tail[64];
+  std::snprintf(tail, sizeof tail, ", Avg Draft acceptance rate: %.1f%%",
+                drafted > 0 ? 100.0 * static_cast<double>(accepted) / static_cast<double>(drafted) : std::nan(""));
+  line += tail;
+  PODSERVE_LOG(kInfo) << line;
+  logged_spec_drafts_ = stats_.spec_num_drafts;
+  logged_spec_draft_tokens_ = stats_.spec_num_draft_tokens;
+  logged_spec_accepted_ = stats_.spec_num_accepted_tokens;
+  logged_spec_per_pos_ = stats_.spec_accepted_per_pos;
 }
 
 }  // namespace podserve

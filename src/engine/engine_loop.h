@@ -12,6 +12,8 @@
 #include "engine/output_processor.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
+#include "engine/spec_decode/draft_model_proposer.h"
+#include "engine/spec_decode/rejection_sampler.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 
@@ -24,7 +26,8 @@ class EngineLoop {
     OutputCallback on_output;
   };
 
-  static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config);
+  static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
+                                                    std::unique_ptr<LoadedModel> draft = nullptr);
 
   void add_request(Submission submission);
   /// Finishes the request (all its sequences) with `reason` and frees its blocks; unknown ids are ignored.
@@ -62,11 +65,15 @@ class EngineLoop {
   bool feed_matcher(Sequence& seq, int32_t token, bool* terminated);
   /// A sequence to sample this step from `row` (its own row: the sampler may edit it in place; `shared`: other
   /// candidates sample from the same row, so the sampler gets a copy).
+  /// With a draft, `row` is the first of draft.size() + 1 consecutive rows (one per draft position, then the
+  /// bonus position); `accepted` gets the drafts verification accepted and `result` the token after them (the
+  /// recovered or bonus token).
   struct PendingSample {
     Sequence* seq;
     std::span<float> row;
     bool shared;
     SampleResult result;
+    std::vector<SampleResult> accepted = {};
   };
   /// One sampler's scratch; a step samples its sequences on the model's threads, one lane per thread.
   struct SampleLane {
@@ -74,10 +81,17 @@ class EngineLoop {
     std::vector<int32_t> eos_and_stop;
     std::vector<float> row_copy;  // a shared row's copy (reused: a row is ~200 KB)
     std::vector<uint32_t> mask;   // a constrained sequence's token bitmask
+    VerifyScratch verify;         // speculative decoding's verification scratch and result
+    DraftVerification verified;
   };
   /// Samples every entry of samples_ (in parallel when there are several).
   void sample_all();
   void sample_one(PendingSample& s, SampleLane& lane) const;
+  /// Speculative decoding: each decoding sequence's draft for this step (before scheduling).
+  void propose_drafts();
+  /// Verifies `s.seq`'s draft against its rows (vLLM's rejection sampler, position by position).
+  void verify_drafts(PendingSample& s, SampleLane& lane) const;
+  void log_spec_stats(double elapsed);
   void record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits);
   void drop_finished();
   void log_stats_if_due();
@@ -102,6 +116,11 @@ class EngineLoop {
   EngineStats stats_;
   Clock::time_point last_log_ = Clock::now();
   int64_t logged_prompt_tokens_ = 0, logged_generation_tokens_ = 0;
+  int64_t logged_spec_drafts_ = 0, logged_spec_draft_tokens_ = 0, logged_spec_accepted_ = 0;
+  std::vector<int64_t> logged_spec_per_pos_;
+  std::vector<int32_t> draft_tokens_;  // scratch of step(): a sequence's last token followed by its draft
+  std::unique_ptr<DraftModelProposer> draft_model_;  // speculative method draft_model
+  std::vector<Sequence*> drafting_;                   // scratch of propose_drafts()
 };
 
 }  // namespace podserve

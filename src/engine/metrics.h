@@ -35,6 +35,12 @@ struct EngineStats {
   int grammar_matchers = 0;         // unfinished sequences holding a structured-output matcher
   int64_t grammar_compiles = 0;     // grammars compiled (cache misses)
   int64_t grammar_cache_hits = 0;
+  /// Speculative decoding, as vLLM's vllm:spec_decode_* counters: steps of a sequence with a non-empty draft,
+  /// draft tokens verified, drafts accepted (bonus tokens excluded), and accepted drafts per draft position.
+  int64_t spec_num_drafts = 0;
+  int64_t spec_num_draft_tokens = 0;
+  int64_t spec_num_accepted_tokens = 0;
+  std::vector<int64_t> spec_accepted_per_pos;  // k entries when speculative decoding is on
   Histogram time_to_first_token{{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
                                  7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}};
   Histogram inter_token_latency{{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,

@@ -37,6 +37,7 @@ Sequence* preempt(const SchedulerConfig& config, size_t index, std::vector<Seque
   running.erase(running.begin() + static_cast<std::ptrdiff_t>(index));
   kv.free(victim->id);
   victim->num_computed = 0;
+  victim->draft.clear();
   victim->status = SeqStatus::kWaiting;
   enqueue_waiting(config, waiting, victim, /*preempted=*/true);
   return victim;
@@ -56,7 +57,10 @@ SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& 
   int budget = config.max_num_batched_tokens;
   for (size_t i = 0; i < running.size() && budget > 0;) {
     Sequence* seq = running[i];
-    const int remaining = seq->num_tokens() - seq->num_computed;
+    // Speculative drafts ride along after the sequence's last token; those past the budget are dropped.
+    const int real = seq->num_tokens() - seq->num_computed;
+    if (real + static_cast<int>(seq->draft.size()) > budget) seq->draft.resize(static_cast<size_t>(std::max(0, budget - real)));
+    const int remaining = real + static_cast<int>(seq->draft.size());
     const int n = std::min(remaining, budget);
     if (n <= 0 || (!config.enable_chunked_prefill && n < remaining)) {
       ++i;

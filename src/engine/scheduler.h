@@ -21,7 +21,7 @@ struct SchedulerConfig {
 
 struct ScheduledChunk {
   Sequence* seq;
-  int num_tokens;  // tokens[seq->num_computed, + num_tokens) run this step
+  int num_tokens;  // tokens[seq->num_computed, num_tokens()) and then seq->draft run this step
 };
 
 struct SchedulerOutput {

@@ -53,6 +53,9 @@ struct Sequence {
   /// kept too); masking waits until `reasoning_ended`.
   std::optional<structured::GrammarMatcher> matcher;
   bool reasoning_ended = true;
+  /// Speculative decoding: this step's proposed tokens, verified after position num_tokens() - 1 (set before
+  /// scheduling, trimmed by the scheduler to the token budget, cleared by preemption).
+  std::vector<int32_t> draft;
 };
 
 /// A submitted request: its parameters, callback, sequences and timing.

@@ -4,7 +4,7 @@
 
 namespace podserve {
 
-Status validate_request(const GenerationRequest& request, int max_model_len, int vocab_size) {
+Status validate_request(const GenerationRequest& request, int max_model_len, int vocab_size, bool speculative) {
   const auto prompt_len = static_cast<int64_t>(request.prompt_tokens.size());
   if (prompt_len == 0) return invalid_argument("The decoder prompt cannot be empty");  // vLLM's wording
   for (int32_t t : request.prompt_tokens) {
@@ -70,6 +70,9 @@ Status validate_request(const GenerationRequest& request, int max_model_len, int
   if (p.best_of != 0 && p.best_of < p.n) {
     return invalid_argument("best_of must be greater than or equal to n, got n=" + std::to_string(p.n) +
                             " and best_of=" + std::to_string(p.best_of) + ".");
+  }
+  if (speculative && (p.min_p > 1e-5f || !p.logit_bias.empty())) {  // vLLM's _validate_spec_decode
+    return invalid_argument("The min_p and logit_bias sampling parameters are not yet supported with speculative decoding.");
   }
   return ok_status();
 }

@@ -17,6 +17,7 @@
 #include <boost/json/parse.hpp>
 
 #include "serve/config_file.h"
+#include "serve/speculative_config.h"
 #include "serve/vllm_variables.h"
 
 namespace podserve {
@@ -356,6 +357,30 @@ Status set_structured_config(ServerConfig& c, const std::string& v, const std::s
   return ok_status();
 }
 
+Status set_speculative_config(ServerConfig& c, const std::string& v, const std::string& src) {
+  c.speculative_config_json = v;
+  c.speculative_config_source = src;
+  return ok_status();
+}
+/// A G1 per-field speculative variable (the source is its name: these options have no flag).
+Status set_speculative_field(ServerConfig& c, const std::string& v, const std::string& src) {
+  c.speculative_fields[src] = v;
+  return ok_status();
+}
+
+/// vLLM's speculative_config from SPECULATIVE_CONFIG, else assembled from the per-field variables as the G1
+/// worker does.
+Status resolve_speculative(ServerConfig& c) {
+  std::string json = c.speculative_config_json, source = c.speculative_config_source;
+  if (json.empty()) {
+    PODSERVE_ASSIGN_OR_RETURN(json, assemble_g1_speculative_config(c.speculative_fields));
+    source = "the SPECULATIVE_* variables";
+  }
+  if (json.empty()) return ok_status();
+  PODSERVE_ASSIGN_OR_RETURN(c.speculative, parse_speculative_config(json, source, &c.warnings));
+  return ok_status();
+}
+
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
       {"--model", {"MODEL_NAME", "MODEL"}, "PATH|REPO",
@@ -512,6 +537,26 @@ const std::vector<Option>& options() {
        "a `vllm serve` YAML config file (flag: value); the environment and flags win over it", set_nothing},
       {"", {"VLLM_EXTRA_ARGS"}, "ARGS", "more flags, as one shell-quoted string; the command line wins over them",
        set_nothing},
+      {"--speculative-config", {"SPECULATIVE_CONFIG"}, "JSON",
+       "speculative decoding, vLLM's speculative_config: {\"method\": \"ngram\", \"num_speculative_tokens\": K, "
+       "\"prompt_lookup_max\": 5, \"prompt_lookup_min\": 5} or a draft model of the same tokenizer {\"model\": "
+       "PATH|REPO, \"num_speculative_tokens\": K}; unknown keys and other methods fail start-up (default: off)",
+       set_speculative_config},
+      {"", {"SPECULATIVE_METHOD"}, "METHOD",
+       "G1 worker: with the variables below, assembled into a speculative config when SPECULATIVE_CONFIG is unset",
+       set_speculative_field},
+      {"", {"SPECULATIVE_MODEL"}, "MODEL", "G1 worker: the draft model (`ngram` for the n-gram method)",
+       set_speculative_field},
+      {"", {"NUM_SPECULATIVE_TOKENS"}, "N", "G1 worker: num_speculative_tokens (0 = unset)", set_speculative_field},
+      {"", {"NGRAM_PROMPT_LOOKUP_MAX"}, "N", "G1 worker: prompt_lookup_max; alone it selects the ngram method (0 = unset)",
+       set_speculative_field},
+      {"", {"NGRAM_PROMPT_LOOKUP_MIN"}, "N", "G1 worker: prompt_lookup_min (0 = unset)", set_speculative_field},
+      {"", {"SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE"}, "N", "G1 worker: draft_tensor_parallel_size (1 only)",
+       set_speculative_field},
+      {"", {"SPECULATIVE_MAX_MODEL_LEN"}, "N", "G1 worker: the draft's max_model_len", set_speculative_field},
+      {"", {"SPECULATIVE_QUANTIZATION"}, "METHOD", "G1 worker: the draft's quantization", set_speculative_field},
+      {"", {"SPECULATIVE_MODEL_REVISION"}, "REV", "G1 worker: the draft's revision", set_speculative_field},
+      {"", {"SPECULATIVE_ENFORCE_EAGER"}, "BOOL", "G1 worker: the draft's enforce_eager", set_speculative_field},
       {"--disable-playground", {"DISABLE_PLAYGROUND"}, "",
        "do not serve the chat playground page at / (default: served)", set_bool<&ServerConfig::disable_playground>,
        false, true, false},
@@ -829,6 +874,7 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
     }
   }
 
+  PODSERVE_RETURN_IF_ERROR(resolve_speculative(config));
   if (config.model.empty()) {
     config.model = default_model_path(env);
     if (config.served_model_name.empty()) config.served_model_name = std::string(kDefaultServedModelName);

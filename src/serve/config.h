@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/status.h"
+#include "engine/spec_decode/speculative_config.h"
 #include "model/device_options.h"
 
 namespace podserve {
@@ -88,6 +90,11 @@ struct ServerConfig {
   std::string structured_backend = "auto";
   bool structured_disable_any_whitespace = false;
   bool structured_enable_in_reasoning = false;
+  /// SPECULATIVE_CONFIG / --speculative-config (JSON, and where it came from), else the G1 worker's per-field
+  /// variables (name -> value); parse_server_config resolves them into `speculative`.
+  std::string speculative_config_json, speculative_config_source;
+  std::map<std::string, std::string> speculative_fields;
+  SpeculativeConfig speculative;
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

@@ -143,6 +143,20 @@ std::string render_prometheus(const EngineStats& stats, std::string_view model_n
   e.counter("vllm:generation_tokens", "Number of generation tokens processed.",
             static_cast<double>(stats.generation_tokens));
 
+  // Speculative decoding's counters exist only when it is on (vLLM's SpecDecodingProm).
+  if (!stats.spec_accepted_per_pos.empty()) {
+    e.counter("vllm:spec_decode_num_drafts", "Number of spec decoding drafts.", static_cast<double>(stats.spec_num_drafts));
+    e.counter("vllm:spec_decode_num_draft_tokens", "Number of draft tokens.",
+              static_cast<double>(stats.spec_num_draft_tokens));
+    e.counter("vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens.",
+              static_cast<double>(stats.spec_num_accepted_tokens));
+    e.header("vllm:spec_decode_num_accepted_tokens_per_pos_total", "counter", "Accepted tokens per draft position.");
+    for (size_t i = 0; i < stats.spec_accepted_per_pos.size(); ++i) {
+      e.sample("vllm:spec_decode_num_accepted_tokens_per_pos_total", static_cast<double>(stats.spec_accepted_per_pos[i]),
+               "position=\"" + std::to_string(i) + "\"");
+    }
+  }
+
   // Every finish reason appears, at 0 until it happens (vLLM creates the labelled children up front).
   std::map<std::string, int64_t> success = {{"stop", 0}, {"length", 0}, {"abort", 0}};
   for (const auto& [reason, count] : stats.request_success) success[reason] += count;

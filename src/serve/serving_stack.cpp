@@ -37,6 +37,19 @@ Result<std::unique_ptr<openai::PromptRenderer>> make_renderer(const ServerConfig
   return std::unique_ptr<openai::PromptRenderer>();
 }
 
+/// Loads a resolved model (or draft model) with the server's load settings.
+Result<std::unique_ptr<LoadedModel>> load_resolved(const ServerConfig& config, const ModelSource& source,
+                                                   const std::string& what) {
+  Result<std::unique_ptr<LoadedModel>> model =
+      load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
+                                                .tokenizer_path = source.tokenizer_path,
+                                                .load_format = config.load_format, .device = config.device});
+  if (!model.ok()) {
+    return Status(model.status().code(), "Cannot load " + what + " " + source.model_path + ": " + model.status().message());
+  }
+  return model;
+}
+
 }  // namespace
 
 ServingStack::~ServingStack() {
@@ -51,14 +64,8 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
     // vLLM: the quantization argument must match the model's own.
     return invalid_argument("QUANTIZATION=gguf, but the model " + source.model_path + " is not a GGUF file");
   }
-  Result<std::unique_ptr<LoadedModel>> model =
-      load_model(source.model_path, LoadOptions{.num_threads = config.compute_threads, .dtype = config.dtype,
-                                                .tokenizer_path = source.tokenizer_path,
-                                                .load_format = config.load_format, .device = config.device});
-  if (!model.ok()) {
-    return Status(model.status().code(),
-                  "Cannot load model " + source.model_path + ": " + model.status().message());
-  }
+  Result<std::unique_ptr<LoadedModel>> model = load_resolved(config, source, "model");
+  if (!model.ok()) return model.status();
   auto renderer = make_renderer(config, *model.value());
   if (!renderer.ok()) return renderer.status();
   EngineConfig engine_config;
@@ -75,7 +82,20 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.log_stats = !config.disable_log_stats;
   engine_config.max_queued_requests = config.max_queued_requests;
   engine_config.priority_scheduling = config.priority_scheduling;
-  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config);
+  engine_config.speculative = config.speculative;
+  std::unique_ptr<LoadedModel> draft;
+  if (config.speculative.enabled() && config.speculative.method == SpeculativeMethod::kDraftModel) {
+    // The draft is found as the model is (a file, a directory or a Hub repo id) and shares its tokenizer.
+    ServerConfig draft_config = config;
+    draft_config.model = config.speculative.draft_model;
+    draft_config.revision.clear();
+    draft_config.gguf_file.clear();
+    draft_config.tokenizer.clear();
+    PODSERVE_ASSIGN_OR_RETURN(ModelSource draft_source, resolve_model_source(draft_config, process_env()));
+    PODSERVE_LOG(kInfo) << "Loading draft model " << draft_source.model_path;
+    PODSERVE_ASSIGN_OR_RETURN(draft, load_resolved(config, draft_source, "the draft model"));
+  }
+  Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config, std::move(draft));
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
   }

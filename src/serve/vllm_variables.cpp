@@ -16,8 +16,8 @@ constexpr std::string_view kOneDevice = "podserve runs on one device, with no te
 constexpr std::string_view kNoGpu = "a GPU setting podserve does not implement";
 constexpr std::string_view kNoMultimodal = "podserve serves text-only models";
 constexpr std::string_view kNoLora = "LoRA adapters are not supported yet";
-constexpr std::string_view kNoSpec =
-    "speculative decoding is not implemented yet (it changes speed, not answers: podserve decodes normally)";
+constexpr std::string_view kNoDisableByBatch =
+    "vLLM's speculative_config has no disable_by_batch_size any more (G1 would fail to start with it)";
 constexpr std::string_view kRemoved = "removed from vLLM; the vLLM worker ignores it too";
 constexpr std::string_view kNoPython = "a Python-process setting; podserve is one native process";
 constexpr std::string_view kProxy = "plumbing of the worker's proxy to `vllm serve`; podserve serves in-process";
@@ -101,19 +101,9 @@ constexpr VariableRule kRules[] = {
     {"LORA_EXTRA_VOCAB_SIZE", false, T::kWarn, V::kInt, "", "", kRemoved},
     {"LONG_LORA_SCALING_FACTORS", false, T::kWarn, V::kText, "", "", kRemoved},
 
-    // Speculative decoding (not implemented yet: its options will take these over).
-    {"SPECULATIVE_CONFIG", true, T::kWarn, V::kJson, "", "", kNoSpec},
-    {"SPECULATIVE_METHOD", false, T::kWarn, V::kText, "", "", kNoSpec},
-    {"SPECULATIVE_MODEL", false, T::kWarn, V::kText, "", "", kNoSpec},
-    {"NUM_SPECULATIVE_TOKENS", false, T::kWarn, V::kInt, "", "0", kNoSpec},
-    {"NGRAM_PROMPT_LOOKUP_MAX", false, T::kWarn, V::kInt, "", "0", kNoSpec},
-    {"NGRAM_PROMPT_LOOKUP_MIN", false, T::kWarn, V::kInt, "", "0", kNoSpec},
-    {"SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE", false, T::kWarn, V::kInt, "", "0|1", kNoSpec},
-    {"SPECULATIVE_MAX_MODEL_LEN", false, T::kWarn, V::kInt, "", "0", kNoSpec},
-    {"SPECULATIVE_DISABLE_BY_BATCH_SIZE", false, T::kWarn, V::kInt, "", "0", kNoSpec},
-    {"SPECULATIVE_QUANTIZATION", false, T::kWarn, V::kText, "", "", kNoSpec},
-    {"SPECULATIVE_MODEL_REVISION", false, T::kWarn, V::kText, "", "", kNoSpec},
-    {"SPECULATIVE_ENFORCE_EAGER", false, T::kWarn, V::kBool, "", "false", kNoSpec},
+    // Speculative decoding: the options of config.cpp take the others over; this one G1 would pass on to vLLM,
+    // whose speculative_config no longer has it.
+    {"SPECULATIVE_DISABLE_BY_BATCH_SIZE", false, T::kWarn, V::kInt, "", "0", kNoDisableByBatch},
     {"SPEC_DECODING_ACCEPTANCE_METHOD", false, T::kWarn, V::kText, "", "", kRemoved},
     {"TYPICAL_ACCEPTANCE_SAMPLER_POSTERIOR_THRESHOLD", false, T::kWarn, V::kNumber, "", "", kRemoved},
     {"TYPICAL_ACCEPTANCE_SAMPLER_POSTERIOR_ALPHA", false, T::kWarn, V::kNumber, "", "", kRemoved},

@@ -150,6 +150,11 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "PODSERVE_MAX_PROMPT_BYTES": "1048576", "PODSERVE_MAX_TEMPLATE_STEPS": "100000",
         "PODSERVE_MAX_TEMPLATE_MS": "1000", "PODSERVE_MAX_TOKENS_PER_REQUEST": "100000",
         "PODSERVE_MAX_STREAM_BACKLOG_BYTES": "1048576",
+        # Speculative decoding: SPECULATIVE_CONFIG wins over the G1 worker's per-field variables.
+        "SPECULATIVE_CONFIG": '{"method": "ngram", "num_speculative_tokens": 2}', "SPECULATIVE_METHOD": "ngram",
+        "SPECULATIVE_MODEL": "ngram", "NUM_SPECULATIVE_TOKENS": "2", "NGRAM_PROMPT_LOOKUP_MAX": "4",
+        "NGRAM_PROMPT_LOOKUP_MIN": "2", "SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE": "1", "SPECULATIVE_MAX_MODEL_LEN": "0",
+        "SPECULATIVE_QUANTIZATION": "", "SPECULATIVE_MODEL_REVISION": "main", "SPECULATIVE_ENFORCE_EAGER": "false",
     }
 
 

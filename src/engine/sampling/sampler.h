@@ -46,7 +46,24 @@ class Sampler {
                       int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng,
                       std::span<const uint32_t> allowed = {}, std::span<const int32_t> output = {});
 
+  /// Speculative decoding, one draft position: the same stages (1)-(6) on this position's target logits, then
+  /// vLLM's rejection sampler for a one-hot draft distribution (n-gram and greedy draft-model drafts): greedy
+  /// rows accept while `draft` is the argmax (the token is then the argmax either way); random rows accept when
+  /// p(draft) >= u (one number from `rng`) and otherwise draw the recovered token from p without the draft
+  /// (another number). `*accepted` says which; the result's token is the draft when accepted.
+  SampleResult verify_draft(std::span<float> logits, const SamplingParams& params, const PenaltyState& state,
+                            int num_output_tokens, std::span<const int32_t> eos_and_stop_ids, Rng& rng,
+                            int32_t draft, bool* accepted, std::span<const int32_t> output = {});
+
  private:
+  /// Stages (0)-(3) in place; returns the raw logits for logprobs (a copy when the stages wrote to `logits`).
+  std::span<const float> apply_stages(std::span<float> logits, const SamplingParams& params, const PenaltyState& state,
+                                      int num_output_tokens, std::span<const int32_t> eos_and_stop_ids,
+                                      std::span<const uint32_t> allowed, std::span<const int32_t> output);
+  void add_logprobs(std::span<const float> raw, const SamplingParams& params, SampleResult& result) const;
+  /// Stages (4)-(6) of a random row: temperature, min_p, top-k, top-p into candidates_.
+  void gather_candidates(std::span<const float> logits, const SamplingParams& params);
+
   Candidates candidates_;
   std::vector<float> raw_;  // copy of the raw logits, kept only when logprobs are wanted and stages mutate
   std::vector<float> allowed_logits_;  // allowed_token_ids' logits while the row is cleared

@@ -151,6 +151,23 @@ int32_t Candidates::draw(Rng& rng) {
   return items_.back().id;
 }
 
+double Candidates::probability(int32_t id) const {
+  if (total_ <= 0.0) return 0.0;
+  for (const Candidate& c : items_) {
+    if (c.id == id) return c.weight / total_;
+  }
+  return 0.0;
+}
+
+void Candidates::remove(int32_t id) {
+  for (size_t i = 0; i < items_.size(); ++i) {
+    if (items_[i].id != id) continue;
+    items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+    total_ = sum_weights();
+    return;
+  }
+}
+
 double Candidates::sum_weights() const {
   double total = 0.0;
   for (const Candidate& c : items_) total += c.weight;

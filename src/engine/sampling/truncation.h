@@ -40,6 +40,11 @@ class Candidates {
   /// Requires !empty().
   int32_t draw(Rng& rng);
 
+  /// The probability of `id` under the kept tokens (0 when it was cut).
+  double probability(int32_t id) const;
+  /// Drops `id` from the kept tokens (speculative decoding's recovered-token distribution), if present.
+  void remove(int32_t id);
+
   bool empty() const { return items_.empty(); }
   size_t size() const { return items_.size(); }
   /// The kept tokens, in no particular order.

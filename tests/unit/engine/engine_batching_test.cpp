@@ -7,6 +7,7 @@
 
 #include "engine_test_util.h"
 #include "model/causal_lm.h"
+#include "engine/spec_decode/speculative_config.h"
 
 namespace podserve {
 namespace {
@@ -55,7 +56,15 @@ SamplingParams greedy(int max_tokens) {
 
 // Runs every case on a fresh engine, all submitted at once (or one at a time), and returns the token ids.
 std::vector<std::vector<int32_t>> run_all(const EngineConfig& config, bool one_at_a_time, EngineStats* stats_out) {
-  std::unique_ptr<Engine> engine = make_engine(config);
+  std::unique_ptr<Engine> engine;
+  if (config.speculative.method == SpeculativeMethod::kDraftModel) {  // the tiny model drafts for itself
+    Result<std::unique_ptr<Engine>> created =
+        Engine::create(engine_test::load_tiny_model(), config, engine_test::load_tiny_model());
+    EXPECT_TRUE(created.ok()) << created.status().to_string();
+    if (created.ok()) engine = std::move(*created);
+  } else {
+    engine = make_engine(config);
+  }
   if (engine == nullptr) return {};
   const std::vector<Case> cases = make_cases();
   Collector collector;
@@ -169,6 +178,94 @@ TEST_F(EngineBatchingTest, PreemptionBlockSize16WithChunkedPrefill) {
   EngineStats stats;
   expect_same_as_reference(run_all(c, false, &stats));
   EXPECT_GT(stats.num_preemptions, 0);
+}
+
+// Speculative decoding (n-gram drafts verified k at a time) must not change a greedy token, whatever the batch,
+// the token budget (drafts trimmed to it) or preemption (drafts dropped, K/V recomputed).
+EngineConfig speculative(EngineConfig c) {
+  c.speculative.method = SpeculativeMethod::kNgram;
+  c.speculative.num_speculative_tokens = 3;
+  c.speculative.prompt_lookup_min = 1;
+  c.speculative.prompt_lookup_max = 3;
+  return c;
+}
+
+void expect_drafts_accepted(const EngineStats& stats) {
+  EXPECT_GT(stats.spec_num_drafts, 0);
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
+  EXPECT_LT(stats.spec_num_accepted_tokens, stats.spec_num_draft_tokens);  // some rejected too
+  ASSERT_EQ(stats.spec_accepted_per_pos.size(), 3u);
+  EXPECT_EQ(stats.spec_accepted_per_pos[0] + stats.spec_accepted_per_pos[1] + stats.spec_accepted_per_pos[2],
+            stats.spec_num_accepted_tokens);
+  EXPECT_GE(stats.spec_accepted_per_pos[0], stats.spec_accepted_per_pos[1]);
+  // Fewer steps than tokens: some steps emitted several tokens per sequence.
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramAllAtOnce) {
+  EngineStats stats;
+  expect_same_as_reference(run_all(speculative(base_config()), false, &stats));
+  expect_drafts_accepted(stats);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramOneAtATimeTakesFewerSteps) {
+  EngineStats plain, spec;
+  run_all(base_config(), true, &plain);
+  expect_same_as_reference(run_all(speculative(base_config()), true, &spec));
+  expect_drafts_accepted(spec);
+  EXPECT_EQ(spec.generation_tokens, plain.generation_tokens);
+  EXPECT_LT(spec.steps, plain.steps);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramTinyTokenBudget) {
+  EngineConfig c = speculative(base_config());
+  c.max_num_batched_tokens = 7;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  expect_drafts_accepted(stats);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeNgramPreemptionBlockSize4) {
+  EngineConfig c = speculative(base_config());
+  c.block_size = 4;
+  c.num_kv_blocks = kMaxModelLen / 4 + 2;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.num_preemptions, 0);
+  expect_drafts_accepted(stats);
+}
+
+// A draft model (the tiny model drafting for itself: its greedy drafts are the target's argmax, so all are
+// accepted and every step emits k + 1 tokens) through the same batching, budget and preemption paths.
+EngineConfig draft_model(EngineConfig c) {
+  c.speculative.method = SpeculativeMethod::kDraftModel;
+  c.speculative.num_speculative_tokens = 3;
+  c.speculative.draft_model = engine_test::tiny_model_path();
+  return c;
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelAllAccepted) {
+  EngineStats stats;
+  expect_same_as_reference(run_all(draft_model(base_config()), false, &stats));
+  EXPECT_GT(stats.spec_num_drafts, 0);
+  EXPECT_EQ(stats.spec_num_accepted_tokens, stats.spec_num_draft_tokens);  // the same model: nothing rejected
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelTinyBudget) {
+  EngineConfig c = draft_model(base_config());
+  c.max_num_batched_tokens = 7;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
+}
+
+TEST_F(EngineBatchingTest, SpeculativeDraftModelPreemption) {
+  EngineConfig c = draft_model(base_config());
+  c.block_size = 4;
+  c.num_kv_blocks = kMaxModelLen / 4 + 2;
+  EngineStats stats;
+  expect_same_as_reference(run_all(c, false, &stats));
+  EXPECT_GT(stats.num_preemptions, 0);
+  EXPECT_GT(stats.spec_num_accepted_tokens, 0);
 }
 
 }  // namespace
