@@ -35,18 +35,18 @@ def start_log():
 
 
 @pytest.fixture(scope="module")
-def ep(cancel_log, start_log):
+def ep(store, cancel_log, start_log):
     e = start_endpoint(["--workers-min", "1", "--workers-max", "1", "--worker-command", sdk_worker_command()],
-                       env={"SDK_CANCEL_LOG": cancel_log, "SDK_START_LOG": start_log})
+                       db=store(), env={"SDK_CANCEL_LOG": cancel_log, "SDK_START_LOG": start_log})
     yield e
     e.stop()
     e.cleanup()
 
 
 @pytest.fixture(scope="module")
-def queue_only():
+def queue_only(store):
     """No workers: jobs stay queued (purge, metrics, the raw worker protocol)."""
-    e = start_endpoint(["--workers-max", "0", "--lease-timeout-ms", "1500"])
+    e = start_endpoint(["--workers-max", "0", "--lease-timeout-ms", "1500"], db=store())
     yield e
     e.stop()
     e.cleanup()
