@@ -374,6 +374,27 @@ TEST(PgJobStore, OnlyOneReplicaSweepsAtATime) {
   EXPECT_EQ((*a)->get("x")->status, JobStatus::kInQueue);
 }
 
+TEST(PgJobStore, ALostConnectionIsAnErrorThenReconnects) {
+  reset_postgres();
+  auto s = JobStore::open(PgCluster::url());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_TRUE((*s)->submit(job("before"), 0).ok());
+  // The server ends the store's session (as a restart or failover of the database would), and waits until it is gone.
+  auto admin = PgConn::connect(PgCluster::url());
+  ASSERT_TRUE(admin.ok());
+  auto killed = admin->query("SELECT COUNT(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE pid <> "
+                             "pg_backend_pid() AND datname = current_database()");
+  ASSERT_TRUE(killed.ok()) << killed.status().message();
+  ASSERT_GE(killed->int_at(0, 0), 1);
+  const Status lost = (*s)->submit(job("during"), 1);
+  EXPECT_EQ(lost.code(), StatusCode::kUnavailable) << lost.message();
+  // The next call reconnects; what was committed is there, what failed is not.
+  ASSERT_TRUE((*s)->submit(job("after"), 2).ok());
+  EXPECT_TRUE((*s)->get("before").has_value());
+  EXPECT_FALSE((*s)->get("during").has_value());
+  EXPECT_EQ((*s)->counts().in_queue, 2);
+}
+
 TEST(PgJobStore, AnUnreachableDatabaseIsAClearError) {
   auto s = JobStore::open("postgresql://nobody:secret@/none?host=/nonexistent-dir");
   ASSERT_FALSE(s.ok());
