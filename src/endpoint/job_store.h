@@ -11,6 +11,7 @@
 // Thread-safe: each store serializes its calls on its connection; each call is short.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -128,6 +129,11 @@ class JobStore {
   virtual std::vector<PendingWebhook> due_webhooks(int64_t now_ms) = 0;
   /// Records a delivery attempt: delivered, or retry at next_ms (give_up stops further attempts).
   virtual void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) = 0;
+
+  /// Moves whenever jobs may have changed: this process's writes and, on PostgreSQL, any replica's (heard through
+  /// LISTEN/NOTIFY). Waiters (long polls, /runsync) read it in-process and query the database only when it moves,
+  /// or after a backstop interval.
+  virtual uint64_t change_count() const = 0;
 };
 
 }  // namespace podserve::endpoint

@@ -1,10 +1,12 @@
 #include "endpoint/pg.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "endpoint/job_store.h"
@@ -123,6 +125,49 @@ Status PgConn::exec(std::string_view sql) {
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return failure(r, sql);
   PQclear(r);
   return ok_status();
+}
+
+PgListener::PgListener(std::string url, std::string channel, std::atomic<uint64_t>* counter)
+    : url_(std::move(url)), channel_(std::move(channel)), counter_(counter), thread_([this] { run(); }) {}
+
+PgListener::~PgListener() {
+  stop_.store(true);
+  thread_.join();
+}
+
+void PgListener::run() {
+  pg_conn* c = nullptr;
+  int64_t backoff_ms = 100;
+  while (!stop_.load()) {
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+      if (c) PQfinish(c);
+      c = PQconnectdb(url_.c_str());
+      pg_result* r = c && PQstatus(c) == CONNECTION_OK ? PQexec(c, ("LISTEN " + channel_).c_str()) : nullptr;
+      const bool listening = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (r) PQclear(r);
+      counter_->fetch_add(1, std::memory_order_release);  // anything may have changed while not listening
+      if (!listening) {
+        if (c) PQfinish(c);
+        c = nullptr;
+        for (int64_t slept = 0; slept < backoff_ms && !stop_.load(); slept += 50) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+        continue;
+      }
+      backoff_ms = 100;
+    }
+    pollfd fd{PQsocket(c), POLLIN, 0};
+    if (::poll(&fd, 1, 200) <= 0) continue;
+    if (!PQconsumeInput(c)) continue;  // the connection broke: PQstatus says so, and the loop reconnects
+    bool heard = false;
+    while (PGnotify* n = PQnotifies(c)) {
+      heard = true;
+      PQfreemem(n);
+    }
+    if (heard) counter_->fetch_add(1, std::memory_order_release);
+  }
+  if (c) PQfinish(c);
 }
 
 }  // namespace podserve::endpoint

@@ -3,10 +3,12 @@
 // back-off interval (doubling up to 5 s), and every failure is a Status that names PostgreSQL and the cause.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -67,6 +69,25 @@ class PgConn {
   std::string url_;
   int64_t next_reset_ms_ = 0;
   int64_t backoff_ms_ = 100;
+};
+
+/// LISTEN on one channel on a connection of its own, in a thread of its own: each notification (and each
+/// reconnection, when notifications may have been missed) increments *counter. A thread, not the HTTP event loop:
+/// libpq's reconnect blocks. Stops (within 200 ms) when destroyed.
+class PgListener {
+ public:
+  PgListener(std::string url, std::string channel, std::atomic<uint64_t>* counter);
+  ~PgListener();
+  PgListener(const PgListener&) = delete;
+  PgListener& operator=(const PgListener&) = delete;
+
+ private:
+  void run();
+
+  std::string url_, channel_;
+  std::atomic<uint64_t>* counter_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace podserve::endpoint

@@ -48,6 +48,21 @@ CREATE TABLE stream_items(job_id TEXT NOT NULL, seq BIGINT NOT NULL, output TEXT
 CREATE TABLE stop_signals(worker_id TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY(worker_id, job_id));
 CREATE TABLE counters(name TEXT PRIMARY KEY, value BIGINT NOT NULL);
 )sql",
+    // 2: every change of a job, stream item or stop signal notifies the replicas' listeners (PgListener), which
+    // wake their long polls and /runsync waiters. Row-level: statements that change nothing notify nobody.
+    R"sql(
+CREATE FUNCTION podserve_notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('podserve_jobs', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_changed AFTER INSERT OR UPDATE OR DELETE ON jobs
+  FOR EACH ROW EXECUTE FUNCTION podserve_notify_jobs();
+CREATE TRIGGER stream_items_added AFTER INSERT ON stream_items
+  FOR EACH ROW EXECUTE FUNCTION podserve_notify_jobs();
+CREATE TRIGGER stop_signals_added AFTER INSERT ON stop_signals
+  FOR EACH ROW EXECUTE FUNCTION podserve_notify_jobs();
+)sql",
 };
 
 constexpr const char* kJobColumns =
@@ -126,7 +141,7 @@ Result<std::unique_ptr<JobStore>> PgJobStore::open(const std::string& url) {
   // Quiet NOTICEs ("relation already exists") and a bounded wait on locks held by a stuck replica.
   PODSERVE_RETURN_IF_ERROR(db.exec("SET client_min_messages = warning; SET lock_timeout = '10s'"));
   PODSERVE_RETURN_IF_ERROR(migrate(db));
-  return std::unique_ptr<JobStore>(new PgJobStore(std::move(db)));
+  return std::unique_ptr<JobStore>(new PgJobStore(std::move(db), url));
 }
 
 Status PgJobStore::submit(const NewJob& job, int64_t now_ms) {

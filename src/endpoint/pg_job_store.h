@@ -6,6 +6,8 @@
 //   - Webhooks: due_webhooks() claims the rows it returns (webhook_next_ms pushed ahead, SKIP LOCKED), so one
 //     replica delivers each.
 //   - Schema: versioned (schema_version); migrations run under an advisory lock, so replicas may start together.
+//   - Wake-ups: a trigger NOTIFYs on every change; PgListener (one connection, one thread per replica) LISTENs and
+//     moves change_count(), so a replica's waiters notice another replica's writes without polling the database.
 // One connection per store behind a mutex (calls are single short statements or short transactions); a lost
 // connection is reset with back-off (pg.h) and the call answers unavailable meanwhile: nothing accepted is lost,
 // since /run answers only after its INSERT committed.
@@ -46,15 +48,19 @@ class PgJobStore : public JobStore {
   std::map<std::string, int> jobs_by_worker() override;
   std::vector<PendingWebhook> due_webhooks(int64_t now_ms) override;
   void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) override;
+  uint64_t change_count() const override { return changes_.load(std::memory_order_acquire); }
 
  private:
-  explicit PgJobStore(PgConn db) : db_(std::move(db)) {}
+  PgJobStore(PgConn db, const std::string& url)
+      : db_(std::move(db)), listener_(std::make_unique<PgListener>(url, "podserve_jobs", &changes_)) {}
   Result<Job> load(const std::string& id, bool for_update);
   /// Running jobs matching `condition` (on $1) back to the queue; returns how many.
   Result<int64_t> requeue_where(const std::string& condition, const PgParam& value);
 
   std::mutex mu_;
   PgConn db_;
+  std::atomic<uint64_t> changes_{0};
+  std::unique_ptr<PgListener> listener_;  // after changes_, which it increments
 };
 
 }  // namespace podserve::endpoint

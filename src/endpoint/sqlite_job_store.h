@@ -37,14 +37,16 @@ class SqliteJobStore : public JobStore {
   std::map<std::string, int> jobs_by_worker() override;
   std::vector<PendingWebhook> due_webhooks(int64_t now_ms) override;
   void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) override;
+  uint64_t change_count() const override { return changes_.load(std::memory_order_acquire); }
  private:
-  explicit SqliteJobStore(SqliteDb db) : db_(std::move(db)) {}
+  explicit SqliteJobStore(SqliteDb db) : db_(std::move(db)) { db_.count_row_changes(&changes_); }
   Result<Job> load(const std::string& id);
   Status requeue_where(const std::string& condition, int64_t bind_value, const std::string& bind_text, int* count);
   Status bump_counter(const char* name, int64_t by);
 
   std::mutex mu_;
   SqliteDb db_;
+  std::atomic<uint64_t> changes_{0};
 };
 
 }  // namespace podserve::endpoint

@@ -354,7 +354,7 @@ TEST(PgJobStore, ReplicasStartingTogetherCreateTheSchemaOnce) {
   auto v = db->query("SELECT COUNT(*), MAX(version) FROM schema_version");
   ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(v->int_at(0, 0), 1);
-  EXPECT_EQ(v->int_at(0, 1), 1);
+  EXPECT_EQ(v->int_at(0, 1), 2);  // both migrations: the tables, then the NOTIFY triggers
 }
 
 TEST(PgJobStore, OnlyOneReplicaSweepsAtATime) {
@@ -372,6 +372,36 @@ TEST(PgJobStore, OnlyOneReplicaSweepsAtATime) {
   ASSERT_TRUE(holder->exec("COMMIT").ok());
   EXPECT_EQ((*b)->sweep(kLease + 1, 60000, 60000).value(), 1);
   EXPECT_EQ((*a)->get("x")->status, JobStatus::kInQueue);
+}
+
+TEST_P(JobStoreTest, WritesMoveTheChangeCount) {
+  auto s = open_memory();
+  ASSERT_TRUE(s->submit(job("a"), 0).ok());
+  const uint64_t before = s->change_count();
+  (void)s->get("a");
+  (void)s->counts();
+  (void)s->take("w", 1, 0, kLease);
+  // The take's change reaches a PostgreSQL store through its listener (NOTIFY), so it may take a moment.
+  for (int i = 0; i < 500 && s->change_count() == before; ++i) usleep(10000);
+  EXPECT_NE(s->change_count(), before);
+}
+
+// A replica hears another replica's writes: the trigger's NOTIFY reaches its LISTEN connection.
+TEST(PgJobStore, AReplicaHearsAnotherReplicasWrites) {
+  reset_postgres();
+  auto a = JobStore::open(PgCluster::url());
+  auto b = JobStore::open(PgCluster::url());
+  ASSERT_TRUE(a.ok() && b.ok());
+  // The listener moves the count once when it starts listening; from then on only changes move it.
+  for (int i = 0; i < 500 && (*a)->change_count() == 0; ++i) usleep(10000);
+  ASSERT_NE((*a)->change_count(), 0u) << "the listener never connected";
+  usleep(200000);
+  const uint64_t before = (*a)->change_count();
+  usleep(300000);
+  EXPECT_EQ((*a)->change_count(), before);  // nothing changed: nothing heard
+  ASSERT_TRUE((*b)->submit(job("x"), 0).ok());
+  for (int i = 0; i < 500 && (*a)->change_count() == before; ++i) usleep(10000);
+  EXPECT_NE((*a)->change_count(), before);
 }
 
 TEST(PgJobStore, ALostConnectionIsAnErrorThenReconnects) {
