@@ -10,7 +10,7 @@ MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
 .PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean test-speculative bench-speculative \
-        fuzz-build fuzz fuzz-replay fuzz-ci test-device-check
+        fuzz-build fuzz fuzz-replay fuzz-ci test-device-check test-postgres
 
 all: build
 
@@ -53,6 +53,11 @@ test-speculative: build model
 # scripts/device-check's stages with --device cpu (~30 s; make test runs only its cheap part, in tests/tools).
 test-device-check: build
 	cd build/release && ctest -V -L device-check
+
+# Not in `make test` (~2 min): the endpoint's fault and scaling tests on PostgreSQL too (make test runs its client API
+# tests and the job store's unit tests on both stores).
+test-postgres: build model
+	cd build/release && ctest -V -L postgres
 
 # The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer. Not yet in
 # `make test`: its build (engine to endpoint under TSan) has not been timed on CI's 2 cores.

@@ -16,7 +16,6 @@ namespace json = boost::json;
 
 constexpr size_t kMaxRunBytes = 10u << 20;      // RunPod: /run 10 MB
 constexpr size_t kMaxRunSyncBytes = 20u << 20;  // /runsync 20 MB
-constexpr int64_t kPollMs = 25;
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned diff = a.size() != b.size();
@@ -99,6 +98,13 @@ http::awaitable<void> sleep_ms(http::ResponseWriter& w, int64_t ms) {
   boost::asio::steady_timer timer(w.executor());
   timer.expires_after(std::chrono::milliseconds(ms));
   co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
+http::awaitable<void> wait_for_change(http::ResponseWriter& w, const JobStore& store, uint64_t seen, int64_t max_ms) {
+  constexpr int64_t kCheckMs = 10;
+  for (int64_t waited = 0; waited < max_ms && store.change_count() == seen; waited += kCheckMs) {
+    co_await sleep_ms(w, std::min(kCheckMs, max_ms - waited));
+  }
 }
 
 http::HttpResponse EndpointService::http_error(int status, const std::string& message) {
@@ -229,6 +235,7 @@ http::awaitable<void> EndpointService::run(const http::HttpRequest& req, http::R
   }
   const int64_t deadline = now + wait;
   for (;;) {
+    const uint64_t seen = store_.change_count();
     std::optional<Job> j = store_.get(job.id);
     if (!j) {
       co_await send_error(w, 404, "job " + job.id + " not found");
@@ -240,7 +247,7 @@ http::awaitable<void> EndpointService::run(const http::HttpRequest& req, http::R
       co_await send_json(w, 200, json::serialize(o));
       co_return;
     }
-    co_await sleep_ms(w, kPollMs);
+    co_await wait_for_change(w, store_, seen, std::min(kChangeBackstopMs, deadline - wall_ms()));
   }
 }
 

@@ -131,7 +131,7 @@ int run_endpoint(int argc, char** argv) {
 
   const endpoint::JobCounts counts = jobs.counts();
   PODSERVE_LOG(kInfo) << "Endpoint " << config.endpoint_id << " on http://" << config.host << ":" << server.port()
-                      << "/v2/" << config.endpoint_id << " (jobs in " << config.db_path << ": " << counts.in_queue
+                      << "/v2/" << config.endpoint_id << " (jobs in " << endpoint::redacted_db(config.db_path) << ": " << counts.in_queue
                       << " queued, " << counts.in_progress << " in progress; workers " << config.workers_min << ".."
                       << config.workers_max << ")";
 
@@ -146,7 +146,7 @@ int run_endpoint(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     PODSERVE_LOG(kInfo) << "Received signal " << sig << ": stopping the workers (queued jobs stay in "
-                        << config.db_path << ")";
+                        << endpoint::redacted_db(config.db_path) << ")";
     stopper = std::thread([&] {
       pool.stop_all(kWorkerStopGraceMs);
       server.stop_accepting();

@@ -63,5 +63,10 @@ http::awaitable<void> send_json(http::ResponseWriter& w, int status, std::string
 http::awaitable<void> send_error(http::ResponseWriter& w, int status, std::string message);
 /// Sleeps on the connection's executor (the polling loops of long polls and waits).
 http::awaitable<void> sleep_ms(http::ResponseWriter& w, int64_t ms);
+/// Waits until store.change_count() moves past `seen` (checked in-process every few ms; on PostgreSQL it moves
+/// with any replica's writes) or `max_ms` passed: waiters query the database only when something may have changed.
+http::awaitable<void> wait_for_change(http::ResponseWriter& w, const JobStore& store, uint64_t seen, int64_t max_ms);
+/// The longest a waiter goes without querying the database (the backstop of the change count).
+constexpr int64_t kChangeBackstopMs = 1000;
 
 }  // namespace podserve::endpoint

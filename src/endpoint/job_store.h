@@ -1,22 +1,25 @@
-// The endpoint's durable job queue: every accepted job, its lease, stream items and result live in SQLite (WAL,
-// synchronous=FULL), so a job accepted by /run survives a restart. A worker holds a job through a lease that its
-// pings renew; an expired lease puts the job back in the queue. Every state change is one conditional UPDATE, so
-// a job reaches exactly one terminal state and a result from a stale lease is refused.
+// The endpoint's durable job queue: every accepted job, its lease, stream items and result live in a database, so
+// a job accepted by /run survives a restart. A worker holds a job through a lease that its pings renew; an expired
+// lease puts the job back in the queue. Every state change is one conditional UPDATE, so a job reaches exactly one
+// terminal state and a result from a stale lease is refused.
+//
+// One interface, two stores, the same tests (tests/unit/endpoint/job_store_test.cpp runs on both):
+//   SqliteJobStore (sqlite_job_store.*): one embedded file, one endpoint process (the default);
+//   PgJobStore (pg_job_store.*): PostgreSQL, shared by several endpoint replicas behind a load balancer.
 //
 // Times are wall-clock milliseconds passed in by the caller (leases must survive a restart; tests pass their own).
-// Thread-safe: one mutex around the connection; each call is short.
+// Thread-safe: each store serializes its calls on its connection; each call is short.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
-#include "endpoint/sqlite.h"
 
 namespace podserve::endpoint {
 
@@ -74,57 +77,63 @@ struct PendingWebhook {
   int attempts = 0;
 };
 
+/// True for the URLs PgJobStore takes (postgresql://, postgres://); anything else is an SQLite file path.
+bool is_postgres_url(const std::string& db);
+/// `db` without the password of a PostgreSQL URL (for logs).
+std::string redacted_db(const std::string& db);
+
 class JobStore {
  public:
-  static Result<std::unique_ptr<JobStore>> open(const std::string& path);
+  /// A PostgreSQL URL opens PgJobStore, anything else SqliteJobStore (":memory:" for tests).
+  static Result<std::unique_ptr<JobStore>> open(const std::string& db);
+  virtual ~JobStore() = default;
 
-  Status submit(const NewJob& job, int64_t now_ms);
-  std::optional<Job> get(const std::string& id);
+  virtual Status submit(const NewJob& job, int64_t now_ms) = 0;
+  virtual std::optional<Job> get(const std::string& id) = 0;
   /// Leases up to `max_jobs` queued jobs (FIFO) to `worker_id` until now + lease_ms.
-  Result<std::vector<Job>> take(const std::string& worker_id, int max_jobs, int64_t now_ms, int64_t lease_ms);
+  virtual Result<std::vector<Job>> take(const std::string& worker_id, int max_jobs, int64_t now_ms,
+                                        int64_t lease_ms) = 0;
   /// Extends the leases of the listed jobs held by this worker; a listed job it was told to stop (cancelled, timed
   /// out) gets its stop signal again, since a worker drops one that arrives before it has started the job.
-  Status renew(const std::string& worker_id, const std::vector<std::string>& job_ids, int64_t now_ms,
-               int64_t lease_ms);
+  virtual Status renew(const std::string& worker_id, const std::vector<std::string>& job_ids, int64_t now_ms,
+                       int64_t lease_ms) = 0;
   /// Appends a stream item. kFailedPrecondition-like (kInvalidArgument) when the worker does not hold the job.
-  Status add_stream_item(const std::string& job_id, const std::string& worker_id, const std::string& output_json,
-                         int64_t now_ms, int64_t lease_ms);
+  virtual Status add_stream_item(const std::string& job_id, const std::string& worker_id,
+                                 const std::string& output_json, int64_t now_ms, int64_t lease_ms) = 0;
   /// Ends the job (or records progress). Refused (kNotFound / kInvalidArgument) for a stale lease or ended job.
-  Status finish(const std::string& job_id, const std::string& worker_id, const WorkerResult& result,
-                int64_t now_ms);
+  virtual Status finish(const std::string& job_id, const std::string& worker_id, const WorkerResult& result,
+                        int64_t now_ms) = 0;
   /// Items since the previous poll; advances the cursor.
-  Result<StreamPoll> poll_stream(const std::string& id);
+  virtual Result<StreamPoll> poll_stream(const std::string& id) = 0;
   /// Queued → CANCELLED; running → CANCELLED plus a stop signal for its worker; ended jobs stay as they are.
-  Result<Job> cancel(const std::string& id, int64_t now_ms);
+  virtual Result<Job> cancel(const std::string& id, int64_t now_ms) = 0;
   /// FAILED / TIMED_OUT → back in the queue with the same id and input (kInvalidArgument otherwise).
-  Result<Job> retry(const std::string& id, int64_t now_ms);
+  virtual Result<Job> retry(const std::string& id, int64_t now_ms) = 0;
   /// Removes every queued job; returns how many.
-  Result<int> purge_queue();
+  virtual Result<int> purge_queue() = 0;
   /// Job ids this worker must stop (cancelled, timed out); each signal is returned once (renew may queue it again).
-  Result<std::vector<std::string>> take_stop_signals(const std::string& worker_id);
+  virtual Result<std::vector<std::string>> take_stop_signals(const std::string& worker_id) = 0;
 
   /// Periodic upkeep: expired leases back to the queue, executionTimeout / ttl → TIMED_OUT, old results removed.
   /// Returns the number of jobs that changed state.
-  Result<int> sweep(int64_t now_ms, int64_t retention_ms, int64_t sync_retention_ms);
+  virtual Result<int> sweep(int64_t now_ms, int64_t retention_ms, int64_t sync_retention_ms) = 0;
   /// A worker known to be gone (process exited): its jobs go back to the queue now.
-  Result<int> release_worker(const std::string& worker_id);
+  virtual Result<int> release_worker(const std::string& worker_id) = 0;
 
-  JobCounts counts();
+  /// Job counts (for /health, /metrics and the scaler): from the database, so every replica reports the same.
+  virtual JobCounts counts() = 0;
   /// In-progress jobs per worker id.
-  std::map<std::string, int> jobs_by_worker();
-  /// Terminal jobs whose webhook is due.
-  std::vector<PendingWebhook> due_webhooks(int64_t now_ms);
+  virtual std::map<std::string, int> jobs_by_worker() = 0;
+  /// Terminal jobs whose webhook is due, claimed for a minute (not due again until webhook_attempted says when), so
+  /// replicas sharing the database deliver each webhook once.
+  virtual std::vector<PendingWebhook> due_webhooks(int64_t now_ms) = 0;
   /// Records a delivery attempt: delivered, or retry at next_ms (give_up stops further attempts).
-  void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms);
+  virtual void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) = 0;
 
- private:
-  explicit JobStore(SqliteDb db) : db_(std::move(db)) {}
-  Result<Job> load(const std::string& id);
-  Status requeue_where(const std::string& condition, int64_t bind_value, const std::string& bind_text, int* count);
-  Status bump_counter(const char* name, int64_t by);
-
-  std::mutex mu_;
-  SqliteDb db_;
+  /// Moves whenever jobs may have changed: this process's writes and, on PostgreSQL, any replica's (heard through
+  /// LISTEN/NOTIFY). Waiters (long polls, /runsync) read it in-process and query the database only when it moves,
+  /// or after a backstop interval.
+  virtual uint64_t change_count() const = 0;
 };
 
 }  // namespace podserve::endpoint

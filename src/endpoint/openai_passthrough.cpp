@@ -12,7 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int64_t kPollMs = 20;
 constexpr std::string_view kDone = "data: [DONE]\n\n";
 
 /// OpenAI's error shape.
@@ -140,6 +139,7 @@ http::awaitable<void> EndpointService::openai(const http::HttpRequest& req, std:
   }
   if (!streaming) {
     for (;;) {
+      const uint64_t seen = store_.change_count();
       std::optional<Job> j = store_.get(job.id);
       if (!j) break;
       if (j->status == JobStatus::kCompleted) {
@@ -157,7 +157,7 @@ http::awaitable<void> EndpointService::openai(const http::HttpRequest& req, std:
         co_await w.send(std::move(res));
         co_return;
       }
-      co_await sleep_ms(w, kPollMs);
+      co_await wait_for_change(w, store_, seen, kChangeBackstopMs);
     }
     http::HttpResponse res{500, "application/json", openai_error(500, "the job disappeared")};
     co_await w.send(std::move(res));
@@ -170,6 +170,7 @@ http::awaitable<void> EndpointService::openai(const http::HttpRequest& req, std:
   }
   std::string sent_tail;  // to add [DONE] only when the worker's stream did not end with it
   for (;;) {
+    const uint64_t seen = store_.change_count();
     Result<StreamPoll> poll = store_.poll_stream(job.id);
     if (!poll.ok()) break;
     std::string text;
@@ -187,7 +188,7 @@ http::awaitable<void> EndpointService::openai(const http::HttpRequest& req, std:
       }
     }
     if (terminal) break;
-    co_await sleep_ms(w, kPollMs);
+    co_await wait_for_change(w, store_, seen, kChangeBackstopMs);
   }
   if (sent_tail != kDone) {
     const bool alive = co_await w.write(std::string(kDone));

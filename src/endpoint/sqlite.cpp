@@ -105,4 +105,13 @@ Result<SqliteStmt> SqliteDb::prepare(std::string_view sql) {
 
 int SqliteDb::changes() const { return sqlite3_changes(db_); }
 
+void SqliteDb::count_row_changes(std::atomic<uint64_t>* counter) {
+  sqlite3_update_hook(
+      db_,
+      [](void* arg, int, const char*, const char*, sqlite3_int64) {
+        static_cast<std::atomic<uint64_t>*>(arg)->fetch_add(1, std::memory_order_release);
+      },
+      counter);
+}
+
 }  // namespace podserve::endpoint

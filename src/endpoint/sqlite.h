@@ -2,6 +2,7 @@
 // column reads. Errors come back as Status naming the SQL and SQLite's message.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,6 +58,8 @@ class SqliteDb {
   Result<SqliteStmt> prepare(std::string_view sql);
   /// Rows changed by the last INSERT/UPDATE/DELETE.
   int changes() const;
+  /// Every row inserted, updated or deleted from now on increments *counter (sqlite3_update_hook).
+  void count_row_changes(std::atomic<uint64_t>* counter);
 
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}

@@ -12,7 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr int64_t kPollMs = 25;
 constexpr int kMaxBatch = 256;
 
 http::awaitable<void> no_content(http::ResponseWriter& w) {
@@ -34,6 +33,7 @@ http::awaitable<void> EndpointService::job_take(const http::HttpRequest& req, st
     const int64_t now = wall_ms();
     pool_.note_seen(worker, now);
     if (!pool_.accepts_jobs(worker)) break;  // being stopped, or gone: it gets nothing new
+    const uint64_t seen = store_.change_count();
     Result<std::vector<Job>> jobs = store_.take(worker, n, now, config_.lease_timeout_ms);
     if (!jobs.ok()) {
       PODSERVE_LOG(kError) << "job-take: " << jobs.status().message();
@@ -52,7 +52,7 @@ http::awaitable<void> EndpointService::job_take(const http::HttpRequest& req, st
       co_return;
     }
     if (now >= deadline) break;
-    co_await sleep_ms(w, kPollMs);
+    co_await wait_for_change(w, store_, seen, std::min(kChangeBackstopMs, deadline - now));
   }
   co_await no_content(w);
 }
@@ -60,6 +60,7 @@ http::awaitable<void> EndpointService::job_take(const http::HttpRequest& req, st
 http::awaitable<void> EndpointService::job_stop(std::string worker, http::ResponseWriter& w) {
   const int64_t deadline = wall_ms() + config_.job_take_wait_ms;
   for (;;) {
+    const uint64_t seen = store_.change_count();
     Result<std::vector<std::string>> ids = store_.take_stop_signals(worker);
     if (ids.ok() && !ids->empty()) {
       json::array list;
@@ -69,8 +70,9 @@ http::awaitable<void> EndpointService::job_stop(std::string worker, http::Respon
       co_await send_json(w, 200, std::move(text));
       co_return;
     }
-    if (wall_ms() >= deadline) break;
-    co_await sleep_ms(w, 4 * kPollMs);
+    const int64_t now = wall_ms();
+    if (now >= deadline) break;
+    co_await wait_for_change(w, store_, seen, std::min(kChangeBackstopMs, deadline - now));
   }
   co_await no_content(w);
 }

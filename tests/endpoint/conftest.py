@@ -1,5 +1,8 @@
-"""Fixtures for `podserve endpoint`: the real binary on a free port with its own SQLite file, workers started by
+"""Fixtures for `podserve endpoint`: the real binary on a free port with its own job database, workers started by
 the endpoint itself (an unmodified runpod-python SDK worker, or `podserve worker`), and the real `runpod` client.
+
+The job database is the `store` fixture's: every test module that uses it runs once per store, on an SQLite file and
+on a fresh database of a real PostgreSQL (one throwaway cluster per session, tests/tools/pg_cluster).
 
 Run through ctest (`ctest -L e2e`), which sets PODSERVE_BINARY and PODSERVE_TEST_MODEL.
 """
@@ -20,8 +23,45 @@ import runpod
 from podserve_testutil import free_port, require_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PG_CLUSTER = os.path.join(HERE, "..", "tools", "pg_cluster")
 ENDPOINT_ID = "test-ep"
 STARTUP_TIMEOUT_S = 30
+
+
+class PostgresCluster:
+    """A throwaway cluster (tests/tools/pg_cluster); new_database() gives each endpoint an empty database."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="podserve-pg-")
+        started = subprocess.run([PG_CLUSTER, "start", self.dir], capture_output=True, text=True, timeout=60)
+        assert started.returncode == 0, f"tests/tools/pg_cluster could not start PostgreSQL:\n{started.stderr}"
+        self.url = started.stdout.strip()
+        self.count = 0
+
+    def new_database(self) -> str:
+        self.count += 1
+        name = f"endpoint_{self.count}"
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", self.url, "-c", f"CREATE DATABASE {name}"],
+                       check=True, capture_output=True, timeout=30)
+        return self.url.replace("/postgres?", f"/{name}?", 1)
+
+    def stop(self):
+        subprocess.run([PG_CLUSTER, "stop", self.dir], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store(request):
+    """A function giving a fresh job database for --db: None (start_endpoint's own SQLite file) or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return lambda: None
+    return request.getfixturevalue("postgres").new_database
 
 
 
@@ -135,11 +175,11 @@ def start_endpoint(args: list, db: str | None = None, api_key: str | None = None
 
 
 @pytest.fixture
-def endpoint_factory():
+def endpoint_factory(store):
     started = []
 
-    def make(args, **kw) -> Endpoint:
-        ep = start_endpoint(args, **kw)
+    def make(args, db=None, **kw) -> Endpoint:
+        ep = start_endpoint(args, db=db or store(), **kw)
         started.append(ep)
         return ep
 

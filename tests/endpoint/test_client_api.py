@@ -4,6 +4,7 @@ unmodified runpod-python SDK worker started by the endpoint doing the work."""
 import http.server
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -35,18 +36,18 @@ def start_log():
 
 
 @pytest.fixture(scope="module")
-def ep(cancel_log, start_log):
+def ep(store, cancel_log, start_log):
     e = start_endpoint(["--workers-min", "1", "--workers-max", "1", "--worker-command", sdk_worker_command()],
-                       env={"SDK_CANCEL_LOG": cancel_log, "SDK_START_LOG": start_log})
+                       db=store(), env={"SDK_CANCEL_LOG": cancel_log, "SDK_START_LOG": start_log})
     yield e
     e.stop()
     e.cleanup()
 
 
 @pytest.fixture(scope="module")
-def queue_only():
+def queue_only(store):
     """No workers: jobs stay queued (purge, metrics, the raw worker protocol)."""
-    e = start_endpoint(["--workers-max", "0", "--lease-timeout-ms", "1500"])
+    e = start_endpoint(["--workers-max", "0", "--lease-timeout-ms", "1500"], db=store())
     yield e
     e.stop()
     e.cleanup()
@@ -274,3 +275,43 @@ def test_stop_signal_is_repeated_while_pings_list_the_job(queue_only):
                          timeout=5)
     assert late.status_code == 409
     assert queue_only.status(job.job_id)["status"] == "CANCELLED"
+
+
+def test_replicas_on_one_postgres_share_the_queue_and_its_metrics(postgres):
+    """Two queue-only replicas (--workers-max 0: the platform scales the workers) on one PostgreSQL database: a job
+    submitted to one is taken and finished through the other, read and cancelled through either, and both report
+    the same queue figures in /metrics (the autoscaler's input), since they count the database."""
+    db = postgres.new_database()
+    a = start_endpoint(["--workers-max", "0"], db=db)
+    b = start_endpoint(["--workers-max", "0"], db=db)
+    try:
+        check_replicas(a, b)
+    finally:
+        for ep in (a, b):
+            ep.stop()
+            ep.cleanup()
+
+
+def check_replicas(a, b):
+    jobs = [a.client().run({"echo": i}) for i in range(5)]
+    took = requests.get(f"{b.base}/job-take-batch/w1?gpu=cpu&batch_size=2&job_in_progress=0", timeout=10).json()
+    assert [t["id"] for t in took] == [j.job_id for j in jobs[:2]]  # FIFO across replicas
+
+    def gauges(ep):
+        text = requests.get(f"{ep.url}/metrics", timeout=5).text
+        return {name: float(v) for name, v in re.findall(r'^(podserve_endpoint_jobs_in_\w+)\{[^}]*\} (\S+)$', text,
+                                                          re.M)}
+
+    assert gauges(a) == gauges(b) == {"podserve_endpoint_jobs_in_queue": 3.0,
+                                      "podserve_endpoint_jobs_in_progress": 2.0}
+    done = requests.post(f"{a.base}/job-done/w1/{jobs[0].job_id}?gpu=cpu&isStream=false",
+                         data=json.dumps({"output": {"ok": 1}}), timeout=5)
+    assert done.status_code == 200
+    assert b.status(jobs[0].job_id)["output"] == {"ok": 1}
+    assert requests.post(f"{b.base}/cancel/{jobs[1].job_id}", headers=b.headers(), timeout=5).json()["status"] == \
+        "CANCELLED"
+    stop = requests.get(f"{a.base}/job-stop/w1?gpu=cpu", timeout=10).json()  # the stop signal, through the other
+    assert stop == {"jobsToStop": [jobs[1].job_id]}
+    assert a.health()["jobs"] == b.health()["jobs"]
+    assert b.client().purge_queue()["removed"] == 3
+    assert gauges(a)["podserve_endpoint_jobs_in_queue"] == 0.0

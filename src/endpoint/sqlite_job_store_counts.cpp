@@ -1,15 +1,16 @@
-// JobStore's read-mostly side: counts for /health, /metrics and the scaler, and webhook bookkeeping.
-#include "endpoint/job_store.h"
+// SqliteJobStore's read-mostly side: counts for /health, /metrics and the scaler, and webhook bookkeeping.
+#include "endpoint/sqlite_job_store.h"
 
 namespace podserve::endpoint {
 namespace {
 
 constexpr int kQueued = static_cast<int>(JobStatus::kInQueue);
 constexpr int kRunning = static_cast<int>(JobStatus::kInProgress);
+constexpr int64_t kWebhookClaimMs = 60000;
 
 }  // namespace
 
-JobCounts JobStore::counts() {
+JobCounts SqliteJobStore::counts() {
   std::lock_guard<std::mutex> lock(mu_);
   JobCounts c;
   auto q = db_.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status");
@@ -41,7 +42,7 @@ JobCounts JobStore::counts() {
   return c;
 }
 
-std::map<std::string, int> JobStore::jobs_by_worker() {
+std::map<std::string, int> SqliteJobStore::jobs_by_worker() {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::string, int> out;
   auto s = db_.prepare("SELECT worker_id, COUNT(*) FROM jobs WHERE status = ?1 GROUP BY worker_id");
@@ -55,7 +56,7 @@ std::map<std::string, int> JobStore::jobs_by_worker() {
   return out;
 }
 
-std::vector<PendingWebhook> JobStore::due_webhooks(int64_t now_ms) {
+std::vector<PendingWebhook> SqliteJobStore::due_webhooks(int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<PendingWebhook> out;
   auto s = db_.prepare("SELECT id, webhook, webhook_attempts FROM jobs WHERE webhook_state = 1 AND status NOT IN "
@@ -67,10 +68,15 @@ std::vector<PendingWebhook> JobStore::due_webhooks(int64_t now_ms) {
     if (!row.ok() || !row.value()) break;
     out.push_back({s->text_at(0), s->text_at(1), static_cast<int>(s->int_at(2))});
   }
+  // Claimed for a minute, as in PgJobStore (webhook_attempted records the real next time).
+  for (const PendingWebhook& hook : out) {
+    auto claim = db_.prepare("UPDATE jobs SET webhook_next_ms = ?2 WHERE id = ?1");
+    if (claim.ok()) (void)claim->bind(1, hook.job_id).bind(2, now_ms + kWebhookClaimMs).run();
+  }
   return out;
 }
 
-void JobStore::webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) {
+void SqliteJobStore::webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto s = db_.prepare("UPDATE jobs SET webhook_attempts = webhook_attempts + 1, webhook_state = ?2, "
                        "webhook_next_ms = ?3 WHERE id = ?1");
