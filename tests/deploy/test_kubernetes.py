@@ -1,0 +1,276 @@
+"""deploy/kubernetes: the overlays render (kustomize.py, cross-checked with `kubectl kustomize` where installed),
+every object is valid against the Kubernetes API schemas (kubernetes-validate, strict: unknown fields fail) and
+KEDA's ScaledObject CRD (cloudcoil's models generated from it), and what the objects say holds for podserve: every
+flag and variable is one that `podserve ... --help` lists, the worker's URLs reach a real `podserve endpoint`'s
+routes through the endpoint Service, and the ScaledObject's PromQL names series that endpoint really exports.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import kubernetes_validate
+import promql_parser
+import pytest
+import requests
+import yaml
+from cloudcoil.models.keda.v1alpha1 import ScaledObject
+from kustomize import pod_spec, render
+from podserve_testutil import free_port, require_env
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
+POSTGRES = ROOT / "components" / "postgres"
+# The Kubernetes release the manifests are checked against (kubernetes-validate ships 1.25 to 1.37).
+KUBERNETES_VERSION = "1.30.0"
+# What is rendered: the two overlays as shipped, and the CPU one with the try-it-out PostgreSQL component.
+RENDERS = {"cpu": ("overlays/cpu", ()), "gpu": ("overlays/gpu", ()), "cpu+postgres": ("overlays/cpu", (POSTGRES,))}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict]]:
+    return {name: render(ROOT / path, components) for name, (path, components) in RENDERS.items()}
+
+
+def objects_of(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def container(objects: list[dict], deployment: str) -> dict:
+    spec = pod_spec(objects_of(objects, "Deployment")[deployment])
+    assert len(spec["containers"]) == 1, deployment
+    return spec["containers"][0]
+
+
+def env_of(c: dict) -> dict[str, dict]:
+    names = [e["name"] for e in c.get("env", [])]
+    assert len(names) == len(set(names)), f"{c['name']}: a variable is set twice: {names}"
+    return {e["name"]: e for e in c.get("env", [])}
+
+
+def keyed(objects: list[dict]) -> list[dict]:
+    return sorted(objects, key=lambda o: (o["kind"], o["metadata"]["name"]))
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_renders_as_kubectl_kustomize_does(rendered, name):
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("kubectl is not installed: kustomize.py is not cross-checked against kustomize here")
+    path, components = RENDERS[name]
+    with tempfile.TemporaryDirectory(prefix="podserve-kustomize-") as tmp:
+        # A kustomization that adds the extra components to the overlay, as a user's own overlay would.
+        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [os.path.relpath(ROOT / path, tmp)],  # kustomize refuses absolute roots
+            "components": [os.path.relpath(c, tmp) for c in components]}))
+        out = subprocess.run([kubectl, "kustomize", tmp], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert keyed(rendered[name]) == keyed(list(yaml.safe_load_all(out.stdout)))
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_objects_validate_against_the_kubernetes_and_keda_schemas(rendered, name):
+    kinds = set()
+    for obj in rendered[name]:
+        kinds.add(obj["kind"])
+        if obj["apiVersion"] == "keda.sh/v1alpha1":
+            assert obj["kind"] == "ScaledObject", obj["kind"]
+            # Unknown fields would be dropped by the model and wrong types (a number where KEDA wants a string)
+            # refused: what validates and dumps back unchanged is what the CRD accepts.
+            model = ScaledObject.model_validate(obj)
+            assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    assert {"Deployment", "Service", "PersistentVolumeClaim", "ScaledObject", "PodDisruptionBudget"} <= kinds
+    if name == "cpu+postgres":
+        assert {"StatefulSet", "Secret"} <= kinds
+
+
+def test_the_schemas_refuse_what_kubernetes_and_keda_refuse(rendered):
+    """The validators used above do fail: a misspelt field, a number for KEDA's string metadata."""
+    deployment = objects_of(rendered["cpu"], "Deployment")["podserve-endpoint"]
+    bad = yaml.safe_load(yaml.safe_dump(deployment))
+    bad["spec"]["replica"] = bad["spec"].pop("replicas")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
+    scaled = yaml.safe_load(yaml.safe_dump(objects_of(rendered["cpu"], "ScaledObject")["podserve-worker"]))
+    scaled["spec"]["triggers"][0]["metadata"]["threshold"] = 8
+    with pytest.raises(ValueError):
+        ScaledObject.model_validate(scaled)
+    scaled["spec"]["triggers"][0]["metadata"]["threshold"] = "8"
+    scaled["spec"]["minReplicas"] = 0
+    dumped = ScaledObject.model_validate(scaled).model_dump(by_alias=True, exclude_unset=True, mode="json")
+    assert dumped != scaled
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_endpoint_worker_and_scaler_fit_together(rendered, name):
+    objects = rendered[name]
+    deployments = objects_of(objects, "Deployment")
+    endpoint, worker = container(objects, "podserve-endpoint"), container(objects, "podserve-worker")
+    e_env, w_env = env_of(endpoint), env_of(worker)
+
+    # The endpoint: several replicas serving the queue only, on a database named by a Secret.
+    assert deployments["podserve-endpoint"]["spec"]["replicas"] >= 2
+    assert endpoint["args"][0] == "endpoint"
+    assert endpoint["args"][endpoint["args"].index("--workers-max") + 1] == "0"
+    assert e_env["ENDPOINT_DB"]["valueFrom"]["secretKeyRef"] == {"name": "podserve-db", "key": "url"}
+    port = int(e_env["ENDPOINT_PORT"]["value"])
+    assert endpoint["ports"] == [{"name": "http", "containerPort": port}]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert endpoint[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    service = objects_of(objects, "Service")["podserve-endpoint"]
+    assert service["spec"]["selector"] == deployments["podserve-endpoint"]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    service_port = service["spec"]["ports"][0]["port"]
+
+    # The worker: scaled from zero by the ScaledObject, reaching the endpoint through its Service, with the
+    # endpoint's worker key, its model cache on the PVC and HF_TOKEN from a Secret.
+    assert deployments["podserve-worker"]["spec"]["replicas"] == 0
+    assert worker["args"] == ["worker"]
+    endpoint_id = e_env["RUNPOD_ENDPOINT_ID"]["value"]
+    base = f"http://{service['metadata']['name']}:{service_port}/v2/{endpoint_id}/"
+    for var in ("RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_WEBHOOK_POST_OUTPUT", "RUNPOD_WEBHOOK_POST_STREAM",
+                "RUNPOD_WEBHOOK_PING"):
+        assert w_env[var]["value"].startswith(base), (var, w_env[var]["value"])
+    assert w_env["RUNPOD_AI_API_KEY"]["valueFrom"] == e_env["RUNPOD_AI_API_KEY"]["valueFrom"]
+    assert w_env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "podserve-hf-token"
+    assert w_env["RUNPOD_POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    spec = pod_spec(deployments["podserve-worker"])
+    claim = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]}
+    mounts = {m["mountPath"]: claim[m["name"]] for m in worker["volumeMounts"]}
+    cache_mount = str(Path(w_env["HF_HUB_CACHE"]["value"]).parent)
+    assert mounts[cache_mount] in objects_of(objects, "PersistentVolumeClaim")
+    for deployment in deployments.values():  # no Service-link variables next to podserve's own
+        assert pod_spec(deployment)["enableServiceLinks"] is False
+
+    scaled = objects_of(objects, "ScaledObject")["podserve-worker"]["spec"]
+    assert scaled["scaleTargetRef"]["name"] == "podserve-worker" and scaled["minReplicaCount"] == 0
+    trigger = scaled["triggers"][0]
+    assert trigger["type"] == "prometheus" and trigger.get("metricType", "AverageValue") == "AverageValue"
+    # RunPod's REQUEST_COUNT with the worker's concurrency: ceil((in queue + in progress) / MAX_CONCURRENCY).
+    assert trigger["metadata"]["threshold"] == w_env["MAX_CONCURRENCY"]["value"]
+
+    # Images and GPUs by overlay.
+    if name.startswith("cpu"):
+        assert endpoint["image"] == worker["image"] == "registry.example.com/podserve:latest"
+        assert "nvidia.com/gpu" not in str(worker["resources"])
+    else:
+        assert endpoint["image"] == "registry.example.com/podserve:latest"
+        assert worker["image"] == "registry.example.com/podserve-cuda:latest"
+        assert worker["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert worker["resources"]["requests"]["nvidia.com/gpu"] == 1
+        assert w_env["DEVICE"]["value"] == "cuda"
+        assert 0 < float(w_env["GPU_MEMORY_UTILIZATION"]["value"]) <= 1
+    if name == "cpu+postgres":
+        secrets = objects_of(objects, "Secret")
+        url = secrets["podserve-db"]["stringData"]["url"]
+        assert url.startswith("postgresql://") and "@podserve-postgres:5432/" in url
+        assert secrets["podserve-postgres"]["stringData"]["password"] in url
+
+
+def help_text(*args: str) -> str:
+    out = subprocess.run([require_env("PODSERVE_BINARY"), *args, "--help"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_every_flag_and_variable_is_podserves(rendered):
+    """What the podserve containers set is what `podserve endpoint|worker|serve|download --help` list (the
+    worker loads its model as `podserve serve` and `podserve download` do)."""
+    known = {"endpoint": help_text("endpoint"),
+             "worker": help_text("worker") + help_text("serve") + help_text("download")}
+    for name, objects in rendered.items():
+        for deployment in objects_of(objects, "Deployment").values():
+            for c in pod_spec(deployment)["containers"]:
+                command, *flags = c["args"]
+                for flag in (f for f in flags if f.startswith("--")):
+                    assert flag in known[command], f"{name}: `podserve {command}` has no flag {flag}"
+                for var in env_of(c):
+                    assert var in known[command], f"{name}: `podserve {command}` does not read {var}"
+
+
+@pytest.fixture(scope="module")
+def endpoint_from_manifest(rendered):
+    """A real `podserve endpoint` started with the endpoint container's own arguments and variables (the Secret
+    values given here; the port a free one; SQLite in place of PostgreSQL)."""
+    c = container(rendered["cpu"], "podserve-endpoint")
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="podserve-k8s-")
+    env = {"PATH": os.environ.get("PATH", "")}
+    for var, entry in env_of(c).items():
+        env[var] = entry.get("value", "")
+    env.update(ENDPOINT_PORT=str(port), ENDPOINT_HOST="127.0.0.1", ENDPOINT_DB=os.path.join(tmp, "jobs.db"),
+               RUNPOD_AI_API_KEY="worker-key", RUNPOD_API_KEY="client-key")
+    log = open(os.path.join(tmp, "endpoint.log"), "w")
+    proc = subprocess.Popen([require_env("PODSERVE_BINARY"), *c["args"]], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, open(log.name).read()[-3000:]
+            try:
+                requests.get(f"{url}/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, open(log.name).read()[-3000:]
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_probes_worker_urls_and_scaler_query_against_a_real_endpoint(rendered, endpoint_from_manifest):
+    url = endpoint_from_manifest
+    endpoint = container(rendered["cpu"], "podserve-endpoint")
+    assert requests.get(url + endpoint["readinessProbe"]["httpGet"]["path"], timeout=5).status_code == 200
+
+    endpoint_id = env_of(endpoint)["RUNPOD_ENDPOINT_ID"]["value"]
+    auth = {"Authorization": "Bearer client-key"}
+    for i in range(3):
+        r = requests.post(f"{url}/v2/{endpoint_id}/run", json={"input": {"prompt": f"job {i}"}}, headers=auth,
+                          timeout=10)
+        assert r.status_code == 200, r.text
+
+    # The worker's job-take URL, with the Service's address replaced by this endpoint's, leases a job.
+    w_env = env_of(container(rendered["cpu"], "podserve-worker"))
+    service = objects_of(rendered["cpu"], "Service")["podserve-endpoint"]
+    service_base = f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    take = w_env["RUNPOD_WEBHOOK_GET_JOB"]["value"].replace(service_base, url).replace("$ID", "pod-a")
+    r = requests.get(take + "&job_in_progress=0", headers={"Authorization": "worker-key"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["input"]["prompt"].startswith("job ")
+    ping = w_env["RUNPOD_WEBHOOK_PING"]["value"].replace(service_base, url).replace("$RUNPOD_POD_ID", "pod-a")
+    assert requests.get(ping + f"&job_id={r.json()['id']}", headers={"Authorization": "worker-key"},
+                        timeout=10).status_code == 200
+
+    # The ScaledObject's PromQL: every metric it names is exported, with the label values it matches, and its
+    # value on this scrape is RunPod's REQUEST_COUNT input: 2 queued + 1 in progress.
+    series: dict[str, list[tuple[dict, float]]] = {}
+    for family in text_string_to_metric_families(requests.get(url + "/metrics", timeout=10).text):
+        for s in family.samples:
+            series.setdefault(s.name, []).append((s.labels, s.value))
+    query = objects_of(rendered["cpu"], "ScaledObject")["podserve-worker"]["spec"]["triggers"][0]["metadata"]["query"]
+    selectors = []
+    promql_parser.walk(promql_parser.parse(query), pre_visit=lambda node: selectors.append(node)
+                       if isinstance(node, promql_parser.VectorSelector) else None)
+    assert selectors
+    total = 0.0
+    for sel in selectors:
+        assert sel.name in series, f"the scaler queries {sel.name}, which podserve endpoint does not export"
+        matchers = [m for m in sel.matchers.matchers if m.name != "__name__"]
+        assert all(m.op == promql_parser.MatchOp.Equal for m in matchers), f"{sel.name}: only = matchers here"
+        wanted = {m.name: m.value for m in matchers}
+        values = [v for labels, v in series[sel.name] if all(labels.get(k) == v2 for k, v2 in wanted.items())]
+        assert values, f"{sel.name}{wanted} selects no series of {series[sel.name]}"
+        total += max(values)
+    assert total == 3
