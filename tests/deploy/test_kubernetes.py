@@ -195,75 +195,126 @@ def test_every_flag_and_variable_is_podserves(rendered):
                     assert var in known[command], f"{name}: `podserve {command}` does not read {var}"
 
 
-@pytest.fixture(scope="module")
-def endpoint_from_manifest(rendered):
-    """A real `podserve endpoint` started with the endpoint container's own arguments and variables (the Secret
-    values given here; the port a free one; SQLite in place of PostgreSQL)."""
-    c = container(rendered["cpu"], "podserve-endpoint")
-    port = free_port()
-    tmp = tempfile.mkdtemp(prefix="podserve-k8s-")
+def manifest_env(c: dict, **overrides: str) -> dict[str, str]:
+    """A container's variables as a process gets them: literal values, with the given overrides (the Secret
+    values, a free port, paths under a temporary folder); `fieldRef`/`secretKeyRef` entries must be overridden."""
     env = {"PATH": os.environ.get("PATH", "")}
     for var, entry in env_of(c).items():
-        env[var] = entry.get("value", "")
-    env.update(ENDPOINT_PORT=str(port), ENDPOINT_HOST="127.0.0.1", ENDPOINT_DB=os.path.join(tmp, "jobs.db"),
-               RUNPOD_AI_API_KEY="worker-key", RUNPOD_API_KEY="client-key")
-    log = open(os.path.join(tmp, "endpoint.log"), "w")
-    proc = subprocess.Popen([require_env("PODSERVE_BINARY"), *c["args"]], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, open(log.name).read()[-3000:]
-            try:
-                requests.get(f"{url}/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, open(log.name).read()[-3000:]
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if "value" in entry:
+            env[var] = entry["value"]
+        else:
+            assert var in overrides, f"{c['name']}: {var} comes from {entry['valueFrom']}: the test must give it"
+    env.update(overrides)
+    return env
 
 
-def test_probes_worker_urls_and_scaler_query_against_a_real_endpoint(rendered, endpoint_from_manifest):
-    url = endpoint_from_manifest
-    endpoint = container(rendered["cpu"], "podserve-endpoint")
-    assert requests.get(url + endpoint["readinessProbe"]["httpGet"]["path"], timeout=5).status_code == 200
+def start(args: list[str], env: dict[str, str], log_path: str) -> subprocess.Popen:
+    with open(log_path, "w") as log:
+        return subprocess.Popen([require_env("PODSERVE_BINARY"), *args], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
 
-    endpoint_id = env_of(endpoint)["RUNPOD_ENDPOINT_ID"]["value"]
-    auth = {"Authorization": "Bearer client-key"}
-    for i in range(3):
-        r = requests.post(f"{url}/v2/{endpoint_id}/run", json={"input": {"prompt": f"job {i}"}}, headers=auth,
-                          timeout=10)
-        assert r.status_code == 200, r.text
 
-    # The worker's job-take URL, with the Service's address replaced by this endpoint's, leases a job.
-    w_env = env_of(container(rendered["cpu"], "podserve-worker"))
-    service = objects_of(rendered["cpu"], "Service")["podserve-endpoint"]
+def wait_for(predicate, timeout: float, what: str, log_path: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if value := predicate():
+                return value
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {open(log_path).read()[-3000:]}"
+        time.sleep(0.1)
+
+
+def test_the_manifests_run_a_real_endpoint_and_worker(rendered, tmp_path):
+    """`podserve endpoint` and `podserve worker` started with the containers' own arguments and variables (the
+    Service's address swapped for the endpoint's loopback port, SQLite in place of PostgreSQL, the test model in
+    place of the Hub's): the probe path answers, the worker URLs take, ping, stream and finish jobs, and the
+    ScaledObject's PromQL selects exported series that add up to RunPod's queued + in progress."""
+    objects = rendered["cpu"]
+    endpoint, worker = container(objects, "podserve-endpoint"), container(objects, "podserve-worker")
+    service = objects_of(objects, "Service")["podserve-endpoint"]
     service_base = f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
-    take = w_env["RUNPOD_WEBHOOK_GET_JOB"]["value"].replace(service_base, url).replace("$ID", "pod-a")
-    r = requests.get(take + "&job_in_progress=0", headers={"Authorization": "worker-key"}, timeout=10)
-    assert r.status_code == 200, r.text
-    assert r.json()["input"]["prompt"].startswith("job ")
-    ping = w_env["RUNPOD_WEBHOOK_PING"]["value"].replace(service_base, url).replace("$RUNPOD_POD_ID", "pod-a")
-    assert requests.get(ping + f"&job_id={r.json()['id']}", headers={"Authorization": "worker-key"},
-                        timeout=10).status_code == 200
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    keys = {"RUNPOD_AI_API_KEY": "worker-key"}
+    endpoint_log, worker_log = str(tmp_path / "endpoint.log"), str(tmp_path / "worker.log")
+    ep = start(endpoint["args"], manifest_env(endpoint, ENDPOINT_PORT=str(port), ENDPOINT_HOST="127.0.0.1",
+                                              ENDPOINT_DB=str(tmp_path / "jobs.db"), RUNPOD_API_KEY="client-key",
+                                              **keys), endpoint_log)
+    w = None
+    try:
+        probe = endpoint["readinessProbe"]["httpGet"]["path"]
+        wait_for(lambda: requests.get(url + probe, timeout=2).status_code == 200, 30, "the probe", endpoint_log)
+        endpoint_id = env_of(endpoint)["RUNPOD_ENDPOINT_ID"]["value"]
+        auth = {"Authorization": "Bearer client-key"}
+        jobs = [{"prompt": "taken by hand"},
+                {"prompt": "The capital of France is", "sampling_params": {"max_tokens": 4, "temperature": 0}},
+                {"prompt": "Once upon a time", "stream": True, "sampling_params": {"max_tokens": 6, "temperature": 0}}]
+        ids = []
+        for job in jobs:
+            r = requests.post(f"{url}/v2/{endpoint_id}/run", json={"input": job}, headers=auth, timeout=10)
+            assert r.status_code == 200, r.text
+            ids.append(r.json()["id"])
 
-    # The ScaledObject's PromQL: every metric it names is exported, with the label values it matches, and its
-    # value on this scrape is RunPod's REQUEST_COUNT input: 2 queued + 1 in progress.
+        # Before any worker: the worker's job-take URL leases the oldest job to "pod-a" by hand.
+        w_env = env_of(worker)
+        def url_of(var: str, job_id: str = "") -> str:
+            return w_env[var]["value"].replace(service_base, url).replace("$RUNPOD_POD_ID", "pod-a").replace(
+                "$ID", job_id or "pod-a")
+        worker_auth = {"Authorization": "worker-key"}
+        r = requests.get(url_of("RUNPOD_WEBHOOK_GET_JOB") + "&job_in_progress=0", headers=worker_auth, timeout=10)
+        assert r.status_code == 200, r.text
+        taken = r.json()["id"]
+        assert taken == ids[0]
+        r = requests.get(url_of("RUNPOD_WEBHOOK_PING") + f"&job_id={taken}", headers=worker_auth, timeout=10)
+        assert r.status_code == 200, r.text
+        assert scaler_value(objects, url) == 3  # 2 queued + 1 in progress
+
+        # pod-a answers the job it took through the job-done URL; a real worker with the manifest's variables
+        # takes the other two, streams one, and finishes both.
+        r = requests.post(url_of("RUNPOD_WEBHOOK_POST_OUTPUT", taken) + "&isStream=false",
+                          json={"output": "done by hand"}, headers=worker_auth, timeout=10)
+        assert r.status_code == 200, r.text
+        w = start(worker["args"], manifest_env(
+            worker, HF_TOKEN="", RUNPOD_POD_ID="podserve-worker-7d9f-abcde", HF_HUB_CACHE=str(tmp_path / "hub"),
+            MODEL_NAME=require_env("PODSERVE_TEST_MODEL"), MAX_MODEL_LEN="2048", KV_CACHE_MEMORY="0.25", **{
+                var: w_env[var]["value"].replace(service_base, url) for var in w_env if var.startswith(
+                    "RUNPOD_WEBHOOK_")}, **keys), worker_log)
+        def finished():
+            statuses = [requests.get(f"{url}/v2/{endpoint_id}/status/{i}", headers=auth, timeout=5).json()
+                        for i in ids]
+            return statuses if all(s["status"] in ("COMPLETED", "FAILED") for s in statuses) else None
+        statuses = wait_for(finished, 120, "the jobs to finish", worker_log)
+        assert [s["status"] for s in statuses] == ["COMPLETED"] * 3, statuses
+        assert statuses[0]["workerId"] == "pod-a" and statuses[0]["output"] == "done by hand"
+        assert {s["workerId"] for s in statuses[1:]} == {"podserve-worker-7d9f-abcde"}
+        assert statuses[1]["output"][0]["usage"]["output"] == 4
+        streamed = "".join(t for item in statuses[2]["output"] for t in item["choices"][0]["tokens"])
+        assert streamed and statuses[2]["output"][-1]["usage"]["output"] == 6
+        r = requests.get(f"{url}/v2/{endpoint_id}/stream/{ids[2]}", headers=auth, timeout=5)
+        assert [item["output"] for item in r.json()["stream"]] == statuses[2]["output"]  # posted item by item
+        assert scaler_value(objects, url) == 0
+    finally:
+        for proc in (w, ep):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def scaler_value(objects: list[dict], url: str) -> float:
+    """The ScaledObject's query on this endpoint's /metrics: every metric it names is exported, each selector
+    matches series by label equality, and max() of each, added, is the query's value."""
     series: dict[str, list[tuple[dict, float]]] = {}
     for family in text_string_to_metric_families(requests.get(url + "/metrics", timeout=10).text):
         for s in family.samples:
             series.setdefault(s.name, []).append((s.labels, s.value))
-    query = objects_of(rendered["cpu"], "ScaledObject")["podserve-worker"]["spec"]["triggers"][0]["metadata"]["query"]
+    query = objects_of(objects, "ScaledObject")["podserve-worker"]["spec"]["triggers"][0]["metadata"]["query"]
+    ast = promql_parser.parse(query)
     selectors = []
-    promql_parser.walk(promql_parser.parse(query), pre_visit=lambda node: selectors.append(node)
+    promql_parser.walk(ast, pre_visit=lambda node: selectors.append(node)
                        if isinstance(node, promql_parser.VectorSelector) else None)
-    assert selectors
+    assert len(selectors) == 2, query
     total = 0.0
     for sel in selectors:
         assert sel.name in series, f"the scaler queries {sel.name}, which podserve endpoint does not export"
@@ -273,4 +324,4 @@ def test_probes_worker_urls_and_scaler_query_against_a_real_endpoint(rendered, e
         values = [v for labels, v in series[sel.name] if all(labels.get(k) == v2 for k, v2 in wanted.items())]
         assert values, f"{sel.name}{wanted} selects no series of {series[sel.name]}"
         total += max(values)
-    assert total == 3
+    return total
