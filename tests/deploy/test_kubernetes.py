@@ -17,17 +17,20 @@ import promql_parser
 import pytest
 import requests
 import yaml
-from cloudcoil.models.keda.v1alpha1 import ScaledObject
+from cloudcoil.models.keda.v1alpha1 import ScaledObject, TriggerAuthentication
 from kustomize import pod_spec, render
 from podserve_testutil import free_port, require_env
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 POSTGRES = ROOT / "components" / "postgres"
+KEDA_POSTGRESQL = ROOT / "components" / "keda-postgresql"
 # The Kubernetes release the manifests are checked against (kubernetes-validate ships 1.25 to 1.37).
 KUBERNETES_VERSION = "1.30.0"
-# What is rendered: the two overlays as shipped, and the CPU one with the try-it-out PostgreSQL component.
-RENDERS = {"cpu": ("overlays/cpu", ()), "gpu": ("overlays/gpu", ()), "cpu+postgres": ("overlays/cpu", (POSTGRES,))}
+# What is rendered: the two overlays as shipped, the CPU one with the try-it-out PostgreSQL component, and that
+# with KEDA's postgresql trigger in place of the Prometheus one.
+RENDERS = {"cpu": ("overlays/cpu", ()), "gpu": ("overlays/gpu", ()), "cpu+postgres": ("overlays/cpu", (POSTGRES,)),
+           "cpu+postgres+keda-postgresql": ("overlays/cpu", (POSTGRES, KEDA_POSTGRESQL))}
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +81,15 @@ def test_objects_validate_against_the_kubernetes_and_keda_schemas(rendered, name
     for obj in rendered[name]:
         kinds.add(obj["kind"])
         if obj["apiVersion"] == "keda.sh/v1alpha1":
-            assert obj["kind"] == "ScaledObject", obj["kind"]
+            crd = {"ScaledObject": ScaledObject, "TriggerAuthentication": TriggerAuthentication}[obj["kind"]]
             # Unknown fields would be dropped by the model and wrong types (a number where KEDA wants a string)
             # refused: what validates and dumps back unchanged is what the CRD accepts.
-            model = ScaledObject.model_validate(obj)
+            model = crd.model_validate(obj)
             assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == obj
         else:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
     assert {"Deployment", "Service", "PersistentVolumeClaim", "ScaledObject", "PodDisruptionBudget"} <= kinds
-    if name == "cpu+postgres":
+    if "postgres" in name:
         assert {"StatefulSet", "Secret"} <= kinds
 
 
@@ -150,10 +153,19 @@ def test_endpoint_worker_and_scaler_fit_together(rendered, name):
 
     scaled = objects_of(objects, "ScaledObject")["podserve-worker"]["spec"]
     assert scaled["scaleTargetRef"]["name"] == "podserve-worker" and scaled["minReplicaCount"] == 0
-    trigger = scaled["triggers"][0]
-    assert trigger["type"] == "prometheus" and trigger.get("metricType", "AverageValue") == "AverageValue"
+    [trigger] = scaled["triggers"]
     # RunPod's REQUEST_COUNT with the worker's concurrency: ceil((in queue + in progress) / MAX_CONCURRENCY).
-    assert trigger["metadata"]["threshold"] == w_env["MAX_CONCURRENCY"]["value"]
+    assert trigger.get("metricType", "AverageValue") == "AverageValue"
+    if name.endswith("keda-postgresql"):
+        assert trigger["type"] == "postgresql"
+        assert trigger["metadata"]["targetQueryValue"] == w_env["MAX_CONCURRENCY"]["value"]
+        auth = objects_of(objects, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]
+        [ref] = auth["spec"]["secretTargetRef"]
+        assert ref["parameter"] == "connection"  # the same database URL as the endpoint's
+        assert {"name": ref["name"], "key": ref["key"]} == e_env["ENDPOINT_DB"]["valueFrom"]["secretKeyRef"]
+    else:
+        assert trigger["type"] == "prometheus"
+        assert trigger["metadata"]["threshold"] == w_env["MAX_CONCURRENCY"]["value"]
 
     # Images and GPUs by overlay.
     if name.startswith("cpu"):
@@ -166,7 +178,7 @@ def test_endpoint_worker_and_scaler_fit_together(rendered, name):
         assert worker["resources"]["requests"]["nvidia.com/gpu"] == 1
         assert w_env["DEVICE"]["value"] == "cuda"
         assert 0 < float(w_env["GPU_MEMORY_UTILIZATION"]["value"]) <= 1
-    if name == "cpu+postgres":
+    if "postgres" in name:
         secrets = objects_of(objects, "Secret")
         url = secrets["podserve-db"]["stringData"]["url"]
         assert url.startswith("postgresql://") and "@podserve-postgres:5432/" in url
