@@ -6,6 +6,7 @@ routes through the endpoint Service, and the ScaledObject's PromQL names series 
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -202,9 +203,14 @@ def test_every_flag_and_variable_is_podserves(rendered):
             for c in pod_spec(deployment)["containers"]:
                 command, *flags = c["args"]
                 for flag in (f for f in flags if f.startswith("--")):
-                    assert flag in known[command], f"{name}: `podserve {command}` has no flag {flag}"
+                    assert listed(flag, known[command]), f"{name}: `podserve {command}` has no flag {flag}"
                 for var in env_of(c):
-                    assert var in known[command], f"{name}: `podserve {command}` does not read {var}"
+                    assert listed(var, known[command]), f"{name}: `podserve {command}` does not read {var}"
+
+
+def listed(word: str, text: str) -> bool:
+    """`word` as a whole flag or variable name in `text` (PORT is not listed by ENDPOINT_PORT, --db not by --dbx)."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
 
 
 def manifest_env(c: dict, **overrides: str) -> dict[str, str]:
