@@ -115,6 +115,10 @@ def _serving_table(s):
                 lines.append(f"\n{name} vs {peer}, concurrency {a['concurrency']}: output tok/s ratio "
                              f"{_ratio(a['output_throughput'], b['output_throughput'])}, median TTFT ratio "
                              f"{_ratio(a['ttft_ms']['median'], b['ttft_ms']['median'])}")
+    starts = {name: t for name, t in s.get("start_s", {}).items() if t}
+    if starts:
+        lines.append("\nServer cold start (process start to the first completed one-token request; s): " + "; ".join(
+            f"{name} {', '.join(f'{x:.1f}' for x in t)}" for name, t in starts.items()) + ".")
     probe = s.get("llama_server_probe")
     if probe:
         tried = ", ".join(f"-t {t}: {v:.1f}" if v else f"-t {t}: failed" for t, v in probe["results"].items())
