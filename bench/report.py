@@ -124,7 +124,7 @@ def _serving_table(s):
         tried = ", ".join(f"-t {t}: {v:.1f}" if v else f"-t {t}: failed" for t, v in probe["results"].items())
         lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']}, the best of a probe at concurrency "
                      f"{probe['concurrency']} (output tok/s: {tried}).")
-    elif "llama_server_threads" in s:
+    elif s.get("llama_server_threads"):  # None: llama-server was not among the servers
         lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']} (--llama-server-threads).")
     return lines
 
