@@ -119,6 +119,7 @@ fuzz-ci: fuzz-replay
 # BENCH_ARGS=--quick for a smoke run (bench/run.py --help lists the others).
 bench: build model model-gemma3
 	@scripts/setup --ref
+	@scripts/setup --vllm-serve
 	.venv-ref/bin/python bench/run.py --binary build/release/podserve --model $(MODEL) \
 	  --llama-bin "$$(scripts/build-llama-cpp)" $(BENCH_ARGS)
 

@@ -249,7 +249,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 with open(self.log.name, errors="replace") as f:
-                    raise RuntimeError(f"{self.name} exited: " + f.read()[-2000:])
+                    raise RuntimeError(f"{self.name} exited with status {self.proc.returncode}: " + f.read()[-2000:])
             try:
                 if requests.get(self.base + self.ready_path, timeout=5).ok:
                     return self

@@ -115,12 +115,16 @@ def _serving_table(s):
                 lines.append(f"\n{name} vs {peer}, concurrency {a['concurrency']}: output tok/s ratio "
                              f"{_ratio(a['output_throughput'], b['output_throughput'])}, median TTFT ratio "
                              f"{_ratio(a['ttft_ms']['median'], b['ttft_ms']['median'])}")
+    starts = {name: t for name, t in s.get("start_s", {}).items() if t}
+    if starts:
+        lines.append("\nServer cold start (process start to the first completed one-token request; s): " + "; ".join(
+            f"{name} {', '.join(f'{x:.1f}' for x in t)}" for name, t in starts.items()) + ".")
     probe = s.get("llama_server_probe")
     if probe:
         tried = ", ".join(f"-t {t}: {v:.1f}" if v else f"-t {t}: failed" for t, v in probe["results"].items())
         lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']}, the best of a probe at concurrency "
                      f"{probe['concurrency']} (output tok/s: {tried}).")
-    elif "llama_server_threads" in s:
+    elif s.get("llama_server_threads"):  # None: llama-server was not among the servers
         lines.append(f"\nllama-server ran with -t/-tb {s['llama_server_threads']} (--llama-server-threads).")
     return lines
 

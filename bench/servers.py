@@ -3,12 +3,17 @@
 
 A Server has a name (the table's row), the model it serves, the request fields that suppress end-of-sequence on
 it, and `ready(concurrency)`, which (re)starts it as that load level needs (llama-server gets as many slots as
-the level's concurrency, as its users configure it). A new peer (e.g. vLLM's CPU build) is one more Server in
-make_servers().
+the level's concurrency, as its users configure it). A new peer is one more Server in make_servers(). A server
+that cannot start on this machine (e.g. vLLM without its venv, or its kernels' instruction set) is reported with
+the reason at every level instead of ending the bench. Each start is timed: process start to the first completed
+one-token request (the cold start, with the model load and any warm-up compilation).
 """
 import os
 import pathlib
 import sys
+import time
+
+import requests
 
 import peers
 import serving
@@ -18,17 +23,22 @@ EOS_IDS = (0, 2)  # SmolLM2: <|endoftext|>, <|im_end|>
 
 
 class Server:
-    def __init__(self, name, model, extra, make_process, per_level=False):
+    def __init__(self, name, model, extra, make_process, per_level=False, start_timeout=600):
         """make_process(concurrency, port) -> peers.ServerProcess (not started)."""
         self.name, self.model, self.extra = name, model, extra
-        self.make_process, self.per_level = make_process, per_level
+        self.make_process, self.per_level, self.start_timeout = make_process, per_level, start_timeout
         self.proc, self.level = None, None
+        self.start_s = []  # each start's cold start, seconds
 
     def ready(self, concurrency):
         if self.proc is not None and (not self.per_level or self.level == concurrency):
             return self.proc.base
         self.stop()
-        self.proc = self.make_process(concurrency, peers.free_port()).start()
+        t0 = time.perf_counter()
+        self.proc = self.make_process(concurrency, peers.free_port()).start(self.start_timeout)
+        body = dict(self.extra, prompt="hello", max_tokens=1, temperature=0)
+        requests.post(self.proc.base + "/v1/completions", json=body, timeout=600).raise_for_status()
+        self.start_s.append(time.perf_counter() - t0)
         self.level = concurrency
         return self.proc.base
 
@@ -78,8 +88,30 @@ def transformers_server(hf_dir, threads):
                       "--threads", str(threads)], port, env))
 
 
+def vllm_server(python, hf_dir, kv_cache_gib, threads_bind):
+    """vLLM's CPU build as its users start it (`vllm serve`'s module) on the bf16 directory, with its CPU defaults
+    but for the KV cache size: VLLM_CPU_OMP_THREADS_BIND=auto binds its compute threads to the cores it does not
+    reserve for its front end (VLLM_CPU_NUM_OF_RESERVED_CPU: one core of a 2-core machine), so it computes on
+    fewer cores than the others unless `threads_bind` says which (e.g. "0-1")."""
+    env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=str(kv_cache_gib), VLLM_CPU_OMP_THREADS_BIND=threads_bind)
+
+    def make(c, port):
+        if not pathlib.Path(python).exists():
+            raise RuntimeError(f"{python} is missing (scripts/setup --vllm-serve)")
+        return peers.ServerProcess("vllm", [
+            python, "-m", "vllm.entrypoints.openai.api_server", "--model", hf_dir, "--host", "127.0.0.1",
+            "--port", str(port), "--dtype", "bfloat16", "--max-model-len", "2048", "--disable-log-stats"], port, env)
+    # It compiles its model graph at start (torch.compile, C++ via g++): minutes on a busy 2-core machine.
+    return Server("vllm", pathlib.Path(hf_dir).name, {"ignore_eos": True}, make, start_timeout=1800)
+
+
 def run_level(server, c, args, n):
-    return serving.run_load(server.ready(c), "", c, n, args.input_len, args.output_len, args.words,
+    try:
+        base = server.ready(c)
+    except (RuntimeError, requests.RequestException) as e:
+        # Not fatal: the table says why at this level (each level retries the start).
+        return {"concurrency": c, "num_prompts": n, "completed": 0, "error": "could not start: " + " ".join(str(e).split())[-600:]}
+    return serving.run_load(base, "", c, n, args.input_len, args.output_len, args.words,
                             extra=server.extra, seed=c, timeout=args.serving_timeout)
 
 
@@ -118,6 +150,8 @@ def make_servers(args, gguf_model, hf_dir, isas, log):
         servers.append(podserve_server("podserve (bf16 dir)", args.binary, hf_dir, args.threads, isas[0][1]))
     if hf_dir and "transformers" in args.servers:
         servers.append(transformers_server(hf_dir, args.threads))
+    if hf_dir and "vllm" in args.servers:
+        servers.append(vllm_server(args.vllm_python, hf_dir, args.vllm_kv_cache_gib, args.vllm_threads_bind))
     return servers
 
 
@@ -146,4 +180,5 @@ def bench_serving(args, gguf_model, hf_dir, isas, log):
     finally:
         for s in servers:
             s.stop()
+    out["start_s"] = {s.name: s.start_s for s in servers}
     return out
