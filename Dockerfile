@@ -22,7 +22,7 @@ RUN make build
 FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates libcurl4 libonig5 libxxhash0 \
-      libboost-json1.81.0 libsqlite3-0 libicu72 \
+      libboost-json1.81.0 libsqlite3-0 libpq5 libicu72 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/release/podserve /usr/local/bin/podserve
 COPY docker/entrypoint.sh /usr/local/bin/podserve-entrypoint
