@@ -3,17 +3,12 @@
 // `<function=` also opens a call without `<tool_call>`; consecutive calls need no `</tool_call>` between them.
 // Parameter values are text (one wrapping newline trimmed each side), converted by the tool's schema as vLLM's
 // coerce_to_schema_type does (integer, number, boolean, null, object/array as JSON, else JSON if it parses).
-// Streamed arguments are the converted JSON's stable prefix: a trailing value is held until it cannot change,
-// except strings of properties that can only be strings.
-#include <algorithm>
-#include <cmath>
-#include <set>
-#include <tuple>
-
+// Streamed arguments are the converted JSON's stable prefix (engine_tool_parser.h).
 #include <boost/json/object.hpp>
 
-#include "serve/openai/tools/qwen3_markup.h"
+#include "serve/openai/tools/engine_tool_parser.h"
 #include "serve/openai/tools/py_json.h"
+#include "serve/openai/tools/qwen3_markup.h"
 #include "serve/openai/tools/tool_parsers.h"
 
 namespace podserve::openai {
@@ -21,10 +16,10 @@ namespace {
 
 namespace json = boost::json;
 
+
 using namespace qwen3;  // NOLINT: the engine's terminal names
 
 enum class State { kContent, kPreamble, kName, kArgs, kBetween };
-enum class Ev { kText, kCallStart, kName, kArg, kCallEnd };
 // The config's transitions from the content state on (the tool phase starts there): (state, terminal) -> state,
 // with the event it emits. A terminal without one is text of the state it meets.
 enum class Effect { kNone, kStart, kEnd, kArg };
@@ -48,12 +43,6 @@ constexpr Transition kTransitions[] = {
     {State::kBetween, kToolEnd, State::kContent, Effect::kNone},
     {State::kBetween, kToolStart, State::kPreamble, Effect::kStart},
     {State::kBetween, kFuncPrefix, State::kName, Effect::kStart},
-};
-
-struct Event {
-  Ev type;
-  std::string value;
-  int index;
 };
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -108,7 +97,7 @@ std::string_view trim_wrapping_newlines(std::string_view v) {
 }
 
 /// vLLM's _qwen3_arg_converter: the parameters as a JSON object of strings.
-std::string convert_args(std::string_view raw, bool partial) {
+std::string convert_param_args(std::string_view raw, bool partial) {
   json::object params;
   std::string remaining;
   size_t last = 0;
@@ -137,311 +126,24 @@ std::string convert_args(std::string_view raw, bool partial) {
   return json_dumps(params, false);
 }
 
-// ---- vLLM's extract_types_from_schema / coerce_to_schema_type ----
-
-std::set<std::string> schema_types(const json::value& schema) {
-  std::set<std::string> types;
-  if (!schema.is_object()) return {"string"};
-  const json::object& o = schema.get_object();
-  if (const json::value* t = o.if_contains("type")) {
-    if (t->is_string()) types.insert(std::string(t->get_string()));
-    if (t->is_array()) {
-      for (const json::value& x : t->get_array()) {
-        if (x.is_string()) types.insert(std::string(x.get_string()));
-      }
-    }
-  }
-  if (const json::value* e = o.if_contains("enum"); e && e->is_array()) {
-    for (const json::value& v : e->get_array()) {
-      types.insert(v.is_null() ? "null" : v.is_bool() ? "boolean" : (v.is_int64() || v.is_uint64()) ? "integer"
-                   : v.is_double() ? "number" : v.is_string() ? "string" : v.is_array() ? "array" : "object");
-    }
-  }
-  for (const char* k : {"anyOf", "oneOf", "allOf"}) {
-    if (const json::value* c = o.if_contains(k); c && c->is_array()) {
-      for (const json::value& x : c->get_array()) {
-        std::set<std::string> sub = schema_types(x);
-        types.insert(sub.begin(), sub.end());
-      }
-    }
-  }
-  if (types.empty()) types.insert("string");
-  return types;
-}
-
-std::string normalize_type(std::string_view t) {
-  std::string s = py_strip(t);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::vector<std::pair<std::string_view, std::string_view>> kAliases = {
-      {"str", "string"},      {"text", "string"},     {"varchar", "string"}, {"char", "string"},    {"enum", "string"},
-      {"int", "integer"},     {"int32", "integer"},   {"int64", "integer"},  {"uint", "integer"},   {"uint32", "integer"},
-      {"uint64", "integer"},  {"long", "integer"},    {"short", "integer"},  {"unsigned", "integer"},
-      {"float", "number"},    {"float32", "number"},  {"float64", "number"}, {"double", "number"},
-      {"bool", "boolean"},    {"dict", "object"},     {"arr", "array"},      {"list", "array"},
-      {"sequence", "array"}};
-  for (const auto& [from, to] : kAliases) {
-    if (s == from) return std::string(to);
-  }
-  return s;
-}
-
-/// Python's int(s) for ASCII text: sign, digits with single underscores between them, whitespace around.
-std::optional<int64_t> py_int(std::string_view s) {
-  const std::string t = py_strip(s);
-  size_t i = 0;
-  if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-  if (i >= t.size()) return std::nullopt;
-  std::string digits;
-  bool prev_digit = false;
-  for (; i < t.size(); ++i) {
-    if (std::isdigit(static_cast<unsigned char>(t[i]))) {
-      digits += t[i];
-      prev_digit = true;
-    } else if (t[i] == '_' && prev_digit && i + 1 < t.size() && std::isdigit(static_cast<unsigned char>(t[i + 1]))) {
-      prev_digit = false;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (digits.size() > 18) return std::nullopt;  // beyond int64: left as text (Python keeps big ints)
-  const int64_t v = std::stoll(digits);
-  return t[0] == '-' ? -v : v;
-}
-
-/// Python's float(s) for ASCII text; nullopt where it raises.
-std::optional<double> py_float(std::string_view s) {
-  std::string t = py_strip(s);
-  std::string lower = t;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  const std::string_view body = std::string_view(lower).substr(!lower.empty() && (lower[0] == '+' || lower[0] == '-'));
-  if (body == "inf" || body == "infinity" || body == "nan") return INFINITY;  // non-finite: rejected by the caller
-  std::string clean;
-  for (size_t i = 0; i < t.size(); ++i) {
-    const char c = t[i];
-    if (c == '_') {
-      if (i == 0 || i + 1 >= t.size() || !std::isdigit(static_cast<unsigned char>(t[i - 1])) ||
-          !std::isdigit(static_cast<unsigned char>(t[i + 1]))) {
-        return std::nullopt;
-      }
-      continue;
-    }
-    if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
-      return std::nullopt;
-    }
-    clean += c;
-  }
-  if (clean.empty()) return std::nullopt;
-  char* end = nullptr;
-  const double v = std::strtod(clean.c_str(), &end);
-  if (end != clean.c_str() + clean.size()) return std::nullopt;
-  if (clean.find_first_of("0123456789") == std::string::npos) return std::nullopt;
-  return v;
-}
-
-bool finite_json(const json::value& v) {
-  if (v.is_double()) return std::isfinite(v.get_double());
-  if (v.is_array()) return std::all_of(v.get_array().begin(), v.get_array().end(), finite_json);
-  if (v.is_object()) {
-    return std::all_of(v.get_object().begin(), v.get_object().end(), [](const auto& kv) { return finite_json(kv.value()); });
-  }
-  return true;
-}
-
-/// coerce_to_schema_type(value, types); nullopt where it returns the string itself.
-std::optional<json::value> coerce(const std::string& value, const std::set<std::string>& raw_types) {
-  std::set<std::string> types;
-  for (const std::string& t : raw_types) types.insert(normalize_type(t));
-  std::string lower = value;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (const char* candidate : {"null", "integer", "number", "boolean", "object", "array", "string"}) {
-    if (!types.contains(candidate)) continue;
-    const std::string_view c = candidate;
-    if (c == "null") {
-      if (lower == "null") return json::value(nullptr);
-    } else if (c == "string") {
-      return std::nullopt;
-    } else if (c == "integer") {
-      if (std::optional<int64_t> v = py_int(value)) return json::value(*v);
-    } else if (c == "number") {
-      std::optional<double> v = py_float(value);
-      if (v && std::isfinite(*v)) {
-        if (*v == std::trunc(*v) && std::fabs(*v) < 9.2e18) return json::value(static_cast<int64_t>(*v));
-        return json::value(*v);
-      }
-    } else if (c == "boolean") {
-      const std::string b = py_strip(lower);
-      if (b == "true" || b == "1") return json::value(true);
-      if (b == "false" || b == "0") return json::value(false);
-    } else {  // object, array: any JSON
-      std::optional<json::value> parsed = json_loads(value);
-      if (parsed && finite_json(*parsed)) return parsed;
-    }
-  }
-  std::optional<json::value> parsed = json_loads(value);
-  if (parsed && finite_json(*parsed)) return parsed;
-  return std::nullopt;
-}
-
-/// "name": "..." in a call body (vLLM's _NAME_RE), for a call whose name came in its arguments.
-std::optional<std::string> name_in(std::string_view args) {
-  for (size_t p = args.find("\"name\""); p != std::string_view::npos; p = args.find("\"name\"", p + 1)) {
-    size_t q = skip_ws(args, p + 6);
-    if (q >= args.size() || args[q] != ':') continue;
-    q = skip_ws(args, q + 1);
-    if (q >= args.size() || args[q] != '"') continue;
-    const size_t e = args.find('"', q + 1);
-    if (e == std::string_view::npos) continue;
-    if (e > q + 1) return std::string(args.substr(q + 1, e - q - 1));
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-/// vLLM's ParserEngine._extract_name_and_args: a JSON object's "name" and its "arguments" / "parameters" (or
-/// the rest of the object).
-std::pair<std::string, std::string> name_and_args(std::string_view raw_body) {
-  const std::string raw = py_strip(raw_body);
-  std::optional<json::value> parsed = json_loads(raw);
-  if (!parsed || !parsed->is_object()) return {"", raw};
-  json::object& o = parsed->get_object();
-  const json::value* n = o.if_contains("name");
-  std::string name = n && n->is_string() ? std::string(n->get_string()) : std::string();
-  for (const char* key : {"arguments", "parameters"}) {
-    if (const json::value* v = o.if_contains(key)) {
-      return {name, v->is_string() ? std::string(v->get_string()) : json_dumps(*v, false)};
-    }
-  }
-  o.erase("name");
-  return {name, json_dumps(*parsed, false)};
-}
-
-/// vLLM's ParserEngine._safe_arg_prefix: the JSON up to its last top-level value, that value's unterminated
-/// string included when its key may stream (`string_keys` null: every key).
-std::string safe_arg_prefix(const std::string& s, const std::optional<std::set<std::string>>& string_keys) {
-  long last_colon = -1;
-  std::optional<std::string> last_key, pending;
-  bool in_string = false, escape = false;
-  long string_start = -1;
-  int depth = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (escape) {
-      escape = false;
-      continue;
-    }
-    if (in_string) {
-      if (c == '\\') {
-        escape = true;
-      } else if (c == '"') {
-        in_string = false;
-        if (depth == 1 && string_start >= 0) pending = s.substr(string_start + 1, i - string_start - 1);
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      string_start = static_cast<long>(i);
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    } else if (c == ':' && depth == 1) {
-      last_colon = static_cast<long>(i);
-      last_key = pending;
-      pending.reset();
-    }
-  }
-  if (last_colon < 0) return {};
-  size_t end = static_cast<size_t>(last_colon) + 1;
-  while (end < s.size() && (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r')) ++end;
-  if (end >= s.size() || s[end] != '"') return s.substr(0, end);
-  if (string_keys && (!last_key || !string_keys->contains(*last_key))) return s.substr(0, end);
-  escape = false;
-  for (size_t i = end + 1; i < s.size(); ++i) {
-    if (escape) {
-      escape = false;
-      continue;
-    }
-    if (s[i] == '\\') {
-      escape = true;
-      continue;
-    }
-    if (s[i] == '"') return s.substr(0, i);
-  }
-  return s;
-}
-
-struct Slot {
-  std::string name;
-  std::string args;
-  bool name_sent = false;
-  std::optional<std::set<std::string>> string_keys;
-  std::string streamed_json;
-};
-
-class Qwen3XmlToolParser final : public ToolParser {
+class Qwen3XmlToolParser final : public EngineToolParser {
  public:
-  explicit Qwen3XmlToolParser(const ToolParserContext& ctx) : stream_(literals(), marker_tokens(ctx.vocab)) {
-    if (ctx.tools != nullptr) tools_ = *ctx.tools;
-  }
+  explicit Qwen3XmlToolParser(const ToolParserContext& ctx)
+      : EngineToolParser(ctx), stream_(literals(), marker_tokens(ctx.vocab)) {}
 
   bool supports_required_and_named() const override { return false; }  // a structural-tag model in vLLM
-  bool engine_based() const override { return true; }
   void set_skip_reasoning_markup(bool skip) override { skip_reasoning_ = skip; }
-  void set_tool_choice_none() override { suppress_ = !tools_.empty(); }
-
-  ExtractedToolCalls extract(std::string_view output) override {
-    reset();
-    std::vector<Event> events = feed(output, {});
-    finish(events);
-    std::optional<DeltaMessage> d = events_to_delta(events, true);
-    ExtractedToolCalls out;
-    for (Slot& s : slots_) {
-      if (s.name.empty() && s.args.empty()) continue;
-      std::string name = py_strip(s.name);
-      std::string args;
-      if (name.empty() && !py_is_blank(s.args)) {
-        std::tie(name, args) = name_and_args(s.args);  // `<function=>` then a JSON body naming the function
-      } else {
-        args = py_is_blank(s.args) ? "{}" : convert_args(s.args, false);
-      }
-      if (name.empty()) continue;
-      out.calls.push_back(ExtractedCall{std::nullopt, name, fix_arg_types(args, name)});
-    }
-    out.tools_called = !out.calls.empty();
-    std::string content = d && d->content.has_value() ? *d->content.value : std::string();
-    if (out.tools_called) content = py_strip(content);
-    if (!content.empty()) out.content = std::move(content);
-    return out;
-  }
-
-  std::optional<DeltaMessage> extract_streaming(const StreamStep& step) override {
-    if (!streaming_) {
-      streaming_ = true;
-      reset();
-    }
-    std::vector<Event> events = feed(step.delta_text, step.delta_ids);
-    return events_to_delta(events, false);
-  }
-
-  std::optional<DeltaMessage> finish_streaming() override {
-    std::vector<Event> events;
-    finish(events);
-    if (events.empty() && deferred_.empty()) return std::nullopt;
-    return events_to_delta(events, true);
-  }
 
  private:
-  void reset() {
+  void reset_front() override {
     state_ = State::kContent;
     index_ = -1;
     stream_.reset();
-    slots_.clear();
-    deferred_.clear();
-    content_has_nonws_ = false;
   }
 
-  // ---- the engine: terminals and text to events ----
+  std::optional<std::string> convert_args(std::string_view raw, bool partial) const override {
+    return convert_param_args(raw, partial);
+  }
 
   void emit_text(std::string_view text, std::vector<Event>& out) {
     if (text.empty()) return;
@@ -475,13 +177,11 @@ class Qwen3XmlToolParser final : public ToolParser {
     return [this, &out](int t, std::string_view s) { t == LexPiece::kContent ? emit_text(s, out) : on_terminal(t, s, out); };
   }
 
-  std::vector<Event> feed(std::string_view delta, std::span<const int32_t> ids) {
-    std::vector<Event> out;
+  void feed_front(std::string_view delta, std::span<const int32_t> ids, std::vector<Event>& out) override {
     stream_.feed(delta, ids, sink(out));
-    return out;
   }
 
-  void finish(std::vector<Event>& out) {
+  void finish_front(std::vector<Event>& out) override {
     stream_.flush(sink(out));
     if (state_ != State::kContent) {
       if (index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
@@ -489,201 +189,10 @@ class Qwen3XmlToolParser final : public ToolParser {
     }
   }
 
-  // ---- events to deltas (vLLM's ParserEngine._events_to_delta) ----
-
-  const json::value* properties_of(std::string_view name) const {
-    for (const ToolSpec& t : tools_) {
-      if (t.name != name) continue;
-      if (!t.parameters.is_object()) return nullptr;
-      return t.parameters.get_object().if_contains("properties");
-    }
-    return nullptr;
-  }
-
-  std::optional<std::set<std::string>> streamable_string_keys(std::string_view name) const {
-    const json::value* props = properties_of(name);
-    if (props == nullptr || !props->is_object() || props->get_object().empty()) return std::nullopt;
-    std::set<std::string> keys;
-    for (const auto& kv : props->get_object()) {
-      if (schema_types(kv.value()) == std::set<std::string>{"string"}) keys.emplace(kv.key());
-    }
-    return keys;
-  }
-
-  std::string fix_arg_types(const std::string& args_json, std::string_view name) const {
-    if (tools_.empty() || name.empty()) return args_json;
-    std::optional<json::value> args = json_loads(args_json);
-    if (!args || !args->is_object()) return args_json;
-    const json::value* props = properties_of(name);
-    if (props == nullptr || !props->is_object() || props->get_object().empty()) return args_json;
-    bool changed = false;
-    for (auto& kv : args->get_object()) {
-      const json::value* prop = props->get_object().if_contains(kv.key());
-      if (prop == nullptr || !prop->is_object() || !kv.value().is_string()) continue;
-      if (std::optional<json::value> v = coerce(std::string(kv.value().get_string()), schema_types(*prop))) {
-        kv.value() = std::move(*v);
-        changed = true;
-      }
-    }
-    return changed ? json_dumps(*args, false) : args_json;
-  }
-
-  void announce(int idx, const std::string& name, std::vector<DeltaToolCall>& deltas, std::optional<std::string> args) {
-    Slot& s = slots_[idx];
-    s.name = name;
-    s.name_sent = true;
-    s.string_keys = streamable_string_keys(name);
-    DeltaToolCall d;
-    d.index = idx;
-    d.id = Field::of(make_tool_call_id());
-    d.type = Field::of("function");
-    d.has_function = true;
-    d.name = Field::of(name);
-    if (args) d.arguments = Field::of(std::move(*args));
-    deltas.push_back(std::move(d));
-  }
-
-  static DeltaToolCall args_delta(int idx, std::string args) {
-    DeltaToolCall d;
-    d.index = idx;
-    d.has_function = true;
-    d.arguments = Field::of(std::move(args));
-    return d;
-  }
-
-  std::optional<std::string> arg_delta(Slot& s) {
-    std::string current = convert_args(s.args, true);
-    if (!s.name.empty()) current = fix_arg_types(current, s.name);
-    const std::string safe = safe_arg_prefix(current, s.string_keys);
-    if (safe.empty() || safe == s.streamed_json) return std::nullopt;
-    if (!s.streamed_json.empty() && !safe.starts_with(s.streamed_json)) return std::nullopt;
-    std::string diff = safe.substr(s.streamed_json.size());
-    if (diff.empty()) return std::nullopt;
-    s.streamed_json = safe;
-    return diff;
-  }
-
-  std::optional<std::string> flush_args(Slot& s) {
-    std::string final_json = convert_args(s.args, false);
-    if (!final_json.empty()) final_json = fix_arg_types(final_json, s.name);
-    if (final_json.size() <= s.streamed_json.size()) return std::nullopt;
-    if (!s.streamed_json.empty() && !final_json.starts_with(s.streamed_json)) return std::nullopt;
-    std::string diff = final_json.substr(s.streamed_json.size());
-    s.streamed_json = final_json;
-    return diff;
-  }
-
-  void on_arg(const Event& e, std::vector<DeltaToolCall>& deltas) {
-    Slot& s = slots_[e.index];
-    s.args += e.value;
-    if (!s.name_sent) {
-      if (!s.name.empty()) {
-        announce(e.index, s.name, deltas, std::nullopt);
-      } else if (!e.value.empty()) {
-        if (std::optional<std::string> n = name_in(s.args)) announce(e.index, *n, deltas, std::nullopt);
-      }
-    } else if (!e.value.empty()) {
-      if (std::optional<std::string> d = arg_delta(s)) deltas.push_back(args_delta(e.index, std::move(*d)));
-    }
-  }
-
-  void on_call_end(const Event& e, std::vector<DeltaToolCall>& deltas) {
-    if (e.index >= static_cast<int>(slots_.size())) return;
-    std::optional<std::string> remaining = flush_args(slots_[e.index]);
-    Slot& s = slots_[e.index];
-    if (!s.name_sent) {
-      std::string name = !s.name.empty() ? s.name : name_in(s.args).value_or("");
-      if (!name.empty()) {
-        announce(e.index, name, deltas, remaining.value_or(""));
-        remaining.reset();
-      }
-    }
-    if (remaining && !remaining->empty() && slots_[e.index].name_sent) {
-      deltas.push_back(args_delta(e.index, std::move(*remaining)));
-    }
-  }
-
-  static std::vector<DeltaToolCall> coalesce(std::vector<DeltaToolCall> deltas) {
-    std::vector<DeltaToolCall> merged;
-    for (DeltaToolCall& d : deltas) {
-      auto it = std::find_if(merged.begin(), merged.end(), [&](const DeltaToolCall& m) { return m.index == d.index; });
-      if (it == merged.end()) {
-        merged.push_back(std::move(d));
-        continue;
-      }
-      if (d.id.set && !it->id.set) it->id = d.id;
-      if (d.type.set && !it->type.set) it->type = d.type;
-      if (d.has_function) {
-        if (!it->has_function) {
-          it->has_function = true;
-          it->name = d.name;
-          it->arguments = d.arguments;
-        } else {
-          if (d.name.set && !it->name.set) it->name = d.name;
-          if (d.arguments.has_value()) {
-            it->arguments = Field::of(it->arguments.value.value_or("") + *d.arguments.value);
-          }
-        }
-      }
-    }
-    return merged;
-  }
-
-  std::optional<DeltaMessage> events_to_delta(const std::vector<Event>& events, bool finished) {
-    if (events.empty() && deferred_.empty()) return std::nullopt;
-    std::vector<DeltaToolCall> deltas;
-    std::string content;
-    const std::string carried = deferred_;
-    bool seen_tool = false;
-    for (const Event& e : events) {
-      if (e.type == Ev::kText) {
-        (seen_tool ? deferred_ : content) += e.value;
-        continue;
-      }
-      if (suppress_) continue;
-      seen_tool = true;
-      if (e.type == Ev::kCallStart) {
-        if (static_cast<int>(slots_.size()) <= e.index) slots_.resize(e.index + 1);
-      } else if (e.type == Ev::kName) {
-        slots_[e.index].name += e.value;
-      } else if (e.type == Ev::kArg) {
-        on_arg(e, deltas);
-      } else {
-        on_call_end(e, deltas);
-      }
-    }
-    if (deltas.size() > 1) deltas = coalesce(std::move(deltas));
-    if (!deferred_.empty() && (!seen_tool || deltas.empty())) {
-      content = carried + content + deferred_.substr(carried.size());
-      deferred_.clear();
-    }
-    if (!content_has_nonws_ && !content.empty()) {
-      if (!py_is_blank(content)) {
-        content_has_nonws_ = true;
-      } else if (!slots_.empty()) {
-        content.clear();
-      } else if (!finished) {
-        deferred_ = content;
-        content.clear();
-      }
-    }
-    if (content.empty() && deltas.empty()) return std::nullopt;
-    DeltaMessage m;
-    if (!content.empty()) m.content = Field::of(std::move(content));
-    m.tool_calls = std::move(deltas);
-    return m;
-  }
-
-  std::vector<ToolSpec> tools_;
   TerminalStream stream_;
   State state_ = State::kContent;
   int index_ = -1;
   bool skip_reasoning_ = false;
-  bool suppress_ = false;
-  bool streaming_ = false;
-  std::vector<Slot> slots_;
-  std::string deferred_;
-  bool content_has_nonws_ = false;
 };
 
 }  // namespace

@@ -1,0 +1,78 @@
+// The back end of vLLM's declarative parser engine (vllm/parser/engine/parser_engine.py) for tool calls: the
+// semantic events a model-specific front end emits (text, call start, name, argument text, call end) become
+// streamed deltas and the whole-output answer. Argument text goes through the config's arg_converter, is
+// coerced to the tool's schema types (coerce_to_schema_type), and streams as the JSON's stable prefix.
+// Front ends: qwen3_xml (tag markup) and granite (a JSON array after a marker).
+#pragma once
+
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "serve/openai/tools/tool_parser.h"
+
+namespace podserve::openai {
+
+/// vLLM's extract_types_from_schema: the JSON types a property's schema allows ("string" when it says none).
+std::set<std::string> schema_types(const boost::json::value& schema);
+
+class EngineToolParser : public ToolParser {
+ public:
+  explicit EngineToolParser(const ToolParserContext& ctx);
+
+  bool engine_based() const override { return true; }
+  void set_tool_choice_none() override { suppress_ = !tools_.empty(); }
+
+  ExtractedToolCalls extract(std::string_view output) override;
+  std::optional<DeltaMessage> extract_streaming(const StreamStep& step) override;
+  std::optional<DeltaMessage> finish_streaming() override;
+
+ protected:
+  enum class Ev { kText, kCallStart, kName, kArg, kCallEnd };
+  struct Event {
+    Ev type;
+    std::string value;
+    int index;
+  };
+
+  /// The front end: starts over, takes a step's text and ids, and flushes what it holds at the end (closing
+  /// an open call).
+  virtual void reset_front() = 0;
+  virtual void feed_front(std::string_view delta, std::span<const int32_t> ids, std::vector<Event>& out) = 0;
+  virtual void finish_front(std::vector<Event>& out) = 0;
+  /// The config's arg_converter: a call's raw argument text to JSON (`partial` while it streams); nullopt
+  /// where vLLM's converter raises.
+  virtual std::optional<std::string> convert_args(std::string_view raw, bool partial) const = 0;
+
+ private:
+  struct Slot {
+    std::string name;
+    std::string args;
+    bool name_sent = false;
+    std::optional<std::set<std::string>> string_keys;
+    std::string streamed_json;
+  };
+
+  void reset();
+  const boost::json::value* properties_of(std::string_view name) const;
+  std::optional<std::set<std::string>> streamable_string_keys(std::string_view name) const;
+  std::string fix_arg_types(const std::string& args_json, std::string_view name) const;
+  void announce(int idx, const std::string& name, std::vector<DeltaToolCall>& deltas, std::optional<std::string> args);
+  std::optional<std::string> arg_delta(Slot& s);
+  std::optional<std::string> flush_args(Slot& s);
+  void on_arg(const Event& e, std::vector<DeltaToolCall>& deltas);
+  void on_call_end(const Event& e, std::vector<DeltaToolCall>& deltas);
+  std::optional<DeltaMessage> events_to_delta(const std::vector<Event>& events, bool finished);
+
+  std::vector<ToolSpec> tools_;
+  bool suppress_ = false;
+  bool streaming_ = false;
+  std::vector<Slot> slots_;
+  std::string deferred_;
+  bool content_has_nonws_ = false;
+};
+
+}  // namespace podserve::openai
