@@ -6,8 +6,9 @@ choice; `parse()` answers a whole output, `parse_delta()` is fed the output in c
 as the server feeds it. The message and finish_reason lines of OpenAIServingChat (chat_completion/serving.py) are
 applied to the parse result for an engine that stopped on "stop" and on "length".
 
-Token ids come from the Qwen3 tokenizer (shared fixtures) with DeepSeek's tool-call markers added as single tokens (as
-DeepSeek's vocabulary has them), so every marker a parser looks for is one token. The C++ test gets the ids of the
+Token ids come from the Qwen3 tokenizer (shared fixtures) with DeepSeek's tool-call markers, Llama's <|python_tag|> and
+Granite 3.0's <|tool_call|> added as single tokens (as those vocabularies have them; the fixtures hold no DeepSeek or
+Granite tokenizer), so every marker a parser looks for is one token. The C++ test gets the ids of the
 markers from the golden; it never tokenizes.
 
 Random tool-call ids are replaced by "<chatcmpl-tool-id>" (the C++ test checks the format before doing the same).
@@ -27,7 +28,7 @@ OUT = ROOT / "tests" / "data" / "tool_parsers.json"
 DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"]
 MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>", "<|im_start|>",
-           "<|im_end|>"] + DEEPSEEK_MARKERS
+           "<|im_end|>", "<|tool_call|>"] + DEEPSEEK_MARKERS
 ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
@@ -126,7 +127,7 @@ REASONING = [
 def load_tokenizer():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
-    tok.add_tokens(DEEPSEEK_MARKERS + ["<|python_tag|>"], special_tokens=False)
+    tok.add_tokens(DEEPSEEK_MARKERS + ["<|python_tag|>", "<|tool_call|>"], special_tokens=False)
     for m in MARKERS:
         assert len(tok.encode(m, add_special_tokens=False)) == 1, m
     return tok
@@ -266,6 +267,17 @@ def cases(tok):
         add(f"granite_{i}", text, reasoning_parser="granite", request={})
     add("granite_hermes", GRANITE[0] + "\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
         "hermes", "granite")
+    granite_tools = {"tools": TOOLS + [ALARM]}
+    for i, text in enumerate(GRANITE_TOOL):
+        add(f"granite_tool_{i}", text, "granite", request=granite_tools)
+    add("granite_tool_untyped", GRANITE_TOOL[9], "granite", request={})
+    add("granite_tool_parallel_false", GRANITE_TOOL[1], "granite", request={**granite_tools, "parallel_tool_calls": False})
+    add("granite_tool_required", REQUIRED_JSON[1], "granite", request={**granite_tools, "tool_choice": "required"})
+    add("granite_tool_named", NAMED_JSON[0], "granite",
+        request={**granite_tools, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}})
+    add("granite_tool_none", GRANITE_TOOL[2], "granite", request={**granite_tools, "tool_choice": "none"})
+    add("granite_granite", GRANITE[0] + " " + GRANITE_TOOL[0], "granite", "granite", request=granite_tools)
+    add("granite_granite_think_only", GRANITE[2], "granite", "granite", request=granite_tools)
     for i, text in enumerate(REQUIRED_JSON):
         add(f"phi4_required_{i}", text, "phi4_mini_json", request={"tools": TOOLS, "tool_choice": "required"})
     add("phi4_required_single", REQUIRED_JSON[1], "phi4_mini_json",
@@ -418,6 +430,30 @@ GRANITE = [
     "Here is my thought process: 思考中 Here is my response: 答案 ✓",
     "Here is my thought process: note: a colon. Here's my response: done: yes",
     "Here is my thought: not the marker. Here is my response: x",
+]
+
+# Granite 3.0 / 3.1 tool calls: a JSON array after <|tool_call|> (a token) or <tool_call> (text).
+GRANITE_TOOL = [
+    '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]',
+    '<tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {"zone": "CET"}}]',
+    'Let me check. <tool_call> [{"name": "get_weather", "arguments": {"city": "Paris"}}] Done.',
+    '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Par',
+    '<tool_call> not json',
+    'No tools needed.',
+    '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "東京", "note": "a \\"}\\" brace", "n": [1, {"x": 2}]}}]',
+    '<tool_call>[{"name": "get_time", "arguments": "zone=UTC"}]',
+    '<tool_call>[{"name": "get_time"}]',
+    '<tool_call>[{"name": "set_alarm", "arguments": {"hour": "7", "on": "true", "ratio": "2.5", "label": 42, "tags": "[1]"}}]',
+    '<tool_call>[]',
+    '<tool_call>[{"name": "get_time", "arguments": {}}] and <tool_call>[{"name": "get_weather", "arguments": {"city": "Rome"}}]',
+    '[{"name": "get_time", "arguments": {}}]',
+    '<tool_call>[{"name": "get_weather", "parameters": {"city": "Paris"}}]',
+    '  <tool_call>\n[\n  {"name": "get_time", "arguments": {"zone": "UTC"}}\n]\n',
+    '<tool_call>[{"name": "get_time", "arguments": {}} x]',
+    '<tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"]}}, {"name": "get_time", "arguments": {}}]',
+    '<tool_call>[{"arguments": {"city": "Paris"}, "name": "get_weather"}]',
+    '<tool_call>[{"name": "get_weather", "arguments": {"city": "<tool_call> in a string"}}]',
+    '<tool_call>[{"name": "get_time", "arguments": {"zone": "UTC"}}, {"name": "get_weather", "arguments": {"ci',
 ]
 
 PARTIAL_JSON = [

@@ -148,8 +148,10 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
     prompt_checked_ = true;
     if (reasoning_ == nullptr || reasoning_->is_reasoning_end(prompt_ids)) reasoning_ended_ = true;
   }
-  std::string current_text = previous_text_ + std::string(delta_text);
-  std::vector<int32_t> current_ids = previous_ids_;
+  // vLLM's StreamState.advance / commit: engine-based parsers keep their own state, so each step's "current"
+  // text is only its delta (tool_choice "required" then scans one step at a time).
+  std::string current_text = engine_based_ ? std::string(delta_text) : previous_text_ + std::string(delta_text);
+  std::vector<int32_t> current_ids = engine_based_ ? std::vector<int32_t>() : previous_ids_;
   current_ids.insert(current_ids.end(), delta_ids.begin(), delta_ids.end());
   std::string delta(delta_text);
   std::vector<int32_t> step_delta_ids(delta_ids.begin(), delta_ids.end());
@@ -212,8 +214,8 @@ std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_tex
     message = DeltaMessage{};
     message->content = Field::of(delta);
   }
-  previous_text_ = std::move(current_text);
-  previous_ids_ = std::move(current_ids);
+  previous_text_ = engine_based_ ? std::string() : std::move(current_text);
+  previous_ids_ = engine_based_ ? std::vector<int32_t>() : std::move(current_ids);
 
   if (finished && tools_ != nullptr && message && !message->tool_calls.empty()) {
     DeltaToolCall& last = message->tool_calls.back();

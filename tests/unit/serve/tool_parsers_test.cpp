@@ -224,7 +224,7 @@ TEST(ToolParsers, PythonicHostileOutputIsContent) {
 
 TEST(ToolParsers, RegistryKnowsVllmNames) {
   for (const char* name : {"hermes", "qwen3_json", "deepseek_v3", "phi4_mini_json", "llama3_json", "llama4_json",
-                           "pythonic", "qwen3_xml", "qwen3_coder"}) {
+                           "pythonic", "qwen3_xml", "qwen3_coder", "granite"}) {
     EXPECT_NE(find_tool_parser(name), nullptr) << name;
   }
   EXPECT_EQ(find_tool_parser("no_such_parser"), nullptr);

@@ -164,6 +164,49 @@ std::optional<json::value> coerce(const std::string& value, const std::set<std::
   return std::nullopt;
 }
 
+bool coerce_object(json::object& args, const json::object& properties);
+
+/// vLLM's ParserEngine._coerce_value, in place: strings by the schema's types, objects and arrays through their
+/// properties / items, other values by their JSON text (so 42 for a string property becomes "42").
+bool coerce_value(json::value& value, const json::object& schema) {
+  if (value.is_string()) {
+    std::optional<json::value> v = coerce(std::string(value.get_string()), schema_types(schema));
+    if (!v) return false;
+    value = std::move(*v);
+    return true;
+  }
+  if (value.is_object()) {
+    const json::value* nested = schema.if_contains("properties");
+    return nested != nullptr && nested->is_object() && coerce_object(value.get_object(), nested->get_object());
+  }
+  if (value.is_array()) {
+    const json::value* items = schema.if_contains("items");
+    if (items == nullptr || !items->is_object()) return false;
+    bool changed = false;
+    for (json::value& item : value.get_array()) changed = coerce_value(item, items->get_object()) || changed;
+    return changed;
+  }
+  const std::string text = json_dumps(value, false);
+  std::optional<json::value> v = coerce(text, schema_types(schema));
+  if (!v) {
+    value = json::string(text);
+    return true;
+  }
+  auto kind = [](const json::value& x) { return x.is_uint64() ? json::kind::int64 : x.kind(); };
+  if (kind(*v) == kind(value) && *v == value) return false;
+  value = std::move(*v);
+  return true;
+}
+
+bool coerce_object(json::object& args, const json::object& properties) {
+  bool changed = false;
+  for (auto& kv : args) {
+    const json::value* prop = properties.if_contains(kv.key());
+    if (prop != nullptr && prop->is_object()) changed = coerce_value(kv.value(), prop->get_object()) || changed;
+  }
+  return changed;
+}
+
 /// "name": "..." in a call body (vLLM's _NAME_RE), for a call whose name came in its arguments.
 std::optional<std::string> name_in(std::string_view args) {
   for (size_t p = args.find("\"name\""); p != std::string_view::npos; p = args.find("\"name\"", p + 1)) {
@@ -371,16 +414,7 @@ std::string EngineToolParser::fix_arg_types(const std::string& args_json, std::s
   if (!args || !args->is_object()) return args_json;
   const json::value* props = properties_of(name);
   if (props == nullptr || !props->is_object() || props->get_object().empty()) return args_json;
-  bool changed = false;
-  for (auto& kv : args->get_object()) {
-    const json::value* prop = props->get_object().if_contains(kv.key());
-    if (prop == nullptr || !prop->is_object() || !kv.value().is_string()) continue;
-    if (std::optional<json::value> v = coerce(std::string(kv.value().get_string()), schema_types(*prop))) {
-      kv.value() = std::move(*v);
-      changed = true;
-    }
-  }
-  return changed ? json_dumps(*args, false) : args_json;
+  return coerce_object(args->get_object(), props->get_object()) ? json_dumps(*args, false) : args_json;
 }
 
 void EngineToolParser::announce(int idx, const std::string& name, std::vector<DeltaToolCall>& deltas, std::optional<std::string> args) {

@@ -25,6 +25,7 @@ const std::vector<Entry>& entries() {
       {"pythonic", make_pythonic_tool_parser, {}},
       {"qwen3_xml", make_qwen3_xml_tool_parser, {}},
       {"qwen3_coder", make_qwen3_xml_tool_parser, {}},
+      {"granite", make_granite_tool_parser, {}},
   };
   return kEntries;
 }
