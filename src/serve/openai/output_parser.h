@@ -53,6 +53,10 @@ class OutputParser {
   /// The tool parser reads tool_choice required / named as the constraint's JSON (vLLM's Path A).
   bool supports_required_and_named() const { return tools_ != nullptr && tools_->supports_required_and_named(); }
   bool keeps_special_tokens_with_tools() const { return tools_ != nullptr && tools_->keeps_special_tokens_with_tools(); }
+  /// vLLM's ParserEngine.adjust_request: an engine-based parser keeps special tokens in the text it reads.
+  bool has_engine_parser() const {
+    return (tools_ != nullptr && tools_->engine_based()) || (reasoning_ != nullptr && reasoning_->engine_based());
+  }
 
  private:
   struct ToolStreamResult {

@@ -389,6 +389,12 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
       gen.request.params.skip_special_tokens = false;  // hermes: the tags are special tokens in some models
     }
   }
+  // Engine-based parsers whenever vLLM adjusts the request (a reasoning parser, or tool_choice other than
+  // "none"): Granite 3.0's <|tool_call|> is a special token.
+  if (parsing.make_parser && (parsing.reasoning_tokens || chat.tool_choice.kind != ToolChoice::kNone) &&
+      parsing.make_parser()->has_engine_parser()) {
+    gen.request.params.skip_special_tokens = false;
+  }
   if (std::optional<ApiError> e = constrain_tool_calls(chat, parsing, &gen.request.params)) {
     co_await writer.send(error_response(*e));
     co_return;

@@ -43,6 +43,38 @@ std::set<std::string> schema_types(const json::value& schema) {
   return types;
 }
 
+void scan_top_level_members(std::string_view s, const MemberVisitor& visit) {
+  std::optional<std::string_view> last_string;
+  bool fresh = false, in_string = false, escape = false;
+  size_t string_start = 0;
+  int depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (escape) {
+      escape = false;
+    } else if (in_string) {
+      if (c == '\\') escape = true;
+      if (c == '"') {
+        in_string = false;
+        if (depth == 1) {
+          last_string = s.substr(string_start + 1, i - string_start - 1);
+          fresh = true;
+        }
+      }
+    } else if (c == '"') {
+      in_string = true;
+      string_start = i;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == ':' && depth == 1) {
+      if (visit(last_string, fresh, i)) return;
+      fresh = false;
+    }
+  }
+}
+
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -244,44 +276,18 @@ std::pair<std::string, std::string> name_and_args(std::string_view raw_body) {
 /// string included when its key may stream (`string_keys` null: every key).
 std::string safe_arg_prefix(const std::string& s, const std::optional<std::set<std::string>>& string_keys) {
   long last_colon = -1;
-  std::optional<std::string> last_key, pending;
-  bool in_string = false, escape = false;
-  long string_start = -1;
-  int depth = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (escape) {
-      escape = false;
-      continue;
-    }
-    if (in_string) {
-      if (c == '\\') {
-        escape = true;
-      } else if (c == '"') {
-        in_string = false;
-        if (depth == 1 && string_start >= 0) pending = s.substr(string_start + 1, i - string_start - 1);
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      string_start = static_cast<long>(i);
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    } else if (c == ':' && depth == 1) {
-      last_colon = static_cast<long>(i);
-      last_key = pending;
-      pending.reset();
-    }
-  }
+  std::optional<std::string> last_key;
+  scan_top_level_members(s, [&](std::optional<std::string_view> key, bool fresh, size_t colon) {
+    last_colon = static_cast<long>(colon);
+    last_key = fresh && key ? std::optional<std::string>(*key) : std::nullopt;
+    return false;
+  });
   if (last_colon < 0) return {};
   size_t end = static_cast<size_t>(last_colon) + 1;
   while (end < s.size() && (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r')) ++end;
   if (end >= s.size() || s[end] != '"') return s.substr(0, end);
   if (string_keys && (!last_key || !string_keys->contains(*last_key))) return s.substr(0, end);
-  escape = false;
+  bool escape = false;
   for (size_t i = end + 1; i < s.size(); ++i) {
     if (escape) {
       escape = false;

@@ -5,6 +5,7 @@
 // Front ends: qwen3_xml (tag markup) and granite (a JSON array after a marker).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <span>
@@ -18,6 +19,12 @@ namespace podserve::openai {
 
 /// vLLM's extract_types_from_schema: the JSON types a property's schema allows ("string" when it says none).
 std::set<std::string> schema_types(const boost::json::value& schema);
+
+/// Walks the top-level object of (possibly partial) JSON text `s`, string- and escape-aware: at each ':' of
+/// depth 1, `visit(key, fresh, offset)` gets the last string closed at depth 1 (`fresh`: since the previous
+/// ':'); returning true stops the walk.
+using MemberVisitor = std::function<bool(std::optional<std::string_view> key, bool fresh, size_t colon)>;
+void scan_top_level_members(std::string_view s, const MemberVisitor& visit);
 
 class EngineToolParser : public ToolParser {
  public:

@@ -48,42 +48,24 @@ size_t object_end(std::string_view raw, size_t start) {
 /// vLLM's _granite_arg_converter (extract_json_member_object(raw, "arguments")): the verbatim text of the
 /// element's top-level "arguments" object, possibly unterminated; nullopt where vLLM raises (not an object).
 std::optional<std::string> arguments_member(std::string_view raw, bool partial) {
-  int depth = 0;
-  bool in_string = false, escape = false;
-  size_t string_start = 0;
-  std::optional<std::string_view> last_string;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (escape) {
-      escape = false;
-      continue;
+  std::optional<std::string> out;
+  bool not_object = false;
+  scan_top_level_members(raw, [&](std::optional<std::string_view> key, bool, size_t colon) {
+    if (key != "arguments") return false;
+    size_t v = colon + 1;
+    while (v < raw.size() && json_ws(raw[v])) ++v;
+    if (v >= raw.size()) return true;  // the value has not started
+    if (raw[v] != '{') {
+      not_object = true;
+      return true;
     }
-    if (in_string) {
-      if (c == '\\') {
-        escape = true;
-      } else if (c == '"') {
-        in_string = false;
-        if (depth == 1) last_string = raw.substr(string_start + 1, i - string_start - 1);
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      string_start = i;
-    } else if (c == ':' && depth == 1 && last_string == "arguments") {
-      size_t v = i + 1;
-      while (v < raw.size() && json_ws(raw[v])) ++v;
-      if (v >= raw.size()) break;
-      if (raw[v] != '{') return std::nullopt;
-      const size_t end = object_end(raw, v);
-      return std::string(end == std::string_view::npos ? raw.substr(v) : raw.substr(v, end - v));
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return std::string(partial ? "" : "{}");
+    const size_t end = object_end(raw, v);
+    out = std::string(end == std::string_view::npos ? raw.substr(v) : raw.substr(v, end - v));
+    return true;
+  });
+  if (not_object) return std::nullopt;
+  if (!out) out = std::string(partial ? "" : "{}");
+  return out;
 }
 
 size_t utf8_length(unsigned char lead) {
