@@ -3,7 +3,8 @@ hermes and a tool-use template (Hermes 2 Pro's, from the shared fixtures) on the
 or may not call the tool; what must hold either way: the tools reach the template, the answer has vLLM's shape, and
 the streamed deltas reassemble to the non-streamed answer at temperature 0. Start-up refuses unknown parser names,
 listing the known ones. With phi4_mini_json (no model format), tool_choice required / named are constrained by the
-structured-output engine: the calls' arguments validate against the tools' schemas (jsonschema)."""
+structured-output engine: the calls' arguments validate against the tools' schemas (jsonschema); so with granite
+(Granite 3.0's template), whose streams of required calls send none, as vLLM's engine-based parsers."""
 import json
 import os
 import subprocess
