@@ -29,12 +29,17 @@ def base_dir() -> str:
     return str(data() / "tiny_models" / "smollm2" / "f32")
 
 
-@pytest.fixture(scope="module")
-def lora_server():
+def start_lora_server(max_loras: int):
     lora = data() / "lora"
     beta = json.dumps({"name": "beta", "path": str(lora / "beta"), "base_model_name": BASE})
-    srv = start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
-                        "--enable-lora", "--lora-modules", f"alpha={lora / 'alpha'}", beta, "--max-loras", "2"])
+    return start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
+                         "--enable-lora", "--lora-modules", f"alpha={lora / 'alpha'}", beta,
+                         "--max-loras", str(max_loras)])
+
+
+@pytest.fixture(scope="module")
+def lora_server():
+    srv = start_lora_server(2)
     yield srv
     srv.stop()
 
@@ -71,8 +76,21 @@ def test_each_model_gets_pefts_tokens_one_after_another(lora_server):
 
 
 def test_mixed_batch_serves_each_model_its_tokens(lora_server):
+    run_mixed(lora_server.client())
+
+
+def test_max_loras_one_still_serves_every_adapter():
+    # One adapter per step: alpha's and beta's requests take turns (the scheduler skips the other adapter's),
+    # the base model's run with either.
+    srv = start_lora_server(1)
+    try:
+        run_mixed(srv.client())
+    finally:
+        srv.stop()
+
+
+def run_mixed(client: openai.OpenAI):
     g = goldens()
-    client = lora_server.client()
     models = ["alpha", "base", "beta"] * 3
     with concurrent.futures.ThreadPoolExecutor(len(models)) as pool:
         futures = [pool.submit(complete, client, BASE if m == "base" else m, g["text_ids"],
