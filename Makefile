@@ -80,6 +80,7 @@ goldens: model model-gemma3
 	@scripts/setup --ref
 	.venv-ref/bin/python tools/goldens/tiny_models.py
 	.venv-ref/bin/python tools/goldens/tiny_gguf.py
+	.venv-ref/bin/python tools/goldens/lora_adapters.py
 	.venv-ref/bin/python tools/goldens/hf_tokenizers.py
 	.venv-ref/bin/python tools/goldens/chat_templates.py
 	.venv-ref/bin/python tools/goldens/generation_configs.py

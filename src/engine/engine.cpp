@@ -33,6 +33,9 @@ class BatchingEngine final : public Engine {
   Status submit(GenerationRequest request, OutputCallback on_output) override {
     PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size(),
                                               loop_->config().speculative.enabled()));
+    if (request.lora && !loop_->supports_lora()) {
+      return unimplemented("LoRA adapters are not supported by this model's backend");
+    }
     const SamplingParams& p = request.params;
     const int max_logprobs = loop_->config().max_logprobs;
     if ((p.logprobs && *p.logprobs > max_logprobs) || (p.prompt_logprobs && *p.prompt_logprobs > max_logprobs)) {

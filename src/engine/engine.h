@@ -31,6 +31,7 @@ struct EngineConfig {
   uint64_t seed = 0;                // default seed for requests without one
   bool priority_scheduling = false; // SCHEDULING_POLICY=priority: requests' `priority` orders admission and preemption
   SpeculativeConfig speculative;    // SPECULATIVE_CONFIG: drafts verified k at a time (off by default)
+  int max_loras = 0;                // MAX_LORAS: distinct LoRA adapters per step (0 = no limit)
 };
 
 class Engine {

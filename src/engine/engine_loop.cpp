@@ -112,6 +112,7 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
   scheduler_config_.max_num_seqs = config.max_num_seqs;
   scheduler_config_.enable_chunked_prefill = config.enable_chunked_prefill;
   scheduler_config_.priority = config.priority_scheduling;
+  scheduler_config_.max_loras = config.max_loras;
   scheduler_config_.max_num_batched_tokens = default_max_num_batched_tokens(config, max_model_len);
   if (config.speculative.enabled()) {
     stats_.spec_accepted_per_pos.assign(static_cast<size_t>(config.speculative.num_speculative_tokens), 0);
@@ -256,6 +257,16 @@ void EngineLoop::abort_all() {
   for (const auto& id : ids) abort_request(id, FinishReason::kAbort);
 }
 
+// The batch's slot of the sequence's LoRA adapter (added at its first use in this step); -1 for the base model.
+int32_t EngineLoop::lora_slot(ForwardBatch& batch, const Sequence& seq) {
+  const LoraAdapter* adapter = seq.request->request.lora.get();
+  if (adapter == nullptr) return -1;
+  const auto it = std::find(batch.loras.begin(), batch.loras.end(), adapter);
+  if (it != batch.loras.end()) return static_cast<int32_t>(it - batch.loras.begin());
+  batch.loras.push_back(adapter);
+  return static_cast<int32_t>(batch.loras.size() - 1);
+}
+
 int EngineLoop::step() {
   if (!compiling_.empty()) admit_compiled();
   if (config_.speculative.enabled()) propose_drafts();
@@ -287,7 +298,7 @@ int EngineLoop::step() {
       draft_tokens_.insert(draft_tokens_.end(), seq.draft.begin(), seq.draft.end());
       chunk_tokens = draft_tokens_;
     }
-    batch.add_sequence(chunk_tokens, start, kv_.block_table(seq.id), kv_.block_size(), false);
+    batch.add_sequence(chunk_tokens, start, kv_.block_table(seq.id), kv_.block_size(), false, lora_slot(batch, seq));
     if (seq.request->request.params.prompt_logprobs) {
       // Logits at position p give the distribution of prompt token p + 1. A recompute after preemption (or a
       // fork that copied its parent's) must not record positions again: they were kept, or already sent with

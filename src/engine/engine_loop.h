@@ -47,6 +47,8 @@ class EngineLoop {
   const Tokenizer& tokenizer() const { return model_->tokenizer(); }
   const std::string& chat_template() const { return model_->chat_template(); }
   int max_model_len() const { return max_model_len_; }
+  /// Whether the model applies LoRA adapters (GenerationRequest::lora).
+  bool supports_lora() const { return model_->lm().supports_lora(); }
   const EngineConfig& config() const { return config_; }
   const SchedulerConfig& scheduler_config() const { return scheduler_config_; }
 
@@ -94,6 +96,7 @@ class EngineLoop {
   void log_spec_stats(double elapsed);
   void record_prompt_logprobs(Sequence& seq, int start, int count, const float* logits);
   void drop_finished();
+  static int32_t lora_slot(ForwardBatch& batch, const Sequence& seq);
   void log_stats_if_due();
 
   std::unique_ptr<LoadedModel> model_;

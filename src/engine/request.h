@@ -17,6 +17,7 @@
 
 namespace podserve {
 
+struct LoraAdapter;  // model/lora.h
 using structured::StructuredConstraint;
 
 /// Where a reasoning model's thinking ends, so that a structured-output constraint applies only after it (vLLM's
@@ -75,6 +76,8 @@ struct GenerationRequest {
   std::string request_id;
   std::vector<int32_t> prompt_tokens;
   SamplingParams params;
+  /// The LoRA adapter its tokens run (null: the base model). Its weights hash keys the prefix cache.
+  std::shared_ptr<const LoraAdapter> lora;
 };
 
 /// Log-probability of one token position: the chosen token's and the top-N alternatives (highest first).

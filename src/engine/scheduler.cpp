@@ -1,6 +1,9 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "model/lora.h"
 
 namespace podserve {
 namespace {
@@ -43,10 +46,18 @@ Sequence* preempt(const SchedulerConfig& config, size_t index, std::vector<Seque
   return victim;
 }
 
-std::string_view cache_salt(const Sequence& seq) {
+std::string cache_salt(const Sequence& seq) {
   // Prompt logprobs need logits for every prompt token, so those prompts never take cached blocks.
   const RequestState& r = *seq.request;
-  return r.request.params.prompt_logprobs ? std::string_view(r.request.request_id) : std::string_view();
+  std::string salt = r.request.params.prompt_logprobs ? r.request.request_id : std::string();
+  // A LoRA adapter's K/V is its own (vLLM's extra key ("lora", name, path)); its weights hash rather than its
+  // name, so an adapter reloaded with other weights under the same name never reuses stale blocks.
+  if (r.request.lora) {
+    char key[1 + sizeof(r.request.lora->weights_hash)] = {'L'};
+    std::memcpy(key + 1, r.request.lora->weights_hash, sizeof(r.request.lora->weights_hash));
+    salt.append(key, sizeof(key));
+  }
+  return salt;
 }
 
 }  // namespace
@@ -89,8 +100,22 @@ SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& 
   }
   if (!out.preempted.empty()) return out;
 
-  while (!waiting.empty() && budget > 0 && static_cast<int>(running.size()) < config.max_num_seqs) {
-    Sequence* seq = waiting.front();
+  // The adapters this step runs already (vLLM's scheduled_loras).
+  std::vector<const LoraAdapter*> loras;
+  auto lora_of = [](const Sequence* seq) { return seq->request->request.lora.get(); };
+  auto count_lora = [&](const LoraAdapter* a) {
+    if (a && std::find(loras.begin(), loras.end(), a) == loras.end()) loras.push_back(a);
+  };
+  for (const ScheduledChunk& c : out.chunks) count_lora(lora_of(c.seq));
+  size_t next = 0;
+  while (next < waiting.size() && budget > 0 && static_cast<int>(running.size()) < config.max_num_seqs) {
+    Sequence* seq = waiting[next];
+    const LoraAdapter* lora = lora_of(seq);
+    if (lora && config.max_loras > 0 && static_cast<int>(loras.size()) >= config.max_loras &&
+        std::find(loras.begin(), loras.end(), lora) == loras.end()) {
+      ++next;  // skipped this step; it keeps its place in the queue
+      continue;
+    }
     const int cached = kv.add_sequence(seq->id, seq->tokens, cache_salt(*seq));
     seq->num_computed = cached;
     const int remaining = seq->num_tokens() - cached;
@@ -104,7 +129,8 @@ SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& 
       seq->num_cached_prompt = std::min(cached, seq->num_prompt);
       seq->admitted_before = true;
     }
-    waiting.pop_front();
+    waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(next));
+    count_lora(lora);
     seq->status = SeqStatus::kRunning;
     running.push_back(seq);
     out.chunks.push_back({seq, n});

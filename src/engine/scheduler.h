@@ -17,6 +17,9 @@ struct SchedulerConfig {
   /// SCHEDULING_POLICY=priority: `waiting` is kept in (priority, arrival) order and preemption evicts the running
   /// sequence with the largest (priority, arrival); fcfs: arrival order, the newest is evicted.
   bool priority = false;
+  /// MAX_LORAS: distinct LoRA adapters per step (0 = no limit). A waiting request whose adapter would exceed it is
+  /// skipped, and the ones behind it may still be admitted (vLLM's scheduler).
+  int max_loras = 0;
 };
 
 struct ScheduledChunk {
@@ -32,7 +35,7 @@ struct SchedulerOutput {
 /// vLLM V1's policy: running sequences first (oldest first), each getting its remaining tokens within the token
 /// budget; when blocks run out the newest running sequence (with priority: the lowest-priority one, newest among
 /// equals) is preempted (blocks freed, recomputed later). Then, if nothing was preempted, waiting sequences in
-/// queue order while seats, budget and blocks last.
+/// queue order while seats, budget and blocks last, skipping those whose LoRA adapter would exceed max_loras.
 SchedulerOutput schedule(const SchedulerConfig& config, std::vector<Sequence*>& running, std::deque<Sequence*>& waiting,
                          KvCacheManager& kv);
 

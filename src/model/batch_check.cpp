@@ -2,9 +2,33 @@
 
 #include <string>
 
+#include "model/lora.h"
+
 namespace podserve {
 
-Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size, bool host_pool) {
+namespace {
+
+Status validate_lora(const ForwardBatch& batch, bool supported, int n_layers) {
+  if (batch.lora_slot.empty()) return ok_status();
+  if (batch.lora_slot.size() != batch.tokens.size()) return invalid_argument("forward: lora_slot and tokens differ in length");
+  for (int32_t s : batch.lora_slot) {
+    if (s < -1 || s >= static_cast<int32_t>(batch.loras.size())) return invalid_argument("forward: LoRA slot out of range");
+    if (s >= 0 && !supported) {
+      return unimplemented("LoRA adapters are not supported by this model's backend (the GGUF llama path and the "
+                           "CUDA backend run only the base model; use a safetensors model on the CPU)");
+    }
+  }
+  for (const LoraAdapter* a : batch.loras) {
+    if (a == nullptr || static_cast<int>(a->layers.size()) != n_layers) {
+      return invalid_argument("forward: a LoRA adapter does not match the model's layers");
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size, bool host_pool, bool lora) {
   if (pool.on_host() != host_pool) {
     return invalid_argument(host_pool ? "forward: the KV pool is in device memory but this model computes on the host"
                                       : "forward: the KV pool is in host memory but this model computes on a device");
@@ -38,7 +62,7 @@ Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_s
   for (int32_t row : batch.logits_rows) {
     if (row < 0 || static_cast<size_t>(row) >= n) return invalid_argument("forward: logits row out of range");
   }
-  return ok_status();
+  return validate_lora(batch, lora, pool.n_layers());
 }
 
 void plan_attention_runs(const ForwardBatch& batch, std::vector<TokenRun>& runs) {

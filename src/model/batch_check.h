@@ -11,8 +11,10 @@
 namespace podserve {
 
 /// InvalidArgument naming the first inconsistency: array sizes, token ids, positions not covered by the block
-/// table, slots outside the pool, logits rows out of range, a pool not in host memory when `host_pool`.
-Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size, bool host_pool = true);
+/// table, slots outside the pool, logits rows out of range, a pool not in host memory when `host_pool`, LoRA slots
+/// out of range or adapters of another layer count; any LoRA token at all unless `lora` (the model applies them).
+Status validate_batch(const ForwardBatch& batch, const KvPool& pool, int vocab_size, bool host_pool = true,
+                      bool lora = false);
 
 /// Tokens [begin, end) of one sequence at consecutive positions: the queries one attention_block call serves.
 struct TokenRun {

@@ -100,7 +100,7 @@ float* CausalLm::host_logits(size_t floats) {
 }
 
 void ForwardBatch::add_sequence(std::span<const int32_t> seq_tokens, int start_pos, std::span<const int32_t> block_table,
-                                int block_size, bool want_last_logits) {
+                                int block_size, bool want_last_logits, int32_t lora) {
   const auto seq = static_cast<int32_t>(block_tables.size());
   block_tables.emplace_back(block_table.begin(), block_table.end());
   for (size_t i = 0; i < seq_tokens.size(); ++i) {
@@ -113,6 +113,10 @@ void ForwardBatch::add_sequence(std::span<const int32_t> seq_tokens, int start_p
     slots.push_back(block < 0 ? -1 : block * block_size + pos % block_size);
   }
   if (want_last_logits && !seq_tokens.empty()) logits_rows.push_back(static_cast<int32_t>(tokens.size() - 1));
+  if (lora >= 0 || !lora_slot.empty()) {  // the earlier sequences' tokens run the base model unless they said so
+    lora_slot.resize(tokens.size() - seq_tokens.size(), -1);
+    lora_slot.resize(tokens.size(), lora);
+  }
 }
 
 }  // namespace podserve

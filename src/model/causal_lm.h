@@ -13,6 +13,7 @@
 namespace podserve {
 
 class ThreadPool;
+struct LoraAdapter;
 
 /// Hyper-parameters shared by the Llama family (filled from GGUF metadata or config.json).
 struct ModelConfig {
@@ -135,11 +136,15 @@ struct ForwardBatch {
   std::vector<int32_t> seq_of_token;
   std::vector<std::vector<int32_t>> block_tables;
   std::vector<int32_t> logits_rows;  // indices of the tokens whose next-token logits are returned, in order
+  /// LoRA (model/lora.h): this step's adapters (slot i is loras[i]) and each token's slot, -1 for the base model.
+  /// Empty lora_slot: every token runs on the base model. One batch may mix adapters and the base model.
+  std::vector<const LoraAdapter*> loras;
+  std::vector<int32_t> lora_slot;
 
   /// Appends `tokens` of one sequence starting at `start_pos`, with its block table; asks for the logits of its
-  /// last token when `want_last_logits`.
+  /// last token when `want_last_logits`. Its tokens run LoRA slot `lora` (-1: the base model).
   void add_sequence(std::span<const int32_t> seq_tokens, int start_pos, std::span<const int32_t> block_table,
-                    int block_size, bool want_last_logits);
+                    int block_size, bool want_last_logits, int32_t lora = -1);
 };
 
 /// A decoder-only language model.
@@ -164,6 +169,8 @@ class CausalLm {
   /// Bytes of weights one decode step reads (every matrix once; the embedding only when it is also the output
   /// matrix), for the bench's roofline; 0 when the model does not know (the bench then reads the file sizes).
   virtual uint64_t decode_weight_bytes() const { return 0; }
+  /// Whether forward() applies LoRA adapters (ForwardBatch::lora_slot); the others refuse a batch that uses one.
+  virtual bool supports_lora() const { return false; }
 
  private:
   std::vector<float> host_logits_;

@@ -11,6 +11,7 @@
 #include "kernels/ref/dequant.h"
 #include "model/batch_check.h"
 #include "model/device/cuda_model.h"
+#include "model/lora.h"
 
 namespace podserve {
 namespace {
@@ -47,9 +48,12 @@ class DecoderModel final : public CausalLm {
 
   ThreadPool* thread_pool() override { return &pool_; }
 
+  // Phi-3's fused projections and Mixtral's experts are not wrapped (yet).
+  bool supports_lora() const override { return !spec_.fused_qkv && !spec_.fused_gate_up && !spec_.moe; }
+
   Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
     const ModelConfig& c = hf_.model;
-    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, c.vocab_size));
+    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, c.vocab_size, true, supports_lora()));
     if (pool.is_f32() != c.kv_f32) return invalid_argument("the KV pool's precision does not match the model's");
     const int64_t n = static_cast<int64_t>(batch.tokens.size());
     const int64_t H = c.hidden, q_dim = int64_t{c.n_heads} * c.head_dim, kv_dim = c.kv_dim();
@@ -69,12 +73,13 @@ class DecoderModel final : public CausalLm {
       attention(batch, pool, li, l, n);
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
       add_bias(h_.data(), l.bo, n);
+      add_lora(batch, li, LoraModule::kO, att_.data(), q_dim, h_.data(), H, n);
       if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_attn_norm, h_.data(), n, H);
       add_rows(x_.data(), h_.data(), n, H);
 
       norm_rows(x_.data(), l.ffn_norm, h_.data(), n, H);
       if (spec_.moe) moe(l, n);
-      else mlp(l.gate, l.up, l.down, l.b_gate, l.b_up, l.b_down, h_.data(), h_.data(), n);
+      else mlp(l.gate, l.up, l.down, l.b_gate, l.b_up, l.b_down, h_.data(), h_.data(), n, &batch, li);
       if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_ffn_norm, h_.data(), n, H);
       add_rows(x_.data(), h_.data(), n, H);
     }
@@ -98,6 +103,24 @@ class DecoderModel final : public CausalLm {
     });
   }
 
+  // Whether any token of the batch runs an adapter that wraps (layer, module).
+  bool lora_wraps(const ForwardBatch& batch, int li, LoraModule m) const {
+    if (batch.lora_slot.empty()) return false;
+    for (const LoraAdapter* a : batch.loras) {
+      if (a->at(li, m).rank > 0) return true;
+    }
+    return false;
+  }
+
+  // y += each token's adapter's s·(x·Aᵀ)·Bᵀ for module m of layer li (one batched call for the whole batch).
+  void add_lora(const ForwardBatch& batch, int li, LoraModule m, const float* x, int64_t in, float* y, int64_t out,
+                int64_t n) {
+    if (!lora_wraps(batch, li, m)) return;
+    lora_pairs_.clear();
+    for (const LoraAdapter* a : batch.loras) lora_pairs_.push_back(lora_pair(*a, li, m));
+    kernels::cpu::lora_bgmv(lora_pairs_.data(), batch.lora_slot.data(), x, in, y, out, n, &pool_);
+  }
+
   // x += y over [n, dim].
   void add_rows(float* x, const float* y, int64_t n, int64_t dim) {
     pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
@@ -114,6 +137,9 @@ class DecoderModel final : public CausalLm {
     add_bias(q_.data(), l.bq, n);
     add_bias(k_.data(), l.bk, n);
     add_bias(v_.data(), l.bv, n);
+    add_lora(batch, li, LoraModule::kQ, h_.data(), c.hidden, q_.data(), q_dim, n);
+    add_lora(batch, li, LoraModule::kK, h_.data(), c.hidden, k_.data(), kv_dim, n);
+    add_lora(batch, li, LoraModule::kV, h_.data(), c.hidden, v_.data(), kv_dim, n);
     if (spec_.qk_norm) {
       norm_rows(q_.data(), l.q_norm, q_.data(), n * c.n_heads, D);
       norm_rows(k_.data(), l.k_norm, k_.data(), n * c.n_kv_heads, D);
@@ -170,14 +196,17 @@ class DecoderModel final : public CausalLm {
     }
   }
 
-  // out = down(act(gate(x)) * up(x)) for n rows; out may alias x.
+  // out = down(act(gate(x)) * up(x)) for n rows; out may alias x. With `batch`, its tokens' adapters of layer
+  // `li` apply (the fused SwiGLU gives the unfused path's bits, so a token's result does not depend on which runs).
   void mlp(const kernels::MatrixView& gate, const kernels::MatrixView& up, const kernels::MatrixView& down,
            const std::vector<float>& b_gate, const std::vector<float>& b_up, const std::vector<float>& b_down,
-           const float* x, float* out, int64_t n) {
-    const int64_t I = gate.rows;
+           const float* x, float* out, int64_t n, const ForwardBatch* batch = nullptr, int li = 0) {
+    const int64_t I = gate.rows, H = hf_.model.hidden;
     gate_.resize(std::max<size_t>(gate_.size(), n * I));
     up_.resize(std::max<size_t>(up_.size(), n * I));
-    if (hf_.activation != "gelu_pytorch_tanh" && b_gate.empty() && b_up.empty()) {
+    const bool lora_gate_up =
+        batch && (lora_wraps(*batch, li, LoraModule::kGate) || lora_wraps(*batch, li, LoraModule::kUp));
+    if (hf_.activation != "gelu_pytorch_tanh" && b_gate.empty() && b_up.empty() && !lora_gate_up) {
       kernels::cpu::matmul_swiglu(gate, up, x, gate_.data(), up_.data(), n, &pool_);  // one dispatch
     } else {
       const kernels::MatrixView both[2] = {gate, up};
@@ -185,11 +214,16 @@ class DecoderModel final : public CausalLm {
       kernels::cpu::matmul_many(both, x, both_out, n, &pool_);
       add_bias(gate_.data(), b_gate, n);
       add_bias(up_.data(), b_up, n);
+      if (batch) {
+        add_lora(*batch, li, LoraModule::kGate, x, H, gate_.data(), I, n);
+        add_lora(*batch, li, LoraModule::kUp, x, H, up_.data(), I, n);
+      }
       if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
       else kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
     }
     kernels::cpu::matmul(down, gate_.data(), out, n, &pool_);
     add_bias(out, b_down, n);
+    if (batch) add_lora(*batch, li, LoraModule::kDown, gate_.data(), I, out, H, n);
   }
 
   // Mixtral: softmax over the router logits, top-k experts renormalized, weighted sum of their MLPs (h_ in place).
@@ -246,6 +280,7 @@ class DecoderModel final : public CausalLm {
   float scale_ = 1.0f;
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_, router_, moe_in_, moe_out_;
   std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention_runs)
+  std::vector<kernels::LoraPair> lora_pairs_;  // add_lora's slot table
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "model/lora.h"
 #include "serve/config_file.h"
 #include "serve/speculative_config.h"
 #include "serve/vllm_variables.h"
@@ -86,6 +87,31 @@ Status set_served_name(ServerConfig& c, const std::string& v, const std::string&
     nl = v.find('\n', start);
     c.served_model_aliases.push_back(v.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
   }
+  return ok_status();
+}
+Status set_lora_modules(ServerConfig& c, const std::string& v, const std::string& src) {
+  // Repeatable, and nargs='+' on the command line (items joined with '\n' by the parser).
+  PODSERVE_ASSIGN_OR_RETURN(std::vector<LoraModuleSpec> specs, parse_lora_modules(v, src));
+  c.lora_modules.insert(c.lora_modules.end(), specs.begin(), specs.end());
+  return ok_status();
+}
+Status set_max_loras(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 1024, &c.max_loras)) return bad_value(src, v, "an integer in 1..1024");
+  return ok_status();
+}
+Status set_max_cpu_loras(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 1 << 16, &c.max_cpu_loras)) return bad_value(src, v, "an integer in 1..65536");
+  return ok_status();
+}
+Status set_max_lora_rank(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (!parse_int(v, 1, 512, &c.max_lora_rank) || !is_allowed_max_lora_rank(c.max_lora_rank)) {
+    return bad_value(src, v, "one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's choices)");
+  }
+  return ok_status();
+}
+Status set_lora_dtype(ServerConfig& c, const std::string& v, const std::string& src) {
+  if (v != "auto" && v != "float16" && v != "bfloat16") return bad_value(src, v, "auto, float16 or bfloat16");
+  c.lora_dtype = v;
   return ok_status();
 }
 Status set_host(ServerConfig& c, const std::string& v, const std::string&) {
@@ -557,6 +583,24 @@ const std::vector<Option>& options() {
       {"", {"SPECULATIVE_QUANTIZATION"}, "METHOD", "G1 worker: the draft's quantization", set_speculative_field},
       {"", {"SPECULATIVE_MODEL_REVISION"}, "REV", "G1 worker: the draft's revision", set_speculative_field},
       {"", {"SPECULATIVE_ENFORCE_EAGER"}, "BOOL", "G1 worker: the draft's enforce_eager", set_speculative_field},
+      {"--enable-lora", {"ENABLE_LORA"}, "",
+       "serve LoRA adapters (--lora-modules); a request picks one by its `model` (default off)",
+       set_bool<&ServerConfig::enable_lora>, false, true, true},
+      {"--lora-modules", {"LORA_MODULES"}, "SPEC [SPEC ...]",
+       "PEFT adapters to serve, each a model name: name=path, a JSON object {\"name\", \"path\", "
+       "\"base_model_name\"} or a JSON list of them (the worker's form); local directories",
+       set_lora_modules, true},
+      {"--max-loras", {"MAX_LORAS"}, "N",
+       "distinct LoRA adapters per engine step; a request of one more adapter waits for a later step (default 1)",
+       set_max_loras},
+      {"--max-lora-rank", {"MAX_LORA_RANK"}, "N",
+       "largest adapter rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512 (default 16)", set_max_lora_rank},
+      {"--max-cpu-loras", {"MAX_CPU_LORAS"}, "N",
+       "vLLM's adapter cache size, checked >= --max-loras; podserve keeps every --lora-modules adapter loaded",
+       set_max_cpu_loras},
+      {"--lora-dtype", {"LORA_DTYPE"}, "DTYPE",
+       "auto, float16 or bfloat16; podserve computes adapters in float32 whatever it says (default auto)",
+       set_lora_dtype},
       {"--disable-playground", {"DISABLE_PLAYGROUND"}, "",
        "do not serve the chat playground page at / (default: served)", set_bool<&ServerConfig::disable_playground>,
        false, true, false},
@@ -700,7 +744,7 @@ Result<bool> collect_flags(std::span<const std::string> args, FlagValues* values
       value = "true";
     } else if (i + 1 < args.size()) {
       value = args[++i];
-      if (target->flag == "--served-model-name") {  // nargs='+': the following non-flag args too
+      if (target->flag == "--served-model-name" || target->flag == "--lora-modules") {  // nargs='+': the following non-flag args too
         while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-') value += '\n' + args[++i];
       }
     } else {
@@ -875,6 +919,13 @@ Result<ServerConfig> parse_server_config(std::span<const std::string> args, cons
   }
 
   PODSERVE_RETURN_IF_ERROR(resolve_speculative(config));
+  if (!config.lora_modules.empty() && !config.enable_lora) {
+    return invalid_argument("LORA_MODULES / --lora-modules needs ENABLE_LORA=true / --enable-lora");
+  }
+  if (config.max_cpu_loras != 0 && config.max_cpu_loras < config.max_loras) {
+    return invalid_argument("max_cpu_loras (" + std::to_string(config.max_cpu_loras) + ") must be >= max_loras (" +
+                            std::to_string(config.max_loras) + ").");
+  }
   if (config.model.empty()) {
     config.model = default_model_path(env);
     if (config.served_model_name.empty()) config.served_model_name = std::string(kDefaultServedModelName);

@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "engine/spec_decode/speculative_config.h"
 #include "model/device_options.h"
+#include "serve/lora_config.h"
 
 namespace podserve {
 
@@ -95,6 +96,13 @@ struct ServerConfig {
   std::string speculative_config_json, speculative_config_source;
   std::map<std::string, std::string> speculative_fields;
   SpeculativeConfig speculative;
+  // LoRA: ENABLE_LORA, LORA_MODULES (loaded at start-up), MAX_LORAS, MAX_LORA_RANK, MAX_CPU_LORAS, LORA_DTYPE.
+  bool enable_lora = false;
+  std::vector<LoraModuleSpec> lora_modules;
+  int max_loras = 1;
+  int max_lora_rank = 16;
+  int max_cpu_loras = 0;  // 0 = max_loras (vLLM's default)
+  std::string lora_dtype = "auto";
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "serve/generation_config.h"
 #include "serve/model_source.h"
@@ -83,6 +84,7 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.max_queued_requests = config.max_queued_requests;
   engine_config.priority_scheduling = config.priority_scheduling;
   engine_config.speculative = config.speculative;
+  engine_config.max_loras = config.enable_lora ? config.max_loras : 0;
   std::unique_ptr<LoadedModel> draft;
   if (config.speculative.enabled() && config.speculative.method == SpeculativeMethod::kDraftModel) {
     // The draft is found as the model is (a file, a directory or a Hub repo id) and shares its tokenizer.
@@ -95,6 +97,17 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
     PODSERVE_LOG(kInfo) << "Loading draft model " << draft_source.model_path;
     PODSERVE_ASSIGN_OR_RETURN(draft, load_resolved(config, draft_source, "the draft model"));
   }
+  // LoRA adapters are read before the engine takes the model: each is checked against its shapes.
+  std::vector<ServedLora> loras;
+  if (config.enable_lora) {
+    if (!model.value()->lm().supports_lora()) {
+      return unimplemented("ENABLE_LORA: this model's backend does not apply LoRA adapters (podserve runs them on "
+                           "safetensors models of the shared decoder on the CPU: llama, mistral, qwen2/3, gemma)");
+    }
+    PODSERVE_ASSIGN_OR_RETURN(loras, load_lora_modules(config.lora_modules, model.value()->lm(), config.max_lora_rank,
+                                                       config.served_model_name));
+    for (const ServedLora& l : loras) PODSERVE_LOG(kInfo) << "LoRA adapter " << l.name << " from " << l.root;
+  }
   Result<std::unique_ptr<Engine>> engine = Engine::create(std::move(model).value(), engine_config, std::move(draft));
   if (!engine.ok()) {
     return Status(engine.status().code(), "Cannot start the engine: " + engine.status().message());
@@ -106,6 +119,7 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.api_keys = config.api_keys;
   options.max_logprobs = config.max_logprobs;
   options.model_aliases = config.served_model_aliases;
+  options.loras = std::move(loras);
   options.enable_auto_tool_choice = config.enable_auto_tool_choice;
   options.tool_call_parser = config.tool_call_parser;
   options.reasoning_parser = config.reasoning_parser;

@@ -15,7 +15,6 @@ using V = ValueKind;
 constexpr std::string_view kOneDevice = "podserve runs on one device, with no tensor/pipeline/data parallelism";
 constexpr std::string_view kNoGpu = "a GPU setting podserve does not implement";
 constexpr std::string_view kNoMultimodal = "podserve serves text-only models";
-constexpr std::string_view kNoLora = "LoRA adapters are not supported yet";
 constexpr std::string_view kNoDisableByBatch =
     "vLLM's speculative_config has no disable_by_batch_size any more (G1 would fail to start with it)";
 constexpr std::string_view kRemoved = "removed from vLLM; the vLLM worker ignores it too";
@@ -88,15 +87,9 @@ constexpr VariableRule kRules[] = {
     {"QUANTIZATION_PARAM_PATH", false, T::kWarn, V::kText, "", "", kRemoved},
     {"LOGITS_PROCESSOR_PATTERN", false, T::kWarn, V::kText, "", "", kRemoved},
 
-    // LoRA (not implemented yet: its options will take these over).
-    {"ENABLE_LORA", true, T::kRefuse, V::kBool, "", "false", kNoLora},
-    {"LORA_MODULES", true, T::kRefuse, V::kText, "", "", kNoLora},
-    {"MAX_LORAS", true, T::kWarn, V::kInt, "", "1", kNoLora},
-    {"MAX_LORA_RANK", true, T::kWarn, V::kInt, "", "16", kNoLora},
-    {"MAX_CPU_LORAS", true, T::kWarn, V::kInt, "", "", kNoLora},
-    {"LORA_DTYPE", true, T::kWarn, V::kChoice, "auto|float16|bfloat16", "auto", kNoLora},
-    {"FULLY_SHARDED_LORAS", true, T::kWarn, V::kBool, "", "false", kNoLora},
-    {"DEFAULT_MM_LORAS", true, T::kWarn, V::kJson, "", "", kNoLora},
+    // LoRA: ENABLE_LORA, LORA_MODULES, MAX_LORAS, MAX_LORA_RANK, MAX_CPU_LORAS and LORA_DTYPE are options (config.cpp).
+    {"FULLY_SHARDED_LORAS", true, T::kWarn, V::kBool, "", "false", "tensor-parallel sharding: podserve runs on one device"},
+    {"DEFAULT_MM_LORAS", true, T::kWarn, V::kJson, "", "", "podserve serves no multimodal models"},
     {"ENABLE_LORA_BIAS", false, T::kWarn, V::kBool, "", "false", kRemoved},
     {"LORA_EXTRA_VOCAB_SIZE", false, T::kWarn, V::kInt, "", "", kRemoved},
     {"LONG_LORA_SCALING_FACTORS", false, T::kWarn, V::kText, "", "", kRemoved},

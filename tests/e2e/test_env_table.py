@@ -155,6 +155,9 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "SPECULATIVE_MODEL": "ngram", "NUM_SPECULATIVE_TOKENS": "2", "NGRAM_PROMPT_LOOKUP_MAX": "4",
         "NGRAM_PROMPT_LOOKUP_MIN": "2", "SPECULATIVE_DRAFT_TENSOR_PARALLEL_SIZE": "1", "SPECULATIVE_MAX_MODEL_LEN": "0",
         "SPECULATIVE_QUANTIZATION": "", "SPECULATIVE_MODEL_REVISION": "main", "SPECULATIVE_ENFORCE_EAGER": "false",
+        # LoRA (the GGUF llama model cannot take adapters: ENABLE_LORA=true stops its start-up, test_lora.py).
+        "ENABLE_LORA": "false", "LORA_MODULES": "", "MAX_LORAS": "2", "MAX_LORA_RANK": "32", "MAX_CPU_LORAS": "4",
+        "LORA_DTYPE": "auto",
     }
 
 

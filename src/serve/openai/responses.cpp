@@ -236,20 +236,23 @@ std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& u
 }
 
 std::string model_list_json(const std::vector<std::string>& served_names, const std::string& root, int64_t created,
-                            int max_model_len) {
+                            int max_model_len, const std::vector<ServedLora>& loras) {
   json::array cards;
-  for (const std::string& name : served_names) {
+  auto add_card = [&](const std::string& id, const std::string& card_root, json::value parent, json::value max_len) {
     json::object card;
-    card["id"] = name;
+    card["id"] = id;
     card["object"] = "model";
     card["created"] = created;
     card["owned_by"] = "vllm";
-    card["root"] = root;
-    card["parent"] = nullptr;
-    card["max_model_len"] = max_model_len;
+    card["root"] = card_root;
+    card["parent"] = std::move(parent);
+    card["max_model_len"] = std::move(max_len);
     card["permission"] = json::array{permission_object(unix_now())};
     cards.emplace_back(std::move(card));
-  }
+  };
+  for (const std::string& name : served_names) add_card(name, root, nullptr, max_model_len);
+  // vLLM's adapter cards: root = the adapter's path, parent = its base, no max_model_len.
+  for (const ServedLora& lora : loras) add_card(lora.name, lora.root, json::string(lora.parent), nullptr);
   json::object o;
   o["object"] = "list";
   o["data"] = std::move(cards);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/request.h"
+#include "serve/lora_config.h"
 #include "serve/openai/tools/tool_types.h"
 
 namespace podserve::openai {
@@ -88,8 +89,8 @@ std::string completion_chunk_json(const ResponseMeta& meta, const ChoiceOutput& 
 std::string completion_usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
 
 /// GET /v1/models: a ModelList with one ModelCard per served name (vLLM's base_model_paths), all of the same
-/// model file (`root`).
+/// model file (`root`), then one per LoRA adapter (its path as `root`, its base as `parent`).
 std::string model_list_json(const std::vector<std::string>& served_names, const std::string& root, int64_t created,
-                            int max_model_len);
+                            int max_model_len, const std::vector<ServedLora>& loras = {});
 
 }  // namespace podserve::openai

@@ -247,7 +247,8 @@ http::awaitable<void> OpenAiService::metrics(const http::HttpRequest&, http::Res
 
 http::awaitable<void> OpenAiService::models(const http::HttpRequest&, http::ResponseWriter& writer) {
   http::HttpResponse res{200, "application/json",
-                         model_list_json(served_names(), options_.model_root, created_, engine_.max_model_len())};
+                         model_list_json(served_names(), options_.model_root, created_, engine_.max_model_len(),
+                                         options_.loras)};
   co_await writer.send(std::move(res));
 }
 
@@ -256,7 +257,21 @@ std::optional<ApiError> OpenAiService::check_model(const std::optional<std::stri
   for (const std::string& alias : options_.model_aliases) {
     if (*model == alias) return std::nullopt;
   }
+  if (lora_of(model)) return std::nullopt;
   return api_error(StatusCode::kNotFound, "The model `" + *model + "` does not exist.", "model");
+}
+
+const ServedLora* OpenAiService::lora_of(const std::optional<std::string>& model) const {
+  if (!model) return nullptr;
+  for (const ServedLora& l : options_.loras) {
+    if (l.name == *model) return &l;
+  }
+  return nullptr;
+}
+
+const std::string& OpenAiService::response_model(const std::optional<std::string>& model) const {
+  const ServedLora* lora = lora_of(model);
+  return lora ? lora->name : options_.served_model_name;
 }
 
 std::vector<std::string> OpenAiService::served_names() const {
@@ -400,7 +415,8 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_return;
   }
   gen.parsing = std::move(parsing);
-  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, options_.served_model_name);
+  if (const ServedLora* lora = lora_of(chat.common.model)) gen.request.lora = lora->adapter;
+  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, response_model(chat.common.model));
   set_answer_options(chat.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
@@ -485,7 +501,11 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   }
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
-  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, options_.served_model_name);
+  if (const ServedLora* lora = lora_of(cr.common.model)) {
+    gen.request.lora = lora->adapter;
+    for (GenerationRequest& r : gen.extra_requests) r.lora = lora->adapter;
+  }
+  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, response_model(cr.common.model));
   set_answer_options(cr.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;

@@ -18,6 +18,7 @@
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
 #include "serve/generation_config.h"
+#include "serve/lora_config.h"
 #include "serve/openai/structured_fields.h"
 
 namespace podserve {
@@ -46,6 +47,7 @@ struct ServiceOptions {
   bool enable_prompt_tokens_details = false; // usage.prompt_tokens_details.cached_tokens
   bool enable_force_include_usage = false;   // every stream ends with a usage chunk
   GenerationDefaults generation_defaults;     // GENERATION_CONFIG / OVERRIDE_GENERATION_CONFIG
+  std::vector<ServedLora> loras;  // LoRA adapters: each a model name of its own (/v1/models lists them after the base)
 };
 
 /// Start-up checks of the parser options against the registries and the tokenizer's vocabulary (vLLM fails
@@ -94,8 +96,11 @@ class OpenAiService {
   std::optional<ApiError> prepare_chat_parsing(ChatRequest& chat, ChatParsing* parsing,
                                                std::optional<std::vector<ToolSpec>>* template_tools) const;
 
-  /// 404 "The model `X` does not exist." unless `model` is absent or one of the served names.
+  /// 404 "The model `X` does not exist." unless `model` is absent, one of the served names or an adapter's name.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
+  /// The adapter `model` names, or null (the base model); the name responses carry for it (vLLM echoes it).
+  const ServedLora* lora_of(const std::optional<std::string>& model) const;
+  const std::string& response_model(const std::optional<std::string>& model) const;
   /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages, and checks the
   /// limits that need the model (logprobs counts, logit_bias ids).
   std::optional<ApiError> finish_request(const CommonRequest& common, bool chat, std::vector<int32_t> prompt,

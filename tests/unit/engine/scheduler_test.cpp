@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "engine_test_util.h"
+#include "model/lora.h"
 
 namespace podserve {
 namespace {
@@ -99,6 +100,32 @@ TEST_F(SchedulerTest, MaxNumSeqsCapsAdmission) {
   finish(a);
   EXPECT_EQ(chunks(step()), (Chunks{{b, 1}, {c, 3}}));
   EXPECT_TRUE(waiting_.empty());
+}
+
+// MAX_LORAS as vLLM's scheduler: a waiting request whose adapter would make one too many this step is skipped
+// (it keeps its place); requests behind it with the base model or an adapter already running are admitted.
+TEST_F(SchedulerTest, MaxLorasSkipsRequestsOfOneAdapterTooMany) {
+  make_kv(64, 16);
+  config_.max_loras = 1;
+  const auto x = std::make_shared<LoraAdapter>(), y = std::make_shared<LoraAdapter>();
+  auto with = [&](Sequence* seq, const std::shared_ptr<LoraAdapter>& lora) {
+    requests_.back()->request.lora = lora;
+    return seq;
+  };
+  Sequence* a = with(add(3), x);
+  Sequence* b = with(add(3), y);
+  Sequence* c = add(3);
+  Sequence* d = with(add(3), x);
+  EXPECT_EQ(chunks(step()), (Chunks{{a, 3}, {c, 3}, {d, 3}}));
+  ASSERT_EQ(waiting_.size(), 1u);
+  EXPECT_EQ(waiting_.front(), b);
+  EXPECT_EQ(chunks(step()), (Chunks{{a, 1}, {c, 1}, {d, 1}}));  // x still runs: b waits
+  finish(a);
+  finish(d);
+  EXPECT_EQ(chunks(step()), (Chunks{{c, 1}, {b, 3}}));  // x is gone: y fits
+  config_.max_loras = 0;  // no limit
+  Sequence* e = with(add(3), x);
+  EXPECT_EQ(chunks(step()), (Chunks{{c, 1}, {b, 1}, {e, 3}}));
 }
 
 TEST_F(SchedulerTest, LongPromptIsChunkedAcrossSteps) {

@@ -46,8 +46,8 @@ TEST(VllmSurfaceTest, RefusedUnlessNeutral) {
   EXPECT_TRUE(warnings_of({}, {{"TENSOR_PARALLEL_SIZE", "1"}}).empty());
   e = error_of({"--tensor-parallel-size", "4"});
   EXPECT_TRUE(contains(e, "--tensor-parallel-size=4 is not supported")) << e;
-  e = error_of({}, {{"ENABLE_LORA", "true"}});
-  EXPECT_TRUE(contains(e, "ENABLE_LORA=true")) << e;
+  e = error_of({}, {{"LORA_MODULES", "a=/x"}});  // adapters without ENABLE_LORA would be ignored
+  EXPECT_TRUE(contains(e, "needs ENABLE_LORA=true")) << e;
   EXPECT_TRUE(warnings_of({}, {{"ENABLE_LORA", "False"}}).empty());
   e = error_of({}, {{"SSL_KEYFILE", "/k.pem"}});
   EXPECT_TRUE(contains(e, "leave it unset")) << e;

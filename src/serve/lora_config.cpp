@@ -1,0 +1,112 @@
+#include "serve/lora_config.h"
+
+#include <boost/json.hpp>
+
+#include "model/causal_lm.h"
+#include "model/lora.h"
+
+namespace podserve {
+namespace json = boost::json;
+namespace {
+
+Result<LoraModuleSpec> spec_of_object(const json::object& o, const std::string& source) {
+  LoraModuleSpec spec;
+  std::string bad;
+  for (const auto& [key, value] : o) {
+    std::string* field = key == "name" ? &spec.name : key == "path" ? &spec.path
+                                                    : key == "base_model_name" ? &spec.base_model_name : nullptr;
+    if (key == "is_3d_lora_weight" && value.is_bool() && !value.as_bool()) continue;  // vLLM's default
+    if (field == nullptr || !(value.is_string() || (key == "base_model_name" && value.is_null()))) {
+      bad += (bad.empty() ? "" : ", ") + std::string(key);
+      continue;
+    }
+    if (value.is_string()) *field = std::string(value.as_string());
+  }
+  if (!bad.empty()) {
+    return invalid_argument("Invalid fields for " + source + ": " + bad +
+                            " (expected {\"name\": str, \"path\": str, \"base_model_name\": str})");
+  }
+  if (spec.name.empty() || spec.path.empty()) {
+    return invalid_argument("Invalid fields for " + source + ": each adapter needs a \"name\" and a \"path\"");
+  }
+  return spec;
+}
+
+Status add_json(std::string_view text, const std::string& source, std::vector<LoraModuleSpec>* out) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return invalid_argument("Invalid JSON format for " + source + ": " + std::string(text));
+  if (v.is_object()) {
+    PODSERVE_ASSIGN_OR_RETURN(LoraModuleSpec spec, spec_of_object(v.as_object(), source));
+    out->push_back(std::move(spec));
+    return ok_status();
+  }
+  if (!v.is_array()) return invalid_argument(source + ": expected a JSON object or a list of them");
+  for (const json::value& item : v.as_array()) {
+    if (!item.is_object()) return invalid_argument(source + ": every item of the list must be a JSON object");
+    PODSERVE_ASSIGN_OR_RETURN(LoraModuleSpec spec, spec_of_object(item.as_object(), source));
+    out->push_back(std::move(spec));
+  }
+  return ok_status();
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
+Result<std::vector<LoraModuleSpec>> parse_lora_modules(std::string_view value, const std::string& source) {
+  std::vector<LoraModuleSpec> out;
+  size_t i = 0;
+  while (i < value.size()) {
+    while (i < value.size() && is_space(value[i])) ++i;
+    if (i == value.size()) break;
+    if (value[i] == '[' || value[i] == '{') {
+      // A JSON value runs to its matching bracket (strings may hold brackets; a parse of the rest finds the end).
+      json::stream_parser p;
+      boost::system::error_code ec;
+      const size_t used = p.write_some(value.data() + i, value.size() - i, ec);
+      if (ec || !p.done()) return invalid_argument("Invalid JSON format for " + source + ": " + std::string(value.substr(i)));
+      PODSERVE_RETURN_IF_ERROR(add_json(value.substr(i, used), source, &out));
+      i += used;
+      continue;
+    }
+    size_t end = i;
+    while (end < value.size() && !is_space(value[end])) ++end;
+    const std::string_view item = value.substr(i, end - i);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
+      return invalid_argument("Invalid value '" + std::string(item) + "' for " + source +
+                              ": expected name=path or a JSON object {\"name\": ..., \"path\": ...}");
+    }
+    out.push_back({std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)), ""});
+    i = end;
+  }
+  return out;
+}
+
+Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSpec>& specs, const CausalLm& lm,
+                                                  int max_lora_rank, const std::string& served_name) {
+  std::vector<ServedLora> out;
+  for (const LoraModuleSpec& spec : specs) {
+    auto failed = [&](const Status& s) {
+      return Status(s.code(), "Loading lora " + spec.name + " failed: " + s.message());
+    };
+    if (!lm.supports_lora()) {
+      return failed(unimplemented("this model's backend does not apply LoRA adapters (podserve runs them on "
+                                  "safetensors llama, mistral, qwen2/3 and gemma models on the CPU)"));
+    }
+    if (spec.name == served_name) {
+      return failed(invalid_argument("The lora adapter '" + spec.name + "' conflicts with a served base model."));
+    }
+    for (const ServedLora& other : out) {
+      if (other.name == spec.name) return failed(invalid_argument("the name is given twice"));
+    }
+    Result<std::shared_ptr<const LoraAdapter>> adapter = load_lora_adapter(spec.path, lm.config(), max_lora_rank);
+    if (!adapter.ok()) return failed(adapter.status());
+    out.push_back({spec.name, spec.path, spec.base_model_name.empty() ? served_name : spec.base_model_name,
+                   std::move(adapter).value()});
+  }
+  return out;
+}
+
+}  // namespace podserve

@@ -1,0 +1,41 @@
+// LoRA settings as the vLLM worker and `vllm serve` take them: LORA_MODULES / --lora-modules in every form users
+// deploy (a JSON list of {name, path, base_model_name}, one JSON object, `name=path`, several items), and the
+// start-up load of those adapters for the OpenAI routes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace podserve {
+
+class CausalLm;
+struct LoraAdapter;
+
+/// One adapter to serve: its model name, its directory (or Hub repo id) and the base name its card names as parent
+/// ("" = the first served name).
+struct LoraModuleSpec {
+  std::string name, path, base_model_name;
+};
+
+/// Parses one value of LORA_MODULES / --lora-modules (`source` names it in messages): a JSON array of objects, a
+/// JSON object, or whitespace-separated items each `name=path` or a JSON object. Unknown keys and missing
+/// name/path are errors (vLLM: "Invalid fields for --lora-modules: ...").
+Result<std::vector<LoraModuleSpec>> parse_lora_modules(std::string_view value, const std::string& source);
+
+/// An adapter as the OpenAI routes serve it.
+struct ServedLora {
+  std::string name, root, parent;
+  std::shared_ptr<const LoraAdapter> adapter;
+};
+
+/// Loads every adapter of `specs` (local directories) for `lm`, whose served name is `served_name`. Errors name
+/// the adapter ("Loading lora NAME failed: ..."): a model that cannot apply adapters, a duplicate name, the
+/// adapter's own problems (model/lora.h).
+Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSpec>& specs, const CausalLm& lm,
+                                                  int max_lora_rank, const std::string& served_name);
+
+}  // namespace podserve

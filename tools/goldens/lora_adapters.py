@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Two random LoRA adapters made by `peft` for the tiny smollm2 model (tests/data/tiny_models/smollm2/f32, a
+llama-family model with a tokenizer), and the logits and greedy continuations of transformers + peft with each
+adapter and without (the goldens of tests/model/lora_model_test.cpp and tests/e2e/test_lora.py).
+
+It writes tests/data/lora/:
+  alpha/  adapter_config.json + adapter_model.safetensors: r=8, lora_alpha=16, q/k/v/o projections
+  beta/   the same files: r=4, lora_alpha=6, every linear of the blocks (q/k/v/o, gate/up/down)
+  goldens.json  prompts (token ids), for "base", "alpha", "beta": logits at a few positions of each prompt
+                (float32, eager attention) and the greedy continuation (ids) of a text prompt longer than a KV block
+
+Needs torch + transformers + peft (requirements/ref.txt); CI only reads the committed output.
+Run:  python tools/goldens/lora_adapters.py   (deterministic: fixed seeds, no timestamps)
+"""
+import json
+import pathlib
+import shutil
+import sys
+
+from tiny_models import greedy, logits_at  # (before the line below: it lives in this folder)
+
+# Keep this folder off sys.path so no script name here can ever shadow an installed package.
+sys.path = [p for p in sys.path if pathlib.Path(p or ".").resolve() != pathlib.Path(__file__).resolve().parent]
+
+import torch  # noqa: E402
+from peft import LoraConfig, get_peft_model  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BASE = ROOT / "tests" / "data" / "tiny_models" / "smollm2" / "f32"
+OUT = ROOT / "tests" / "data" / "lora"
+ADAPTERS = {
+    "alpha": dict(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], seed=11),
+    "beta": dict(r=4, lora_alpha=6, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                    "up_proj", "down_proj"], seed=12),
+}
+PROMPT_LENGTHS = [5, 23]
+TEXT = "The capital of France is Paris. The capital of Italy is Rome. The capital of Spain is"
+CONTINUE = 12
+
+
+def base_model():
+    return AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32, attn_implementation="eager").eval()
+
+
+def randomize_lora(model, seed):
+    """peft starts B at zero (the adapter is then a no-op): seeded noise in A and B instead, scaled so that the
+    adapter visibly moves the logits."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            if "lora_A" in name or "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32) / (p.shape[-1] ** 0.5))
+
+
+def main():
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(BASE)
+    g = torch.Generator().manual_seed(5)
+    vocab = base_model().config.vocab_size
+    prompts = [torch.randint(3, vocab, (n,), generator=g).tolist() for n in PROMPT_LENGTHS]
+    positions = [sorted({0, n // 2, n - 1}) for n in PROMPT_LENGTHS]
+    text_ids = tok(TEXT)["input_ids"]
+    golden = {"prompts": prompts, "positions": positions, "text": TEXT, "text_ids": text_ids, "models": {}}
+
+    def record(name, model):
+        cont = greedy(model, text_ids, CONTINUE)
+        golden["models"][name] = {
+            "logits": [logits_at(model, p, pos) for p, pos in zip(prompts, positions)],
+            "greedy_ids": cont,
+        }
+
+    record("base", base_model())
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    for name, spec in ADAPTERS.items():
+        config = LoraConfig(r=spec["r"], lora_alpha=spec["lora_alpha"], target_modules=spec["target_modules"],
+                            lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(base_model(), config)
+        randomize_lora(model, spec["seed"])
+        model.eval()
+        model.save_pretrained(OUT / name)
+        # save_pretrained also writes a README.md model card: not needed by anything.
+        (OUT / name / "README.md").unlink(missing_ok=True)
+        # The base's path relative to the repository, not this checkout's absolute path; a fixed order.
+        cfg_path = OUT / name / "adapter_config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["base_model_name_or_path"] = str(BASE.relative_to(ROOT))
+        cfg["target_modules"] = sorted(cfg["target_modules"])  # peft saves a set: no fixed order
+        cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        record(name, model)
+    (OUT / "goldens.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+
+
+if __name__ == "__main__":
+    main()
