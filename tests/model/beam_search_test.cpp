@@ -119,6 +119,7 @@ TEST_P(BeamSearchTest, MatchesVllmBeamSearch) {
       ++beams_checked;
     }
   }
+  EXPECT_GT(eos_beams, 0) << "no case exercises a beam ended by EOS";
   EXPECT_TRUE(engine->audit().ok());
   std::printf("%d beams of %zu requests match vLLM's (%d ended by EOS)\n", beams_checked, cases.size(), eos_beams);
 }

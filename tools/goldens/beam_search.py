@@ -80,6 +80,19 @@ async def run(server, prompt_ids, params):
              "finish_reason": c.finish_reason} for c in outputs[-1].outputs]
 
 
+def eos_friendly_prompt(engine, rng, vocab, eos):
+    """Of 200 random prompts, the one after which EOS ranks highest: the random model rarely ranks EOS high, and
+    these make the search end beams by EOS (vLLM's EOS handling: any EOS among a beam's candidates)."""
+    best, best_rank = None, None
+    for _ in range(200):
+        ids = [rng.randrange(3, vocab) for _ in range(rng.randrange(2, 9))]
+        lp = engine.logprobs(ids)
+        rank = int((lp > lp[eos]).sum())
+        if best_rank is None or rank < best_rank:
+            best, best_rank = ids, rank
+    return best
+
+
 def same_beams(a, b):
     return [x["token_ids"] for x in a] == [x["token_ids"] for x in b]
 
@@ -98,8 +111,10 @@ def main():
     cases = []
     eos_stops = 0
     for prompt_index in range(50):
-        length = rng.choice([1, 3, 7, 16, 17, 30])
-        prompt_ids = [rng.randrange(3, vocab) for _ in range(length)]
+        if prompt_index % 3 == 0:
+            prompt_ids = eos_friendly_prompt(server.engine_client, rng, vocab, tokenizer.eos_token_id)
+        else:
+            prompt_ids = [rng.randrange(3, vocab) for _ in range(rng.choice([1, 3, 7, 16, 17, 30]))]
         width, max_tokens, length_penalty, ignore_eos, include_stop = configs[prompt_index % len(configs)]
         params = BeamSearchParams(beam_width=width, max_tokens=max_tokens, ignore_eos=ignore_eos, temperature=0.0,
                                   length_penalty=length_penalty, include_stop_str_in_output=include_stop)
