@@ -97,6 +97,7 @@ goldens: model model-gemma3
 	.venv-vllm/bin/python tools/goldens/tool_requests.py
 	.venv-vllm/bin/python tools/goldens/ngram_proposer.py
 	.venv-vllm/bin/python tools/goldens/speculative_config.py
+	.venv-vllm/bin/python tools/goldens/beam_search.py
 
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,

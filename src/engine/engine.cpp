@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "engine/beam_search.h"
 #include "engine/engine_loop.h"
 #include "engine/validate.h"
 #include "model/causal_lm.h"
@@ -41,12 +42,22 @@ class BatchingEngine final : public Engine {
     if ((p.logprobs && *p.logprobs > max_logprobs) || (p.prompt_logprobs && *p.prompt_logprobs > max_logprobs)) {
       return invalid_argument("Requested logprobs exceed the maximum allowed value of " + std::to_string(max_logprobs));
     }
+    if (p.use_beam_search && 2 * p.n > max_logprobs) {  // each step asks for 2 * width logprobs, as vLLM's
+      return invalid_argument("Requested logprobs exceed the maximum allowed value of " + std::to_string(max_logprobs));
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return unavailable("the engine is shutting down");
     if (unfinished_ >= loop_->config().max_queued_requests) {
       return resource_exhausted("too many requests in flight (" + std::to_string(unfinished_) + ")");
     }
     ++unfinished_;
+    if (p.use_beam_search) {
+      auto search = std::make_shared<BeamSearch>(std::move(request), loop_->tokenizer(), std::move(on_output));
+      beam_searches_[search->request_id()] = search;
+      queue_beam_step(search);
+      cv_.notify_one();
+      return ok_status();
+    }
     auto wrapped = [this, cb = std::move(on_output), candidates = std::max(p.n, p.best_of), seen = 0,
                     n = p.n, holds = p.best_of > p.n](GenerationOutput out) mutable {
       // Free the slot before the caller hears of the end, so a caller that submits again right away fits.
@@ -106,6 +117,7 @@ class BatchingEngine final : public Engine {
       }
       std::lock_guard<std::mutex> step_lock(step_mutex_);
       for (auto& s : submissions) loop_->add_request(std::move(s));
+      for (const auto& id : aborts) abort_beam_search(id);
       for (const auto& id : aborts) loop_->abort_request(id, FinishReason::kAbort);
       if (stopping) {
         loop_->abort_all();
@@ -117,12 +129,47 @@ class BatchingEngine final : public Engine {
     }
   }
 
+  /// Puts the requests of `search`'s current step in the inbox (mutex_ held). Their callbacks run on the engine
+  /// thread, which holds step_mutex_ but not mutex_, so the next step is queued from there.
+  void queue_beam_step(const std::shared_ptr<BeamSearch>& search) {
+    std::vector<GenerationRequest> step = search->step_requests();
+    for (size_t i = 0; i < step.size(); ++i) {
+      auto on_beam = [this, search, beam = static_cast<int>(i)](GenerationOutput out) {
+        if (!search->record(beam, std::move(out))) return;
+        const bool done = search->advance();
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (done) {
+          beam_searches_.erase(search->request_id());
+          --unfinished_;
+        } else {
+          queue_beam_step(search);
+        }
+      };
+      inbox_.push_back({std::move(step[i]), std::move(on_beam)});
+    }
+  }
+
+  /// On the engine thread: a beam search called `id` stops after its current step, whose requests are aborted.
+  void abort_beam_search(const std::string& id) {
+    std::shared_ptr<BeamSearch> search;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = beam_searches_.find(id);
+      if (it == beam_searches_.end()) return;
+      search = it->second;
+    }
+    search->request_abort();
+    const std::vector<std::string> ids = search->step_ids();
+    for (const std::string& step_id : ids) loop_->abort_request(step_id, FinishReason::kAbort);
+  }
+
   std::unique_ptr<EngineLoop> loop_;
   mutable std::mutex mutex_;  // guards the inbox, aborts, counters below
   std::condition_variable cv_;
   std::vector<EngineLoop::Submission> inbox_;
   std::vector<std::string> aborts_;
   int unfinished_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<BeamSearch>> beam_searches_;  // by request id
   bool stopping_ = false;
   mutable std::mutex step_mutex_;   // held while the loop mutates its state
   mutable std::mutex stats_mutex_;

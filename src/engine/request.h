@@ -67,6 +67,10 @@ struct SamplingParams {
   StructuredConstraint structured;
   /// With a constraint: masking starts once this says the reasoning part ended (null: from the first token).
   std::shared_ptr<const ReasoningEndDetector> reasoning_end;
+  /// Beam search (vLLM's use_beam_search; engine/beam_search.h): n is the beam width; the fields that apply are
+  /// max_tokens, temperature, ignore_eos, include_stop_str_in_output, skip_special_tokens and logprobs.
+  bool use_beam_search = false;
+  float length_penalty = 1.0f;  // score = cumulative logprob / length ** length_penalty (length counts the prompt)
 };
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
@@ -102,6 +106,7 @@ struct GenerationOutput {
   std::variant<std::monostate, std::string, int32_t> stop_reason;
   int prompt_tokens = 0;
   int completion_tokens = 0;           // total so far
+  double cumulative_logprob = 0.0;     // beam search: the beam's (its final update)
   Status error;                        // non-ok only with finish_reason == kError
 };
 

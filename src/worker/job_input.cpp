@@ -17,13 +17,13 @@ constexpr std::array<std::string_view, 17> kForwardedSampling = {
     "min_p", "seed", "stop", "stop_token_ids", "include_stop_str_in_output", "ignore_eos", "max_tokens",
     "min_tokens", "skip_special_tokens"};
 /// More SamplingParams keys the routes take by name.
-constexpr std::array<std::string_view, 5> kForwardedSampling2 = {
-    "spaces_between_special_tokens", "truncate_prompt_tokens", "logit_bias", "bad_words", "allowed_token_ids"};
+constexpr std::array<std::string_view, 8> kForwardedSampling2 = {
+    "spaces_between_special_tokens", "truncate_prompt_tokens", "logit_bias", "bad_words", "allowed_token_ids",
+    "use_beam_search", "length_penalty", "early_stopping"};
 /// SamplingParams keys that change nothing in the native output (it carries text only): accepted, not used.
 constexpr std::array<std::string_view, 3> kNoEffectSampling = {"logprobs", "prompt_logprobs", "detokenize"};
 /// SamplingParams keys of vLLM that podserve does not implement (yet): a clear failure, not silence.
-constexpr std::array<std::string_view, 5> kUnsupportedSampling = {
-    "output_kind", "extra_args", "use_beam_search", "length_penalty", "early_stopping"};
+constexpr std::array<std::string_view, 2> kUnsupportedSampling = {"output_kind", "extra_args"};
 /// vLLM's StructuredOutputsParams (and GuidedDecodingParams, its name in older releases): the route's
 /// `structured_outputs` field takes the same keys.
 constexpr std::array<std::string_view, 2> kStructuredSampling = {"structured_outputs", "guided_decoding"};

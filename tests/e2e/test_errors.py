@@ -31,7 +31,8 @@ def test_malformed_json_is_400(raw, client):
     ({"model": SERVED_MODEL, "messages": MESSAGES, "max_tokens": -1}, "max_tokens", "at least 1"),
     ({"model": SERVED_MODEL, "messages": MESSAGES, "temperature": "hot"}, "temperature", "number"),
     ({"model": SERVED_MODEL, "messages": MESSAGES, "top_p": 0}, "top_p", "top_p"),
-    ({"model": SERVED_MODEL, "messages": MESSAGES, "use_beam_search": True}, "use_beam_search", "not supported"),
+    ({"model": SERVED_MODEL, "messages": MESSAGES, "kv_transfer_params": {"a": 1}}, "kv_transfer_params",
+     "not supported"),
     ({"model": SERVED_MODEL, "messages": MESSAGES, "tools": []}, "tools", "must not be an empty array"),
     # vLLM without --enable-auto-tool-choice: tools promote tool_choice to "auto", which it refuses.
     ({"model": SERVED_MODEL, "messages": MESSAGES, "tools": [{"type": "function", "function": {"name": "f"}}]},

@@ -128,7 +128,9 @@ def error_of(exc: openai.APIStatusError) -> dict:
     ("chat", {"presence_penalty": 3}, "presence_penalty"),
     ("completions", {"frequency_penalty": -2.5}, "frequency_penalty"),
     ("chat", {"extra_body": {"repetition_penalty": 0}}, "repetition_penalty"),
-    ("completions", {"extra_body": {"use_beam_search": True}}, "use_beam_search"),
+    # vLLM's refusals of beam search: completions cannot stream it, nor echo with logprobs.
+    ("completions", {"stream": True, "extra_body": {"use_beam_search": True}}, None),
+    ("completions", {"echo": True, "logprobs": 1, "extra_body": {"use_beam_search": True}}, "echo"),
 ])
 def test_bad_sampling_values_are_400(client, endpoint, kwargs, param):
     with pytest.raises(openai.BadRequestError) as info:

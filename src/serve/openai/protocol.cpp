@@ -47,13 +47,33 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 /// (`logits_processors` is not here: vLLM V1 dropped the field, so it is logged as ignored, as vLLM does.)
 constexpr std::string_view kUnsupportedFields[] = {
-    "use_beam_search", "structural_tag", "kv_transfer_params", "prompt_embeds", "documents"};
+    "structural_tag", "kv_transfer_params", "prompt_embeds", "documents"};
 
 /// Known fields that do not affect the output: accepted silently.
 constexpr std::string_view kAcceptedFields[] = {
-    "user", "spaces_between_special_tokens", "length_penalty", "metadata", "store", "service_tier", "cache_salt",
+    "user", "spaces_between_special_tokens", "metadata", "store", "service_tier", "cache_salt",
     "vllm_xargs", "mm_processor_kwargs", "modalities", "prediction", "web_search_options",
     "chat_template_content_format"};
+
+/// Beam search (engine/beam_search.h): vLLM's use_beam_search and length_penalty, with n as the beam width.
+/// `early_stopping` is accepted and has no effect, as in vLLM (its requests have no such field: it ignores it).
+/// vLLM's refusals: completions cannot stream beam search, nor echo with logprobs. Called after stream and
+/// logprobs are read.
+MaybeError read_beam_search(FieldReader& r, bool chat, CommonRequest* c) {
+  if (auto e = r.get_bool("use_beam_search", &c->sampling.use_beam_search)) return e;
+  std::optional<double> length_penalty;
+  if (auto e = r.get_number("length_penalty", &length_penalty)) return e;
+  if (length_penalty) c->sampling.length_penalty = static_cast<float>(*length_penalty);
+  r.get("early_stopping");
+  if (!c->sampling.use_beam_search || chat) return std::nullopt;
+  if (c->echo && c->sampling.logprobs) {
+    return validation_error("`echo` with `logprobs` is not supported with beam search because beam search does not "
+                            "compute prompt logprobs.",
+                            "echo");
+  }
+  if (c->stream) return bad_request("Streaming is not currently supported with beam search");
+  return std::nullopt;
+}
 
 /// Everything both endpoints share. `logprobs` differs in type (bool for chat, int for completions).
 MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
@@ -83,6 +103,7 @@ MaybeError read_common(FieldReader& r, bool chat, CommonRequest* c) {
 
   if (auto e = read_logprobs(r, chat, &c->sampling)) return e;
   if (auto e = read_token_fields(r, c)) return e;
+  if (auto e = read_beam_search(r, chat, c)) return e;
   if (c->stream && c->sampling.prompt_logprobs) {
     return bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
   }

@@ -158,12 +158,32 @@ TEST(ChatRequestTest, StreamOptionsNeedStream) {
 }
 
 TEST(ChatRequestTest, UnsupportedFieldsAreNamed) {
-  expect_chat_error(chat_body(R"("use_beam_search":true)"), {400, "use_beam_search", "not supported"});
+  expect_chat_error(chat_body(R"("kv_transfer_params":{"a":1})"), {400, "kv_transfer_params", "not supported"});
   expect_chat_error(chat_body(R"("tools":[])"), {400, "tools", "must not be an empty array"});
   expect_chat_error(chat_body(R"("tool_choice":"required")"), {400, "tool_choice", "`tools` must be set"});
   EXPECT_TRUE(parse_chat_request(chat_body(R"("echo":true)")).ok());
   // Neutral values of unsupported fields ask for nothing and are accepted.
   EXPECT_TRUE(parse_chat_request(chat_body(R"("use_beam_search":false,"echo":false)")).ok());
+}
+
+// Beam search's fields, and the combinations vLLM 0.32 refuses (its CompletionRequest.check_logprobs and
+// OpenAIServingCompletion's streaming check; chat may stream it).
+TEST(ChatRequestTest, BeamSearchFields) {
+  ApiResult<ChatRequest> r =
+      parse_chat_request(chat_body(R"("use_beam_search":true,"n":3,"length_penalty":0.5,"early_stopping":true)"));
+  ASSERT_TRUE(r.ok()) << r.error().status.message();
+  EXPECT_TRUE(r.value().common.sampling.use_beam_search);
+  EXPECT_EQ(r.value().common.sampling.n, 3);
+  EXPECT_FLOAT_EQ(r.value().common.sampling.length_penalty, 0.5f);
+  EXPECT_TRUE(parse_chat_request(chat_body(R"("use_beam_search":true,"stream":true)")).ok());
+  expect_chat_error(chat_body(R"("use_beam_search":1)"), {400, "use_beam_search", "boolean"});
+  expect_chat_error(chat_body(R"("length_penalty":"x")"), {400, "length_penalty", "number"});
+  expect_completion_error(R"({"prompt":"a","use_beam_search":true,"stream":true})",
+                          {400, "", "Streaming is not currently supported with beam search"});
+  expect_completion_error(R"({"prompt":"a","use_beam_search":true,"echo":true,"logprobs":0})",
+                          {400, "echo", "`echo` with `logprobs` is not supported with beam search"});
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"a","use_beam_search":true,"echo":true})").ok());
+  EXPECT_TRUE(parse_completion_request(R"({"prompt":"a","use_beam_search":false,"stream":true})").ok());
 }
 
 TEST(ChatRequestTest, ChoicesPenaltiesAndBias) {

@@ -60,6 +60,18 @@ TEST(JobInput, NativeStructuredOutputsGoToTheRoute) {
   }
 }
 
+TEST(JobInput, NativeBeamSearchGoesToTheRoute) {
+  // The route's parser reads them (with its vLLM refusals), as for an OpenAI request.
+  Result<JobPlan> p = plan(R"({"prompt": "hi", "sampling_params": {"use_beam_search": true, "n": 3,
+                              "length_penalty": 0.5, "early_stopping": true}})");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  json::object b = body_of(*p);
+  EXPECT_TRUE(b.at("use_beam_search").as_bool());
+  EXPECT_EQ(b.at("length_penalty").as_double(), 0.5);
+  EXPECT_TRUE(b.at("early_stopping").as_bool());
+  EXPECT_EQ(p->native_n, 3);
+}
+
 TEST(JobInput, NativePromptAndMessages) {
   Result<JobPlan> p = plan(R"({"prompt": "hi", "sampling_params": {"temperature": 0.5, "n": 2}})");
   ASSERT_TRUE(p.ok());
@@ -106,7 +118,7 @@ TEST(JobInput, BadInputsSayWhy) {
       {R"({"messages": "hi"})", "'messages' must be a non-empty list"},
       {R"({"prompt": "a", "sampling_params": [1]})", "'sampling_params' must be a JSON object"},
       {R"({"prompt": "a", "sampling_params": {"foo": 1}})", "unknown parameter 'foo'"},
-      {R"({"prompt": "a", "sampling_params": {"use_beam_search": true}})", "'use_beam_search' is not supported"},
+      {R"({"prompt": "a", "sampling_params": {"output_kind": 1}})", "'output_kind' is not supported"},
       {R"({"prompt": "a", "stream": 1})", "'stream' must be a boolean"},
       {R"({"prompt": "a", "max_batch_size": "big"})", "'max_batch_size' must be a number"},
       {R"({"prompt": "a", "apply_chat_template": "yes"})", "'apply_chat_template' must be a boolean"},
