@@ -102,7 +102,9 @@ goldens: model model-gemma3
 # Fuzzing (clang + libFuzzer, ASan + UBSan; fuzz/README.md): every target for FUZZ_SECONDS, FUZZ_JOBS at a time,
 # summary in build/fuzz/summary.md. fuzz-replay runs every seed and committed corpus input once; fuzz-ci replays,
 # then fuzzes each target for 30 s. Not part of `make test`: the fuzz preset is a second full sanitizer build
-# (clang), which costs far more than CI's budget allows.
+# (clang), which costs far more than CI's budget allows. `make test` replays the committed corpora and crash
+# regressions instead through the unit tier's <target>_replay tests (the same targets built by GCC with a
+# standalone driver), in release and under ASan + UBSan.
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= $(JOBS)
 fuzz-build: setup model

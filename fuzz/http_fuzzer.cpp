@@ -112,6 +112,8 @@ void check_responses(const std::string& bytes) {
     boost::system::error_code ec;
     const size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
+    // A body without a length or chunks (HTTP/1.0 SSE) ends when the server closes: every byte was taken.
+    if (!ec && !parser.is_done() && buffer.size() == 0) ec = bhttp::error::need_more;
     if (ec == bhttp::error::need_more) {
       // The server streams (SSE) until it closes, or sent a body without a length: the rest is the body.
       parser.put_eof(ec);

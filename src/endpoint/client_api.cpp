@@ -8,6 +8,7 @@
 
 #include "endpoint/endpoint_service.h"
 #include "endpoint/job_json.h"
+#include "serve/openai/logprobs_json.h"
 
 namespace podserve::endpoint {
 namespace {
@@ -90,7 +91,8 @@ http::awaitable<void> send_json(http::ResponseWriter& w, int status, std::string
 
 http::awaitable<void> send_error(http::ResponseWriter& w, int status, std::string message) {
   json::object o;
-  o["error"] = message;
+  // Messages quote the client's path (bytes, not text): invalid UTF-8 would make the body invalid JSON.
+  o["error"] = openai::utf8_replace(message);
   co_await send_json(w, status, json::serialize(o));
 }
 
