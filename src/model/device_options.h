@@ -1,5 +1,5 @@
 // Where and how a model runs: the device, the load format, the K/V precision, GPU memory and CUDA-graph settings,
-// as plain values. serve/config.cpp fills them from the vLLM worker's variables (DEVICE, LOAD_FORMAT,
+// as plain values. serve/option_table.cpp fills them from the vLLM worker's variables (DEVICE, LOAD_FORMAT,
 // KV_CACHE_DTYPE, GPU_MEMORY_UTILIZATION, KV_CACHE_MEMORY_BYTES, NUM_GPU_BLOCKS_OVERRIDE, ENFORCE_EAGER,
 // CUDA_GRAPH_SIZES, COMPILATION_CONFIG, MAX_SEQ_LEN_TO_CAPTURE); the model and engine layers read them without
 // depending on serve. The parsers accept vLLM's spellings; their errors say what podserve accepts, and the caller

@@ -1,4 +1,4 @@
-// `podserve env-table`: every variable podserve answers, from the option table (config.cpp) and the rest of the
+// `podserve env-table`: every variable podserve answers, from the option table (option_table.cpp) and the rest of the
 // vLLM worker's surface (vllm_variables.h), as the README's markdown tables or as JSON for the tests.
 #pragma once
 

@@ -87,7 +87,7 @@ constexpr VariableRule kRules[] = {
     {"QUANTIZATION_PARAM_PATH", false, T::kWarn, V::kText, "", "", kRemoved},
     {"LOGITS_PROCESSOR_PATTERN", false, T::kWarn, V::kText, "", "", kRemoved},
 
-    // LoRA: ENABLE_LORA, LORA_MODULES, MAX_LORAS, MAX_LORA_RANK, MAX_CPU_LORAS and LORA_DTYPE are options (config.cpp).
+    // LoRA: ENABLE_LORA, LORA_MODULES, MAX_LORAS, MAX_LORA_RANK, MAX_CPU_LORAS and LORA_DTYPE are options (option_table.cpp).
     {"FULLY_SHARDED_LORAS", true, T::kWarn, V::kBool, "", "false", "tensor-parallel sharding: podserve runs on one device"},
     {"DEFAULT_MM_LORAS", true, T::kWarn, V::kJson, "", "", "podserve serves no multimodal models"},
     {"ENABLE_LORA_BIAS", false, T::kWarn, V::kBool, "", "false", kRemoved},

@@ -1,9 +1,9 @@
 // The rest of the vLLM worker's surface: every variable of the RunPod vLLM worker (and flag of `vllm serve`) that
-// podserve's option table (config.cpp) does not implement, each with what podserve does with it. Together with
+// podserve's option table (option_table.cpp) does not implement, each with what podserve does with it. Together with
 // the option table this is the one list of variables podserve answers; `podserve env-table` prints both as the
 // README's table, and a test checks it against the reference's tables.
 //
-// A row here is superseded by an option of config.cpp naming the same variable: when a feature lands (LoRA,
+// A row here is superseded by an option of option_table.cpp naming the same variable: when a feature lands (LoRA,
 // speculative decoding, the CUDA device settings, ...) its option takes over and the row here stops applying.
 #pragma once
 
