@@ -81,7 +81,7 @@ struct GenerationRequest {
   std::vector<int32_t> prompt_tokens;
   SamplingParams params;
   /// The LoRA adapter its tokens run (null: the base model). Its weights hash keys the prefix cache.
-  std::shared_ptr<const LoraAdapter> lora;
+  std::shared_ptr<const LoraAdapter> lora = nullptr;  // initialized: `{id, prompt, params}` omits it without -Wextra warnings
 };
 
 /// Log-probability of one token position: the chosen token's and the top-N alternatives (highest first).
