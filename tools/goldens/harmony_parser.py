@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tool_parsers import TOOLS, message_and_finish, normalize  # noqa: E402
+from tool_parsers import TOOLS, normalize, streamed, whole_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data" / "harmony_parser.json"
@@ -135,28 +135,9 @@ def run_case(enc, ranks, tok, rng, case):
                                           reasoning_parser_name=case["reasoning_parser"],
                                           enable_auto_tools=True, model_name="m", is_harmony=True, tokenizer=tok)
     ids = enc.encode(case["output"], allowed_special="all")
-    parser = parser_cls(tok, request.tools, model_config=None)
-    parsed = parser.parse(case["output"], request, enable_auto_tools=True, model_output_token_ids=ids)
-    reasoning, content, calls = parsed
-    result = {
-        "reasoning": reasoning, "content": content,
-        "calls": None if calls is None else [{"name": c.name, "arguments": c.arguments} for c in calls],
-        "reasoning_tokens": parser.count_reasoning_tokens(ids),
-        "reasoning_end": [bool(parser.is_reasoning_end(case["prompt_ids"])),
-                          bool(parser.is_reasoning_end(case["prompt_ids"] + ids))],
-        "responses": {f: dict(zip(("message", "finish_reason"),
-                                  message_and_finish(request, parsed, f, case["tool_parser"] is not None)))
-                      for f in ("stop", "length")},
-    }
-    streams = []
-    for steps in chunkings(enc, ranks, ids, rng):
-        p = parser_cls(tok, request.tools, model_config=None)
-        deltas = []
-        for i, s in enumerate(steps):
-            dm = p.parse_delta(s["text"], list(s["ids"]), request, prompt_token_ids=case["prompt_ids"],
-                               finished=i == len(steps) - 1)
-            deltas.append(None if dm is None else normalize(dm.model_dump(exclude_unset=True)))
-        streams.append({"steps": steps, "deltas": deltas})
+    result = whole_result(parser_cls(tok, request.tools, model_config=None), request, case, ids)
+    streams = streamed(lambda: parser_cls(tok, request.tools, model_config=None), request,
+                       chunkings(enc, ranks, ids, rng), case["prompt_ids"])
     return {**case, "output_ids": ids, "expected": normalize(result), "streams": streams}
 
 
