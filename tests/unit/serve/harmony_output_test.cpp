@@ -71,47 +71,16 @@ class GoldenVocab final : public ParserVocab {
   std::set<int32_t> special_;
 };
 
-struct Case {
-  const json::object& c;
-  GoldenVocab vocab;
-  ChatRequest request;
-  std::vector<ToolSpec> specs;
-
-  explicit Case(const json::object& obj) : c(obj) {
-    json::object body = c.at("request").as_object();
-    body["model"] = "m";
-    body["messages"] = json::array{json::object{{"role", "user"}, {"content", "hi"}}};
-    ApiResult<ChatRequest> parsed = parse_chat_request(json::serialize(body));
-    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().status.message());
-    if (parsed.ok()) request = std::move(parsed).value();
-    specs = request.tools.value_or(std::vector<ToolSpec>{});
-  }
-
-  std::unique_ptr<OutputParser> parser() {
-    std::unique_ptr<ReasoningParser> reasoning;
-    if (c.at("reasoning_parser").is_string()) {
-      ReasoningParserFactory f = find_reasoning_parser(c.at("reasoning_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      auto r = f(ReasoningParserContext{&vocab, nullptr});
-      EXPECT_TRUE(r.ok());
-      reasoning = std::move(r).value();
-    }
-    std::unique_ptr<ToolParser> tools;
-    if (c.at("tool_parser").is_string()) {
-      ToolParserFactory f = find_tool_parser(c.at("tool_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      tools = f(ToolParserContext{&vocab, &specs});
-    }
-    return std::make_unique<OutputParser>(std::move(reasoning), std::move(tools),
-                                          OutputParserOptions{request.tool_choice, request.include_reasoning});
-  }
-};
+const GoldenVocab& vocab() {
+  static const GoldenVocab v;
+  return v;
+}
 
 TEST(HarmonyOutput, GoldenCasesExist) { EXPECT_GE(golden().at("cases").as_array().size(), 30u); }
 
 TEST(HarmonyOutput, WholeOutputMatchesVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
+    GoldenCase tc(item.as_object(), vocab());
     SCOPED_TRACE(std::string(tc.c.at("name").as_string()));
     const json::object& want = tc.c.at("expected").as_object();
     const std::vector<int32_t> out_ids = ids_of(tc.c.at("output_ids"));
@@ -134,7 +103,7 @@ TEST(HarmonyOutput, WholeOutputMatchesVllm) {
 
 TEST(HarmonyOutput, StreamedDeltasMatchVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
+    GoldenCase tc(item.as_object(), vocab());
     expect_streams(tc.c, [&] { return tc.parser(); });
   }
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
@@ -14,10 +15,52 @@
 
 #include "serve/openai/chat_output.h"
 #include "serve/openai/output_parser.h"
+#include "serve/openai/protocol.h"
+#include "serve/openai/tools/tool_parsers.h"
 
 namespace podserve::openai::parser_goldens {
 
 namespace json = boost::json;
+
+/// One golden case ({request, reasoning_parser, tool_parser, chat_template_kwargs?, ...}): its request as the server
+/// parses it, and an OutputParser made as the service makes one per choice.
+struct GoldenCase {
+  const json::object& c;
+  const ParserVocab& vocab;
+  ChatRequest request;
+  std::vector<ToolSpec> specs;
+  json::object kwargs;
+
+  GoldenCase(const json::object& obj, const ParserVocab& v) : c(obj), vocab(v) {
+    json::object body = c.at("request").as_object();
+    body["model"] = "m";
+    body["messages"] = json::array{json::object{{"role", "user"}, {"content", "hi"}}};
+    ApiResult<ChatRequest> parsed = parse_chat_request(json::serialize(body));
+    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().status.message());
+    if (parsed.ok()) request = std::move(parsed).value();
+    specs = request.tools.value_or(std::vector<ToolSpec>{});
+    if (const json::value* k = c.if_contains("chat_template_kwargs")) kwargs = k->as_object();
+  }
+
+  std::unique_ptr<OutputParser> parser() const {
+    std::unique_ptr<ReasoningParser> reasoning;
+    if (c.at("reasoning_parser").is_string()) {
+      ReasoningParserFactory f = find_reasoning_parser(c.at("reasoning_parser").as_string());
+      EXPECT_NE(f, nullptr);
+      auto r = f(ReasoningParserContext{&vocab, &kwargs});
+      EXPECT_TRUE(r.ok());
+      reasoning = std::move(r).value();
+    }
+    std::unique_ptr<ToolParser> tools;
+    if (c.at("tool_parser").is_string()) {
+      ToolParserFactory f = find_tool_parser(c.at("tool_parser").as_string());
+      EXPECT_NE(f, nullptr);
+      tools = f(ToolParserContext{&vocab, &specs});
+    }
+    return std::make_unique<OutputParser>(std::move(reasoning), std::move(tools),
+                                          OutputParserOptions{request.tool_choice, request.include_reasoning});
+  }
+};
 
 inline std::vector<int32_t> ids_of(const json::value& v) {
   std::vector<int32_t> out;

@@ -42,48 +42,16 @@ const json::object& golden() {
   return v.as_object();
 }
 
-struct Case {
-  const json::object& c;
-  MapVocab vocab;
-  ChatRequest request;
-  json::object kwargs;
-
-  explicit Case(const json::object& obj) : c(obj), vocab(golden().at("markers").as_object()) {
-    json::object body = c.at("request").as_object();
-    body["model"] = "m";
-    body["messages"] = json::array{json::object{{"role", "user"}, {"content", "hi"}}};
-    ApiResult<ChatRequest> parsed = parse_chat_request(json::serialize(body));
-    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().status.message());
-    if (parsed.ok()) request = std::move(parsed).value();
-    kwargs = c.at("chat_template_kwargs").as_object();
-  }
-
-  std::unique_ptr<OutputParser> parser() {
-    std::unique_ptr<ReasoningParser> reasoning;
-    if (c.at("reasoning_parser").is_string()) {
-      ReasoningParserFactory f = find_reasoning_parser(c.at("reasoning_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      auto r = f(ReasoningParserContext{&vocab, &kwargs});
-      EXPECT_TRUE(r.ok());
-      reasoning = std::move(r).value();
-    }
-    std::unique_ptr<ToolParser> tools;
-    if (c.at("tool_parser").is_string()) {
-      ToolParserFactory f = find_tool_parser(c.at("tool_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      std::vector<ToolSpec> specs = request.tools.value_or(std::vector<ToolSpec>{});
-      tools = f(ToolParserContext{&vocab, &specs});
-    }
-    return std::make_unique<OutputParser>(std::move(reasoning), std::move(tools),
-                                          OutputParserOptions{request.tool_choice, request.include_reasoning});
-  }
-};
+const MapVocab& vocab() {
+  static const MapVocab v(golden().at("markers").as_object());
+  return v;
+}
 
 TEST(ToolParsers, GoldenCasesExist) { EXPECT_GE(golden().at("cases").as_array().size(), 60u); }
 
 TEST(ToolParsers, WholeOutputMatchesVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
+    GoldenCase tc(item.as_object(), vocab());
     SCOPED_TRACE(std::string(tc.c.at("name").as_string()));
     const json::object& want = tc.c.at("expected").as_object();
     std::unique_ptr<OutputParser> p = tc.parser();
@@ -108,7 +76,7 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
 
 TEST(ToolParsers, StreamedDeltasMatchVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
+    GoldenCase tc(item.as_object(), vocab());
     expect_streams(tc.c, [&] { return tc.parser(); });
   }
 }
