@@ -98,6 +98,27 @@ OUTPUTS = {
     "special_in_content": "<|channel|>final<|message|>a <|channel|> b<|return|>",
     "function_no_name": "<|channel|>commentary to=functions.<|message|>{}<|call|>",
     "bare_recipient": '<|channel|>commentary to=get_weather <|constrain|>json<|message|>{"city": "Rome"}<|call|>',
+    # Header edge cases: harmony's own rules (Unicode whitespace ends a channel and is trimmed, only ASCII whitespace
+    # splits the header), unknown roles (a tool's reply), a header harmony cannot read (its tokens are dropped).
+    "tool_reply": CALL_W + "<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>18 C<|end|>" +
+                  A + "<|channel|>final<|message|>It is 18 C.<|return|>",
+    "user_turn": "<|channel|>final<|message|>Hi.<|end|><|start|>user<|channel|>final<|message|>Not mine.<|end|>",
+    "unknown_role": "<|channel|>final<|message|>A.<|end|><|start|>bogus<|message|>lost<|end|>" + A +
+                    "<|channel|>final<|message|>B.<|return|>",
+    "empty_channel": "<|channel|> final<|message|>dropped<|end|>" + A + "<|channel|>final<|message|>Kept.<|return|>",
+    "nbsp_header": "<|channel|>final\u00a0<|message|>Unicode space after the channel.<|return|>",
+    "nbsp_recipient": '<|channel|>commentary to=functions.get_time\u00a0json<|message|>{}<|call|>',
+    "unicode_recipient": '<|channel|>commentary to=functions.天気 <|constrain|>json<|message|>{"都市": "東京"}<|call|>',
+    "three_header_parts": "<|channel|>commentary to=functions.get_time extra json<|message|>{}<|call|>",
+}
+# Outputs whose last token is dropped (an incomplete UTF-8 character at the end).
+TRUNCATED = {"cut_in_emoji": "<|channel|>final<|message|>Rain 🌧"}
+# Outputs with single-byte tokens spliced in (text, bytes, text): invalid and split UTF-8 in content.
+BYTE_TOKENS = {
+    "invalid_bytes": ("<|channel|>final<|message|>a", [b"\x80", b"b", b"\xf0", b"\x9f", b"c", b"\xe6", b"\x9d", b"\xb1",
+                                                     b"\xff", b"\xc0", b"\x80", b"d"], "<|end|>"),
+    "split_char_at_end": ("<|channel|>analysis<|message|>x", [b"\xe6", b"\x9d"], "<|end|>"),
+    "invalid_header": ("<|channel|>fi", [b"\x80"], "nal<|message|>lost<|end|>" + A + "<|channel|>final<|message|>Ok.<|end|>"),
 }
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 
@@ -134,7 +155,12 @@ def run_case(enc, ranks, tok, rng, case):
     parser_cls = ParserManager.get_parser(tool_parser_name=case["tool_parser"],
                                           reasoning_parser_name=case["reasoning_parser"],
                                           enable_auto_tools=True, model_name="m", is_harmony=True, tokenizer=tok)
-    ids = enc.encode(case["output"], allowed_special="all")
+    ids = enc.encode(case["output"], allowed_special="all")[:-1 if case.get("drop_last") else None]
+    if "byte_tokens" in case:
+        head, spliced, tail = BYTE_TOKENS[case["name"]]
+        by_bytes = {t: r for r, t in ranks.items()}
+        ids = (enc.encode(head, allowed_special="all") + [by_bytes[b] for b in spliced] +
+               enc.encode(tail, allowed_special="all"))
     result = whole_result(parser_cls(tok, request.tools, model_config=None), request, case, ids)
     streams = streamed(lambda: parser_cls(tok, request.tools, model_config=None), request,
                        chunkings(enc, ranks, ids, rng), case["prompt_ids"])
@@ -150,6 +176,12 @@ def cases(prompt_ids):
 
     for name, text in OUTPUTS.items():
         add(name, text)
+    for name, text in TRUNCATED.items():
+        add(name, text)
+        out[-1]["drop_last"] = True
+    for name, (head, spliced, tail) in BYTE_TOKENS.items():
+        add(name, head + b"".join(spliced).decode("utf-8", "replace") + tail)
+        out[-1]["byte_tokens"] = True
     add("tools_only", OUTPUTS["analysis_call"], reasoning_parser=None)
     add("reasoning_only", OUTPUTS["analysis_call"], tool_parser=None, request={})
     add("reasoning_only_final", OUTPUTS["two_analysis"], tool_parser=None, request={})

@@ -11,36 +11,57 @@ namespace {
 constexpr std::string_view kChannelMarker = "<|channel|>";
 constexpr std::string_view kConstrainMarker = "<|constrain|>";
 
-/// Rust's str::from_utf8 succeeds (openai_harmony's decode_utf8): well-formed, no overlongs or surrogates.
-bool valid_utf8(std::string_view s) {
+/// Rust's Utf8Error: the valid prefix's length, and the length of the invalid sequence after it (Unicode's maximal
+/// subpart; 0 when the bytes are valid, or end inside a sequence that may still be completed).
+struct Utf8Scan {
+  size_t valid_up_to;
+  size_t error_len;
+};
+
+Utf8Scan scan_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t min = 0;
     if (c < 0x80) {
       ++i;
       continue;
     }
+    size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
     if (c >= 0xC2 && c <= 0xDF) {
-      n = 1, min = 0x80;
+      need = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2, min = 0x800;
+      need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
     } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3, min = 0x10000;
+      need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
     } else {
-      return false;
+      return {i, 1};
     }
-    if (i + n >= s.size()) return false;
-    uint32_t cp = c & (0x3F >> n);
-    for (size_t k = 1; k <= n; ++k) {
+    for (size_t k = 1; k <= need; ++k) {
+      if (i + k >= s.size()) return {i, 0};
       const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
+      if (k == 1 ? (cc < lo || cc > hi) : (cc < 0x80 || cc > 0xBF)) return {i, k};
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
+    i += need + 1;
   }
-  return true;
+  return {s.size(), 0};
+}
+
+bool valid_utf8(std::string_view s) { return scan_utf8(s).valid_up_to == s.size(); }
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+/// Rust's String::from_utf8_lossy: each invalid sequence (maximal subpart) becomes one U+FFFD.
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  while (!s.empty()) {
+    const Utf8Scan u = scan_utf8(s);
+    out += s.substr(0, u.valid_up_to);
+    if (u.valid_up_to == s.size()) break;
+    out += kReplacement;
+    if (u.error_len == 0) break;  // cut off at the end
+    s.remove_prefix(u.valid_up_to + u.error_len);
+  }
+  return out;
 }
 
 /// Rust's char::is_whitespace (Unicode White_Space).
@@ -170,15 +191,9 @@ bool HarmonyStream::process(int32_t token) {
         complete_message();
         return true;
       }
-      // Bytes that are not whole UTF-8 yet wait for the tokens that complete them.
-      undecoded_ += vocab_->token_bytes(token);
-      if (valid_utf8(undecoded_)) {
-        current_.text += undecoded_;
-        last_delta_ = std::move(undecoded_);
-        undecoded_.clear();
-      } else {
-        last_delta_.reset();
-      }
+      const std::string bytes = vocab_->token_bytes(token);
+      content_bytes_ += bytes;
+      decode_delta(bytes);
       return true;
   }
   return false;
@@ -190,7 +205,30 @@ bool HarmonyStream::process_eos() {
   return true;
 }
 
+/// openai_harmony 0.0.11's content delta: the bytes decoded so far as far as they are valid UTF-8; a sequence
+/// still incomplete waits for the next token, an invalid one becomes U+FFFD (the bytes after it wait).
+void HarmonyStream::decode_delta(std::string_view bytes) {
+  undecoded_ += bytes;
+  const Utf8Scan u = scan_utf8(undecoded_);
+  if (u.valid_up_to == undecoded_.size()) {
+    last_delta_ = std::move(undecoded_);
+    undecoded_.clear();
+  } else if (u.error_len == 0) {
+    if (u.valid_up_to == 0) {
+      last_delta_.reset();
+    } else {
+      last_delta_ = undecoded_.substr(0, u.valid_up_to);
+      undecoded_.erase(0, u.valid_up_to);
+    }
+  } else {
+    last_delta_ = undecoded_.substr(0, u.valid_up_to) + std::string(kReplacement);
+    undecoded_.erase(0, u.valid_up_to + u.error_len);
+  }
+}
+
 void HarmonyStream::complete_message() {
+  current_.text = utf8_lossy(content_bytes_);  // the whole content, an unfinished character as U+FFFD
+  content_bytes_.clear();
   messages_.push_back(std::move(current_));
   current_ = Message{};
   state_ = State::kExpectStart;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "serve/openai/output_parser.h"
@@ -41,13 +42,14 @@ class HarmonyStream {
   /// The current message's channel and recipient (set only while inside its content).
   const std::optional<std::string>& current_channel() const;
   const std::optional<std::string>& current_recipient() const;
-  /// The text the last token added to the content (none when it ended an incomplete UTF-8 sequence).
+  /// The text the last token added to the content (none when it only began a UTF-8 sequence).
   const std::optional<std::string>& last_content_delta() const { return last_delta_; }
   const std::vector<Message>& messages() const { return messages_; }
 
  private:
   enum class State { kExpectStart, kHeader, kContent };
   bool parse_header();
+  void decode_delta(std::string_view bytes);
   void complete_message();
 
   const ParserVocab* vocab_;
@@ -55,7 +57,8 @@ class HarmonyStream {
   State state_ = State::kHeader;  // the prompt ends with `<|start|>assistant`
   bool role_given_ = true;
   std::string header_bytes_;
-  std::string undecoded_;
+  std::string content_bytes_;  // the current message's content
+  std::string undecoded_;      // content bytes not sent as a delta yet
   Message current_;
   std::optional<std::string> last_delta_;
   std::vector<Message> messages_;
