@@ -12,9 +12,11 @@ and points TIKTOKEN_ENCODINGS_BASE at it: harmony checks the file's sha256, so t
 golden holds the bytes of every token the cases use and the special-token ids, so the C++ test never tokenizes.
 Needs the vLLM venv: `scripts/setup --vllm`, then `.venv-vllm/bin/python tools/goldens/harmony_parser.py`.
 """
+import atexit
 import base64
 import os
 import random
+import shutil
 import struct
 import sys
 import tempfile
@@ -41,6 +43,7 @@ def install_vocab():
         pos += 6 + n
         lines.append((rank, token))
     d = tempfile.mkdtemp(prefix="o200k-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
     with open(os.path.join(d, "o200k_base.tiktoken"), "wb") as f:
         f.writelines(base64.b64encode(t) + b" " + str(r).encode() + b"\n" for r, t in sorted(lines))
     os.environ["TIKTOKEN_ENCODINGS_BASE"] = d  # harmony verifies the sha256 of this file on load
