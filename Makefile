@@ -94,6 +94,7 @@ goldens: model model-gemma3
 	.venv-ref/bin/python tools/goldens/model_gemma3.py
 	@scripts/setup --vllm
 	.venv-vllm/bin/python tools/goldens/tool_parsers.py
+	.venv-vllm/bin/python tools/goldens/harmony_parser.py
 	.venv-vllm/bin/python tools/goldens/tool_requests.py
 	.venv-vllm/bin/python tools/goldens/ngram_proposer.py
 	.venv-vllm/bin/python tools/goldens/speculative_config.py

@@ -477,10 +477,11 @@ const std::vector<Option>& options() {
        set_bool<&ServerConfig::enable_auto_tool_choice>, false, true, false},
       {"--tool-call-parser", {"TOOL_CALL_PARSER"}, "NAME",
        "how tool calls are read from the output: hermes, qwen3_json, qwen3_xml, qwen3_coder, llama3_json, "
-       "llama4_json, deepseek_v3, phi4_mini_json, pythonic, granite",
+       "llama4_json, deepseek_v3, phi4_mini_json, pythonic, granite, openai",
        set_string<&ServerConfig::tool_call_parser>},
       {"--reasoning-parser", {"REASONING_PARSER"}, "NAME",
-       "split reasoning from content: deepseek_r1, deepseek_v3, granite, qwen3", set_string<&ServerConfig::reasoning_parser>},
+       "split reasoning from content: deepseek_r1, deepseek_v3, granite, qwen3, openai_gptoss",
+       set_string<&ServerConfig::reasoning_parser>},
       {"--exclude-tools-when-tool-choice-none", {"EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE"}, "",
        "with tool_choice none, render the prompt without the tools (default off)",
        set_bool<&ServerConfig::exclude_tools_when_tool_choice_none>, false, true, false},

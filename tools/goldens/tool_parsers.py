@@ -203,9 +203,18 @@ def run_case(tok, rng, case):
     ids = tok.encode(case["output"], add_special_tokens=False)
     assert tok.decode(ids) == case["output"]
     parser = parser_cls(tok, request.tools, chat_template_kwargs=kwargs, model_config=None)
+    result = whole_result(parser, request, case, ids)
+    streams = streamed(lambda: parser_cls(tok, request.tools, chat_template_kwargs=kwargs, model_config=None),
+                       request, chunkings(tok, ids, rng), case["prompt_ids"])
+    return {**case, "output_ids": ids, "expected": normalize(result), "streams": streams}
+
+
+def whole_result(parser, request, case, ids):
+    """parse() of the whole output, the reasoning token count, is_reasoning_end on the prompt and on prompt + output,
+    and the server's message and finish_reason for an engine that stopped on "stop" and on "length"."""
     parsed = parser.parse(case["output"], request, enable_auto_tools=True, model_output_token_ids=ids)
     reasoning, content, calls = parsed
-    result = {
+    return {
         "reasoning": reasoning, "content": content,
         "calls": None if calls is None else [{"name": c.name, "arguments": c.arguments} for c in calls],
         "reasoning_tokens": parser.count_reasoning_tokens(ids),
@@ -215,16 +224,20 @@ def run_case(tok, rng, case):
                                   message_and_finish(request, parsed, f, case.get("tool_parser") is not None)))
                       for f in ("stop", "length")},
     }
+
+
+def streamed(make_parser, request, chunks, prompt_ids):
+    """parse_delta over each chunking, a fresh parser each, as the server feeds one choice."""
     streams = []
-    for steps in chunkings(tok, ids, rng):
-        p = parser_cls(tok, request.tools, chat_template_kwargs=kwargs, model_config=None)
+    for steps in chunks:
+        p = make_parser()
         deltas = []
         for i, s in enumerate(steps):
-            dm = p.parse_delta(s["text"], list(s["ids"]), request, prompt_token_ids=case["prompt_ids"],
+            dm = p.parse_delta(s["text"], list(s["ids"]), request, prompt_token_ids=prompt_ids,
                                finished=i == len(steps) - 1)
             deltas.append(None if dm is None else normalize(dm.model_dump(exclude_unset=True)))
         streams.append({"steps": steps, "deltas": deltas})
-    return {**case, "output_ids": ids, "expected": normalize(result), "streams": streams}
+    return streams
 
 
 def cases(tok):

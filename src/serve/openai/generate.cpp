@@ -357,7 +357,7 @@ http::awaitable<void> full_response(Engine& engine, const RequestShape& shape, c
     c.finish = state.finish;
     if (shape.prompt_logprobs) c.prompt_logprobs = prompt_logprobs_json(prompt_lps[p], gen.token_bytes);
     if (state.parser) {
-      ChatChoiceResult r = chat_choice_message(gen.parsing.settings, state.parser->parse(state.text),
+      ChatChoiceResult r = chat_choice_message(gen.parsing.settings, state.parser->parse(state.text, state.token_ids),
                                                state.finish ? state.finish->reason : FinishReason::kStop);
       if (!echo_of(gen, shape, i).empty()) r.message.content = echo_of(gen, shape, i) + r.message.content.value_or("");
       c.message = std::move(r.message);

@@ -1,5 +1,6 @@
 #include "serve/openai/output_parser.h"
 
+#include "serve/openai/harmony_output.h"
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
@@ -19,13 +20,25 @@ OutputParser::OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::uniq
     if (reasoning_ == nullptr) tools_->set_skip_reasoning_markup(true);
     if (options_.tool_choice.kind == ToolChoice::kNone) tools_->set_tool_choice_none();
   }
+  // vLLM's HarmonyParser takes over for gpt-oss: it parses token ids, whatever tool_choice says.
+  const ParserVocab* vocab = tools_ != nullptr ? tools_->harmony_vocab() : nullptr;
+  if (vocab == nullptr && reasoning_ != nullptr) vocab = reasoning_->harmony_vocab();
+  if (vocab != nullptr) {
+    if (std::optional<HarmonyTokens> tokens = HarmonyTokens::from(*vocab)) {
+      harmony_ = std::make_unique<HarmonyOutput>(*vocab, *tokens, reasoning_ != nullptr, tools_ != nullptr,
+                                                 options_.include_reasoning);
+    }
+  }
 }
+
+OutputParser::~OutputParser() = default;
 
 bool OutputParser::is_reasoning_end(std::span<const int32_t> ids) const {
   return reasoning_ != nullptr && reasoning_->is_reasoning_end(ids);
 }
 
 int OutputParser::count_reasoning_tokens(std::span<const int32_t> ids) const {
+  if (harmony_ != nullptr) return harmony_->count_reasoning_tokens(ids);
   return reasoning_ == nullptr ? 0 : reasoning_->count_reasoning_tokens(ids);
 }
 
@@ -68,7 +81,8 @@ std::pair<std::optional<std::vector<ExtractedCall>>, std::optional<std::string>>
   return {std::nullopt, std::move(content)};
 }
 
-ParsedOutput OutputParser::parse(std::string_view output) {
+ParsedOutput OutputParser::parse(std::string_view output, std::span<const int32_t> ids) {
+  if (harmony_ != nullptr) return harmony_->parse(ids);
   ParsedOutput out;
   std::optional<std::string> content;
   if (reasoning_ == nullptr) {
@@ -144,6 +158,7 @@ void OutputParser::flush_engine_parsers(std::optional<DeltaMessage>& message) {
 std::optional<DeltaMessage> OutputParser::parse_delta(std::string_view delta_text,
                                                       std::span<const int32_t> delta_ids,
                                                       std::span<const int32_t> prompt_ids, bool finished) {
+  if (harmony_ != nullptr) return harmony_->parse_delta(delta_ids, finished);
   if (!prompt_checked_) {
     prompt_checked_ = true;
     if (reasoning_ == nullptr || reasoning_->is_reasoning_end(prompt_ids)) reasoning_ended_ = true;

@@ -35,13 +35,17 @@ struct ParsedOutput {
   std::optional<std::vector<ExtractedCall>> calls;  // nullopt: vLLM's None (auto parsing found nothing)
 };
 
+class HarmonyOutput;
+
 class OutputParser {
  public:
   /// Either parser may be null.
   OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::unique_ptr<ToolParser> tools,
                OutputParserOptions options);
+  ~OutputParser();
 
-  ParsedOutput parse(std::string_view output);
+  /// `ids`: the output's token ids (gpt-oss's harmony format is parsed from them, other formats from the text).
+  ParsedOutput parse(std::string_view output, std::span<const int32_t> ids = {});
   /// One streamed step; `prompt_ids` on every call (used on the first). nullopt: nothing to send this step.
   std::optional<DeltaMessage> parse_delta(std::string_view delta_text, std::span<const int32_t> delta_ids,
                                           std::span<const int32_t> prompt_ids, bool finished);
@@ -71,6 +75,7 @@ class OutputParser {
   std::unique_ptr<ReasoningParser> reasoning_;
   std::unique_ptr<ToolParser> tools_;
   OutputParserOptions options_;
+  std::unique_ptr<HarmonyOutput> harmony_;  // set when the parsers are gpt-oss's (openai / openai_gptoss)
   bool engine_based_ = false;  // vLLM's _engine_based: every configured parser is engine-based
 
   // Stream state (vLLM's StreamState).

@@ -136,6 +136,11 @@ class TokenizerVocab final : public ParserVocab {
     if (id < 0) return std::nullopt;
     return id;
   }
+  std::string token_bytes(int32_t id) const override {
+    return tok_.is_special(id) ? tok_.token_text(id) : tok_.token_bytes(id);
+  }
+  bool is_special(int32_t id) const override { return tok_.is_special(id); }
+  std::string decode(std::span<const int32_t> ids) const override { return tok_.decode(ids, false); }
 
  private:
   const Tokenizer& tok_;
@@ -161,6 +166,15 @@ Status check_parser_options(const ServiceOptions& o, const Tokenizer& tokenizer)
   if (!o.reasoning_parser.empty() && find_reasoning_parser(o.reasoning_parser) == nullptr) {
     return invalid_argument("reasoning_parser_name='" + o.reasoning_parser +
                             "' has not been registered; known parsers: " + joined(reasoning_parser_names()));
+  }
+  // gpt-oss's harmony output is parsed as a whole (vLLM's HarmonyParser): its two parsers go together.
+  const bool harmony_tools = o.enable_auto_tool_choice && o.tool_call_parser == "openai";
+  const bool harmony_reasoning = o.reasoning_parser == "openai_gptoss";
+  if ((harmony_tools && !o.reasoning_parser.empty() && !harmony_reasoning) ||
+      (harmony_reasoning && o.enable_auto_tool_choice && !harmony_tools)) {
+    return invalid_argument("gpt-oss's harmony format is parsed by --tool-call-parser openai with --reasoning-parser "
+                            "openai_gptoss (either alone is fine); it cannot be combined with --tool-call-parser " +
+                            o.tool_call_parser + " / --reasoning-parser " + o.reasoning_parser);
   }
   TokenizerVocab vocab(tokenizer);
   if (!o.reasoning_parser.empty()) {

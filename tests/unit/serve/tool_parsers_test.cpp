@@ -13,12 +13,14 @@
 #include "serve/openai/protocol.h"
 #include "serve/openai/tools/partial_json.h"
 #include "serve/openai/tools/tool_parsers.h"
+#include "parser_goldens.h"
 #include "test_util.h"
 
 namespace podserve::openai {
 namespace {
 
 namespace json = boost::json;
+using namespace parser_goldens;  // NOLINT(google-build-using-namespace): the shared golden helpers
 
 class MapVocab final : public ParserVocab {
  public:
@@ -40,82 +42,16 @@ const json::object& golden() {
   return v.as_object();
 }
 
-std::vector<int32_t> ids_of(const json::value& v) {
-  std::vector<int32_t> out;
-  for (const json::value& x : v.as_array()) out.push_back(static_cast<int32_t>(x.as_int64()));
-  return out;
+const MapVocab& vocab() {
+  static const MapVocab v(golden().at("markers").as_object());
+  return v;
 }
-
-json::value opt_string(const std::optional<std::string>& s) {
-  if (s) return json::string(*s);
-  return nullptr;
-}
-
-json::array calls_json(const std::vector<ExtractedCall>& calls) {
-  json::array out;
-  for (const ExtractedCall& c : calls) out.emplace_back(json::object{{"name", c.name}, {"arguments", c.arguments}});
-  return out;
-}
-
-/// Random ids -> vLLM's placeholder, after checking their format.
-void normalize_ids(json::value& v) {
-  static const std::regex kId("chatcmpl-tool-[0-9a-f]{16}");
-  if (v.is_object()) {
-    for (auto& kv : v.as_object()) {
-      if (kv.key() == "id" && kv.value().is_string()) {
-        EXPECT_TRUE(std::regex_match(std::string(kv.value().as_string()), kId)) << kv.value();
-        kv.value() = "<chatcmpl-tool-id>";
-      } else {
-        normalize_ids(kv.value());
-      }
-    }
-  } else if (v.is_array()) {
-    for (json::value& x : v.as_array()) normalize_ids(x);
-  }
-}
-
-struct Case {
-  const json::object& c;
-  MapVocab vocab;
-  ChatRequest request;
-  json::object kwargs;
-
-  explicit Case(const json::object& obj) : c(obj), vocab(golden().at("markers").as_object()) {
-    json::object body = c.at("request").as_object();
-    body["model"] = "m";
-    body["messages"] = json::array{json::object{{"role", "user"}, {"content", "hi"}}};
-    ApiResult<ChatRequest> parsed = parse_chat_request(json::serialize(body));
-    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().status.message());
-    if (parsed.ok()) request = std::move(parsed).value();
-    kwargs = c.at("chat_template_kwargs").as_object();
-  }
-
-  std::unique_ptr<OutputParser> parser() {
-    std::unique_ptr<ReasoningParser> reasoning;
-    if (c.at("reasoning_parser").is_string()) {
-      ReasoningParserFactory f = find_reasoning_parser(c.at("reasoning_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      auto r = f(ReasoningParserContext{&vocab, &kwargs});
-      EXPECT_TRUE(r.ok());
-      reasoning = std::move(r).value();
-    }
-    std::unique_ptr<ToolParser> tools;
-    if (c.at("tool_parser").is_string()) {
-      ToolParserFactory f = find_tool_parser(c.at("tool_parser").as_string());
-      EXPECT_NE(f, nullptr);
-      std::vector<ToolSpec> specs = request.tools.value_or(std::vector<ToolSpec>{});
-      tools = f(ToolParserContext{&vocab, &specs});
-    }
-    return std::make_unique<OutputParser>(std::move(reasoning), std::move(tools),
-                                          OutputParserOptions{request.tool_choice, request.include_reasoning});
-  }
-};
 
 TEST(ToolParsers, GoldenCasesExist) { EXPECT_GE(golden().at("cases").as_array().size(), 60u); }
 
 TEST(ToolParsers, WholeOutputMatchesVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
+    GoldenCase tc(item.as_object(), vocab());
     SCOPED_TRACE(std::string(tc.c.at("name").as_string()));
     const json::object& want = tc.c.at("expected").as_object();
     std::unique_ptr<OutputParser> p = tc.parser();
@@ -133,41 +69,15 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
 
     ChatToolSettings settings{p->has_tool_parser(), tc.request.tools.has_value(), tc.request.tool_choice,
                               tc.request.parallel_tool_calls};
-    for (const auto& [finish_name, finish] :
-         {std::pair{"stop", FinishReason::kStop}, std::pair{"length", FinishReason::kLength}}) {
-      const json::object& resp = want.at("responses").at(finish_name).as_object();
-      ChatChoiceResult r = chat_choice_message(settings, p->parse(tc.c.at("output").as_string()), finish);
-      const json::object& msg = resp.at("message").as_object();
-      EXPECT_EQ(opt_string(r.message.content), msg.at("content")) << finish_name;
-      EXPECT_EQ(opt_string(r.message.reasoning), msg.at("reasoning")) << finish_name;
-      const json::value* calls = msg.if_contains("tool_calls");
-      EXPECT_EQ(json::value(calls_json(r.message.tool_calls)), calls ? *calls : json::value(json::array()))
-          << finish_name;
-      EXPECT_EQ(json::value(json::string(r.finish_override.value_or(finish_name))), resp.at("finish_reason"))
-          << finish_name;
-    }
+    expect_responses(settings, [&] { return p->parse(tc.c.at("output").as_string()); },
+                     want.at("responses").as_object());
   }
 }
 
 TEST(ToolParsers, StreamedDeltasMatchVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
-    Case tc(item.as_object());
-    const std::vector<int32_t> prompt = ids_of(tc.c.at("prompt_ids"));
-    int chunking = 0;
-    for (const json::value& stream : tc.c.at("streams").as_array()) {
-      SCOPED_TRACE(std::string(tc.c.at("name").as_string()) + " chunking " + std::to_string(chunking++));
-      std::unique_ptr<OutputParser> p = tc.parser();
-      const json::array& steps = stream.at("steps").as_array();
-      const json::array& deltas = stream.at("deltas").as_array();
-      ASSERT_EQ(steps.size(), deltas.size());
-      for (size_t i = 0; i < steps.size(); ++i) {
-        std::optional<DeltaMessage> d = p->parse_delta(steps[i].at("text").as_string(), ids_of(steps[i].at("ids")),
-                                                       prompt, i + 1 == steps.size());
-        json::value got = d ? json::value(delta_json(*d, false)) : json::value(nullptr);
-        normalize_ids(got);
-        EXPECT_EQ(got, deltas[i]) << "step " << i << " text " << steps[i].at("text");
-      }
-    }
+    GoldenCase tc(item.as_object(), vocab());
+    expect_streams(tc.c, [&] { return tc.parser(); });
   }
 }
 

@@ -48,10 +48,13 @@ class ReasoningParser {
   virtual bool engine_based() const { return false; }
   virtual bool confirmed_reasoning_end() const { return false; }
   virtual std::optional<DeltaMessage> finish_streaming() { return std::nullopt; }
+
+  /// Non-null for gpt-oss's harmony format, which OutputParser parses by token ids with this vocabulary.
+  virtual const ParserVocab* harmony_vocab() const { return nullptr; }
 };
 
 struct ReasoningParserContext {
-  const ParserVocab* vocab = nullptr;  // read while the parser is made, not kept
+  const ParserVocab* vocab = nullptr;  // read while the parser is made; kept only for harmony_vocab()
   const boost::json::object* chat_template_kwargs = nullptr;  // the effective kwargs (may be null)
 };
 

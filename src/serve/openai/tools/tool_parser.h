@@ -21,6 +21,11 @@ class ParserVocab {
   virtual ~ParserVocab() = default;
   /// The id of the token spelled exactly `text`, or nullopt.
   virtual std::optional<int32_t> token_id(std::string_view text) const = 0;
+  /// What token-level parsers (gpt-oss's harmony) read: a token's bytes (a special token's text), whether it is
+  /// special, and the text of ids with special tokens kept (HF's decode). Text-level parsers need none of them.
+  virtual std::string token_bytes(int32_t) const { return {}; }
+  virtual bool is_special(int32_t) const { return false; }
+  virtual std::string decode(std::span<const int32_t>) const { return {}; }
 };
 
 /// One streaming step: texts and ids before and after this delta, and the delta itself.
@@ -56,6 +61,8 @@ class ToolParser {
   virtual std::optional<DeltaMessage> finish_streaming() { return std::nullopt; }
   virtual void set_skip_reasoning_markup(bool) {}
   virtual void set_tool_choice_none() {}
+  /// Non-null for gpt-oss's harmony format, which OutputParser parses by token ids with this vocabulary.
+  virtual const ParserVocab* harmony_vocab() const { return nullptr; }
 
  protected:
   /// vLLM's prev_tool_call_arr / streamed_args_for_tool, for remaining_unstreamed_args().

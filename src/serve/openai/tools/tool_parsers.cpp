@@ -26,6 +26,8 @@ const std::vector<Entry>& entries() {
       {"qwen3_xml", make_qwen3_xml_tool_parser, {}},
       {"qwen3_coder", make_qwen3_xml_tool_parser, {}},
       {"granite", make_granite_tool_parser, {}},
+      {"openai", make_openai_tool_parser,
+       {"<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|call|>", "<|return|>"}},
   };
   return kEntries;
 }
