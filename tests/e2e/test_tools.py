@@ -90,6 +90,15 @@ def test_unknown_parser_stops_startup():
     assert "no_such_parser" in out.stderr + out.stdout and "hermes" in out.stderr + out.stdout
 
 
+def test_mistral_parser_needs_its_marker():
+    # vLLM's MistralParser raises without [TOOL_CALLS] in the vocabulary, and SmolLM2's has none: a start-up message.
+    args = [require_env("PODSERVE_BINARY"), "serve", "--model", require_env("PODSERVE_TEST_MODEL"),
+            "--enable-auto-tool-choice", "--tool-call-parser", "mistral"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "--tool-call-parser mistral" in out.stderr + out.stdout and "[TOOL_CALLS]" in out.stderr + out.stdout
+
+
 # tool_choice required / named on a parser without a model format (phi4_mini_json; vLLM's Path A): the tools'
 # JSON schema constrains the output, so even the small default model answers with calls whose arguments are
 # valid under the tool's schema (checked with jsonschema), streamed or not, at any temperature.

@@ -57,14 +57,17 @@ json::array calls_json(const std::vector<ExtractedCall>& calls) {
   return out;
 }
 
-/// Random ids -> vLLM's placeholder, after checking their format.
+/// Random ids -> vLLM's placeholders, after checking their format (Mistral's: 9 letters and digits).
 void normalize_ids(json::value& v) {
   static const std::regex kId("chatcmpl-tool-[0-9a-f]{16}");
+  static const std::regex kMistralId("[A-Za-z0-9]{9}");
   if (v.is_object()) {
     for (auto& kv : v.as_object()) {
       if (kv.key() == "id" && kv.value().is_string()) {
-        EXPECT_TRUE(std::regex_match(std::string(kv.value().as_string()), kId)) << kv.value();
-        kv.value() = "<chatcmpl-tool-id>";
+        const std::string id(kv.value().as_string());
+        const bool mistral = std::regex_match(id, kMistralId);
+        EXPECT_TRUE(mistral || std::regex_match(id, kId)) << kv.value();
+        kv.value() = mistral ? "<mistral-tool-id>" : "<chatcmpl-tool-id>";
       } else {
         normalize_ids(kv.value());
       }
@@ -80,7 +83,10 @@ struct Case {
   ChatRequest request;
   json::object kwargs;
 
-  explicit Case(const json::object& obj) : c(obj), vocab(golden().at("markers").as_object()) {
+  explicit Case(const json::object& obj)
+      : c(obj),
+        vocab(obj.contains("vocab") ? golden().at("vocabs").at(obj.at("vocab").as_string()).as_object()
+                                    : golden().at("markers").as_object()) {
     json::object body = c.at("request").as_object();
     body["model"] = "m";
     body["messages"] = json::array{json::object{{"role", "user"}, {"content", "hi"}}};
@@ -111,12 +117,20 @@ struct Case {
   }
 };
 
+/// v11+ Mistral vocabularies ([ARGS]): podserve refuses them at start-up; their goldens wait for that parser.
+bool refused(const Case& tc) {
+  if (tc.c.at("tool_parser") != "mistral" || !tc.vocab.token_id("[ARGS]")) return false;
+  EXPECT_TRUE(tool_parser_unsupported("mistral", tc.vocab).has_value());
+  return true;
+}
+
 TEST(ToolParsers, GoldenCasesExist) { EXPECT_GE(golden().at("cases").as_array().size(), 60u); }
 
 TEST(ToolParsers, WholeOutputMatchesVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
     Case tc(item.as_object());
     SCOPED_TRACE(std::string(tc.c.at("name").as_string()));
+    if (refused(tc)) continue;
     const json::object& want = tc.c.at("expected").as_object();
     std::unique_ptr<OutputParser> p = tc.parser();
     ParsedOutput got = p->parse(tc.c.at("output").as_string());
@@ -137,6 +151,11 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
          {std::pair{"stop", FinishReason::kStop}, std::pair{"length", FinishReason::kLength}}) {
       const json::object& resp = want.at("responses").at(finish_name).as_object();
       ChatChoiceResult r = chat_choice_message(settings, p->parse(tc.c.at("output").as_string()), finish);
+      if (tc.c.at("tool_parser") == "mistral") {  // Mistral's templates need 9-character ids back
+        for (const ExtractedCall& call : r.message.tool_calls) {
+          EXPECT_TRUE(std::regex_match(call.id.value_or(""), std::regex("[A-Za-z0-9]{9}"))) << call.id.value_or("");
+        }
+      }
       const json::object& msg = resp.at("message").as_object();
       EXPECT_EQ(opt_string(r.message.content), msg.at("content")) << finish_name;
       EXPECT_EQ(opt_string(r.message.reasoning), msg.at("reasoning")) << finish_name;
@@ -152,6 +171,7 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
 TEST(ToolParsers, StreamedDeltasMatchVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
     Case tc(item.as_object());
+    if (refused(tc)) continue;
     const std::vector<int32_t> prompt = ids_of(tc.c.at("prompt_ids"));
     int chunking = 0;
     for (const json::value& stream : tc.c.at("streams").as_array()) {

@@ -56,6 +56,9 @@ class ToolParser {
   virtual std::optional<DeltaMessage> finish_streaming() { return std::nullopt; }
   virtual void set_skip_reasoning_markup(bool) {}
   virtual void set_tool_choice_none() {}
+  /// tool_choice "required" or a named function, for a parser that reads those itself (mistral: vLLM then
+  /// constrains the output to the call array without its marker).
+  virtual void set_forced_tool_choice() {}
 
  protected:
   /// vLLM's prev_tool_call_arr / streamed_args_for_tool, for remaining_unstreamed_args().

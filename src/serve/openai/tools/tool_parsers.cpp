@@ -26,6 +26,7 @@ const std::vector<Entry>& entries() {
       {"qwen3_xml", make_qwen3_xml_tool_parser, {}},
       {"qwen3_coder", make_qwen3_xml_tool_parser, {}},
       {"granite", make_granite_tool_parser, {}},
+      {"mistral", make_mistral_tool_parser, {"[TOOL_CALLS]"}},
   };
   return kEntries;
 }
@@ -65,6 +66,18 @@ std::vector<std::string_view> tool_parser_required_tokens(std::string_view name)
     if (e.name == name) return e.required_tokens;
   }
   return {};
+}
+
+std::optional<std::string> tool_parser_unsupported(std::string_view name, const ParserVocab& vocab) {
+  if (name == "mistral" && vocab.token_id("[ARGS]")) {
+    return std::string("the vocabulary has [ARGS] (a v11+ Mistral tokenizer, whose calls are name[ARGS]{json}); "
+                       "podserve's mistral parser reads the pre-v11 [TOOL_CALLS][{...}] format only");
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<ToolParser> make_mistral_tool_parser(const ToolParserContext& ctx) {
+  return make_mistral_json_tool_parser(ctx);  // v11+ vocabularies are refused at start-up (tool_parser_unsupported)
 }
 
 std::string make_tool_call_id() {

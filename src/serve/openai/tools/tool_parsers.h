@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ std::unique_ptr<ToolParser> make_llama_json_tool_parser(const ToolParserContext&
 std::unique_ptr<ToolParser> make_pythonic_tool_parser(const ToolParserContext& ctx);
 std::unique_ptr<ToolParser> make_qwen3_xml_tool_parser(const ToolParserContext& ctx);
 std::unique_ptr<ToolParser> make_granite_tool_parser(const ToolParserContext& ctx);
+/// mistral: the JSON-array format on a vocabulary without [ARGS] (pre-v11), `name[ARGS]{json}` with it.
+std::unique_ptr<ToolParser> make_mistral_tool_parser(const ToolParserContext& ctx);
+std::unique_ptr<ToolParser> make_mistral_json_tool_parser(const ToolParserContext& ctx);
 
 /// The factory for a tool parser name, or null when podserve has none by that name.
 ToolParserFactory find_tool_parser(std::string_view name);
@@ -24,5 +28,7 @@ ToolParserFactory find_tool_parser(std::string_view name);
 std::vector<std::string> tool_parser_names();
 /// Markers (token texts) a tool parser needs as single tokens of the vocabulary; empty when none.
 std::vector<std::string_view> tool_parser_required_tokens(std::string_view name);
+/// Why podserve's parser `name` cannot read this vocabulary's tool-call format, or nullopt.
+std::optional<std::string> tool_parser_unsupported(std::string_view name, const ParserVocab& vocab);
 
 }  // namespace podserve::openai
