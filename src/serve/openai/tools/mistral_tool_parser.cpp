@@ -278,6 +278,7 @@ std::optional<DeltaMessage> MistralJsonToolParser::stream_calls(std::string_view
       call = fresh_call();
     }
     call.has_function = true;
+    if (current_ < 0 && (pending_name_ || pending_string_args_)) return std::nullopt;  // vLLM: an IndexError
     if (pending_name_) {
       modified = true;
       call.name = Field::of(*pending_name_);
