@@ -181,10 +181,6 @@ Status check_parser_options(const ServiceOptions& o, const Tokenizer& tokenizer)
                                 " is not in its vocabulary");
       }
     }
-    if (std::optional<std::string> why = tool_parser_unsupported(o.tool_call_parser, vocab)) {
-      return invalid_argument("--tool-call-parser " + o.tool_call_parser +
-                              " cannot be used with this model's tokenizer: " + *why);
-    }
   }
   return ok_status();
 }

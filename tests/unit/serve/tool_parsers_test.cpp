@@ -117,20 +117,12 @@ struct Case {
   }
 };
 
-/// v11+ Mistral vocabularies ([ARGS]): podserve refuses them at start-up; their goldens wait for that parser.
-bool refused(const Case& tc) {
-  if (tc.c.at("tool_parser") != "mistral" || !tc.vocab.token_id("[ARGS]")) return false;
-  EXPECT_TRUE(tool_parser_unsupported("mistral", tc.vocab).has_value());
-  return true;
-}
-
 TEST(ToolParsers, GoldenCasesExist) { EXPECT_GE(golden().at("cases").as_array().size(), 60u); }
 
 TEST(ToolParsers, WholeOutputMatchesVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
     Case tc(item.as_object());
     SCOPED_TRACE(std::string(tc.c.at("name").as_string()));
-    if (refused(tc)) continue;
     const json::object& want = tc.c.at("expected").as_object();
     std::unique_ptr<OutputParser> p = tc.parser();
     ParsedOutput got = p->parse(tc.c.at("output").as_string());
@@ -171,7 +163,6 @@ TEST(ToolParsers, WholeOutputMatchesVllm) {
 TEST(ToolParsers, StreamedDeltasMatchVllm) {
   for (const json::value& item : golden().at("cases").as_array()) {
     Case tc(item.as_object());
-    if (refused(tc)) continue;
     const std::vector<int32_t> prompt = ids_of(tc.c.at("prompt_ids"));
     int chunking = 0;
     for (const json::value& stream : tc.c.at("streams").as_array()) {

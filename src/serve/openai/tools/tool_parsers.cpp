@@ -68,18 +68,6 @@ std::vector<std::string_view> tool_parser_required_tokens(std::string_view name)
   return {};
 }
 
-std::optional<std::string> tool_parser_unsupported(std::string_view name, const ParserVocab& vocab) {
-  if (name == "mistral" && vocab.token_id("[ARGS]")) {
-    return std::string("the vocabulary has [ARGS] (a v11+ Mistral tokenizer, whose calls are name[ARGS]{json}); "
-                       "podserve's mistral parser reads the pre-v11 [TOOL_CALLS][{...}] format only");
-  }
-  return std::nullopt;
-}
-
-std::unique_ptr<ToolParser> make_mistral_tool_parser(const ToolParserContext& ctx) {
-  return make_mistral_json_tool_parser(ctx);  // v11+ vocabularies are refused at start-up (tool_parser_unsupported)
-}
-
 std::string make_tool_call_id() {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id = "chatcmpl-tool-";

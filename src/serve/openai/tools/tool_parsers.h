@@ -2,7 +2,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,7 +27,5 @@ ToolParserFactory find_tool_parser(std::string_view name);
 std::vector<std::string> tool_parser_names();
 /// Markers (token texts) a tool parser needs as single tokens of the vocabulary; empty when none.
 std::vector<std::string_view> tool_parser_required_tokens(std::string_view name);
-/// Why podserve's parser `name` cannot read this vocabulary's tool-call format, or nullopt.
-std::optional<std::string> tool_parser_unsupported(std::string_view name, const ParserVocab& vocab);
 
 }  // namespace podserve::openai
