@@ -338,6 +338,24 @@ std::vector<DeltaToolCall> coalesce(std::vector<DeltaToolCall> deltas) {
 
 }  // namespace
 
+bool HeldArgsText::add(std::string_view ch) {
+  buffer += ch;
+  if (escape) {
+    escape = false;
+  } else if (in_string) {
+    if (ch == "\\") escape = true;
+    if (ch == "\"") in_string = false;
+  } else if (ch == "\"") {
+    in_string = true;
+  } else if (ch == "{" || ch == "[") {
+    ++depth;
+  } else if (ch == "}" || ch == "]") {
+    if (depth > 0) --depth;
+    return depth != 0;
+  }
+  return true;
+}
+
 std::pair<std::string, std::string> EngineToolParser::body_name_and_args(std::string_view raw) const {
   return name_and_args(raw);
 }

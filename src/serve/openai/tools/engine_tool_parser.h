@@ -26,6 +26,18 @@ std::set<std::string> schema_types(const boost::json::value& schema);
 using MemberVisitor = std::function<bool(std::optional<std::string_view> key, bool fresh, size_t colon)>;
 void scan_top_level_members(std::string_view s, const MemberVisitor& visit);
 
+/// vLLM's _feed_args_char: JSON argument text streams as it comes, except a closing bracket back at depth 0
+/// (held until the next character or the call's end).
+struct HeldArgsText {
+  std::string buffer;
+  int depth = 0;
+  bool in_string = false, escape = false;
+
+  /// Appends one character (a byte, or a whole UTF-8 sequence); true when the buffer may be sent now.
+  bool add(std::string_view ch);
+  void reset() { *this = HeldArgsText{}; }
+};
+
 class EngineToolParser : public ToolParser {
  public:
   explicit EngineToolParser(const ToolParserContext& ctx);

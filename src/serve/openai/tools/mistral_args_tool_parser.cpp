@@ -57,9 +57,7 @@ class MistralArgsToolParser final : public EngineToolParser {
   void reset_front() override {
     state_ = State::kContent;
     index_ = -1;
-    buffer_.clear();
-    depth_ = 0;
-    in_string_ = escape_ = false;
+    args_.reset();
     stream_.reset();
   }
 
@@ -102,45 +100,25 @@ class MistralArgsToolParser final : public EngineToolParser {
 
   void enter_arguments() {
     state_ = State::kArguments;
-    depth_ = 0;
-    in_string_ = escape_ = false;
+    args_ = HeldArgsText{args_.buffer};  // vLLM resets the depth and string state, not the buffer
   }
 
-  /// vLLM's _feed_args_char: everything streams at once except a closing brace back at depth 0.
   void feed_args(std::string_view text, std::vector<Event>& out) {
-    for (char c : text) {
-      buffer_ += c;
-      bool hold = false;
-      if (escape_) {
-        escape_ = false;
-      } else if (in_string_) {
-        if (c == '\\') escape_ = true;
-        if (c == '"') in_string_ = false;
-      } else if (c == '"') {
-        in_string_ = true;
-      } else if (c == '{' || c == '[') {
-        ++depth_;
-      } else if (c == '}' || c == ']') {
-        if (depth_ > 0) --depth_;
-        hold = depth_ == 0;
-      }
-      if (!hold) flush_buffer(out);
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (args_.add(text.substr(i, 1))) flush_buffer(out);
     }
   }
 
   void flush_buffer(std::vector<Event>& out) {
-    if (buffer_.empty()) return;
-    out.push_back({Ev::kArg, buffer_, index_});
-    buffer_.clear();
+    if (args_.buffer.empty()) return;
+    out.push_back({Ev::kArg, args_.buffer, index_});
+    args_.buffer.clear();
   }
 
   TerminalStream stream_;
   State state_ = State::kContent;
   int index_ = -1;
-  std::string buffer_;
-  int depth_ = 0;
-  bool in_string_ = false;
-  bool escape_ = false;
+  HeldArgsText args_;
 };
 
 }  // namespace
