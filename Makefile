@@ -96,6 +96,7 @@ goldens: model model-gemma3
 	.venv-vllm/bin/python tools/goldens/tool_parsers.py
 	.venv-vllm/bin/python tools/goldens/harmony_parser.py
 	.venv-vllm/bin/python tools/goldens/tool_requests.py
+	.venv-vllm/bin/python tools/goldens/json_events.py
 	.venv-vllm/bin/python tools/goldens/ngram_proposer.py
 	.venv-vllm/bin/python tools/goldens/speculative_config.py
 	.venv-vllm/bin/python tools/goldens/beam_search.py

@@ -477,7 +477,7 @@ const std::vector<Option>& options() {
        set_bool<&ServerConfig::enable_auto_tool_choice>, false, true, false},
       {"--tool-call-parser", {"TOOL_CALL_PARSER"}, "NAME",
        "how tool calls are read from the output: hermes, qwen3_json, qwen3_xml, qwen3_coder, llama3_json, "
-       "llama4_json, deepseek_v3, phi4_mini_json, pythonic, granite, openai",
+       "llama4_json, deepseek_v3, phi4_mini_json, pythonic, granite, mistral, openai",
        set_string<&ServerConfig::tool_call_parser>},
       {"--reasoning-parser", {"REASONING_PARSER"}, "NAME",
        "split reasoning from content: deepseek_r1, deepseek_v3, granite, qwen3, openai_gptoss",

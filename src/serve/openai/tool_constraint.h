@@ -20,4 +20,11 @@ namespace podserve::openai {
 ApiResult<std::optional<std::string>> tool_choice_json_schema(const std::optional<std::vector<ToolSpec>>& tools,
                                                               const ToolChoice& choice, bool parallel_tool_calls);
 
+/// The mistral parser's schema on a Hugging Face tokenizer (vLLM's _build_guided_schema_pre_v11): the call array
+/// without its [TOOL_CALLS] marker, a non-empty array of {"name": <a tool>, "arguments": <its parameters, else
+/// {"type": "object"}>} (named: only that tool, at most one call; parallel_tool_calls is not read); nullopt for
+/// other choices.
+std::optional<std::string> mistral_tool_choice_json_schema(const std::optional<std::vector<ToolSpec>>& tools,
+                                                           const ToolChoice& choice);
+
 }  // namespace podserve::openai

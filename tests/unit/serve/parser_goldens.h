@@ -79,14 +79,17 @@ inline json::array calls_json(const std::vector<ExtractedCall>& calls) {
   return out;
 }
 
-/// Random ids -> vLLM's placeholder, after checking their format.
+/// Random ids -> vLLM's placeholders, after checking their format (Mistral's: 9 letters and digits).
 inline void normalize_ids(json::value& v) {
   static const std::regex kId("chatcmpl-tool-[0-9a-f]{16}");
+  static const std::regex kMistralId("[A-Za-z0-9]{9}");
   if (v.is_object()) {
     for (auto& kv : v.as_object()) {
       if (kv.key() == "id" && kv.value().is_string()) {
-        EXPECT_TRUE(std::regex_match(std::string(kv.value().as_string()), kId)) << kv.value();
-        kv.value() = "<chatcmpl-tool-id>";
+        const std::string id(kv.value().as_string());
+        const bool mistral = std::regex_match(id, kMistralId);
+        EXPECT_TRUE(mistral || std::regex_match(id, kId)) << kv.value();
+        kv.value() = mistral ? "<mistral-tool-id>" : "<chatcmpl-tool-id>";
       } else {
         normalize_ids(kv.value());
       }

@@ -338,6 +338,30 @@ std::vector<DeltaToolCall> coalesce(std::vector<DeltaToolCall> deltas) {
 
 }  // namespace
 
+bool HeldArgsText::add(std::string_view ch) {
+  buffer += ch;
+  if (escape) {
+    escape = false;
+  } else if (in_string) {
+    if (ch == "\\") escape = true;
+    if (ch == "\"") in_string = false;
+  } else if (ch == "\"") {
+    in_string = true;
+  } else if (ch == "{" || ch == "[") {
+    ++depth;
+  } else if (ch == "}" || ch == "]") {
+    if (depth > 0) --depth;
+    return depth != 0;
+  }
+  return true;
+}
+
+std::pair<std::string, std::string> EngineToolParser::body_name_and_args(std::string_view raw) const {
+  return name_and_args(raw);
+}
+
+std::optional<std::string> EngineToolParser::name_from_args(std::string_view args) const { return name_in(args); }
+
 EngineToolParser::EngineToolParser(const ToolParserContext& ctx) {
   if (ctx.tools != nullptr) tools_ = *ctx.tools;
 }
@@ -361,15 +385,15 @@ ExtractedToolCalls EngineToolParser::extract(std::string_view output) {
     std::string name = py_strip(s.name);
     std::string args;
     if (name.empty() && !py_is_blank(s.args)) {
-      std::tie(name, args) = name_and_args(s.args);  // a JSON body naming the function
+      std::tie(name, args) = body_name_and_args(s.args);
     } else if (py_is_blank(s.args)) {
       args = "{}";
     } else {
       std::optional<std::string> converted = convert_args(s.args, false);
       args = converted ? std::move(*converted) : name_and_args(s.args).second;
     }
-    if (name.empty()) continue;
-    out.calls.push_back(ExtractedCall{std::nullopt, name, fix_arg_types(args, name)});
+    if (!accept_name(name)) continue;
+    out.calls.push_back(ExtractedCall{new_call_id(), name, fix_arg_types(args, name)});
   }
   out.tools_called = !out.calls.empty();
   std::string content = d && d->content.has_value() ? *d->content.value : std::string();
@@ -430,7 +454,7 @@ void EngineToolParser::announce(int idx, const std::string& name, std::vector<De
   s.string_keys = streamable_string_keys(name);
   DeltaToolCall d;
   d.index = idx;
-  d.id = Field::of(make_tool_call_id());
+  d.id = Field::of(new_call_id());
   d.type = Field::of("function");
   d.has_function = true;
   d.name = Field::of(name);
@@ -438,7 +462,8 @@ void EngineToolParser::announce(int idx, const std::string& name, std::vector<De
   deltas.push_back(std::move(d));
 }
 
-std::optional<std::string> EngineToolParser::arg_delta(Slot& s) {
+std::optional<std::string> EngineToolParser::arg_delta(Slot& s, std::string_view raw_delta) {
+  if (streams_raw_args()) return std::string(raw_delta);
   std::optional<std::string> converted = convert_args(s.args, true);
   if (!converted || converted->empty()) return std::nullopt;
   std::string current = std::move(*converted);
@@ -453,6 +478,7 @@ std::optional<std::string> EngineToolParser::arg_delta(Slot& s) {
 }
 
 std::optional<std::string> EngineToolParser::flush_args(Slot& s) {
+  if (streams_raw_args()) return std::nullopt;
   std::optional<std::string> converted = convert_args(s.args, false);
   if (!converted) return std::nullopt;
   std::string final_json = std::move(*converted);
@@ -469,12 +495,16 @@ void EngineToolParser::on_arg(const Event& e, std::vector<DeltaToolCall>& deltas
   s.args += e.value;
   if (!s.name_sent) {
     if (!s.name.empty()) {
-      announce(e.index, s.name, deltas, std::nullopt);
+      if (accept_name(s.name)) announce(e.index, s.name, deltas, std::nullopt);
     } else if (!e.value.empty()) {
-      if (std::optional<std::string> n = name_in(s.args)) announce(e.index, *n, deltas, std::nullopt);
+      std::optional<std::string> n = name_from_args(s.args);
+      if (n && accept_name(*n)) announce(e.index, *n, deltas, std::nullopt);
+    }
+    if (echo_first_args() && !e.value.empty() && slots_[e.index].name_sent) {
+      deltas.push_back(args_delta(e.index, e.value));
     }
   } else if (!e.value.empty()) {
-    if (std::optional<std::string> d = arg_delta(s)) deltas.push_back(args_delta(e.index, std::move(*d)));
+    if (std::optional<std::string> d = arg_delta(s, e.value)) deltas.push_back(args_delta(e.index, std::move(*d)));
   }
 }
 
@@ -483,8 +513,8 @@ void EngineToolParser::on_call_end(const Event& e, std::vector<DeltaToolCall>& d
   std::optional<std::string> remaining = flush_args(slots_[e.index]);
   Slot& s = slots_[e.index];
   if (!s.name_sent) {
-    std::string name = !s.name.empty() ? s.name : name_in(s.args).value_or("");
-    if (!name.empty()) {
+    std::string name = !s.name.empty() ? s.name : name_from_args(s.args).value_or("");
+    if (accept_name(name)) {
       announce(e.index, name, deltas, remaining.value_or(""));
       remaining.reset();
     }

@@ -2,7 +2,7 @@
 // semantic events a model-specific front end emits (text, call start, name, argument text, call end) become
 // streamed deltas and the whole-output answer. Argument text goes through the config's arg_converter, is
 // coerced to the tool's schema types (coerce_to_schema_type), and streams as the JSON's stable prefix.
-// Front ends: qwen3_xml (tag markup) and granite (a JSON array after a marker).
+// Front ends: qwen3_xml (tag markup), granite (a JSON array after a marker) and mistral v11+ (name[ARGS]{json}).
 #pragma once
 
 #include <functional>
@@ -25,6 +25,18 @@ std::set<std::string> schema_types(const boost::json::value& schema);
 /// ':'); returning true stops the walk.
 using MemberVisitor = std::function<bool(std::optional<std::string_view> key, bool fresh, size_t colon)>;
 void scan_top_level_members(std::string_view s, const MemberVisitor& visit);
+
+/// vLLM's _feed_args_char: JSON argument text streams as it comes, except a closing bracket back at depth 0
+/// (held until the next character or the call's end).
+struct HeldArgsText {
+  std::string buffer;
+  int depth = 0;
+  bool in_string = false, escape = false;
+
+  /// Appends one character (a byte, or a whole UTF-8 sequence); true when the buffer may be sent now.
+  bool add(std::string_view ch);
+  void reset() { *this = HeldArgsText{}; }
+};
 
 class EngineToolParser : public ToolParser {
  public:
@@ -54,6 +66,20 @@ class EngineToolParser : public ToolParser {
   /// where vLLM's converter raises.
   virtual std::optional<std::string> convert_args(std::string_view raw, bool partial) const = 0;
 
+  // Front ends that override ParserEngine's defaults (mistral):
+  /// No arg_converter: argument text streams as it comes, nothing is flushed at a call's end, and a whole
+  /// output's arguments are convert_args(raw, false).
+  virtual bool streams_raw_args() const { return false; }
+  /// _accept_tool_name: a call with this name is reported.
+  virtual bool accept_name(std::string_view name) const { return !name.empty(); }
+  /// _extract_name_and_args for a call whose name is empty: a JSON body naming the function, by default.
+  virtual std::pair<std::string, std::string> body_name_and_args(std::string_view raw) const;
+  /// _try_extract_name: a name read from the argument text, by default its "name" member.
+  virtual std::optional<std::string> name_from_args(std::string_view args) const;
+  /// The argument text of the event that announced a call is sent with it too (mistral's opening `{`).
+  virtual bool echo_first_args() const { return false; }
+  virtual std::string new_call_id() const { return make_tool_call_id(); }
+
  private:
   struct Slot {
     std::string name;
@@ -68,7 +94,7 @@ class EngineToolParser : public ToolParser {
   std::optional<std::set<std::string>> streamable_string_keys(std::string_view name) const;
   std::string fix_arg_types(const std::string& args_json, std::string_view name) const;
   void announce(int idx, const std::string& name, std::vector<DeltaToolCall>& deltas, std::optional<std::string> args);
-  std::optional<std::string> arg_delta(Slot& s);
+  std::optional<std::string> arg_delta(Slot& s, std::string_view raw_delta);
   std::optional<std::string> flush_args(Slot& s);
   void on_arg(const Event& e, std::vector<DeltaToolCall>& deltas);
   void on_call_end(const Event& e, std::vector<DeltaToolCall>& deltas);

@@ -99,9 +99,9 @@ class GraniteToolParser final : public EngineToolParser {
 
   void finish_front(std::vector<Event>& out) override {
     stream_.flush(sink(out));
-    if (!buffer_.empty()) {
-      out.push_back({Ev::kArg, buffer_, index_});
-      buffer_.clear();
+    if (!args_.buffer.empty()) {
+      out.push_back({Ev::kArg, args_.buffer, index_});
+      args_.buffer.clear();
     }
     if (in_args_) {
       if (in_element_ && index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
@@ -138,7 +138,7 @@ class GraniteToolParser final : public EngineToolParser {
   void array_char(std::string_view ch, std::vector<Event>& out) {
     if (in_element_) {
       element_char(ch, out);
-      if (ch == "}" && !in_string_ && !escape_ && depth_ == 0) end_element(out);
+      if (ch == "}" && !args_.in_string && !args_.escape && args_.depth == 0) end_element(out);
       return;
     }
     if (ch.size() == 1 && json_ws(ch[0])) return;
@@ -164,44 +164,25 @@ class GraniteToolParser final : public EngineToolParser {
   // vLLM's _feed_args_char: text streams as it comes, except a closing bracket back at depth 0 (held until
   // the next character or the element's end).
   void element_char(std::string_view ch, std::vector<Event>& out) {
-    buffer_ += ch;
-    if (escape_) {
-      escape_ = false;
-    } else if (in_string_) {
-      if (ch == "\\") escape_ = true;
-      if (ch == "\"") in_string_ = false;
-    } else if (ch == "\"") {
-      in_string_ = true;
-    } else if (ch == "{" || ch == "[") {
-      ++depth_;
-    } else if (ch == "}" || ch == "]") {
-      if (depth_ > 0) --depth_;
-      if (depth_ == 0) return;
-    }
-    out.push_back({Ev::kArg, buffer_, index_});
-    buffer_.clear();
+    if (!args_.add(ch)) return;
+    out.push_back({Ev::kArg, args_.buffer, index_});
+    args_.buffer.clear();
   }
 
   void end_element(std::vector<Event>& out) {
     in_element_ = false;
-    if (!buffer_.empty()) out.push_back({Ev::kArg, buffer_, index_});
-    buffer_.clear();
+    if (!args_.buffer.empty()) out.push_back({Ev::kArg, args_.buffer, index_});
+    args_.buffer.clear();
     out.push_back({Ev::kCallEnd, {}, index_});
   }
 
-  void reset_element() {
-    buffer_.clear();
-    depth_ = 0;
-    in_string_ = escape_ = false;
-  }
+  void reset_element() { args_.reset(); }
   void reset_array() { array_started_ = in_element_ = false; }
 
   TerminalStream stream_;
   bool in_args_ = false;
   int index_ = -1;
-  std::string buffer_;
-  int depth_ = 0;
-  bool in_string_ = false, escape_ = false;
+  HeldArgsText args_;
   bool array_started_ = false, in_element_ = false;
 };
 

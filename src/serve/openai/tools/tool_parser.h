@@ -63,6 +63,9 @@ class ToolParser {
   virtual void set_tool_choice_none() {}
   /// Non-null for gpt-oss's harmony format, which OutputParser parses by token ids with this vocabulary.
   virtual const ParserVocab* harmony_vocab() const { return nullptr; }
+  /// tool_choice "required" or a named function, for a parser that reads those itself (mistral: vLLM then
+  /// constrains the output to the call array without its marker).
+  virtual void set_forced_tool_choice() {}
 
  protected:
   /// vLLM's prev_tool_call_arr / streamed_args_for_tool, for remaining_unstreamed_args().

@@ -28,6 +28,7 @@ const std::vector<Entry>& entries() {
       {"granite", make_granite_tool_parser, {}},
       {"openai", make_openai_tool_parser,
        {"<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|call|>", "<|return|>"}},
+      {"mistral", make_mistral_tool_parser, {"[TOOL_CALLS]"}},
   };
   return kEntries;
 }

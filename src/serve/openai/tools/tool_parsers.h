@@ -18,6 +18,9 @@ std::unique_ptr<ToolParser> make_pythonic_tool_parser(const ToolParserContext& c
 std::unique_ptr<ToolParser> make_qwen3_xml_tool_parser(const ToolParserContext& ctx);
 std::unique_ptr<ToolParser> make_granite_tool_parser(const ToolParserContext& ctx);
 std::unique_ptr<ToolParser> make_openai_tool_parser(const ToolParserContext& ctx);
+/// mistral: the JSON-array format on a vocabulary without [ARGS] (pre-v11), `name[ARGS]{json}` with it.
+std::unique_ptr<ToolParser> make_mistral_tool_parser(const ToolParserContext& ctx);
+std::unique_ptr<ToolParser> make_mistral_json_tool_parser(const ToolParserContext& ctx);
 
 /// The factory for a tool parser name, or null when podserve has none by that name.
 ToolParserFactory find_tool_parser(std::string_view name);
