@@ -3,6 +3,7 @@
 // start-up load of those adapters for the OpenAI routes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,10 +27,12 @@ struct LoraModuleSpec {
 /// name/path are errors (vLLM: "Invalid fields for --lora-modules: ...").
 Result<std::vector<LoraModuleSpec>> parse_lora_modules(std::string_view value, const std::string& source);
 
-/// An adapter as the OpenAI routes serve it.
+/// An adapter as the OpenAI routes serve it: `id` keys the engine's adapter table (engine/lora_table.h), which
+/// holds the weights once `adapter` is handed over.
 struct ServedLora {
   std::string name, root, parent;
   std::shared_ptr<const LoraAdapter> adapter;
+  int64_t id = 0;
 };
 
 /// Loads every adapter of `specs` (local directories) for `lm`, whose served name is `served_name`. Errors name

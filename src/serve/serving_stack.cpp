@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "model/causal_lm.h"
+#include "model/lora.h"
 #include "model/loaded_model.h"
 #include "serve/generation_config.h"
 #include "serve/model_source.h"
@@ -85,6 +86,8 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.priority_scheduling = config.priority_scheduling;
   engine_config.speculative = config.speculative;
   engine_config.max_loras = config.enable_lora ? config.max_loras : 0;
+  engine_config.max_cpu_loras = config.max_cpu_loras;
+  engine_config.max_lora_rank = config.max_lora_rank;
   std::unique_ptr<LoadedModel> draft;
   if (config.speculative.enabled() && config.speculative.method == SpeculativeMethod::kDraftModel) {
     // The draft is found as the model is (a file, a directory or a Hub repo id) and shares its tokenizer.
@@ -99,7 +102,9 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   }
   // LoRA adapters are read before the engine takes the model: each is checked against its shapes.
   std::vector<ServedLora> loras;
+  ModelConfig lora_model_config;  // what the load route checks adapters against
   if (config.enable_lora) {
+    lora_model_config = model.value()->lm().config();
     if (!model.value()->lm().supports_lora()) {
       return unimplemented("ENABLE_LORA: this model's backend does not apply LoRA adapters (podserve runs them on "
                            "safetensors models of the shared decoder on the CPU: llama, mistral, qwen2/3, gemma)");
@@ -120,6 +125,13 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.max_logprobs = config.max_logprobs;
   options.model_aliases = config.served_model_aliases;
   options.loras = std::move(loras);
+  options.allow_runtime_lora_updating = config.allow_runtime_lora_updating;
+  if (config.enable_lora) {
+    options.max_loras = config.max_loras;
+    options.load_lora = [model_config = lora_model_config, rank = config.max_lora_rank](const std::string& path) {
+      return load_lora_adapter(path, model_config, rank);
+    };
+  }
   options.enable_auto_tool_choice = config.enable_auto_tool_choice;
   options.tool_call_parser = config.tool_call_parser;
   options.reasoning_parser = config.reasoning_parser;
