@@ -580,7 +580,7 @@ const std::vector<Option>& options() {
        set_bool<&ServerConfig::enable_lora>, false, true, true},
       {"--lora-modules", {"LORA_MODULES"}, "SPEC [SPEC ...]",
        "PEFT adapters to serve, each a model name: name=path, a JSON object {\"name\", \"path\", "
-       "\"base_model_name\"} or a JSON list of them (the worker's form); local directories",
+       "\"base_model_name\"} or a JSON list of them (the worker's form); paths are directories or Hub repo ids",
        set_lora_modules, true},
       {"--max-loras", {"MAX_LORAS"}, "N",
        "distinct LoRA adapters per engine step; a request of one more adapter waits for a later step (default 1)",

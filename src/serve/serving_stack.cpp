@@ -5,7 +5,6 @@
 
 #include "base/log.h"
 #include "model/causal_lm.h"
-#include "model/lora.h"
 #include "model/loaded_model.h"
 #include "serve/generation_config.h"
 #include "serve/model_source.h"
@@ -102,14 +101,15 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   }
   // LoRA adapters are read before the engine takes the model: each is checked against its shapes.
   std::vector<ServedLora> loras;
-  ModelConfig lora_model_config;  // what the load route checks adapters against
+  LoraLoader load_lora;  // reads adapters for this model (paths or Hub repo ids): start-up and the load route
   if (config.enable_lora) {
-    lora_model_config = model.value()->lm().config();
     if (!model.value()->lm().supports_lora()) {
       return unimplemented("ENABLE_LORA: this model's backend does not apply LoRA adapters (podserve runs them on "
                            "safetensors models of the shared decoder on the CPU: llama, mistral, qwen2/3, gemma)");
     }
-    PODSERVE_ASSIGN_OR_RETURN(loras, load_lora_modules(config.lora_modules, model.value()->lm(), config.max_lora_rank,
+    PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings hub_settings, hub_settings_for(config, process_env()));
+    load_lora = make_lora_loader(model.value()->lm().config(), config.max_lora_rank, hub_settings);
+    PODSERVE_ASSIGN_OR_RETURN(loras, load_lora_modules(config.lora_modules, model.value()->lm(), load_lora,
                                                        config.served_model_name));
     for (const ServedLora& l : loras) PODSERVE_LOG(kInfo) << "LoRA adapter " << l.name << " from " << l.root;
   }
@@ -128,9 +128,7 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.allow_runtime_lora_updating = config.allow_runtime_lora_updating;
   if (config.enable_lora) {
     options.max_loras = config.max_loras;
-    options.load_lora = [model_config = lora_model_config, rank = config.max_lora_rank](const std::string& path) {
-      return load_lora_adapter(path, model_config, rank);
-    };
+    options.load_lora = std::move(load_lora);
   }
   options.enable_auto_tool_choice = config.enable_auto_tool_choice;
   options.tool_call_parser = config.tool_call_parser;

@@ -77,13 +77,13 @@ http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& 
   }
   if (!error) {
     const std::optional<ServedLora> previous = loras_.find(name);
-    const ServedLora entry{name, path, options_.served_model_name, nullptr, loras_.id_for(name)};
+    const ServedLora entry{name, path, options_.served_model_name, nullptr, loras_.id_for(name), adapter->path};
     if (!loras_.put(entry, r.load_inplace)) {  // another load of this name got there first
       error = bad_request("The lora adapter '" + name +
                           "' has already been loaded. If you want to load the adapter in place, set 'load_inplace' "
                           "to True.");
     } else {
-      engine_.add_lora(LoraRef{entry.id, name, path}, std::move(adapter));
+      engine_.add_lora(LoraRef{entry.id, name, entry.dir}, std::move(adapter));
       if (previous && previous->root == path) {
         PODSERVE_LOG(kInfo) << "Reloaded LoRA adapter '" << name << "' in place from the same path '" << path
                             << "' (its prefix-cache blocks are keyed by the weights, so none of the old ones is reused)";

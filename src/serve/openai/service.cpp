@@ -193,7 +193,7 @@ OpenAiService::OpenAiService(Engine& engine, ServiceOptions options, std::unique
   // the engine holds their weights.
   for (ServedLora& lora : options_.loras) {
     lora.id = loras_.id_for(lora.name);
-    engine_.add_lora(LoraRef{lora.id, lora.name, lora.root}, std::move(lora.adapter));
+    engine_.add_lora(LoraRef{lora.id, lora.name, lora.dir}, std::move(lora.adapter));
     lora.adapter = nullptr;
     loras_.put(lora, false);
   }
@@ -431,7 +431,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_await writer.send(error_response(*e));
     co_return;
   }
-  if (lora) gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->root};
+  if (lora) gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
   gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id,
                        lora ? lora->name : options_.served_model_name);
   set_answer_options(chat.common, options_, &gen);
@@ -524,7 +524,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
     co_return;
   }
   if (lora) {
-    gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->root};
+    gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
     for (GenerationRequest& r : gen.extra_requests) r.lora_ref = gen.request.lora_ref;
   }
   gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id,
