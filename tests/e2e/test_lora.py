@@ -102,6 +102,17 @@ def run_mixed(client: openai.OpenAI):
     assert got == [g["models"][m]["greedy_ids"] for m in models]
 
 
+def test_beam_search_runs_the_adapter(lora_server):
+    # Width 1 is greedy decoding (test_beam_search.py): each beam step, a request of its own, runs the adapter.
+    client, g = lora_server.client(), goldens()
+    n = len(g["models"]["alpha"]["greedy_ids"])
+    texts = {m: complete(client, m, g["text_ids"], n).choices[0].text for m in ["alpha", BASE]}
+    assert texts["alpha"] != texts[BASE]
+    beam = client.completions.create(model="alpha", prompt=g["text_ids"], max_tokens=n, temperature=0, n=1,
+                                     extra_body={"use_beam_search": True, "ignore_eos": True})
+    assert beam.choices[0].text == texts["alpha"]
+
+
 def test_chat_with_an_adapter_echoes_its_name(lora_server):
     r = lora_server.client().chat.completions.create(model="beta", messages=[{"role": "user", "content": "Hello"}],
                                                      max_tokens=3, temperature=0)
@@ -251,8 +262,9 @@ def test_unload_while_running_lets_the_request_finish(runtime_server):
 
 def test_routes_404_without_the_variable(lora_server):
     # vLLM adds the routes only with VLLM_ALLOW_RUNTIME_LORA_UPDATING.
-    r = post(lora_server, "/v1/load_lora_adapter", {"lora_name": "x", "lora_path": "y"})
-    assert r.status_code == 404
+    for body in [{"lora_name": "x", "lora_path": "y"}, "not json"]:
+        r = post(lora_server, "/v1/load_lora_adapter", body)
+        assert r.status_code == 404, r.text
 
 
 def test_lora_requests_info_gauge_as_vllm(runtime_server):

@@ -60,8 +60,7 @@ bool is_guarded_path(std::string_view path) {
 /// The routes whose body is JSON; vLLM guards them with `validate_json_request`.
 bool is_json_route(std::string_view method, std::string_view path) {
   if (method != "POST") return false;
-  for (std::string_view p : {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/v1/embeddings",
-                             "/v1/load_lora_adapter", "/v1/unload_lora_adapter"}) {
+  for (std::string_view p : {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize", "/v1/embeddings"}) {
     if (path == p) return true;
   }
   return false;
@@ -242,7 +241,10 @@ std::optional<http::HttpResponse> OpenAiService::check_auth(const http::HttpRequ
 
 std::optional<http::HttpResponse> OpenAiService::filter_request(const http::HttpRequest& req) const {
   if (auto denied = check_auth(req)) return denied;
-  if (is_json_route(req.method, req.path) && !is_json_content_type(req.header("content-type"))) {
+  const bool lora_route = req.path == "/v1/load_lora_adapter" || req.path == "/v1/unload_lora_adapter";
+  const bool json_route = lora_route ? options_.allow_runtime_lora_updating && req.method == "POST"
+                                     : is_json_route(req.method, req.path);
+  if (json_route && !is_json_content_type(req.header("content-type"))) {
     return error_response(bad_request("Unsupported Media Type: Only 'application/json' is allowed"));
   }
   return std::nullopt;
