@@ -18,6 +18,7 @@ class CaptureEngine final : public Engine {
       : tokenizer_(tokenizer), chat_template_(std::move(chat_template)), max_model_len_(max_model_len) {}
 
   Status submit(GenerationRequest request, OutputCallback on_output) override;
+  void add_lora(LoraRef, std::shared_ptr<const LoraAdapter>) override {}
   void abort(const std::string&) override {}
   const Tokenizer& tokenizer() const override { return tokenizer_; }
   const std::string& chat_template() const override { return chat_template_; }

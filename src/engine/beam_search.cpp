@@ -38,6 +38,8 @@ std::vector<GenerationRequest> BeamSearch::step_requests() {
     r.params.temperature = request_.params.temperature;
     r.params.logprobs = 2 * width_;
     r.params.seed = request_.params.seed;
+    r.lora = request_.lora;  // every step runs the request's adapter
+    r.lora_ref = request_.lora_ref;
     step_ids_.push_back(r.request_id);
     out.push_back(std::move(r));
   }

@@ -34,7 +34,7 @@ class BatchingEngine final : public Engine {
   Status submit(GenerationRequest request, OutputCallback on_output) override {
     PODSERVE_RETURN_IF_ERROR(validate_request(request, loop_->max_model_len(), loop_->tokenizer().vocab_size(),
                                               loop_->config().speculative.enabled()));
-    if (request.lora && !loop_->supports_lora()) {
+    if ((request.lora || request.lora_ref) && !loop_->supports_lora()) {
       return unimplemented("LoRA adapters are not supported by this model's backend");
     }
     const SamplingParams& p = request.params;
@@ -70,6 +70,12 @@ class BatchingEngine final : public Engine {
     inbox_.push_back({std::move(request), std::move(wrapped)});
     cv_.notify_one();
     return ok_status();
+  }
+
+  void add_lora(LoraRef ref, std::shared_ptr<const LoraAdapter> adapter) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    inbox_.push_back({{}, {}, EngineLoop::LoraHandover{std::move(ref), std::move(adapter)}});
+    cv_.notify_one();
   }
 
   void abort(const std::string& request_id) override {

@@ -32,6 +32,8 @@ struct EngineConfig {
   bool priority_scheduling = false; // SCHEDULING_POLICY=priority: requests' `priority` orders admission and preemption
   SpeculativeConfig speculative;    // SPECULATIVE_CONFIG: drafts verified k at a time (off by default)
   int max_loras = 0;                // MAX_LORAS: distinct LoRA adapters per step (0 = no limit)
+  int max_cpu_loras = 0;            // MAX_CPU_LORAS: adapters kept loaded (0 = max_loras, at least 1)
+  int max_lora_rank = 16;           // MAX_LORA_RANK: checked when a dropped adapter is reloaded
 };
 
 class Engine {
@@ -46,6 +48,10 @@ class Engine {
   /// (OutOfRange, vLLM's message) or the queue is full (ResourceExhausted). Otherwise `on_output` is called one
   /// or more times, the last time with finished == true.
   virtual Status submit(GenerationRequest request, OutputCallback on_output) = 0;
+  /// Hands a loaded LoRA adapter to the engine's table under `ref.id` (replacing what it held) through the same
+  /// queue as submissions, so a request submitted after this call finds it. Requests name it by
+  /// GenerationRequest::lora_ref.
+  virtual void add_lora(LoraRef ref, std::shared_ptr<const LoraAdapter> adapter) = 0;
   /// Stops a request early; its last output has finish_reason kAbort. Unknown ids are ignored.
   virtual void abort(const std::string& request_id) = 0;
 

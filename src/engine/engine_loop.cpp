@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -102,7 +103,8 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
       pool_(std::move(pool)),
       kv_(KvCacheConfig{pool_.num_blocks(), config.block_size, config.enable_prefix_caching}),
       outputs_(model_->tokenizer(), max_model_len),
-      seed_rng_(config.seed) {
+      seed_rng_(config.seed),
+      loras_(config.max_cpu_loras > 0 ? config.max_cpu_loras : config.max_loras, config.max_lora_rank) {
   // Masks are as wide as the model's logits (its vocabulary may be padded past the tokenizer's).
   grammars_ = std::make_unique<GrammarService>(
       [this] { return structured::TokenVocabulary::from_tokenizer(model_->tokenizer(), model_->lm().config().vocab_size); },
@@ -121,6 +123,10 @@ EngineLoop::EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& c
 }
 
 void EngineLoop::add_request(Submission submission) {
+  if (submission.lora) {
+    loras_.put(submission.lora->ref, std::move(submission.lora->adapter));
+    return;
+  }
   const std::string id = submission.request.request_id;
   if (requests_.count(id) != 0) {
     // One final update per output index the caller expects (the submit wrapper counts them to free the slot).
@@ -145,6 +151,16 @@ void EngineLoop::add_request(Submission submission) {
                                                     model_->tokenizer(), p));
   RequestState& state = *r;
   requests_.emplace(id, std::move(r));
+  if (state.request.lora_ref && !state.request.lora) {
+    Result<std::shared_ptr<const LoraAdapter>> adapter = loras_.get(*state.request.lora_ref, model_->lm().config());
+    if (!adapter.ok()) {
+      abort_request(id, FinishReason::kError, adapter.status());
+      return;
+    }
+    state.request.lora = std::move(adapter).value();
+    const std::string& name = state.request.lora_ref->name;
+    if (std::find(lora_order_.begin(), lora_order_.end(), name) == lora_order_.end()) lora_order_.push_back(name);
+  }
   if (p.structured.active()) {
     if (grammars_ == nullptr) {
       abort_request(id, FinishReason::kAbort);  // shutting down
@@ -249,6 +265,27 @@ void EngineLoop::abort_request(const std::string& request_id, FinishReason reaso
   }
   ++stats_.request_success[finish_reason_name(reason)];
   requests_.erase(it);
+  record_lora_info();
+}
+
+void EngineLoop::record_lora_info() {
+  if (config_.max_loras == 0) return;
+  std::erase_if(lora_order_, [this](const std::string& name) {
+    for (const auto& [id, r] : requests_) {
+      if (r->request.lora_ref && r->request.lora_ref->name == name) return false;
+    }
+    return true;
+  });
+  std::string joined;
+  for (const std::string& name : lora_order_) joined += (joined.empty() ? "" : ",") + name;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (auto& [set, time] : stats_.lora_adapter_sets) {
+    if (set == joined) {
+      time = now;
+      return;
+    }
+  }
+  stats_.lora_adapter_sets.emplace_back(std::move(joined), now);
 }
 
 void EngineLoop::abort_all() {
@@ -394,6 +431,7 @@ int EngineLoop::step() {
   }
   samples_.clear();
   drop_finished();
+  record_lora_info();
   log_stats_if_due();
   return static_cast<int>(plan.chunks.size());
 }

@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "engine/kv_cache/kv_cache_manager.h"
+#include "engine/lora_table.h"
 #include "engine/output_processor.h"
 #include "engine/scheduler.h"
 #include "engine/sequence.h"
@@ -21,9 +22,16 @@ namespace podserve {
 
 class EngineLoop {
  public:
+  /// A loaded LoRA adapter for the table, queued like a request (Engine::add_lora).
+  struct LoraHandover {
+    LoraRef ref;
+    std::shared_ptr<const LoraAdapter> adapter;
+  };
+  /// A request, or (with `lora`) an adapter for the table.
   struct Submission {
     GenerationRequest request;
     OutputCallback on_output;
+    std::optional<LoraHandover> lora = std::nullopt;
   };
 
   static Result<std::unique_ptr<EngineLoop>> create(std::unique_ptr<LoadedModel> model, const EngineConfig& config,
@@ -51,6 +59,8 @@ class EngineLoop {
   bool supports_lora() const { return model_->lm().supports_lora(); }
   const EngineConfig& config() const { return config_; }
   const SchedulerConfig& scheduler_config() const { return scheduler_config_; }
+  /// The loaded LoRA adapters' ids, most recently used first (tests).
+  std::vector<int64_t> lora_ids() const { return loras_.ids(); }
 
  private:
   EngineLoop(std::unique_ptr<LoadedModel> model, const EngineConfig& config, int max_model_len, KvPool pool);
@@ -98,6 +108,9 @@ class EngineLoop {
   void drop_finished();
   static int32_t lora_slot(ForwardBatch& batch, const Sequence& seq);
   void log_stats_if_due();
+  /// vLLM's lora_requests_info after a step or an abort: drops adapters without unfinished requests from
+  /// lora_order_ and stamps the current list in stats_.lora_adapter_sets (LoRA on only).
+  void record_lora_info();
 
   std::unique_ptr<LoadedModel> model_;
   EngineConfig config_;
@@ -109,6 +122,8 @@ class EngineLoop {
   Rng seed_rng_;
   SeqId next_seq_id_ = 1;
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
+  LoraTable loras_;
+  std::vector<std::string> lora_order_;  // adapters with unfinished requests, by first arrival (their names)
   std::unique_ptr<GrammarService> grammars_;
   std::function<void()> wake_;
   std::vector<RequestState*> compiling_;  // constrained requests waiting for their grammar

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace podserve {
@@ -41,6 +42,9 @@ struct EngineStats {
   int64_t spec_num_draft_tokens = 0;
   int64_t spec_num_accepted_tokens = 0;
   std::vector<int64_t> spec_accepted_per_pos;  // k entries when speculative decoding is on
+  /// vLLM's vllm:lora_requests_info (LoRA on): every comma-joined list of the adapters with unfinished
+  /// requests (first arrival first) seen after a step, with the Unix time it was last seen; "" = none.
+  std::vector<std::pair<std::string, double>> lora_adapter_sets;
   Histogram time_to_first_token{{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
                                  7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}};
   Histogram inter_token_latency{{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,

@@ -76,12 +76,22 @@ struct SamplingParams {
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort", "error"; nullptr for kNone
 
+/// A LoRA adapter by name (vLLM's LoRARequest): `id` keys the engine's adapter table (engine/lora_table.h), `path`
+/// reloads it when the table dropped it, `name` labels it in metrics.
+struct LoraRef {
+  int64_t id = 0;
+  std::string name, path;
+};
+
 struct GenerationRequest {
   std::string request_id;
   std::vector<int32_t> prompt_tokens;
   SamplingParams params;
-  /// The LoRA adapter its tokens run (null: the base model). Its weights hash keys the prefix cache.
-  std::shared_ptr<const LoraAdapter> lora = nullptr;  // initialized: `{id, prompt, params}` omits it without -Wextra warnings
+  /// The LoRA adapter its tokens run (null: the base model). Its weights hash keys the prefix cache. Set by the
+  /// engine from `lora_ref` when the request arrives; callers name the adapter by `lora_ref` (or set it directly).
+  /// Both initialized, so `{id, prompt, params}` omits them without -Wextra warnings.
+  std::shared_ptr<const LoraAdapter> lora = nullptr;
+  std::optional<LoraRef> lora_ref = std::nullopt;
 };
 
 /// Log-probability of one token position: the chosen token's and the top-N alternatives (highest first).

@@ -71,6 +71,13 @@ Result<Selection> select_files(const std::string& repo_id, const std::vector<std
     return sel;
   }
 
+  if (mode == SelectMode::kLoraAdapter) {
+    for (const char* name : {"adapter_config.json", "adapter_model.safetensors"}) {
+      if (!have.count(name)) return not_found(repo_id + " has no " + name + " (a PEFT LoRA adapter)");
+      sel.files.push_back(name);
+    }
+    return sel;
+  }
   for (const char* side : kSideFiles) {
     if (have.count(side)) sel.files.push_back(side);
   }

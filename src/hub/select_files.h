@@ -18,8 +18,9 @@ struct Selection {
 };
 
 /// kModel: config, tokenizer and weights (or the .gguf). kTokenizer: tokenizer files only. kConfig: config and
-/// tokenizer files without weights (LOAD_FORMAT=dummy builds the model from config.json).
-enum class SelectMode { kModel, kTokenizer, kConfig };
+/// tokenizer files without weights (LOAD_FORMAT=dummy builds the model from config.json). kLoraAdapter: a PEFT
+/// adapter's adapter_config.json and adapter_model.safetensors.
+enum class SelectMode { kModel, kTokenizer, kConfig, kLoraAdapter };
 
 /// Picks from `repo_files` (every path in the repo). `gguf_file` non-empty: that file (and its split parts).
 /// Errors name the repo and, for ambiguous or missing GGUF files, the candidates.

@@ -103,6 +103,7 @@ struct ServerConfig {
   int max_lora_rank = 16;
   int max_cpu_loras = 0;  // 0 = max_loras (vLLM's default)
   std::string lora_dtype = "auto";
+  bool allow_runtime_lora_updating = false;  // VLLM_ALLOW_RUNTIME_LORA_UPDATING: the load/unload routes
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

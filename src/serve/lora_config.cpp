@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "hub/resolve.h"
 #include "model/causal_lm.h"
 #include "model/lora.h"
 
@@ -84,8 +85,18 @@ Result<std::vector<LoraModuleSpec>> parse_lora_modules(std::string_view value, c
   return out;
 }
 
+LoraLoader make_lora_loader(const ModelConfig& config, int max_lora_rank, const hub::HubSettings& settings) {
+  return [config, max_lora_rank, settings](const std::string& path) -> Result<std::shared_ptr<const LoraAdapter>> {
+    if (hub::is_local_spec(path)) return load_lora_adapter(path, config, max_lora_rank);
+    hub::ResolveRequest request{path, "", "", hub::SelectMode::kLoraAdapter, false};
+    Result<hub::ResolvedModel> resolved = hub::resolve_model(request, settings);
+    if (!resolved.ok()) return not_found("No adapter found for " + path + " (" + resolved.status().message() + ")");
+    return load_lora_adapter(resolved->local_path, config, max_lora_rank);
+  };
+}
+
 Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSpec>& specs, const CausalLm& lm,
-                                                  int max_lora_rank, const std::string& served_name) {
+                                                  const LoraLoader& load, const std::string& served_name) {
   std::vector<ServedLora> out;
   for (const LoraModuleSpec& spec : specs) {
     auto failed = [&](const Status& s) {
@@ -101,10 +112,11 @@ Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSp
     for (const ServedLora& other : out) {
       if (other.name == spec.name) return failed(invalid_argument("the name is given twice"));
     }
-    Result<std::shared_ptr<const LoraAdapter>> adapter = load_lora_adapter(spec.path, lm.config(), max_lora_rank);
+    Result<std::shared_ptr<const LoraAdapter>> adapter = load(spec.path);
     if (!adapter.ok()) return failed(adapter.status());
+    const std::string dir = adapter.value()->path;
     out.push_back({spec.name, spec.path, spec.base_model_name.empty() ? served_name : spec.base_model_name,
-                   std::move(adapter).value()});
+                   std::move(adapter).value(), 0, dir});
   }
   return out;
 }

@@ -3,6 +3,8 @@
 // start-up load of those adapters for the OpenAI routes.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +16,10 @@ namespace podserve {
 
 class CausalLm;
 struct LoraAdapter;
+struct ModelConfig;
+namespace hub {
+struct HubSettings;
+}
 
 /// One adapter to serve: its model name, its directory (or Hub repo id) and the base name its card names as parent
 /// ("" = the first served name).
@@ -26,16 +32,26 @@ struct LoraModuleSpec {
 /// name/path are errors (vLLM: "Invalid fields for --lora-modules: ...").
 Result<std::vector<LoraModuleSpec>> parse_lora_modules(std::string_view value, const std::string& source);
 
-/// An adapter as the OpenAI routes serve it.
+/// An adapter as the OpenAI routes serve it: `root` as given (a directory or a Hub repo id), `dir` where its
+/// files are; `id` keys the engine's adapter table (engine/lora_table.h), which holds the weights once `adapter`
+/// is handed over.
 struct ServedLora {
   std::string name, root, parent;
   std::shared_ptr<const LoraAdapter> adapter;
+  int64_t id = 0;
+  std::string dir;
 };
 
-/// Loads every adapter of `specs` (local directories) for `lm`, whose served name is `served_name`. Errors name
-/// the adapter ("Loading lora NAME failed: ..."): a model that cannot apply adapters, a duplicate name, the
+/// Reads one adapter for the served model from a local directory or, as vLLM's get_adapter_absolute_path, a Hub
+/// repo id resolved through the Hub cache (downloaded there unless HF_HUB_OFFLINE=1). NotFound when neither
+/// has it.
+using LoraLoader = std::function<Result<std::shared_ptr<const LoraAdapter>>(const std::string& path)>;
+LoraLoader make_lora_loader(const ModelConfig& config, int max_lora_rank, const hub::HubSettings& settings);
+
+/// Loads every adapter of `specs` with `load` for `lm`, whose served name is `served_name`. Errors name the
+/// adapter ("Loading lora NAME failed: ..."): a model that cannot apply adapters, a duplicate name, the
 /// adapter's own problems (model/lora.h).
 Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSpec>& specs, const CausalLm& lm,
-                                                  int max_lora_rank, const std::string& served_name);
+                                                  const LoraLoader& load, const std::string& served_name);
 
 }  // namespace podserve

@@ -84,6 +84,16 @@ class Exposition {
     out_ += '\n';
   }
 
+  /// A sample without the model_name label (a gauge vLLM makes with its own labels only).
+  void bare_sample(std::string_view name, double value, std::string_view labels) {
+    out_ += name;
+    out_ += '{';
+    out_ += labels;
+    out_ += "} ";
+    out_ += format_value(value);
+    out_ += '\n';
+  }
+
   void gauge(std::string_view name, std::string_view help, double value) {
     header(name, "gauge", help);
     sample(name, value);
@@ -121,7 +131,7 @@ class Exposition {
 
 }  // namespace
 
-std::string render_prometheus(const EngineStats& stats, std::string_view model_name) {
+std::string render_prometheus(const EngineStats& stats, std::string_view model_name, int max_loras) {
   Exposition e(model_name);
   e.gauge("vllm:num_requests_running", "Number of requests in model execution batches.", stats.num_running);
   // vLLM counts a request waiting for its structured-output grammar as waiting.
@@ -154,6 +164,18 @@ std::string render_prometheus(const EngineStats& stats, std::string_view model_n
     for (size_t i = 0; i < stats.spec_accepted_per_pos.size(); ++i) {
       e.sample("vllm:spec_decode_num_accepted_tokens_per_pos_total", static_cast<double>(stats.spec_accepted_per_pos[i]),
                "position=\"" + std::to_string(i) + "\"");
+    }
+  }
+
+  // vLLM's LoRA gauge (with LoRA on): its own labels only, one child per adapter list ever seen, each set to the
+  // time it was last seen. vLLM 0.32.0 lists every adapter with an unfinished request under both labels.
+  if (max_loras > 0) {
+    e.header("vllm:lora_requests_info", "gauge", "Running stats on lora requests.");
+    for (const auto& [set, time] : stats.lora_adapter_sets) {
+      const std::string names = escape_label(set);
+      e.bare_sample("vllm:lora_requests_info", time,
+                    "max_lora=\"" + std::to_string(max_loras) + "\",waiting_lora_adapters=\"" + names +
+                        "\",running_lora_adapters=\"" + names + "\"");
     }
   }
 

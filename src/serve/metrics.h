@@ -16,6 +16,7 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 /// counters with the `_total` suffix (prefix-cache queries/hits, preemptions, prompt/generation tokens, request
 /// successes by finish reason) and histograms with cumulative `_bucket{le=...}` lines, `_count` and `_sum`.
 /// Every metric has `# HELP` and `# TYPE` lines; numbers are written as Python's prometheus_client writes them.
-std::string render_prometheus(const EngineStats& stats, std::string_view model_name);
+/// With `max_loras` > 0 (LoRA on) also vLLM's vllm:lora_requests_info gauge.
+std::string render_prometheus(const EngineStats& stats, std::string_view model_name, int max_loras = 0);
 
 }  // namespace podserve

@@ -4,13 +4,18 @@
 
 namespace podserve {
 
-Result<ModelSource> resolve_model_source(const ServerConfig& config, const EnvLookup& env) {
+Result<hub::HubSettings> hub_settings_for(const ServerConfig& config, const EnvLookup& env) {
   PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings settings, hub::hub_settings_from_env(env));
   if (!config.download_dir.empty()) {
     // vLLM's --download-dir: the cache huggingface_hub downloads into (cache_dir=) and loads from.
     settings.cache_dir = config.download_dir;
     settings.lookup_dirs.insert(settings.lookup_dirs.begin(), config.download_dir);
   }
+  return settings;
+}
+
+Result<ModelSource> resolve_model_source(const ServerConfig& config, const EnvLookup& env) {
+  PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings settings, hub_settings_for(config, env));
   ModelSource source;
   // LOAD_FORMAT=dummy needs only config.json and the tokenizer: no weights are fetched.
   const hub::SelectMode mode =

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "hub/settings.h"
 #include "serve/config.h"
 
 namespace podserve {
@@ -13,6 +14,9 @@ struct ModelSource {
   std::string model_path;      // a .gguf file or a model directory
   std::string tokenizer_path;  // "" = the model's own tokenizer
 };
+
+/// The Hub settings from the environment, with --download-dir as the cache (vLLM's).
+Result<hub::HubSettings> hub_settings_for(const ServerConfig& config, const EnvLookup& env);
 
 /// Resolves config.model (with revision / gguf_file) and config.tokenizer. Errors name the model and what failed
 /// (not in the cache while offline, 401/404 from the Hub, a network failure naming the URL).

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -89,6 +90,15 @@ Status set_max_lora_rank(ServerConfig& c, const std::string& v, const std::strin
   if (!parse_int(v, 1, 512, &c.max_lora_rank) || !is_allowed_max_lora_rank(c.max_lora_rank)) {
     return bad_value(src, v, "one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (vLLM's choices)");
   }
+  return ok_status();
+}
+Status set_runtime_lora_updating(ServerConfig& c, const std::string& v, const std::string&) {
+  // vLLM's reading: "1" or "true" (stripped, any case) is on; any other value is off, without an error.
+  std::string t;
+  for (char ch : v) {
+    if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') t += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  c.allow_runtime_lora_updating = t == "1" || t == "true";
   return ok_status();
 }
 Status set_lora_dtype(ServerConfig& c, const std::string& v, const std::string& src) {
@@ -571,7 +581,7 @@ const std::vector<Option>& options() {
        set_bool<&ServerConfig::enable_lora>, false, true, true},
       {"--lora-modules", {"LORA_MODULES"}, "SPEC [SPEC ...]",
        "PEFT adapters to serve, each a model name: name=path, a JSON object {\"name\", \"path\", "
-       "\"base_model_name\"} or a JSON list of them (the worker's form); local directories",
+       "\"base_model_name\"} or a JSON list of them (the worker's form); paths are directories or Hub repo ids",
        set_lora_modules, true},
       {"--max-loras", {"MAX_LORAS"}, "N",
        "distinct LoRA adapters per engine step; a request of one more adapter waits for a later step (default 1)",
@@ -579,8 +589,13 @@ const std::vector<Option>& options() {
       {"--max-lora-rank", {"MAX_LORA_RANK"}, "N",
        "largest adapter rank: 1, 8, 16, 32, 64, 128, 256, 320 or 512 (default 16)", set_max_lora_rank},
       {"--max-cpu-loras", {"MAX_CPU_LORAS"}, "N",
-       "vLLM's adapter cache size, checked >= --max-loras; podserve keeps every --lora-modules adapter loaded",
+       "LoRA adapters kept loaded (an LRU, >= --max-loras); one dropped is reloaded from its path when a request "
+       "needs it (default --max-loras)",
        set_max_cpu_loras},
+      {"", {"VLLM_ALLOW_RUNTIME_LORA_UPDATING"}, "BOOL",
+       "1 or true: serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM: local development only; "
+       "default off)",
+       set_runtime_lora_updating},
       {"--lora-dtype", {"LORA_DTYPE"}, "DTYPE",
        "auto, float16 or bfloat16; podserve computes adapters in float32 whatever it says (default auto)",
        set_lora_dtype},

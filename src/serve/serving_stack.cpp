@@ -85,6 +85,8 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   engine_config.priority_scheduling = config.priority_scheduling;
   engine_config.speculative = config.speculative;
   engine_config.max_loras = config.enable_lora ? config.max_loras : 0;
+  engine_config.max_cpu_loras = config.max_cpu_loras;
+  engine_config.max_lora_rank = config.max_lora_rank;
   std::unique_ptr<LoadedModel> draft;
   if (config.speculative.enabled() && config.speculative.method == SpeculativeMethod::kDraftModel) {
     // The draft is found as the model is (a file, a directory or a Hub repo id) and shares its tokenizer.
@@ -99,12 +101,15 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   }
   // LoRA adapters are read before the engine takes the model: each is checked against its shapes.
   std::vector<ServedLora> loras;
+  LoraLoader load_lora;  // reads adapters for this model (paths or Hub repo ids): start-up and the load route
   if (config.enable_lora) {
     if (!model.value()->lm().supports_lora()) {
       return unimplemented("ENABLE_LORA: this model's backend does not apply LoRA adapters (podserve runs them on "
                            "safetensors models of the shared decoder on the CPU: llama, mistral, qwen2/3, gemma)");
     }
-    PODSERVE_ASSIGN_OR_RETURN(loras, load_lora_modules(config.lora_modules, model.value()->lm(), config.max_lora_rank,
+    PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings hub_settings, hub_settings_for(config, process_env()));
+    load_lora = make_lora_loader(model.value()->lm().config(), config.max_lora_rank, hub_settings);
+    PODSERVE_ASSIGN_OR_RETURN(loras, load_lora_modules(config.lora_modules, model.value()->lm(), load_lora,
                                                        config.served_model_name));
     for (const ServedLora& l : loras) PODSERVE_LOG(kInfo) << "LoRA adapter " << l.name << " from " << l.root;
   }
@@ -120,6 +125,11 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.max_logprobs = config.max_logprobs;
   options.model_aliases = config.served_model_aliases;
   options.loras = std::move(loras);
+  options.allow_runtime_lora_updating = config.allow_runtime_lora_updating;
+  if (config.enable_lora) {
+    options.max_loras = config.max_loras;
+    options.load_lora = std::move(load_lora);
+  }
   options.enable_auto_tool_choice = config.enable_auto_tool_choice;
   options.tool_call_parser = config.tool_call_parser;
   options.reasoning_parser = config.reasoning_parser;

@@ -157,7 +157,7 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         "SPECULATIVE_QUANTIZATION": "", "SPECULATIVE_MODEL_REVISION": "main", "SPECULATIVE_ENFORCE_EAGER": "false",
         # LoRA (the GGUF llama model cannot take adapters: ENABLE_LORA=true stops its start-up, test_lora.py).
         "ENABLE_LORA": "false", "LORA_MODULES": "", "MAX_LORAS": "2", "MAX_LORA_RANK": "32", "MAX_CPU_LORAS": "4",
-        "LORA_DTYPE": "auto",
+        "LORA_DTYPE": "auto", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "false",
     }
 
 

@@ -7,8 +7,11 @@ import concurrent.futures
 import json
 import os
 import pathlib
+import shutil
 import subprocess
+import time
 
+import httpx
 import openai
 import pytest
 
@@ -99,6 +102,17 @@ def run_mixed(client: openai.OpenAI):
     assert got == [g["models"][m]["greedy_ids"] for m in models]
 
 
+def test_beam_search_runs_the_adapter(lora_server):
+    # Width 1 is greedy decoding (test_beam_search.py): each beam step, a request of its own, runs the adapter.
+    client, g = lora_server.client(), goldens()
+    n = len(g["models"]["alpha"]["greedy_ids"])
+    texts = {m: complete(client, m, g["text_ids"], n).choices[0].text for m in ["alpha", BASE]}
+    assert texts["alpha"] != texts[BASE]
+    beam = client.completions.create(model="alpha", prompt=g["text_ids"], max_tokens=n, temperature=0, n=1,
+                                     extra_body={"use_beam_search": True, "ignore_eos": True})
+    assert beam.choices[0].text == texts["alpha"]
+
+
 def test_chat_with_an_adapter_echoes_its_name(lora_server):
     r = lora_server.client().chat.completions.create(model="beta", messages=[{"role": "user", "content": "Hello"}],
                                                      max_tokens=3, temperature=0)
@@ -135,3 +149,162 @@ def test_gguf_llama_path_refuses_lora_at_start_up():
     # The llama GGUF fast path does not apply adapters yet: a clear start-up error, never a silent base model.
     out = start_up_error(["--enable-lora"], model=require_env("PODSERVE_TEST_MODEL"))
     assert "ENABLE_LORA" in out and "does not apply LoRA adapters" in out, out
+
+
+# Runtime loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING): vLLM 0.32.0's routes, bodies, plain-text 200s and errors
+# (vllm/entrypoints/openai/models/serving.py), through the openai client's raw requests.
+
+RUNTIME = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
+
+
+def post(srv, route: str, body) -> httpx.Response:
+    """A raw POST (a str body goes as text/plain); errors come back as responses."""
+    if isinstance(body, str):
+        return httpx.post(srv.url + route, content=body, headers={"content-type": "text/plain"}, timeout=60)
+    return httpx.post(srv.url + route, json=body, timeout=60)
+
+
+def error_message(r: httpx.Response) -> str:
+    body = r.json()["error"]
+    assert body["code"] == r.status_code, body
+    return body["message"]
+
+
+@pytest.fixture(scope="module")
+def runtime_server():
+    srv = start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
+                        "--enable-lora", "--max-loras", "2", "--max-cpu-loras", "2"], env=RUNTIME)
+    yield srv
+    srv.stop()
+
+
+def greedy(client: openai.OpenAI, model: str, golden: str) -> list[int]:
+    g = goldens()
+    return token_ids(complete(client, model, g["text_ids"], len(g["models"][golden]["greedy_ids"])))
+
+
+def test_load_use_reload_unload(runtime_server):
+    client, lora, g = runtime_server.client(), data() / "lora", goldens()
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "mine", "lora_path": str(lora / "beta")})
+    assert (r.status_code, r.text) == (200, "Success: LoRA adapter 'mine' added successfully.")
+    cards = {m.id: m for m in client.models.list().data}
+    assert list(cards) == [BASE, "mine"] and cards["mine"].root == str(lora / "beta")
+    assert cards["mine"].parent == BASE and cards["mine"].max_model_len is None
+    assert greedy(client, "mine", "beta") == g["models"]["beta"]["greedy_ids"]
+
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "mine", "lora_path": str(lora / "alpha")})
+    assert r.status_code == 400 and error_message(r) == (
+        "The lora adapter 'mine' has already been loaded. If you want to load the adapter in place, set "
+        "'load_inplace' to True.")
+    # In place: the same name now runs alpha's weights (and no block cached under beta's is reused).
+    r = post(runtime_server, "/v1/load_lora_adapter",
+             {"lora_name": "mine", "lora_path": str(lora / "alpha"), "load_inplace": True})
+    assert r.status_code == 200, r.text
+    assert greedy(client, "mine", "alpha") == g["models"]["alpha"]["greedy_ids"]
+    assert greedy(client, BASE, "base") == g["models"]["base"]["greedy_ids"]
+
+    r = post(runtime_server, "/v1/unload_lora_adapter", {"lora_name": "mine"})
+    assert (r.status_code, r.text) == (200, "Success: LoRA adapter 'mine' removed successfully.")
+    assert [m.id for m in client.models.list().data] == [BASE]
+    with pytest.raises(openai.NotFoundError) as e:
+        complete(client, "mine", g["text_ids"], 1)
+    assert error_of(e.value)["message"].startswith("The model `mine` does not exist.")
+    r = post(runtime_server, "/v1/unload_lora_adapter", {"lora_name": "mine", "lora_int_id": 1})
+    assert r.status_code == 404 and error_message(r) == "The lora adapter 'mine' cannot be found."
+
+
+def test_load_and_unload_errors(runtime_server, tmp_path):
+    client, lora = runtime_server.client(), data() / "lora"
+    for body in [{"lora_name": "x"}, {"lora_path": str(lora / "alpha")}, {"lora_name": "", "lora_path": "p"}]:
+        r = post(runtime_server, "/v1/load_lora_adapter", body)
+        assert r.status_code == 400 and error_message(r) == "Both 'lora_name' and 'lora_path' must be provided."
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": BASE, "lora_path": str(lora / "alpha")})
+    assert r.status_code == 400 and error_message(r) == f"The lora adapter '{BASE}' conflicts with a served base model."
+    missing = tmp_path / "missing"
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "x", "lora_path": str(missing)})
+    assert r.status_code == 404 and error_message(r) == f"Loading lora x failed: No adapter found for {missing}"
+    # An adapter vLLM refuses (DoRA): a 400 naming it (vLLM: its engine's text as a 500), and nothing is served.
+    dora = tmp_path / "dora"
+    dora.mkdir()
+    config = json.loads((lora / "alpha" / "adapter_config.json").read_text())
+    (dora / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
+    (dora / "adapter_model.safetensors").write_bytes((lora / "alpha" / "adapter_model.safetensors").read_bytes())
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "d", "lora_path": str(dora)})
+    assert r.status_code == 400 and error_message(r).startswith("Loading lora d failed: "), r.text
+    assert "d" not in [m.id for m in client.models.list().data]
+    r = post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "x", "lora_path": 3})
+    assert r.status_code == 400, r.text
+    r = post(runtime_server, "/v1/load_lora_adapter", "{not json")
+    assert r.status_code == 400 and error_message(r) == "Unsupported Media Type: Only 'application/json' is allowed"
+    r = post(runtime_server, "/v1/unload_lora_adapter", {})
+    assert r.status_code == 400
+    assert error_message(r) == "'lora_name' needs to be provided to unload a LoRA adapter."
+
+
+def test_unload_while_running_lets_the_request_finish(runtime_server):
+    # vLLM's unload drops the name only: a request already running keeps its adapter to the end.
+    client, lora, g = runtime_server.client(), data() / "lora", goldens()
+    assert post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "run", "lora_path": str(lora / "alpha")}).status_code == 200
+    expected = g["models"]["alpha"]["greedy_ids"]
+    stream = client.completions.create(model="run", prompt=g["text_ids"], max_tokens=len(expected), temperature=0,
+                                       logprobs=0, stream=True,
+                                       extra_body={"ignore_eos": True, "return_tokens_as_token_ids": True})
+    got = []
+    for i, chunk in enumerate(stream):
+        if i == 0:
+            r = post(runtime_server, "/v1/unload_lora_adapter", {"lora_name": "run"})
+            assert r.status_code == 200, r.text
+        if chunk.choices and chunk.choices[0].logprobs:
+            got += [int(t.removeprefix("token_id:")) for t in chunk.choices[0].logprobs.tokens]
+    assert got == expected
+    assert "run" not in [m.id for m in client.models.list().data]
+
+
+def test_routes_404_without_the_variable(lora_server):
+    # vLLM adds the routes only with VLLM_ALLOW_RUNTIME_LORA_UPDATING.
+    for body in [{"lora_name": "x", "lora_path": "y"}, "not json"]:
+        r = post(lora_server, "/v1/load_lora_adapter", body)
+        assert r.status_code == 404, r.text
+
+
+def test_lora_requests_info_gauge_as_vllm(runtime_server):
+    # vLLM 0.32.0's gauge: labels max_lora, waiting_lora_adapters, running_lora_adapters (no model_name), one
+    # child per adapter list seen, set to the Unix time it was last seen; both lists name every adapter with an
+    # unfinished request.
+    client, lora = runtime_server.client(), data() / "lora"
+    assert post(runtime_server, "/v1/load_lora_adapter", {"lora_name": "gauge", "lora_path": str(lora / "beta")}).status_code == 200
+    before = time.time()
+    complete(client, "gauge", goldens()["text_ids"], 2)
+    text = httpx.get(runtime_server.url + "/metrics").text
+    assert "# HELP vllm:lora_requests_info Running stats on lora requests.\n# TYPE vllm:lora_requests_info gauge\n" in text
+    samples = {line.split("{", 1)[1].rsplit("} ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in text.splitlines() if line.startswith("vllm:lora_requests_info{")}
+    busy = 'max_lora="2",waiting_lora_adapters="gauge",running_lora_adapters="gauge"'
+    idle = 'max_lora="2",waiting_lora_adapters="",running_lora_adapters=""'
+    assert busy in samples and idle in samples, samples
+    assert before - 1 <= samples[busy] <= samples[idle] <= time.time() + 1
+
+
+def test_no_lora_gauge_without_lora(server):
+    assert "vllm:lora_requests_info" not in httpx.get(server.url + "/metrics").text
+
+
+def test_max_cpu_loras_keeps_the_most_recently_used(tmp_path):
+    # vLLM's LRU of loaded adapters (MAX_CPU_LORAS): an adapter it dropped is read again from its path when a
+    # request needs it. Watched from outside: after its files are replaced, a dropped adapter runs the new
+    # weights, one still held runs the old.
+    lora, g = data() / "lora", goldens()
+    for cpu_loras, expected in [(1, "beta"), (2, "alpha")]:
+        moving = tmp_path / f"moving{cpu_loras}"
+        shutil.copytree(lora / "alpha", moving)
+        srv = start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
+                            "--enable-lora", "--max-loras", "1", "--max-cpu-loras", str(cpu_loras),
+                            "--lora-modules", f"moving={moving}", f"beta={lora / 'beta'}"])
+        try:
+            client = srv.client()
+            assert greedy(client, "beta", "beta") == g["models"]["beta"]["greedy_ids"]  # beta is the newest
+            for name in ["adapter_config.json", "adapter_model.safetensors"]:
+                shutil.copyfile(lora / "beta" / name, moving / name)
+            assert greedy(client, "moving", expected) == g["models"][expected]["greedy_ids"], cpu_loras
+        finally:
+            srv.stop()

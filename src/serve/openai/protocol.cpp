@@ -36,6 +36,8 @@ bool is_neutral(const boost::json::value& v) {
   return false;
 }
 
+}  // namespace
+
 ApiResult<boost::json::object> parse_body(std::string_view body) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
@@ -43,6 +45,8 @@ ApiResult<boost::json::object> parse_body(std::string_view body) {
   if (!v.is_object()) return bad_request("The request body must be a JSON object");
   return std::move(v.get_object());
 }
+
+namespace {
 
 /// Fields that change behaviour and are not implemented: any non-neutral value is a 400 naming the field.
 /// (`logits_processors` is not here: vLLM V1 dropped the field, so it is logged as ignored, as vLLM does.)

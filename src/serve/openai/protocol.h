@@ -102,6 +102,9 @@ struct DetokenizeRequest {
   std::vector<int64_t> tokens;
 };
 
+/// A request body that must be one JSON object (a 400 otherwise).
+ApiResult<boost::json::object> parse_body(std::string_view body);
+
 ApiResult<TokenizeRequest> parse_tokenize_request(std::string_view body);
 ApiResult<DetokenizeRequest> parse_detokenize_request(std::string_view body);
 

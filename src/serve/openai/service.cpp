@@ -202,6 +202,15 @@ Status check_parser_options(const ServiceOptions& o, const Tokenizer& tokenizer)
 OpenAiService::OpenAiService(Engine& engine, ServiceOptions options, std::unique_ptr<PromptRenderer> renderer)
     : engine_(engine), options_(std::move(options)), renderer_(std::move(renderer)), created_(unix_now()) {
   options_.generation_defaults.apply_to(&sampling_defaults_);
+  // The start-up adapters go to the engine's table as loaded ones do (vLLM's init_static_loras); from here on
+  // the engine holds their weights.
+  for (ServedLora& lora : options_.loras) {
+    lora.id = loras_.id_for(lora.name);
+    engine_.add_lora(LoraRef{lora.id, lora.name, lora.dir}, std::move(lora.adapter));
+    lora.adapter = nullptr;
+    loras_.put(lora, false);
+  }
+  options_.loras.clear();
 }
 
 void OpenAiService::register_routes(http::Router& router) {
@@ -223,6 +232,14 @@ void OpenAiService::register_routes(http::Router& router) {
              [this](const http::HttpRequest& r, http::ResponseWriter& w) { return tokenize(r, w); });
   router.add("POST", "/detokenize",
              [this](const http::HttpRequest& r, http::ResponseWriter& w) { return detokenize(r, w); });
+  if (options_.allow_runtime_lora_updating) {  // vLLM adds these routes only then (otherwise they 404)
+    PODSERVE_LOG(kWarning) << "LoRA dynamic loading & unloading is enabled in the API server. This should ONLY be "
+                              "used for local development!";
+    router.add("POST", "/v1/load_lora_adapter",
+               [this](const http::HttpRequest& r, http::ResponseWriter& w) { return load_lora_adapter(r, w); });
+    router.add("POST", "/v1/unload_lora_adapter",
+               [this](const http::HttpRequest& r, http::ResponseWriter& w) { return unload_lora_adapter(r, w); });
+  }
 }
 
 std::optional<http::HttpResponse> OpenAiService::check_auth(const http::HttpRequest& req) const {
@@ -238,7 +255,10 @@ std::optional<http::HttpResponse> OpenAiService::check_auth(const http::HttpRequ
 
 std::optional<http::HttpResponse> OpenAiService::filter_request(const http::HttpRequest& req) const {
   if (auto denied = check_auth(req)) return denied;
-  if (is_json_route(req.method, req.path) && !is_json_content_type(req.header("content-type"))) {
+  const bool lora_route = req.path == "/v1/load_lora_adapter" || req.path == "/v1/unload_lora_adapter";
+  const bool json_route = lora_route ? options_.allow_runtime_lora_updating && req.method == "POST"
+                                     : is_json_route(req.method, req.path);
+  if (json_route && !is_json_content_type(req.header("content-type"))) {
     return error_response(bad_request("Unsupported Media Type: Only 'application/json' is allowed"));
   }
   return std::nullopt;
@@ -255,14 +275,14 @@ http::awaitable<void> OpenAiService::health(const http::HttpRequest&, http::Resp
 
 http::awaitable<void> OpenAiService::metrics(const http::HttpRequest&, http::ResponseWriter& writer) {
   http::HttpResponse res{200, std::string(kPrometheusContentType),
-                         render_prometheus(engine_.stats(), options_.served_model_name)};
+                         render_prometheus(engine_.stats(), options_.served_model_name, options_.max_loras)};
   co_await writer.send(std::move(res));
 }
 
 http::awaitable<void> OpenAiService::models(const http::HttpRequest&, http::ResponseWriter& writer) {
   http::HttpResponse res{200, "application/json",
                          model_list_json(served_names(), options_.model_root, created_, engine_.max_model_len(),
-                                         options_.loras)};
+                                         loras_.list())};
   co_await writer.send(std::move(res));
 }
 
@@ -275,17 +295,9 @@ std::optional<ApiError> OpenAiService::check_model(const std::optional<std::stri
   return api_error(StatusCode::kNotFound, "The model `" + *model + "` does not exist.", "model");
 }
 
-const ServedLora* OpenAiService::lora_of(const std::optional<std::string>& model) const {
-  if (!model) return nullptr;
-  for (const ServedLora& l : options_.loras) {
-    if (l.name == *model) return &l;
-  }
-  return nullptr;
-}
-
-const std::string& OpenAiService::response_model(const std::optional<std::string>& model) const {
-  const ServedLora* lora = lora_of(model);
-  return lora ? lora->name : options_.served_model_name;
+std::optional<ServedLora> OpenAiService::lora_of(const std::optional<std::string>& model) const {
+  if (!model) return std::nullopt;
+  return loras_.find(*model);
 }
 
 std::vector<std::string> OpenAiService::served_names() const {
@@ -429,8 +441,15 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_return;
   }
   gen.parsing = std::move(parsing);
-  if (const ServedLora* lora = lora_of(chat.common.model)) gen.request.lora = lora->adapter;
-  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, response_model(chat.common.model));
+  // Looked up again: an unload since check_model makes the name unknown (a 404), never the base model.
+  const std::optional<ServedLora> lora = lora_of(chat.common.model);
+  if (std::optional<ApiError> e = lora ? std::nullopt : check_model(chat.common.model)) {
+    co_await writer.send(error_response(*e));
+    co_return;
+  }
+  if (lora) gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
+  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id,
+                       lora ? lora->name : options_.served_model_name);
   set_answer_options(chat.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
@@ -515,11 +534,17 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   }
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
-  if (const ServedLora* lora = lora_of(cr.common.model)) {
-    gen.request.lora = lora->adapter;
-    for (GenerationRequest& r : gen.extra_requests) r.lora = lora->adapter;
+  const std::optional<ServedLora> lora = lora_of(cr.common.model);
+  if (std::optional<ApiError> e = lora ? std::nullopt : check_model(cr.common.model)) {
+    co_await writer.send(error_response(*e));
+    co_return;
   }
-  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, response_model(cr.common.model));
+  if (lora) {
+    gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
+    for (GenerationRequest& r : gen.extra_requests) r.lora_ref = gen.request.lora_ref;
+  }
+  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id,
+                       lora ? lora->name : options_.served_model_name);
   set_answer_options(cr.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;

@@ -19,6 +19,7 @@
 #include "serve/openai/protocol.h"
 #include "serve/generation_config.h"
 #include "serve/lora_config.h"
+#include "serve/lora_registry.h"
 #include "serve/openai/structured_fields.h"
 
 namespace podserve {
@@ -48,6 +49,10 @@ struct ServiceOptions {
   bool enable_force_include_usage = false;   // every stream ends with a usage chunk
   GenerationDefaults generation_defaults;     // GENERATION_CONFIG / OVERRIDE_GENERATION_CONFIG
   std::vector<ServedLora> loras;  // LoRA adapters: each a model name of its own (/v1/models lists them after the base)
+  /// Reads and checks an adapter directory for this model (null: LoRA is off). The load route's loader.
+  std::function<Result<std::shared_ptr<const LoraAdapter>>(const std::string& path)> load_lora;
+  bool allow_runtime_lora_updating = false;  // VLLM_ALLOW_RUNTIME_LORA_UPDATING: the load/unload routes
+  int max_loras = 0;  // MAX_LORAS with LoRA on (0: off): the vllm:lora_requests_info gauge's max_lora label
 };
 
 /// Start-up checks of the parser options against the registries and the tokenizer's vocabulary (vLLM fails
@@ -82,6 +87,9 @@ class OpenAiService {
   http::awaitable<void> embeddings(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> tokenize(const http::HttpRequest& req, http::ResponseWriter& writer);
   http::awaitable<void> detokenize(const http::HttpRequest& req, http::ResponseWriter& writer);
+  // POST /v1/load_lora_adapter and /v1/unload_lora_adapter (lora_routes.cpp).
+  http::awaitable<void> load_lora_adapter(const http::HttpRequest& req, http::ResponseWriter& writer);
+  http::awaitable<void> unload_lora_adapter(const http::HttpRequest& req, http::ResponseWriter& writer);
 
   /// Messages → prompt text with the chat template (continue_final_message included); errors are 400s.
   ApiResult<std::string> render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
@@ -98,9 +106,8 @@ class OpenAiService {
 
   /// 404 "The model `X` does not exist." unless `model` is absent, one of the served names or an adapter's name.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
-  /// The adapter `model` names, or null (the base model); the name responses carry for it (vLLM echoes it).
-  const ServedLora* lora_of(const std::optional<std::string>& model) const;
-  const std::string& response_model(const std::optional<std::string>& model) const;
+  /// The adapter `model` names, or nullopt (the base model or an unknown name).
+  std::optional<ServedLora> lora_of(const std::optional<std::string>& model) const;
   /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages, and checks the
   /// limits that need the model (logprobs counts, logit_bias ids).
   std::optional<ApiError> finish_request(const CommonRequest& common, bool chat, std::vector<int32_t> prompt,
@@ -115,6 +122,7 @@ class OpenAiService {
   SamplingParams sampling_defaults_;  // SamplingParams' defaults with the generation config's applied
   std::unique_ptr<PromptRenderer> renderer_;
   int64_t created_;
+  LoraRegistry loras_;  // the adapters served by name; their weights are in the engine's table
 };
 
 }  // namespace podserve::openai

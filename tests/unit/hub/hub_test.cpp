@@ -178,5 +178,15 @@ TEST(Select, ConfigOnlyForDummyWeights) {
   EXPECT_NE(none.status().message().find("no config.json (LOAD_FORMAT=dummy"), std::string::npos);
 }
 
+TEST(Select, LoraAdapterFilesOnly) {
+  auto sel = select_files("o/a", {"README.md", "adapter_model.safetensors", "adapter_config.json", "config.json"}, "",
+                          SelectMode::kLoraAdapter);
+  ASSERT_TRUE(sel.ok());
+  EXPECT_EQ(sel->files, (std::vector<std::string>{"adapter_config.json", "adapter_model.safetensors"}));
+  auto none = select_files("o/a", {"adapter_config.json", "adapter_model.bin"}, "", SelectMode::kLoraAdapter);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().message(), "o/a has no adapter_model.safetensors (a PEFT LoRA adapter)");
+}
+
 }  // namespace
 }  // namespace podserve::hub

@@ -90,6 +90,7 @@ class FakeEngine final : public Engine {
     });
     return ok_status();
   }
+  void add_lora(LoraRef, std::shared_ptr<const LoraAdapter>) override {}
   void abort(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
     aborted_.insert(id);

@@ -120,5 +120,24 @@ TEST(MetricsTest, EveryLineIsWellFormed) {
   EXPECT_EQ(types, 15);
 }
 
+TEST(MetricsTest, LoraRequestsInfoAsVllm) {
+  // vLLM 0.32.0 (v1/metrics/loggers.py): only with LoRA on; labels max_lora, waiting_lora_adapters,
+  // running_lora_adapters and no model_name; one child per adapter list seen, valued at the time last seen.
+  EngineStats s = small_stats();
+  s.lora_adapter_sets = {{"alpha,be\"ta", 1765000000.5}, {"", 1765000001.25}};
+  EXPECT_EQ(render_prometheus(s, "m").find("lora_requests_info"), std::string::npos);
+  const std::string text = render_prometheus(s, "m", 2);
+  for (const char* line : {
+           "# HELP vllm:lora_requests_info Running stats on lora requests.",
+           "# TYPE vllm:lora_requests_info gauge",
+           "vllm:lora_requests_info{max_lora=\"2\",waiting_lora_adapters=\"alpha,be\\\"ta\","
+           "running_lora_adapters=\"alpha,be\\\"ta\"} 1765000000.5",
+           "vllm:lora_requests_info{max_lora=\"2\",waiting_lora_adapters=\"\",running_lora_adapters=\"\"} "
+           "1765000001.25",
+       }) {
+    EXPECT_TRUE(has_line(text, line)) << "missing: " << line << "\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace podserve
