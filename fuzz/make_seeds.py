@@ -214,6 +214,22 @@ def http_seeds():
         write("http", r)
 
 
+def test_constants(path, names):
+    """The named module-level constants of a test file (their literals, and the constants they are built from),
+    read without importing it (the tests import pytest, xgrammar, a server fixture)."""
+    import ast
+    scope = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+            try:
+                value = eval(compile(ast.Expression(node.value), str(path), "eval"), {"__builtins__": {}}, scope)
+            except Exception:  # a constant computed by a call: not a seed
+                continue
+            for t in node.targets:
+                scope[t.id] = value
+    return [scope.get(n, []) for n in names]
+
+
 def structured_seeds():
     import importlib.util
     spec = importlib.util.spec_from_file_location("mask_cases", ROOT / "tests" / "structured" / "mask_cases.py")
@@ -222,6 +238,25 @@ def structured_seeds():
     # Mode byte: 0 JSON Schema, 1 regex, 2 EBNF, 3 choice, 4 json_object; 8: no free whitespace; 0x80: SmolLM2.
     groups = [(0, [(json.dumps(s), t) for s, t in cases.JSON_SCHEMAS]), (1, cases.REGEXES), (2, cases.GRAMMARS),
               (3, [(json.dumps(c), c) for c in cases.CHOICES]), (4, [("", ['{"a": [1, true]}', "[]"])])]
+    # The schemas, regexes and grammars the xgrammar comparisons and the e2e tests use, accepted and refused.
+    tests = ROOT / "tests"
+    schema_cases, schema_errors = test_constants(tests / "structured" / "test_json_schema_vs_xgrammar.py",
+                                                 ["CASES", "XGRAMMAR_ERRORS"])
+    regexes, rejected, lenient, pattern_rejected = test_constants(
+        tests / "structured" / "test_regex_vs_xgrammar.py",
+        ["REGEXES", "REJECTED", "LENIENT_PATTERNS", "PATTERN_REJECTED"])
+    e2e_schemas, e2e_regexes, e2e_choices = test_constants(tests / "e2e" / "test_structured_sampling.py",
+                                                           ["SCHEMAS", "REGEXES", "CHOICES"])
+    (person,) = test_constants(tests / "e2e" / "test_structured_outputs.py", ["PERSON"])
+    groups += [
+        (0, [(json.dumps(s), [json.dumps(i) for i in inst]) for _, s, inst in schema_cases]),
+        (0, [(json.dumps(s), [""]) for s in schema_errors + e2e_schemas + [person]]),
+        (0, [(json.dumps({"type": "string", "pattern": p}), [json.dumps(x) for x in t]) for p, t in lenient]),
+        (0, [(json.dumps({"type": "string", "pattern": p}), ['"x"']) for p in pattern_rejected]),
+        (1, regexes + [(r, [""]) for r in rejected + e2e_regexes + [r"\(\d{3}\) \d{3}-\d{4}"]]),
+        (2, [('root ::= num " + " num " = " num\nnum ::= [1-9] [0-9]?', ["12 + 3 = 15"]), ("root ::= [a", [""])]),
+        (3, [(json.dumps(c), c) for c in e2e_choices + [[]]]),
+    ]
     for mode, items in groups:
         for i, (spec_text, strings) in enumerate(items):
             for j, text in enumerate(strings[:2]):

@@ -1,5 +1,8 @@
 """Bad requests get vLLM's status codes, error shape and messages, and the server keeps answering."""
 
+import json
+import socket
+
 import openai
 import pytest
 
@@ -90,6 +93,19 @@ def test_unknown_route_and_wrong_method(raw):
     assert r.status_code == 405 and r.json()["error"]["code"] == 405
     r = raw.get("/v1/chat/completions")
     assert r.status_code == 405
+
+
+def test_error_quoting_invalid_utf8_is_still_json(server):
+    # The 404 quotes the path, which is bytes: they reach the body as U+FFFD, never as invalid UTF-8.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(b"GET /v1/x\xff\xfe\xc3( HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404"), answer
+    err = json.loads(body.decode("utf-8"))["error"]
+    assert err["code"] == 404 and err["message"] == "Route GET /v1/x\ufffd\ufffd\ufffd( not found", err
 
 
 def test_errors_and_generations_alternate_on_one_connection(raw):

@@ -3,6 +3,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "serve/openai/logprobs_json.h"
+
 namespace podserve::openai {
 
 int http_status_for(StatusCode code) {
@@ -41,12 +43,14 @@ std::string_view error_type_for(int http_status) {
 
 std::string error_json(int http_status, std::string_view message, std::string_view param) {
   boost::json::object inner;
-  inner["message"] = message;
+  // Messages may quote the request's bytes (a 404 names the path): invalid UTF-8 would make the body invalid
+  // JSON (Boost.JSON serializes strings as they are).
+  inner["message"] = utf8_replace(message);
   inner["type"] = error_type_for(http_status);
   if (param.empty()) {
     inner["param"] = nullptr;
   } else {
-    inner["param"] = param;
+    inner["param"] = utf8_replace(param);
   }
   inner["code"] = http_status;
   boost::json::object outer;

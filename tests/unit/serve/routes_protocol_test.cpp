@@ -1,7 +1,11 @@
 // /tokenize and /detokenize bodies, and the request fields added with them (continue_final_message,
-// truncate_prompt_tokens, suffix, response_format), plus continue_final_message's prompt cut.
+// truncate_prompt_tokens, suffix, response_format), plus continue_final_message's prompt cut; error bodies that
+// quote request bytes.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
+#include "serve/openai/errors.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
 
@@ -140,6 +144,18 @@ TEST(CutAfterFinalMessageTest, TransformersRule) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "<u>x</u><a>x");
   EXPECT_FALSE(cut_after_final_message("<a>other</a>", "missing").ok());
+}
+
+TEST(ErrorJsonTest, InvalidUtf8FromTheRequestBecomesReplacementCharacters) {
+  // The HTTP server's 404 quotes the request path, which is bytes: the body must stay JSON that a strict parser
+  // (Boost.JSON rejects invalid UTF-8) reads, with U+FFFD where the bytes were not UTF-8.
+  const std::string body = error_json(404, "Route GET /v1/x\xff\xfe\xc3( not found", "a\xc3");
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << body;
+  EXPECT_EQ(v.at("error").at("message").as_string(), "Route GET /v1/x\uFFFD\uFFFD\uFFFD( not found");
+  EXPECT_EQ(v.at("error").at("param").as_string(), "a\uFFFD");
+  EXPECT_EQ(v.at("error").at("code").as_int64(), 404);
 }
 
 }  // namespace
