@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 
 import openai
 import pytest
@@ -106,6 +107,11 @@ def test_error_quoting_invalid_utf8_is_still_json(server):
     assert head.startswith(b"HTTP/1.1 404"), answer
     err = json.loads(body.decode("utf-8"))["error"]
     assert err["code"] == 404 and err["message"] == "Route GET /v1/x\ufffd\ufffd\ufffd( not found", err
+    # The access log escapes those bytes as nginx does: the log stays UTF-8 (other tests read it as text).
+    deadline = time.monotonic() + 10
+    while '"GET /v1/x\\xFF\\xFE\\xC3( HTTP/1.1" 404' not in open(server.log_path, encoding="utf-8").read():
+        assert time.monotonic() < deadline, open(server.log_path, "rb").read()[-2000:]
+        time.sleep(0.05)
 
 
 def test_errors_and_generations_alternate_on_one_connection(raw):

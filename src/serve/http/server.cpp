@@ -53,6 +53,25 @@ std::string random_hex_id() {
   return id;
 }
 
+/// A request target as the log shows it: bytes outside printable ASCII, `"` and `\\` as \xHH (nginx's access-log
+/// escaping), so a path of arbitrary bytes can neither break a log line's UTF-8 nor forge another line.
+std::string loggable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7F || b == '"' || b == '\\') {
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 /// One client connection: reads requests in a loop (keep-alive), routes them, and is the ResponseWriter the
@@ -283,20 +302,20 @@ awaitable<void> HttpServer::Connection::handle(const HttpRequest& req) {
       error = "unknown exception";
     }
     if (!error.empty()) {
-      PODSERVE_LOG(kError) << "handler for " << req.method << " " << req.path << " failed: " << error;
+      PODSERVE_LOG(kError) << "handler for " << req.method << " " << loggable(req.path) << " failed: " << error;
       if (!responded_) co_await send_error(500, "Internal server error");
       else failed_ = true;  // mid-stream: close the connection so the client sees the failure
     } else if (!responded_ && peer_closed()) {
       failed_ = true;  // the handler gave up because the client left (nginx logs this as 499)
       status_ = 499;
     } else if (!responded_) {
-      PODSERVE_LOG(kError) << "handler for " << req.method << " " << req.path << " sent no response";
+      PODSERVE_LOG(kError) << "handler for " << req.method << " " << loggable(req.path) << " sent no response";
       co_await send_error(500, "Internal server error");
     }
   }
   if (streaming_) co_await end_stream();
-  PODSERVE_LOG(kInfo) << remote_ << " \"" << req.method << " " << req.path << " HTTP/" << version_ / 10 << "."
-                      << version_ % 10 << "\" " << status_;
+  PODSERVE_LOG(kInfo) << remote_ << " \"" << req.method << " " << loggable(req.path) << " HTTP/" << version_ / 10
+                      << "." << version_ % 10 << "\" " << status_;
 }
 
 awaitable<void> HttpServer::Connection::run(std::shared_ptr<Connection> self) {
