@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import SERVED_MODEL, start_server
-from podserve_testutil import require_env
+from podserve_testutil import join_chat_stream, require_env
 
 DATA = os.environ.get("PODSERVE_TEST_DATA", "")
 TINY_DIR = os.path.join(DATA, "tiny_models", "smollm2", "f32")
@@ -67,21 +67,12 @@ def test_whole_answer_is_vllms(harmony_server):
 
 def test_stream_is_vllms(harmony_server):
     client, bias = harmony_server
-    reasoning, content, calls, finish = "", "", {}, None
-    for chunk in client.chat.completions.create(**request(bias), stream=True):
-        for ch in chunk.choices:
-            reasoning += getattr(ch.delta, "reasoning", None) or ""
-            content += ch.delta.content or ""
-            for tc in ch.delta.tool_calls or []:
-                entry = calls.setdefault(tc.index, {"name": "", "arguments": ""})
-                entry["name"] += tc.function.name or ""
-                entry["arguments"] += tc.function.arguments or ""
-            finish = ch.finish_reason or finish
+    reasoning, content, calls, finish = join_chat_stream(client.chat.completions.create(**request(bias), stream=True))
     want = CASE["expected"]
     assert finish == "tool_calls"
     assert reasoning == want["reasoning"] and content == ""
     # Streamed arguments are the raw text between <|message|> and <|call|> (vLLM); whole answers re-serialize it.
-    assert [calls[i] for i in sorted(calls)] == [{"name": "get_weather", "arguments": '{"city": "Paris"}'}]
+    assert calls == [{"name": "get_weather", "arguments": '{"city": "Paris"}'}]
 
 
 def test_vocabulary_without_harmony_tokens_stops_startup():

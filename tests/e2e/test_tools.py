@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from conftest import SERVED_MODEL, start_server
-from podserve_testutil import require_env
+from podserve_testutil import join_chat_stream, require_env
 
 FIXTURES = os.environ.get("PODSERVE_FIXTURES", "")
 TEMPLATE = os.path.join(FIXTURES, "chat_templates", "hermes-2-pro-llama-3-tool_use.jinja")
@@ -54,22 +54,13 @@ def test_stream_reassembles_to_the_full_answer(tool_client):
     for c in calls:
         assert c.id.startswith("chatcmpl-tool-") and len(c.id) == len("chatcmpl-tool-") + 16
         json.loads(c.function.arguments)
-    content, streamed, finish = "", {}, None
-    for chunk in tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS,
-                                                      max_tokens=60, temperature=0, stream=True):
-        for ch in chunk.choices:
-            content += ch.delta.content or ""
-            for tc in ch.delta.tool_calls or []:
-                entry = streamed.setdefault(tc.index, {"name": "", "arguments": ""})
-                entry["name"] += tc.function.name or ""
-                entry["arguments"] += tc.function.arguments or ""
-            finish = ch.finish_reason or finish
+    _, content, streamed, finish = join_chat_stream(tool_client.chat.completions.create(
+        model=SERVED_MODEL, messages=MESSAGES, tools=TOOLS, max_tokens=60, temperature=0, stream=True))
     assert finish == choice.finish_reason
     assert (content or None) == (choice.message.content or None)
-    assert [s["name"] for _, s in sorted(streamed.items())] == [c.function.name for c in calls]
+    assert [s["name"] for s in streamed] == [c.function.name for c in calls]
     # Streamed arguments are the raw text, the full answer's re-serialized (vLLM): equal as JSON.
-    assert [json.loads(s["arguments"]) for _, s in sorted(streamed.items())] == \
-        [json.loads(c.function.arguments) for c in calls]
+    assert [json.loads(s["arguments"]) for s in streamed] == [json.loads(c.function.arguments) for c in calls]
 
 
 def test_tool_choice_none_and_history(tool_client):

@@ -19,3 +19,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def join_chat_stream(chunks):
+    """A streamed chat answer of one choice, joined: (reasoning, content, tool calls in index order as
+    {"name", "arguments"}, the last finish_reason)."""
+    reasoning, content, calls, finish = "", "", {}, None
+    for chunk in chunks:
+        for ch in chunk.choices:
+            reasoning += getattr(ch.delta, "reasoning", None) or ""
+            content += ch.delta.content or ""
+            for tc in ch.delta.tool_calls or []:
+                entry = calls.setdefault(tc.index, {"name": "", "arguments": ""})
+                entry["name"] += tc.function.name or ""
+                entry["arguments"] += tc.function.arguments or ""
+            finish = ch.finish_reason or finish
+    return reasoning, content, [calls[i] for i in sorted(calls)], finish
