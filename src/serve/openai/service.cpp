@@ -300,6 +300,18 @@ std::optional<ServedLora> OpenAiService::lora_of(const std::optional<std::string
   return loras_.find(*model);
 }
 
+std::optional<ApiError> OpenAiService::bind_model(const std::optional<std::string>& model, GenerationRequest* request,
+                                                  std::string* response_model) const {
+  const std::optional<ServedLora> lora = lora_of(model);
+  if (!lora) {
+    *response_model = options_.served_model_name;
+    return check_model(model);
+  }
+  request->lora_ref = LoraRef{lora->id, lora->name, lora->dir};
+  *response_model = lora->name;
+  return std::nullopt;
+}
+
 std::vector<std::string> OpenAiService::served_names() const {
   std::vector<std::string> names{options_.served_model_name};
   names.insert(names.end(), options_.model_aliases.begin(), options_.model_aliases.end());
@@ -441,15 +453,12 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     co_return;
   }
   gen.parsing = std::move(parsing);
-  // Looked up again: an unload since check_model makes the name unknown (a 404), never the base model.
-  const std::optional<ServedLora> lora = lora_of(chat.common.model);
-  if (std::optional<ApiError> e = lora ? std::nullopt : check_model(chat.common.model)) {
+  std::string response_model;
+  if (std::optional<ApiError> e = bind_model(chat.common.model, &gen.request, &response_model)) {
     co_await writer.send(error_response(*e));
     co_return;
   }
-  if (lora) gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
-  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id,
-                       lora ? lora->name : options_.served_model_name);
+  gen.meta = make_meta("chatcmpl-", chat.common.request_id, gen.request.request_id, response_model);
   set_answer_options(chat.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;
@@ -534,17 +543,13 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   }
   gen.request = std::move(requests[0]);
   for (size_t p = 1; p < requests.size(); ++p) gen.extra_requests.push_back(std::move(requests[p]));
-  const std::optional<ServedLora> lora = lora_of(cr.common.model);
-  if (std::optional<ApiError> e = lora ? std::nullopt : check_model(cr.common.model)) {
+  std::string response_model;
+  if (std::optional<ApiError> e = bind_model(cr.common.model, &gen.request, &response_model)) {
     co_await writer.send(error_response(*e));
     co_return;
   }
-  if (lora) {
-    gen.request.lora_ref = LoraRef{lora->id, lora->name, lora->dir};
-    for (GenerationRequest& r : gen.extra_requests) r.lora_ref = gen.request.lora_ref;
-  }
-  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id,
-                       lora ? lora->name : options_.served_model_name);
+  for (GenerationRequest& r : gen.extra_requests) r.lora_ref = gen.request.lora_ref;
+  gen.meta = make_meta("cmpl-", cr.common.request_id, gen.request.request_id, response_model);
   set_answer_options(cr.common, options_, &gen);
   gen.token_bytes = token_bytes();
   gen.max_backlog_bytes = options_.max_stream_backlog_bytes;

@@ -108,6 +108,10 @@ class OpenAiService {
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
   /// The adapter `model` names, or nullopt (the base model or an unknown name).
   std::optional<ServedLora> lora_of(const std::optional<std::string>& model) const;
+  /// Binds `request` to the adapter `model` names (its lora_ref) and says the model name the response reports. The
+  /// adapter is looked up again here: an unload since check_model makes the name a 404, never the base model.
+  std::optional<ApiError> bind_model(const std::optional<std::string>& model, GenerationRequest* request,
+                                     std::string* response_model) const;
   /// Fills prompt tokens and max_tokens, enforcing the context length with vLLM's messages, and checks the
   /// limits that need the model (logprobs counts, logit_bias ids).
   std::optional<ApiError> finish_request(const CommonRequest& common, bool chat, std::vector<int32_t> prompt,
