@@ -65,7 +65,7 @@ CREATE TRIGGER stop_signals_added AFTER INSERT ON stop_signals
 )sql",
 };
 
-constexpr const char* kJobColumns =
+constexpr const char* kPgJobColumns =
     "id, status, input, webhook, execution_timeout_ms, ttl_ms, created_ms, started_ms, finished_ms, worker_id, "
     "attempts, output, error, sync, seq";
 
@@ -89,10 +89,10 @@ Job read_job(const PgResult& r, int row) {
 }
 
 /// BEGIN … COMMIT, rolled back unless commit() succeeded.
-class Transaction {
+class PgTransaction {
  public:
-  explicit Transaction(PgConn& db) : db_(db) { begun_ = db_.exec("BEGIN"); }
-  ~Transaction() {
+  explicit PgTransaction(PgConn& db) : db_(db) { begun_ = db_.exec("BEGIN"); }
+  ~PgTransaction() {
     if (begun_.ok() && !done_) (void)db_.exec("ROLLBACK");
   }
   const Status& begun() const { return begun_; }
@@ -108,7 +108,7 @@ class Transaction {
 };
 
 Status migrate(PgConn& db) {
-  Transaction tx(db);
+  PgTransaction tx(db);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   // Replicas starting together: the first migrates, the others wait here and then find nothing to do.
   PODSERVE_RETURN_IF_ERROR(db.query("SELECT pg_advisory_xact_lock($1)", {kMigrationLock}).status());
@@ -154,7 +154,7 @@ Status PgJobStore::submit(const NewJob& job, int64_t now_ms) {
 }
 
 Result<Job> PgJobStore::load(const std::string& id, bool for_update) {
-  PODSERVE_ASSIGN_OR_RETURN(PgResult r, db_.query(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = $1" +
+  PODSERVE_ASSIGN_OR_RETURN(PgResult r, db_.query(std::string("SELECT ") + kPgJobColumns + " FROM jobs WHERE id = $1" +
                                                       (for_update ? " FOR UPDATE" : ""),
                                                   {id}));
   if (r.rows() == 0) return not_found("job " + id + " not found");
@@ -177,7 +177,7 @@ Result<std::vector<Job>> PgJobStore::take(const std::string& worker_id, int max_
                                         "lease_expires_ms = $3, attempts = attempts + 1, stream_count = 0 FROM "
                                         "(SELECT id AS picked FROM jobs WHERE status = 0 ORDER BY seq LIMIT $4 "
                                         "FOR UPDATE SKIP LOCKED) p WHERE id = p.picked RETURNING ") +
-                                kJobColumns,
+                                kPgJobColumns,
                             {worker_id, pg_int(now_ms), pg_int(now_ms + lease_ms), pg_int(max_jobs)}));
   std::vector<std::pair<int64_t, Job>> rows;
   for (int i = 0; i < r.rows(); ++i) rows.emplace_back(r.int_at(i, 14), read_job(r, i));
@@ -238,7 +238,7 @@ Status PgJobStore::finish(const std::string& job_id, const std::string& worker_i
 
 Result<StreamPoll> PgJobStore::poll_stream(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  PgTransaction tx(db_);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   StreamPoll poll;
   // FOR UPDATE: two replicas polling the same stream hand out each item once.
@@ -270,7 +270,7 @@ Result<StreamPoll> PgJobStore::poll_stream(const std::string& id) {
 
 Result<Job> PgJobStore::cancel(const std::string& id, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  PgTransaction tx(db_);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   PODSERVE_ASSIGN_OR_RETURN(Job j, load(id, true));
   if (is_terminal(j.status)) return j;
@@ -288,7 +288,7 @@ Result<Job> PgJobStore::cancel(const std::string& id, int64_t now_ms) {
 
 Result<Job> PgJobStore::retry(const std::string& id, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  PgTransaction tx(db_);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   PODSERVE_ASSIGN_OR_RETURN(Job j, load(id, true));
   if (j.status != JobStatus::kFailed && j.status != JobStatus::kTimedOut) {
@@ -340,7 +340,7 @@ Result<int64_t> PgJobStore::requeue_where(const std::string& condition, const Pg
 
 Result<int> PgJobStore::sweep(int64_t now_ms, int64_t retention_ms, int64_t sync_retention_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  PgTransaction tx(db_);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   // Whichever replica is alive sweeps; one at a time (the others skip this round).
   PODSERVE_ASSIGN_OR_RETURN(PgResult locked, db_.query("SELECT pg_try_advisory_xact_lock($1)", {kSweepLock}));
@@ -369,7 +369,7 @@ Result<int> PgJobStore::sweep(int64_t now_ms, int64_t retention_ms, int64_t sync
 
 Result<int> PgJobStore::release_worker(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  PgTransaction tx(db_);
   PODSERVE_RETURN_IF_ERROR(tx.begun());
   PODSERVE_ASSIGN_OR_RETURN(int64_t n, requeue_where("worker_id = $1", worker_id));
   PODSERVE_RETURN_IF_ERROR(db_.query("DELETE FROM stop_signals WHERE worker_id = $1", {worker_id}).status());

@@ -38,12 +38,9 @@ CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NUL
 )sql";
 
 // webhook_state: 0 = none or finished, 1 = due once the job is terminal.
-constexpr const char* kJobColumns =
+constexpr const char* kSqliteJobColumns =
     "id, status, input, webhook, execution_timeout_ms, ttl_ms, created_ms, started_ms, finished_ms, worker_id, "
     "attempts, output, error, sync";
-
-constexpr int kQueued = static_cast<int>(JobStatus::kInQueue);
-constexpr int kRunning = static_cast<int>(JobStatus::kInProgress);
 
 Job read_job(const SqliteStmt& s) {
   Job j;
@@ -65,10 +62,10 @@ Job read_job(const SqliteStmt& s) {
 }
 
 /// BEGIN IMMEDIATE … COMMIT, rolled back unless commit() succeeded.
-class Transaction {
+class SqliteTransaction {
  public:
-  explicit Transaction(SqliteDb& db) : db_(db) { begun_ = db_.exec("BEGIN IMMEDIATE").ok(); }
-  ~Transaction() {
+  explicit SqliteTransaction(SqliteDb& db) : db_(db) { begun_ = db_.exec("BEGIN IMMEDIATE").ok(); }
+  ~SqliteTransaction() {
     if (begun_ && !done_) (void)db_.exec("ROLLBACK");
   }
   bool begun() const { return begun_; }
@@ -112,7 +109,7 @@ Status SqliteJobStore::submit(const NewJob& job, int64_t now_ms) {
 }
 
 Result<Job> SqliteJobStore::load(const std::string& id) {
-  PODSERVE_ASSIGN_OR_RETURN(auto s, db_.prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1"));
+  PODSERVE_ASSIGN_OR_RETURN(auto s, db_.prepare(std::string("SELECT ") + kSqliteJobColumns + " FROM jobs WHERE id = ?1"));
   s.bind(1, id);
   PODSERVE_ASSIGN_OR_RETURN(bool row, s.step());
   if (!row) return not_found("job " + id + " not found");
@@ -129,7 +126,7 @@ std::optional<Job> SqliteJobStore::get(const std::string& id) {
 Result<std::vector<Job>> SqliteJobStore::take(const std::string& worker_id, int max_jobs, int64_t now_ms,
                                         int64_t lease_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   PODSERVE_ASSIGN_OR_RETURN(auto pick, db_.prepare("SELECT id FROM jobs WHERE status = ?1 ORDER BY seq LIMIT ?2"));
   pick.bind(1, kQueued).bind(2, max_jobs);
@@ -174,7 +171,7 @@ Status SqliteJobStore::renew(const std::string& worker_id, const std::vector<std
 Status SqliteJobStore::add_stream_item(const std::string& job_id, const std::string& worker_id,
                                  const std::string& output_json, int64_t now_ms, int64_t lease_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   PODSERVE_ASSIGN_OR_RETURN(auto up, db_.prepare("UPDATE jobs SET stream_count = stream_count + 1, "
                                                  "lease_expires_ms = MAX(lease_expires_ms, ?3) WHERE id = ?1 AND "
@@ -217,7 +214,7 @@ Status SqliteJobStore::finish(const std::string& job_id, const std::string& work
 
 Result<StreamPoll> SqliteJobStore::poll_stream(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   StreamPoll poll;
   PODSERVE_ASSIGN_OR_RETURN(poll.job, load(id));
@@ -252,7 +249,7 @@ Result<StreamPoll> SqliteJobStore::poll_stream(const std::string& id) {
 
 Result<Job> SqliteJobStore::cancel(const std::string& id, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   PODSERVE_ASSIGN_OR_RETURN(Job j, load(id));
   if (is_terminal(j.status)) return j;
@@ -270,7 +267,7 @@ Result<Job> SqliteJobStore::cancel(const std::string& id, int64_t now_ms) {
 
 Result<Job> SqliteJobStore::retry(const std::string& id, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   PODSERVE_ASSIGN_OR_RETURN(Job j, load(id));
   if (j.status != JobStatus::kFailed && j.status != JobStatus::kTimedOut) {
@@ -338,7 +335,7 @@ Status SqliteJobStore::requeue_where(const std::string& condition, int64_t bind_
 
 Result<int> SqliteJobStore::sweep(int64_t now_ms, int64_t retention_ms, int64_t sync_retention_ms) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   int changed = 0;
   PODSERVE_RETURN_IF_ERROR(requeue_where("lease_expires_ms < ?2", now_ms, "", &changed));
@@ -387,7 +384,7 @@ Result<int> SqliteJobStore::sweep(int64_t now_ms, int64_t retention_ms, int64_t 
 
 Result<int> SqliteJobStore::release_worker(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  SqliteTransaction tx(db_);
   if (!tx.begun()) return unavailable("job database busy");
   int changed = 0;
   PODSERVE_RETURN_IF_ERROR(requeue_where("worker_id = ?3", 0, worker_id, &changed));

@@ -39,6 +39,10 @@ class SqliteJobStore : public JobStore {
   void webhook_attempted(const std::string& job_id, bool delivered, bool give_up, int64_t next_ms) override;
   uint64_t change_count() const override { return changes_.load(std::memory_order_acquire); }
  private:
+  // The status column's values for the two live states (both .cpp files' queries bind them).
+  static constexpr int kQueued = static_cast<int>(JobStatus::kInQueue);
+  static constexpr int kRunning = static_cast<int>(JobStatus::kInProgress);
+
   explicit SqliteJobStore(SqliteDb db) : db_(std::move(db)) { db_.count_row_changes(&changes_); }
   Result<Job> load(const std::string& id);
   Status requeue_where(const std::string& condition, int64_t bind_value, const std::string& bind_text, int* count);

@@ -4,8 +4,6 @@
 namespace podserve::endpoint {
 namespace {
 
-constexpr int kQueued = static_cast<int>(JobStatus::kInQueue);
-constexpr int kRunning = static_cast<int>(JobStatus::kInProgress);
 constexpr int64_t kWebhookClaimMs = 60000;
 
 }  // namespace

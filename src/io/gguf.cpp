@@ -12,7 +12,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint64_t kDefaultAlignment = 32;
-constexpr uint32_t kMaxDims = 4;
+constexpr uint32_t kGgufMaxDims = 4;
 constexpr size_t kMaxTensorNameBytes = 64;
 // Nesting is legal but never deeper than 2 in practice; the limit keeps recursion bounded on hostile input.
 constexpr int kMaxArrayDepth = 8;
@@ -154,9 +154,9 @@ class Parser {
     const std::string what = "tensor '" + t->name + "'";
     const size_t dims_at = r_.offset();
     PODSERVE_ASSIGN_OR_RETURN(uint32_t n_dims, r_.read<uint32_t>("dimension count of " + what));
-    if (n_dims == 0 || n_dims > kMaxDims) {
+    if (n_dims == 0 || n_dims > kGgufMaxDims) {
       return r_.error_at(dims_at, what + " has " + std::to_string(n_dims) + " dimensions (must be 1.." +
-                                      std::to_string(kMaxDims) + ")");
+                                      std::to_string(kGgufMaxDims) + ")");
     }
     int64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {

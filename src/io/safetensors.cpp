@@ -15,7 +15,7 @@ namespace {
 
 // The Rust reference reader's limit (MAX_HEADER_SIZE).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
-constexpr size_t kMaxDims = 8;
+constexpr size_t kSafetensorsMaxDims = 8;
 constexpr size_t kMaxShards = 4096;
 
 Status bad(const std::string& file, const std::string& what) {
@@ -36,7 +36,7 @@ std::optional<uint64_t> byte_size(const std::vector<int64_t>& shape, uint64_t el
 Result<std::vector<int64_t>> read_shape(const json::value& v, const std::string& file, const std::string& name) {
   if (!v.is_array()) return bad(file, "tensor '" + name + "': 'shape' is not an array");
   const json::array& a = v.as_array();
-  if (a.size() > kMaxDims) return bad(file, "tensor '" + name + "': more than 8 dimensions");
+  if (a.size() > kSafetensorsMaxDims) return bad(file, "tensor '" + name + "': more than 8 dimensions");
   std::vector<int64_t> shape;
   for (const json::value& d : a) {
     if (d.is_int64() && d.as_int64() >= 0) shape.push_back(d.as_int64());

@@ -165,12 +165,6 @@ Result<HfConfig> read_gguf_config(const GgufFile& f, const std::string& arch) {
   return h;
 }
 
-std::string dims_string(const GgufTensor& t) {
-  std::string s = "{";
-  for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? ", " : "") + std::to_string(t.dims[i]);
-  return s + "}";
-}
-
 class GgufBinder {
  public:
   GgufBinder(const GgufFile& f, DecoderWeights& out) : f_(f), out_(out) {}

@@ -1,13 +1,12 @@
 #include "model/weights.h"
 
 namespace podserve {
-namespace {
+
 std::string dims_string(const GgufTensor& t) {
   std::string s = "{";
   for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? ", " : "") + std::to_string(t.dims[i]);
   return s + "}";
 }
-}  // namespace
 
 Result<kernels::MatrixView> bind_matrix(const GgufFile& file, const std::string& name, int64_t rows, int64_t cols) {
   const GgufTensor* t = file.find_tensor(name);

@@ -1,4 +1,5 @@
 #include "structured/automaton.h"
+#include "structured/ebnf_text.h"  // kMaxCodepoint
 
 #include <algorithm>
 #include <array>
@@ -6,7 +7,6 @@
 namespace podserve::structured {
 namespace {
 
-constexpr uint32_t kMaxCodepoint = 0x10FFFF;
 
 using ByteSeq = std::vector<std::pair<uint8_t, uint8_t>>;
 

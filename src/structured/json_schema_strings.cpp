@@ -64,6 +64,25 @@ const std::map<std::string_view, const char*>& format_regexes() {
   };
   return kFormats;
 }
+// The fragments' macros end here: unity builds compile the next .cpp files in this translation unit.
+#undef HEX
+#undef PCT
+#undef TIME_PART
+#undef DATE_PART
+#undef DUR_TIME
+#undef IPV4_OCTET
+#undef H6
+#undef V4_IN_6
+#undef URI_USER
+#undef URI_HOST
+#undef URI_PCHAR
+#undef URI_NOCOLON
+#undef URI_QCHAR
+#undef URI_AUTHORITY
+#undef URI_TAIL
+#undef TPL_VAR
+#undef TPL_SPEC
+#undef JSON_PTR
 
 void append_json_string(const std::string_view s, std::string* out) {
   out->push_back('"');

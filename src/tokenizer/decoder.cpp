@@ -7,7 +7,7 @@
 namespace podserve::tokenizer_internal {
 namespace {
 
-using Kind = DecoderStep::Kind;
+using DecoderKind = DecoderStep::Kind;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -75,32 +75,32 @@ std::string Decoder::decode(const std::vector<std::string_view>& input) const {
   }
   for (const DecoderStep& step : steps_) {
     switch (step.kind) {
-      case Kind::kByteLevel: {
+      case DecoderKind::kByteLevel: {
         std::string bytes;
         for (const std::string& t : tokens) byte_level_token_to_bytes(t, &bytes);
         tokens.assign(1, utf8_lossy(bytes));
         break;
       }
-      case Kind::kReplace:
+      case DecoderKind::kReplace:
         for (std::string& t : tokens) {
           std::string r;
           replace_all(t, step.pattern, step.content, &r);
           t.swap(r);
         }
         break;
-      case Kind::kByteFallback:
+      case DecoderKind::kByteFallback:
         tokens = byte_fallback(std::move(tokens));
         break;
-      case Kind::kFuse: {
+      case DecoderKind::kFuse: {
         std::string all;
         for (const std::string& t : tokens) all += t;
         tokens.assign(1, std::move(all));
         break;
       }
-      case Kind::kStrip:
+      case DecoderKind::kStrip:
         for (std::string& t : tokens) t = strip(std::move(t), step.content, step.start, step.stop);
         break;
-      case Kind::kMetaspace:
+      case DecoderKind::kMetaspace:
         for (size_t i = 0; i < tokens.size(); ++i) {
           std::string r;
           replace_all(tokens[i], step.replacement, " ", &r);

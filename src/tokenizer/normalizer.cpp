@@ -7,16 +7,16 @@
 namespace podserve::tokenizer_internal {
 namespace {
 
-using Kind = NormalizerStep::Kind;
+using NormalizerKind = NormalizerStep::Kind;
 
-Result<const icu::Normalizer2*> icu_instance(Kind kind) {
+Result<const icu::Normalizer2*> icu_instance(NormalizerKind kind) {
   UErrorCode err = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (kind) {
-    case Kind::kNfc: n = icu::Normalizer2::getNFCInstance(err); break;
-    case Kind::kNfd: n = icu::Normalizer2::getNFDInstance(err); break;
-    case Kind::kNfkc: n = icu::Normalizer2::getNFKCInstance(err); break;
-    case Kind::kNfkd: n = icu::Normalizer2::getNFKDInstance(err); break;
+    case NormalizerKind::kNfc: n = icu::Normalizer2::getNFCInstance(err); break;
+    case NormalizerKind::kNfd: n = icu::Normalizer2::getNFDInstance(err); break;
+    case NormalizerKind::kNfkc: n = icu::Normalizer2::getNFKCInstance(err); break;
+    case NormalizerKind::kNfkd: n = icu::Normalizer2::getNFKDInstance(err); break;
     default: return nullptr;
   }
   if (U_FAILURE(err) || n == nullptr) {
@@ -56,7 +56,7 @@ Result<Normalizer> Normalizer::create(const std::vector<NormalizerStep>& steps) 
   Normalizer n;
   for (const NormalizerStep& spec : steps) {
     Step step{spec, {}, nullptr};
-    if (spec.kind == Kind::kReplaceRegex) {
+    if (spec.kind == NormalizerKind::kReplaceRegex) {
       PODSERVE_ASSIGN_OR_RETURN(Regex regex, Regex::compile(spec.pattern));
       step.regex.push_back(std::move(regex));
     }
@@ -72,14 +72,14 @@ std::string Normalizer::apply(std::string_view text) const {
   for (const Step& step : steps_) {
     next.clear();
     switch (step.spec.kind) {
-      case Kind::kPrepend:
+      case NormalizerKind::kPrepend:
         if (current.empty()) continue;  // HF prepends to non-empty pieces only
         next = step.spec.content + current;
         break;
-      case Kind::kReplace:
+      case NormalizerKind::kReplace:
         replace_all(current, step.spec.pattern, step.spec.content, &next);
         break;
-      case Kind::kReplaceRegex: {
+      case NormalizerKind::kReplaceRegex: {
         std::vector<std::pair<size_t, size_t>> matches;
         step.regex[0].find_all(current, &matches);
         size_t pos = 0;
@@ -91,10 +91,10 @@ std::string Normalizer::apply(std::string_view text) const {
         next.append(current, pos);
         break;
       }
-      case Kind::kNfc:
-      case Kind::kNfd:
-      case Kind::kNfkc:
-      case Kind::kNfkd: {
+      case NormalizerKind::kNfc:
+      case NormalizerKind::kNfd:
+      case NormalizerKind::kNfkc:
+      case NormalizerKind::kNfkd: {
         UErrorCode err = U_ZERO_ERROR;
         const auto* icu = static_cast<const icu::Normalizer2*>(step.icu);
         const icu::UnicodeString in =
@@ -104,14 +104,14 @@ std::string Normalizer::apply(std::string_view text) const {
         out.toUTF8String(next);
         break;
       }
-      case Kind::kLowercase: {
+      case NormalizerKind::kLowercase: {
         icu::UnicodeString s =
             icu::UnicodeString::fromUTF8(icu::StringPiece(current.data(), static_cast<int32_t>(current.size())));
         s.toLower(icu::Locale::getRoot());
         s.toUTF8String(next);
         break;
       }
-      case Kind::kStrip:
+      case NormalizerKind::kStrip:
         next = strip(current, step.spec.strip_left, step.spec.strip_right);
         break;
     }

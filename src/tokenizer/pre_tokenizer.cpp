@@ -9,7 +9,7 @@
 namespace podserve::tokenizer_internal {
 namespace {
 
-using Kind = PreTokenizerStep::Kind;
+using PreTokenizerKind = PreTokenizerStep::Kind;
 using Prepend = PreTokenizerStep::Prepend;
 
 struct Segment {
@@ -99,14 +99,14 @@ Result<PreTokenizer> PreTokenizer::create(const std::vector<PreTokenizerStep>& s
   for (const PreTokenizerStep& spec : steps) {
     Step step{spec, {}};
     std::string_view pattern;
-    if (spec.kind == Kind::kSplit && spec.pattern_is_regex) pattern = spec.pattern;
-    if (spec.kind == Kind::kByteLevel && spec.use_regex) pattern = kGpt2Regex;
-    if (spec.kind == Kind::kDigits) pattern = spec.individual_digits ? R"(\p{N})" : R"(\p{N}+)";
+    if (spec.kind == PreTokenizerKind::kSplit && spec.pattern_is_regex) pattern = spec.pattern;
+    if (spec.kind == PreTokenizerKind::kByteLevel && spec.use_regex) pattern = kGpt2Regex;
+    if (spec.kind == PreTokenizerKind::kDigits) pattern = spec.individual_digits ? R"(\p{N})" : R"(\p{N}+)";
     if (!pattern.empty()) {
       PODSERVE_ASSIGN_OR_RETURN(Regex regex, Regex::compile(pattern));
       step.regex.push_back(std::move(regex));
     }
-    if (spec.kind == Kind::kByteLevel) p.byte_level_ = true;
+    if (spec.kind == PreTokenizerKind::kByteLevel) p.byte_level_ = true;
     p.steps_.push_back(std::move(step));
   }
   return p;
@@ -116,7 +116,7 @@ void PreTokenizer::apply(const Step& step, Piece piece, std::vector<Piece>* out)
   const PreTokenizerStep& s = step.spec;
   std::vector<std::pair<size_t, size_t>> matches;
   switch (s.kind) {
-    case Kind::kSplit:
+    case PreTokenizerKind::kSplit:
       if (s.pattern_is_regex) {
         step.regex[0].find_all(piece.text, &matches);
       } else {
@@ -124,11 +124,11 @@ void PreTokenizer::apply(const Step& step, Piece piece, std::vector<Piece>* out)
       }
       emit(piece, combine(segments(piece.text, matches, s.invert), s.behavior), out);
       return;
-    case Kind::kDigits:
+    case PreTokenizerKind::kDigits:
       step.regex[0].find_all(piece.text, &matches);
       emit(piece, combine(segments(piece.text, matches, false), SplitBehavior::kIsolated), out);
       return;
-    case Kind::kByteLevel: {
+    case PreTokenizerKind::kByteLevel: {
       if (s.add_prefix_space && piece.text.front() != ' ') piece.text.insert(0, 1, ' ');
       std::vector<Piece> parts;
       if (s.use_regex) {
@@ -144,7 +144,7 @@ void PreTokenizer::apply(const Step& step, Piece piece, std::vector<Piece>* out)
       }
       return;
     }
-    case Kind::kMetaspace: {
+    case PreTokenizerKind::kMetaspace: {
       std::string text;
       replace_all(piece.text, " ", s.replacement, &text);
       const bool starts = text.compare(0, s.replacement.size(), s.replacement) == 0;

@@ -19,7 +19,7 @@ constexpr size_t kHeapBelowFraction = 64;
 
 /// The order every stage uses: larger logit first, then lower id, so results never depend on how a
 /// selection algorithm happens to arrange equal elements.
-bool higher(const Candidate& a, const Candidate& b) {
+bool ranks_above(const Candidate& a, const Candidate& b) {
   return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
 }
 
@@ -123,7 +123,7 @@ void Candidates::top_p(float top_p) {
   }
   const auto lo = std::partition(first, heavy_end, [&](const Candidate& c) { return bucket_of(c) < cut_bucket; });
   const auto hi = std::partition(lo, heavy_end, [&](const Candidate& c) { return bucket_of(c) == cut_bucket; });
-  std::sort(lo, hi, higher);
+  std::sort(lo, hi, ranks_above);
   size_t cut = static_cast<size_t>(hi - first);  // rounding never let the scan reach the target: keep it all
   for (auto it = lo; it != hi; ++it) {
     above += it->weight;

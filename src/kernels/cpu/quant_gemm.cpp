@@ -7,14 +7,10 @@
 
 #include "base/check.h"
 #include "base/fp16.h"
+#include "kernels/cpu/half_load.h"
 
 namespace podserve::kernels::gemm {
 namespace {
-float half_at(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return fp16_to_float(v);
-}
 float round_half(float f) { return fp16_to_float(float_to_fp16(f)); }
 }  // namespace
 

@@ -10,18 +10,12 @@
 #include "base/check.h"
 #include "base/fp16.h"
 #include "base/thread_pool.h"
+#include "kernels/cpu/half_load.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/quant_gemm.h"  // kAmxMinTokens
 
 namespace podserve::kernels::gemm {
 namespace {
-
-constexpr int64_t kAmxMinTokens = 16;  // below this the 16-token AMX tiles would be mostly padding
-
-float half_at(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return fp16_to_float(v);
-}
 
 // One super-block's float steps (see quant_gemm_k.h) for the scalar path.
 float superblock_scalar(DType type, const uint8_t* wb, const KActBlock& a, float acc) {

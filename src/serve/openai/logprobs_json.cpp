@@ -9,7 +9,7 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";  // U+FFFD
 
 /// vLLM clamps logprobs at -9999 (so -inf never reaches JSON).
 double clamp_logprob(float lp) { return std::isfinite(lp) ? std::max(static_cast<double>(lp), -9999.0) : -9999.0; }
@@ -71,7 +71,7 @@ std::string utf8_replace(std::string_view bytes) {
       out.append(bytes.substr(i, static_cast<size_t>(n)));
       i += static_cast<size_t>(n);
     } else {
-      out.append(kReplacement);
+      out.append(kUtf8Replacement);
       i += static_cast<size_t>(-n);
     }
   }

@@ -3,6 +3,7 @@
 // list[FunctionDefinition]; streams are scanned for each element's name and the span of its `parameters`
 // (vllm/tool_parsers/streaming.py): prefix-stable spans, so one scan tells what an earlier text had shown.
 #include "serve/openai/output_parser.h"
+#include "serve/openai/tools/ascii_space.h"
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
@@ -22,7 +23,6 @@ struct Span {
 
 enum Expect { kKey, kColon, kValue, kInString, kInContainer, kInScalar, kAfterValue };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::vector<Span> scan_required(std::string_view text) {
   std::vector<Span> spans;
@@ -115,7 +115,7 @@ std::vector<Span> scan_required(std::string_view text) {
       if (expect == kInScalar) end_value(i);
       expect = kKey;
       has_key = false;
-    } else if (is_space(ch)) {
+    } else if (is_ascii_space(ch)) {
       if (expect == kInScalar) end_value(i);
     } else if (expect == kValue) {
       start_value(i, kInScalar);

@@ -17,11 +17,11 @@ constexpr U32View kThinkStarts[] = {U"Here's my thought process:", U"Here is my 
 constexpr U32View kResponseStarts[] = {U"Here's my response:", U"Here is my response:"};
 constexpr U32View kBoundaryStart = U"Here";
 
-int64_t len(U32View s) { return static_cast<int64_t>(s.size()); }
+int64_t py_len(U32View s) { return static_cast<int64_t>(s.size()); }
 
 /// s[start:end] with Python's clamping of negative and out-of-range bounds.
 U32 slice(U32View s, int64_t start, std::optional<int64_t> end = std::nullopt) {
-  const int64_t n = len(s);
+  const int64_t n = py_len(s);
   auto norm = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
   const int64_t b = norm(start);
   const int64_t e = end ? norm(*end) : n;
@@ -59,7 +59,7 @@ struct Sections {
 /// _get_content_sections: the text must start with a thought-process marker; a response marker closes it.
 Sections content_sections(U32View text) {
   std::optional<int64_t> start_reasoning;
-  for (int64_t end = 0; end < len(text); ++end) {
+  for (int64_t end = 0; end < py_len(text); ++end) {
     if (text[static_cast<size_t>(end)] != U':') continue;
     const U32 chunk = slice(text, 0, end);
     if (!start_reasoning) {
@@ -74,8 +74,8 @@ Sections content_sections(U32View text) {
     // The chunk now runs from the reasoning start (the search restarted there).
     const U32 since = slice(text, *start_reasoning, end);
     for (U32View response : kResponseStarts) {
-      if (slice(since, -len(response) + 1) == response.substr(0, response.size() - 1)) {
-        return {slice(text, *start_reasoning, end - len(response)), len(response), slice(text, end + 1)};
+      if (slice(since, -py_len(response) + 1) == response.substr(0, response.size() - 1)) {
+        return {slice(text, *start_reasoning, end - py_len(response)), py_len(response), slice(text, end + 1)};
       }
     }
   }
@@ -133,7 +133,7 @@ class GraniteReasoningParser final : public ReasoningParser {
  private:
   static DeltaMessage no_reasoning_bounds(U32View current, U32View delta) {
     const bool is_prefix = prefix_of_any(kThinkStarts, current);
-    const bool was_prefix = prefix_of_any(kThinkStarts, slice(current, 0, len(current) - len(delta)));
+    const bool was_prefix = prefix_of_any(kThinkStarts, slice(current, 0, py_len(current) - py_len(delta)));
     if (was_prefix && !is_prefix) return delta_of(std::nullopt, U32(current));
     if (is_prefix) return delta_of(std::nullopt, std::nullopt);
     return delta_of(std::nullopt, U32(delta));
@@ -145,7 +145,7 @@ class GraniteReasoningParser final : public ReasoningParser {
         return delta_of(std::nullopt, std::nullopt);
       }
     }
-    const U32 previous = slice(reasoning, 0, -len(delta));  // reasoning[:-len(delta)]: "" for an empty delta
+    const U32 previous = slice(reasoning, 0, -py_len(delta));  // reasoning[:-py_len(delta)]: "" for an empty delta
     const auto rfind = [](U32View s, U32View sub) -> int64_t {
       const size_t p = s.rfind(sub);
       return p == U32View::npos ? -1 : static_cast<int64_t>(p);
@@ -166,12 +166,12 @@ class GraniteReasoningParser final : public ReasoningParser {
 
   static DeltaMessage both_bounds(U32View delta, const U32& reasoning, const U32& content, U32View current,
                                   int64_t marker_len) {
-    const U32 delta_content = slice(delta, -len(content));
-    const int64_t reasoning_end = len(delta) - (len(content) + marker_len);
+    const U32 delta_content = slice(delta, -py_len(content));
+    const int64_t reasoning_end = py_len(delta) - (py_len(content) + marker_len);
     std::optional<U32> delta_reasoning;
     if (reasoning_end >= 0) {
-      const int64_t start_reasoning = len(reasoning) + marker_len + len(content) - 1;
-      const int64_t start_offset = std::max<int64_t>(0, start_reasoning - (len(current) - len(delta)));
+      const int64_t start_reasoning = py_len(reasoning) + marker_len + py_len(content) - 1;
+      const int64_t start_offset = std::max<int64_t>(0, start_reasoning - (py_len(current) - py_len(delta)));
       delta_reasoning = slice(delta, start_offset, reasoning_end);
     }
     return delta_of(delta_reasoning, delta_content);

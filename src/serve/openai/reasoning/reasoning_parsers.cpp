@@ -12,12 +12,12 @@ Result<std::unique_ptr<ReasoningParser>> make_qwen3_reasoning_parser(const Reaso
 
 namespace {
 
-struct Entry {
+struct ReasoningParserEntry {
   std::string_view name;
   ReasoningParserFactory factory;
 };
 
-constexpr Entry kEntries[] = {
+constexpr ReasoningParserEntry kEntries[] = {
     {"deepseek_r1", make_deepseek_r1_reasoning_parser},
     {"deepseek_v3", make_deepseek_v3_reasoning_parser},
     {"granite", make_granite_reasoning_parser},
@@ -42,7 +42,7 @@ std::shared_ptr<const ReasoningEndDetector> reasoning_end_detector(std::unique_p
 }
 
 ReasoningParserFactory find_reasoning_parser(std::string_view name) {
-  for (const Entry& e : kEntries) {
+  for (const ReasoningParserEntry& e : kEntries) {
     if (e.name == name) return e.factory;
   }
   return nullptr;
@@ -50,7 +50,7 @@ ReasoningParserFactory find_reasoning_parser(std::string_view name) {
 
 std::vector<std::string> reasoning_parser_names() {
   std::vector<std::string> names;
-  for (const Entry& e : kEntries) names.emplace_back(e.name);
+  for (const ReasoningParserEntry& e : kEntries) names.emplace_back(e.name);
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -11,8 +11,8 @@
 namespace podserve::openai {
 namespace {
 
-constexpr std::string_view kStart = "<think>";
-constexpr std::string_view kEnd = "</think>";
+constexpr std::string_view kThinkStartTag = "<think>";
+constexpr std::string_view kThinkEndTag = "</think>";
 
 bool contains(std::span<const int32_t> ids, int32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
 
@@ -33,12 +33,12 @@ class DeepSeekR1ReasoningParser final : public ReasoningParser {
   DeepSeekR1ReasoningParser(int32_t start, int32_t end) : start_id_(start), end_id_(end) {}
 
   ReasoningSplit extract(std::string_view output) const override {
-    const size_t s = output.find(kStart);
-    if (s != std::string_view::npos) output = output.substr(s + kStart.size());
-    const size_t e = output.find(kEnd);
+    const size_t s = output.find(kThinkStartTag);
+    if (s != std::string_view::npos) output = output.substr(s + kThinkStartTag.size());
+    const size_t e = output.find(kThinkEndTag);
     if (e == std::string_view::npos) return {std::string(output), std::nullopt};
     ReasoningSplit r{std::string(output.substr(0, e)), std::nullopt};
-    if (e + kEnd.size() < output.size()) r.content = std::string(output.substr(e + kEnd.size()));
+    if (e + kThinkEndTag.size() < output.size()) r.content = std::string(output.substr(e + kThinkEndTag.size()));
     return r;
   }
 
@@ -99,17 +99,17 @@ class DeepSeekR1ReasoningParser final : public ReasoningParser {
     const std::u32string cps = jinja::utf8_decode(delta);
     const auto n = static_cast<int64_t>(cps.size());
     auto cp_index = [&](size_t byte_pos) { return static_cast<int64_t>(jinja::utf8_decode(delta.substr(0, byte_pos)).size()); };
-    const size_t e = delta.find(kEnd);
+    const size_t e = delta.find(kThinkEndTag);
     const int64_t end = e == std::string_view::npos ? -1 : cp_index(e);
     int64_t from = 0;
     if (start_marker) {
-      const size_t s = delta.find(kStart);
-      from = (s == std::string_view::npos ? -1 : cp_index(s)) + static_cast<int64_t>(kStart.size());
+      const size_t s = delta.find(kThinkStartTag);
+      from = (s == std::string_view::npos ? -1 : cp_index(s)) + static_cast<int64_t>(kThinkStartTag.size());
     }
     auto norm = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
     const int64_t r0 = norm(from);
     const int64_t r1 = norm(end);
-    const int64_t c0 = norm(end + static_cast<int64_t>(kEnd.size()));
+    const int64_t c0 = norm(end + static_cast<int64_t>(kThinkEndTag.size()));
     std::string reasoning = r1 > r0 ? jinja::utf8_encode(std::u32string_view(cps).substr(r0, r1 - r0)) : std::string();
     std::string content = jinja::utf8_encode(std::u32string_view(cps).substr(c0));
     return reasoning_delta(std::move(reasoning), content.empty() ? std::nullopt : std::optional(content), true);
@@ -136,8 +136,8 @@ class IdentityReasoningParser final : public ReasoningParser {
 };
 
 Result<std::unique_ptr<ReasoningParser>> make_r1(const ReasoningParserContext& ctx, std::string_view class_name) {
-  std::optional<int32_t> start = ctx.vocab->token_id(kStart);
-  std::optional<int32_t> end = ctx.vocab->token_id(kEnd);
+  std::optional<int32_t> start = ctx.vocab->token_id(kThinkStartTag);
+  std::optional<int32_t> end = ctx.vocab->token_id(kThinkEndTag);
   if (!start || !end) {
     return invalid_argument(std::string(class_name) +
                             " reasoning parser could not locate think start/end tokens in the tokenizer!");

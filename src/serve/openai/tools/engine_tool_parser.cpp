@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "serve/openai/tools/ascii_space.h"
 #include "serve/openai/tools/py_json.h"
 #include "serve/openai/tools/tool_parsers.h"
 
@@ -77,11 +78,6 @@ void scan_top_level_members(std::string_view s, const MemberVisitor& visit) {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-size_t skip_ws(std::string_view s, size_t p) {
-  while (p < s.size() && is_space(s[p])) ++p;
-  return p;
-}
 
 std::string normalize_type(std::string_view t) {
   std::string s = py_strip(t);
@@ -242,9 +238,9 @@ bool coerce_object(json::object& args, const json::object& properties) {
 /// "name": "..." in a call body (vLLM's _NAME_RE), for a call whose name came in its arguments.
 std::optional<std::string> name_in(std::string_view args) {
   for (size_t p = args.find("\"name\""); p != std::string_view::npos; p = args.find("\"name\"", p + 1)) {
-    size_t q = skip_ws(args, p + 6);
+    size_t q = skip_ascii_space(args, p + 6);
     if (q >= args.size() || args[q] != ':') continue;
-    q = skip_ws(args, q + 1);
+    q = skip_ascii_space(args, q + 1);
     if (q >= args.size() || args[q] != '"') continue;
     const size_t e = args.find('"', q + 1);
     if (e == std::string_view::npos) continue;

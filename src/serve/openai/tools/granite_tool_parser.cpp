@@ -6,6 +6,7 @@
 // streaming. A marker not followed by `[` goes back to content (the whitespace after it is dropped, as vLLM).
 #include <algorithm>
 
+#include "serve/openai/tools/ascii_space.h"
 #include "serve/openai/tools/engine_tool_parser.h"
 #include "serve/openai/tools/literal_lexer.h"
 #include "serve/openai/tools/tool_parsers.h"
@@ -13,7 +14,7 @@
 namespace podserve::openai {
 namespace {
 
-enum Terminal { kToolToken, kToolString };
+enum GraniteTerminal { kToolToken, kToolString };
 
 std::vector<MarkerToken> granite_markers(const ParserVocab* vocab) {
   if (vocab == nullptr) return {};
@@ -21,7 +22,6 @@ std::vector<MarkerToken> granite_markers(const ParserVocab* vocab) {
   return {};
 }
 
-bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /// vLLM's scan_json_object_end: the end of the object opening at `start`, or npos while unterminated.
 size_t object_end(std::string_view raw, size_t start) {
@@ -53,7 +53,7 @@ std::optional<std::string> arguments_member(std::string_view raw, bool partial) 
   scan_top_level_members(raw, [&](std::optional<std::string_view> key, bool, size_t colon) {
     if (key != "arguments") return false;
     size_t v = colon + 1;
-    while (v < raw.size() && json_ws(raw[v])) ++v;
+    while (v < raw.size() && is_json_space(raw[v])) ++v;
     if (v >= raw.size()) return true;  // the value has not started
     if (raw[v] != '{') {
       not_object = true;
@@ -141,7 +141,7 @@ class GraniteToolParser final : public EngineToolParser {
       if (ch == "}" && !args_.in_string && !args_.escape && args_.depth == 0) end_element(out);
       return;
     }
-    if (ch.size() == 1 && json_ws(ch[0])) return;
+    if (ch.size() == 1 && is_json_space(ch[0])) return;
     if (!array_started_ && ch == "[") {
       array_started_ = true;
     } else if (array_started_ && ch == ",") {

@@ -11,8 +11,8 @@
 namespace podserve::openai {
 namespace {
 
-constexpr std::string_view kStart = "<tool_call>";
-constexpr std::string_view kEnd = "</tool_call>";
+constexpr std::string_view kToolCallStart = "<tool_call>";
+constexpr std::string_view kToolCallEnd = "</tool_call>";
 
 class HermesToolParser final : public ToolParser {
  public:
@@ -42,23 +42,23 @@ std::vector<Block> blocks_of(std::string_view text) {
   std::vector<Block> out;
   size_t pos = 0;
   while (true) {
-    const size_t start = text.find(kStart, pos);
+    const size_t start = text.find(kToolCallStart, pos);
     if (start == std::string_view::npos) break;
-    const size_t body = start + kStart.size();
-    const size_t end = text.find(kEnd, body);
+    const size_t body = start + kToolCallStart.size();
+    const size_t end = text.find(kToolCallEnd, body);
     if (end == std::string_view::npos) {
       out.push_back({text.substr(body), false});
       break;
     }
     out.push_back({text.substr(body, end - body), true});
-    pos = end + kEnd.size();
+    pos = end + kToolCallEnd.size();
   }
   return out;
 }
 
 ExtractedToolCalls HermesToolParser::extract(std::string_view output) {
   ExtractedToolCalls r;
-  const size_t first = output.find(kStart);
+  const size_t first = output.find(kToolCallStart);
   if (first == std::string_view::npos) {
     r.content = std::string(output);
     return r;
@@ -79,8 +79,8 @@ ExtractedToolCalls HermesToolParser::extract(std::string_view output) {
 }
 
 std::optional<std::string> HermesToolParser::content_to_send(std::string_view current) {
-  const size_t tag = current.find(kStart);
-  const size_t sendable = tag == std::string_view::npos ? current.size() - partial_tag_overlap(current, kStart) : tag;
+  const size_t tag = current.find(kToolCallStart);
+  const size_t sendable = tag == std::string_view::npos ? current.size() - partial_tag_overlap(current, kToolCallStart) : tag;
   if (sendable <= sent_content_) return std::nullopt;
   std::string content(current.substr(sent_content_, sendable - sent_content_));
   sent_content_ = sendable;
@@ -101,7 +101,7 @@ std::vector<BlockJson> block_jsons(std::string_view text) {
       continue;
     }
     std::string_view raw = block.body;
-    raw.remove_suffix(partial_tag_overlap(raw, kEnd));
+    raw.remove_suffix(partial_tag_overlap(raw, kToolCallEnd));
     std::string json = py_strip(raw);
     const bool complete = !json.empty() && is_complete_json(json);
     out.push_back({std::move(json), complete});

@@ -1,9 +1,10 @@
 #include "serve/openai/tools/json_events.h"
 
+#include "serve/openai/tools/ascii_space.h"
+
 namespace podserve::openai {
 namespace {
 
-bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
 
 int hex_value(char c) {
@@ -201,7 +202,7 @@ bool JsonEventParser::start_value(char c, const Sink& sink) {
 }
 
 bool JsonEventParser::token(char c, const Sink& sink) {
-  if (json_ws(c)) return true;
+  if (is_ascii_space(c)) return true;
   const bool value_allowed = expect_ == Expect::kValue || expect_ == Expect::kFirstValueOrEnd;
   const bool key_allowed = expect_ == Expect::kFirstKeyOrEnd || expect_ == Expect::kKey;
   const bool scalar_start = c == '"' || c == 't' || c == 'f' || c == 'n' || c == '-' || digit(c);

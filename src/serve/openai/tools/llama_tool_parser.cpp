@@ -19,7 +19,7 @@ namespace json = boost::json;
 constexpr std::string_view kBotToken = "<|python_tag|>";
 
 /// Python truthiness of a JSON value.
-bool truthy(const json::value& v) {
+bool python_truthy(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: return false;
     case json::kind::bool_: return v.get_bool();
@@ -81,7 +81,7 @@ std::string common_prefix(std::string_view a, std::string_view b) {
   return std::string(a.substr(0, n));
 }
 
-DeltaMessage args_delta(int index, std::string diff) {
+DeltaMessage args_message_delta(int index, std::string diff) {
   DeltaToolCall d;
   d.index = index;
   d.has_function = true;
@@ -158,11 +158,11 @@ std::optional<DeltaMessage> LlamaJsonToolParser::extract_streaming(const StreamS
     if (current_tool_id_ >= 0) {
       std::optional<json::value> args = get(*current, "arguments");
       if (!args) return std::nullopt;
-      if (truthy(*args)) {
+      if (python_truthy(*args)) {
         std::string& sent = streamed_args_[static_cast<size_t>(current_tool_id_)];
         std::string diff = drop_code_points(json_dumps(*args, false), jinja::utf8_length(sent));
         sent += diff;
-        delta = args_delta(current_tool_id_, std::move(diff));
+        delta = args_message_delta(current_tool_id_, std::move(diff));
       }
     }
     current_tool_id_ = count - 1;
@@ -175,7 +175,7 @@ std::optional<DeltaMessage> LlamaJsonToolParser::extract_streaming(const StreamS
   if (!current_tool_name_sent_) {
     std::optional<json::value> name = get(*current, "name");
     if (!name) return std::nullopt;
-    if (truthy(*name)) {
+    if (python_truthy(*name)) {
       if (!name->is_string()) return std::nullopt;  // pydantic refuses a non-string name
       DeltaToolCall d;
       d.index = current_tool_id_;
@@ -190,7 +190,7 @@ std::optional<DeltaMessage> LlamaJsonToolParser::extract_streaming(const StreamS
   } else {
     std::optional<json::value> args = get(*current, "arguments");
     if (!args) return std::nullopt;
-    if (truthy(*args)) {
+    if (python_truthy(*args)) {
       const size_t index = static_cast<size_t>(current_tool_id_);
       if (index >= prev_tool_call_arr_.size()) return std::nullopt;
       std::optional<json::value> prev_args = get(prev_tool_call_arr_[index], "arguments");
@@ -200,13 +200,13 @@ std::optional<DeltaMessage> LlamaJsonToolParser::extract_streaming(const StreamS
       std::optional<std::string> diff;
       if (complete[index]) {
         diff = drop_code_points(cur_json, sent);
-      } else if (truthy(*prev_args)) {
+      } else if (python_truthy(*prev_args)) {
         const std::string prev_json = json_dumps(*prev_args, false);
         if (cur_json != prev_json) diff = drop_code_points(common_prefix(prev_json, cur_json), sent);
       }
       if (diff) {
         streamed_args_[index] += *diff;
-        delta = args_delta(current_tool_id_, std::move(*diff));
+        delta = args_message_delta(current_tool_id_, std::move(*diff));
       }
     }
   }

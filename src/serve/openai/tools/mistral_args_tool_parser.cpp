@@ -13,13 +13,13 @@
 namespace podserve::openai {
 namespace {
 
-enum Terminal { kToolCalls, kArgs, kOpenBrace };
-enum class State { kContent, kName, kArguments };
+enum MistralArgsTerminal { kToolCallsMarker, kArgs, kOpenBrace };
+enum class MistralArgsState { kContent, kName, kArguments };
 
 std::vector<MarkerToken> mistral_markers(const ParserVocab* vocab) {
   std::vector<MarkerToken> out;
   if (vocab == nullptr) return out;
-  if (std::optional<int32_t> id = vocab->token_id("[TOOL_CALLS]")) out.push_back({*id, kToolCalls, "[TOOL_CALLS]"});
+  if (std::optional<int32_t> id = vocab->token_id("[TOOL_CALLS]")) out.push_back({*id, kToolCallsMarker, "[TOOL_CALLS]"});
   if (std::optional<int32_t> id = vocab->token_id("[ARGS]")) out.push_back({*id, kArgs, "[ARGS]"});
   return out;
 }
@@ -55,7 +55,7 @@ class MistralArgsToolParser final : public EngineToolParser {
   }
 
   void reset_front() override {
-    state_ = State::kContent;
+    state_ = MistralArgsState::kContent;
     index_ = -1;
     args_.reset();
     stream_.reset();
@@ -68,8 +68,8 @@ class MistralArgsToolParser final : public EngineToolParser {
   void finish_front(std::vector<Event>& out) override {
     stream_.flush(sink(out));
     flush_buffer(out);
-    if (state_ != State::kContent && index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
-    state_ = State::kContent;
+    if (state_ != MistralArgsState::kContent && index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
+    state_ = MistralArgsState::kContent;
   }
 
   TerminalStream::Sink sink(std::vector<Event>& out) {
@@ -77,29 +77,29 @@ class MistralArgsToolParser final : public EngineToolParser {
   }
 
   void on_piece(int terminal, std::string_view text, std::vector<Event>& out) {
-    if (terminal == kToolCalls && state_ != State::kName) {  // a call starts (and ends the one before)
-      if (state_ == State::kArguments) {
+    if (terminal == kToolCallsMarker && state_ != MistralArgsState::kName) {  // a call starts (and ends the one before)
+      if (state_ == MistralArgsState::kArguments) {
         flush_buffer(out);
         out.push_back({Ev::kCallEnd, {}, index_});
       }
-      state_ = State::kName;
+      state_ = MistralArgsState::kName;
       out.push_back({Ev::kCallStart, {}, ++index_});
       return;
     }
-    if (state_ == State::kName && (terminal == kArgs || terminal == kOpenBrace)) {
+    if (state_ == MistralArgsState::kName && (terminal == kArgs || terminal == kOpenBrace)) {
       enter_arguments();
       if (terminal == kOpenBrace) out.push_back({Ev::kArg, std::string(text), index_});  // `{` is argument text
       return;
     }
     switch (state_) {  // no transition: the text of the state
-      case State::kContent: out.push_back({Ev::kText, std::string(text), index_}); break;
-      case State::kName: out.push_back({Ev::kName, std::string(text), index_}); break;
-      case State::kArguments: feed_args(text, out); break;
+      case MistralArgsState::kContent: out.push_back({Ev::kText, std::string(text), index_}); break;
+      case MistralArgsState::kName: out.push_back({Ev::kName, std::string(text), index_}); break;
+      case MistralArgsState::kArguments: feed_args(text, out); break;
     }
   }
 
   void enter_arguments() {
-    state_ = State::kArguments;
+    state_ = MistralArgsState::kArguments;
     args_ = HeldArgsText{args_.buffer};  // vLLM resets the depth and string state, not the buffer
   }
 
@@ -116,7 +116,7 @@ class MistralArgsToolParser final : public EngineToolParser {
   }
 
   TerminalStream stream_;
-  State state_ = State::kContent;
+  MistralArgsState state_ = MistralArgsState::kContent;
   int index_ = -1;
   HeldArgsText args_;
 };

@@ -58,7 +58,7 @@ std::optional<std::string_view> bracketed_objects(std::string_view s) {
 }
 
 // vLLM's StreamingState.
-enum class State { kToolStart, kToolKey, kName, kNameDone, kArgsStart, kArgs, kArgsDone, kToolDone, kAllDone };
+enum class MistralState { kToolStart, kToolKey, kName, kNameDone, kArgsStart, kArgs, kArgsDone, kToolDone, kAllDone };
 
 /// The step's text up to and including the first character that exhausts its stop count (vLLM's _split_delta).
 struct Stops {
@@ -161,7 +161,7 @@ class MistralJsonToolParser final : public ToolParser {
   bool failed_ = false;
 
   JsonEventParser json_;
-  State state_ = State::kToolStart;
+  MistralState state_ = MistralState::kToolStart;
   bool bare_object_ = false;
   bool starting_new_tool_ = false;
   std::optional<std::string> pending_name_;
@@ -182,20 +182,20 @@ void MistralJsonToolParser::on_event(std::string_view raw_prefix, JsonEvent even
   std::string prefix(raw_prefix);
   if (bare_object_) prefix = prefix.empty() ? "item" : "item." + prefix;
   if (prefix == "item" && event == JsonEvent::kStartMap) {
-    state_ = State::kToolKey;
+    state_ = MistralState::kToolKey;
     starting_new_tool_ = true;
   }
-  if (prefix == "item" && event == JsonEvent::kMapKey && value == "name") state_ = State::kName;
+  if (prefix == "item" && event == JsonEvent::kMapKey && value == "name") state_ = MistralState::kName;
   if (prefix == "item.name" && event == JsonEvent::kString) {
     pending_name_ = std::string(value);
-    state_ = State::kNameDone;
+    state_ = MistralState::kNameDone;
   }
-  if (prefix == "item" && event == JsonEvent::kMapKey && value == "arguments") state_ = State::kArgsStart;
-  if (prefix == "item.arguments" && event == JsonEvent::kStartMap) state_ = State::kArgs;
-  if (prefix == "item.arguments" && event == JsonEvent::kEndMap) state_ = State::kArgsDone;
+  if (prefix == "item" && event == JsonEvent::kMapKey && value == "arguments") state_ = MistralState::kArgsStart;
+  if (prefix == "item.arguments" && event == JsonEvent::kStartMap) state_ = MistralState::kArgs;
+  if (prefix == "item.arguments" && event == JsonEvent::kEndMap) state_ = MistralState::kArgsDone;
   if (prefix == "item.arguments" && event == JsonEvent::kString) pending_string_args_ = std::string(value);
-  if (prefix == "item" && event == JsonEvent::kEndMap) state_ = bare_object_ ? State::kAllDone : State::kToolDone;
-  if (prefix.empty() && event == JsonEvent::kEndArray) state_ = State::kAllDone;
+  if (prefix == "item" && event == JsonEvent::kEndMap) state_ = bare_object_ ? MistralState::kAllDone : MistralState::kToolDone;
+  if (prefix.empty() && event == JsonEvent::kEndArray) state_ = MistralState::kAllDone;
 }
 
 void MistralJsonToolParser::finish_call(DeltaToolCall& call, std::vector<DeltaToolCall>& out) {
@@ -237,33 +237,33 @@ std::optional<DeltaMessage> MistralJsonToolParser::stream_calls(std::string_view
     delta_text = rest_storage;
   }
   while (!delta_text.empty()) {
-    const State before = state_;
+    const MistralState before = state_;
     std::string_view piece;
     switch (state_) {
-      case State::kToolStart: std::tie(piece, delta_text) = split_delta(delta_text, {.open_brace = 1}); break;
-      case State::kToolKey:
+      case MistralState::kToolStart: std::tie(piece, delta_text) = split_delta(delta_text, {.open_brace = 1}); break;
+      case MistralState::kToolKey:
         std::tie(piece, delta_text) = split_delta(delta_text, {.open_brace = 1, .close_brace = 1, .colon = 1});
         break;
-      case State::kName:
+      case MistralState::kName:
         std::tie(piece, delta_text) = split_delta(delta_text, {.close_brace = 1, .close_bracket = 1, .comma = 1});
         break;
-      case State::kArgsStart:
+      case MistralState::kArgsStart:
         std::tie(piece, delta_text) = split_delta(delta_text, {.open_brace = 1, .close_brace = 1});
         break;
-      case State::kArgs: std::tie(piece, delta_text) = split_delta(delta_text, {.close_brace = 1}); break;
-      case State::kArgsDone:
-      case State::kNameDone:
+      case MistralState::kArgs: std::tie(piece, delta_text) = split_delta(delta_text, {.close_brace = 1}); break;
+      case MistralState::kArgsDone:
+      case MistralState::kNameDone:
         std::tie(piece, delta_text) = split_delta(delta_text, {.close_brace = 1, .close_bracket = 1});
         break;
-      case State::kToolDone:
+      case MistralState::kToolDone:
         std::tie(piece, delta_text) = split_delta(delta_text, {.open_brace = 1, .close_bracket = 1});
         break;
-      case State::kAllDone:
+      case MistralState::kAllDone:
         content = std::string(delta_text);
         delta_text = {};
         break;
     }
-    if (state_ != State::kAllDone && !parse(piece)) {
+    if (state_ != MistralState::kAllDone && !parse(piece)) {
       failed_ = true;
       return std::nullopt;
     }
@@ -290,12 +290,12 @@ std::optional<DeltaMessage> MistralJsonToolParser::stream_calls(std::string_view
       call.arguments = Field::of(std::move(*pending_string_args_));
       pending_string_args_.reset();
     }
-    if (state_ == State::kNameDone) state_ = State::kToolKey;
-    if (state_ == State::kArgs || state_ == State::kArgsDone) {
-      if (state_ == State::kArgsDone) state_ = State::kToolKey;
+    if (state_ == MistralState::kNameDone) state_ = MistralState::kToolKey;
+    if (state_ == MistralState::kArgs || state_ == MistralState::kArgsDone) {
+      if (state_ == MistralState::kArgsDone) state_ = MistralState::kToolKey;
       modified = true;
       std::string args = call.arguments.value.value_or("") + std::string(piece);
-      if (before != State::kArgs) args = py_lstrip(args);  // the first chunk of the arguments
+      if (before != MistralState::kArgs) args = py_lstrip(args);  // the first chunk of the arguments
       call.arguments = Field::of(std::move(args));
     }
   }
@@ -306,7 +306,7 @@ std::optional<DeltaMessage> MistralJsonToolParser::stream_calls(std::string_view
     m.tool_calls = std::move(calls);
     return m;
   }
-  if (state_ == State::kAllDone) return DeltaMessage{};
+  if (state_ == MistralState::kAllDone) return DeltaMessage{};
   return std::nullopt;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "chat/py_string.h"
+#include "serve/openai/tools/ascii_space.h"
 #include "serve/openai/tools/py_json.h"
 
 namespace podserve::openai {
@@ -354,7 +355,6 @@ std::optional<Fixed> Fixer::fix_fast(Str s) {
   return Fixed{head(s, obj_comma + 1) + rest, f->tail + join(depth - 1)};
 }
 
-bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "chat/json_value.h"
 #include "chat/py_string.h"
+#include "serve/openai/tools/ascii_space.h"
 
 namespace podserve::openai {
 namespace {
@@ -16,7 +17,6 @@ boost::json::parse_options python_options() {
   return opt;
 }
 
-bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 
 #include "serve/openai/tools/engine_tool_parser.h"
+#include "serve/openai/tools/ascii_space.h"
 #include "serve/openai/tools/py_json.h"
 #include "serve/openai/tools/qwen3_markup.h"
 #include "serve/openai/tools/tool_parsers.h"
@@ -19,54 +20,49 @@ namespace json = boost::json;
 
 using namespace qwen3;  // NOLINT: the engine's terminal names
 
-enum class State { kContent, kPreamble, kName, kArgs, kBetween };
+enum class Qwen3XmlState { kContent, kPreamble, kName, kArgs, kBetween };
 // The config's transitions from the content state on (the tool phase starts there): (state, terminal) -> state,
 // with the event it emits. A terminal without one is text of the state it meets.
 enum class Effect { kNone, kStart, kEnd, kArg };
 struct Transition {
-  State from;
+  Qwen3XmlState from;
   int terminal;
-  State to;
+  Qwen3XmlState to;
   Effect effect;
 };
 constexpr Transition kTransitions[] = {
-    {State::kContent, kThinkEnd, State::kContent, Effect::kNone},
-    {State::kContent, kToolStart, State::kPreamble, Effect::kStart},
-    {State::kContent, kFuncPrefix, State::kName, Effect::kStart},
-    {State::kPreamble, kToolEnd, State::kContent, Effect::kEnd},
-    {State::kPreamble, kFuncPrefix, State::kName, Effect::kNone},
-    {State::kName, kClose, State::kArgs, Effect::kNone},
-    {State::kName, kFuncEnd, State::kBetween, Effect::kEnd},
-    {State::kArgs, kFuncEnd, State::kBetween, Effect::kEnd},
-    {State::kArgs, kParamStart, State::kArgs, Effect::kArg},
-    {State::kArgs, kParamEnd, State::kArgs, Effect::kArg},
-    {State::kBetween, kToolEnd, State::kContent, Effect::kNone},
-    {State::kBetween, kToolStart, State::kPreamble, Effect::kStart},
-    {State::kBetween, kFuncPrefix, State::kName, Effect::kStart},
+    {Qwen3XmlState::kContent, kThinkEnd, Qwen3XmlState::kContent, Effect::kNone},
+    {Qwen3XmlState::kContent, kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
+    {Qwen3XmlState::kContent, kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
+    {Qwen3XmlState::kPreamble, kToolEnd, Qwen3XmlState::kContent, Effect::kEnd},
+    {Qwen3XmlState::kPreamble, kFuncPrefix, Qwen3XmlState::kName, Effect::kNone},
+    {Qwen3XmlState::kName, kClose, Qwen3XmlState::kArgs, Effect::kNone},
+    {Qwen3XmlState::kName, kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
+    {Qwen3XmlState::kArgs, kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
+    {Qwen3XmlState::kArgs, kParamStart, Qwen3XmlState::kArgs, Effect::kArg},
+    {Qwen3XmlState::kArgs, kParamEnd, Qwen3XmlState::kArgs, Effect::kArg},
+    {Qwen3XmlState::kBetween, kToolEnd, Qwen3XmlState::kContent, Effect::kNone},
+    {Qwen3XmlState::kBetween, kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
+    {Qwen3XmlState::kBetween, kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-size_t skip_ws(std::string_view s, size_t p) {
-  while (p < s.size() && is_space(s[p])) ++p;
-  return p;
-}
 /// `<\s*parameter\s*=` at p: the offset after it, or npos.
 size_t open_tag(std::string_view s, size_t p) {
   if (p >= s.size() || s[p] != '<') return std::string_view::npos;
-  p = skip_ws(s, p + 1);
+  p = skip_ascii_space(s, p + 1);
   if (s.substr(p, 9) != "parameter") return std::string_view::npos;
-  p = skip_ws(s, p + 9);
+  p = skip_ascii_space(s, p + 9);
   if (p >= s.size() || s[p] != '=') return std::string_view::npos;
   return p + 1;
 }
 /// `<\s*/\s*parameter\s*>` at p.
 size_t close_tag(std::string_view s, size_t p) {
   if (p >= s.size() || s[p] != '<') return std::string_view::npos;
-  p = skip_ws(s, p + 1);
+  p = skip_ascii_space(s, p + 1);
   if (p >= s.size() || s[p] != '/') return std::string_view::npos;
-  p = skip_ws(s, p + 1);
+  p = skip_ascii_space(s, p + 1);
   if (s.substr(p, 9) != "parameter") return std::string_view::npos;
-  p = skip_ws(s, p + 9);
+  p = skip_ascii_space(s, p + 9);
   if (p >= s.size() || s[p] != '>') return std::string_view::npos;
   return p + 1;
 }
@@ -79,7 +75,7 @@ struct ParamMatch {
 std::optional<ParamMatch> param_at(std::string_view s, size_t p) {
   size_t o = open_tag(s, p);
   if (o == std::string_view::npos) return std::nullopt;
-  o = skip_ws(s, o);
+  o = skip_ascii_space(s, o);
   const size_t gt = s.find('>', o);
   if (gt == std::string_view::npos) return std::nullopt;
   for (size_t q = gt + 1; q <= s.size(); ++q) {
@@ -115,7 +111,7 @@ std::string convert_param_args(std::string_view raw, bool partial) {
     for (size_t p = 0; p < remaining.size(); ++p) {
       size_t o = open_tag(remaining, p);
       if (o == std::string_view::npos) continue;
-      o = skip_ws(remaining, o);
+      o = skip_ascii_space(remaining, o);
       const size_t gt = remaining.find('>', o);
       if (gt == std::string::npos || gt == o) continue;
       params[std::string_view(remaining).substr(o, gt - o)] =
@@ -136,7 +132,7 @@ class Qwen3XmlToolParser final : public EngineToolParser {
 
  private:
   void reset_front() override {
-    state_ = State::kContent;
+    state_ = Qwen3XmlState::kContent;
     index_ = -1;
     stream_.reset();
   }
@@ -148,9 +144,9 @@ class Qwen3XmlToolParser final : public EngineToolParser {
   void emit_text(std::string_view text, std::vector<Event>& out) {
     if (text.empty()) return;
     switch (state_) {
-      case State::kContent: out.push_back({Ev::kText, std::string(text), index_}); break;
-      case State::kName: out.push_back({Ev::kName, std::string(text), index_}); break;
-      case State::kArgs: out.push_back({Ev::kArg, std::string(text), index_}); break;
+      case Qwen3XmlState::kContent: out.push_back({Ev::kText, std::string(text), index_}); break;
+      case Qwen3XmlState::kName: out.push_back({Ev::kName, std::string(text), index_}); break;
+      case Qwen3XmlState::kArgs: out.push_back({Ev::kArg, std::string(text), index_}); break;
       default: break;  // between the markup: dropped
     }
   }
@@ -183,14 +179,14 @@ class Qwen3XmlToolParser final : public EngineToolParser {
 
   void finish_front(std::vector<Event>& out) override {
     stream_.flush(sink(out));
-    if (state_ != State::kContent) {
+    if (state_ != Qwen3XmlState::kContent) {
       if (index_ >= 0) out.push_back({Ev::kCallEnd, {}, index_});
-      state_ = State::kContent;
+      state_ = Qwen3XmlState::kContent;
     }
   }
 
   TerminalStream stream_;
-  State state_ = State::kContent;
+  Qwen3XmlState state_ = Qwen3XmlState::kContent;
   int index_ = -1;
   bool skip_reasoning_ = false;
 };

@@ -8,14 +8,14 @@
 namespace podserve::openai {
 namespace {
 
-struct Entry {
+struct ToolParserEntry {
   std::string_view name;
   ToolParserFactory factory;
   std::vector<std::string_view> required_tokens;
 };
 
-const std::vector<Entry>& entries() {
-  static const std::vector<Entry> kEntries = {
+const std::vector<ToolParserEntry>& entries() {
+  static const std::vector<ToolParserEntry> kEntries = {
       {"hermes", make_hermes_tool_parser, {}},
       {"qwen3_json", make_hermes_tool_parser, {}},
       {"deepseek_v3", make_deepseek_v3_tool_parser, {"<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>"}},
@@ -50,7 +50,7 @@ void put_field(boost::json::object& o, std::string_view key, const Field& f) {
 }  // namespace
 
 ToolParserFactory find_tool_parser(std::string_view name) {
-  for (const Entry& e : entries()) {
+  for (const ToolParserEntry& e : entries()) {
     if (e.name == name) return e.factory;
   }
   return nullptr;
@@ -58,13 +58,13 @@ ToolParserFactory find_tool_parser(std::string_view name) {
 
 std::vector<std::string> tool_parser_names() {
   std::vector<std::string> names;
-  for (const Entry& e : entries()) names.emplace_back(e.name);
+  for (const ToolParserEntry& e : entries()) names.emplace_back(e.name);
   std::sort(names.begin(), names.end());
   return names;
 }
 
 std::vector<std::string_view> tool_parser_required_tokens(std::string_view name) {
-  for (const Entry& e : entries()) {
+  for (const ToolParserEntry& e : entries()) {
     if (e.name == name) return e.required_tokens;
   }
   return {};
