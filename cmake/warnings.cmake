@@ -13,6 +13,10 @@ function(podserve_set_warnings target)
   endif()
 endfunction()
 
+# The sanitizer presets build the libraries as unity builds (a fresh clone in CI compiles every file once, so fewer,
+# larger translation units win); release stays one file per unit, which keeps incremental rebuilds and ccache fine.
+option(PODSERVE_UNITY_BUILD "Build the podserve_* libraries as CMake unity builds (batches of 8 files)" OFF)
+
 # podserve_add_library(name DEPS dep... [EXCLUDE_DIRS dir...]): a static library from every .cpp in the current
 # folder (and its subfolders but the excluded ones, which build their own targets), with src/ on the include path
 # so headers are included as "layer/file.h".
@@ -30,6 +34,12 @@ function(podserve_add_library name)
   endif()
   add_library(${name} STATIC ${sources} ${ARG_EXTRA_SOURCES})
   target_include_directories(${name} PUBLIC "${PROJECT_SOURCE_DIR}/src")
+  if(PODSERVE_UNITY_BUILD)
+    # Batches of 8 .cpp files per translation unit: the Boost/STL headers are parsed and their inline code compiled
+    # once per batch instead of once per file. CMake leaves out files with their own COMPILE_OPTIONS (the kernels'
+    # instruction-set files, TSan's dummy_weights.cpp), so they still build alone.
+    set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+  endif()
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   podserve_set_warnings(${name})
 endfunction()
