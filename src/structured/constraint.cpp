@@ -3,6 +3,7 @@
 #include "structured/ebnf_parser.h"
 #include "structured/json_schema.h"
 #include "structured/regex_to_ebnf.h"
+#include "structured/structural_tag.h"
 
 namespace podserve::structured {
 
@@ -83,10 +84,9 @@ Result<Grammar> grammar_for(const StructuredConstraint& c) {
       return parse_generated(*ebnf, "Failed to transform regex into a grammar: ");
     }
     case StructuredConstraint::Kind::kStructuralTag:
-      break;
+      return structural_tag_grammar(c.spec);
   }
-  return unimplemented(std::string("structured outputs of kind '") + constraint_kind_name(c.kind) +
-                       "' are not supported yet");
+  return invalid_argument("no structured output constraint");
 }
 
 }  // namespace podserve::structured

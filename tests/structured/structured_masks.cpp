@@ -98,6 +98,7 @@ json::object run(State& state, const json::object& req) {
     c.kind = kind == "json"     ? StructuredConstraint::Kind::kJsonSchema
              : kind == "regex"  ? StructuredConstraint::Kind::kRegex
              : kind == "choice" ? StructuredConstraint::Kind::kChoice
+             : kind == "structural_tag" ? StructuredConstraint::Kind::kStructuralTag
                                 : StructuredConstraint::Kind::kJsonObject;
     if (const json::value* s = req.if_contains("spec")) c.spec = std::string(s->as_string());
     if (const json::value* ch = req.if_contains("choices")) {
