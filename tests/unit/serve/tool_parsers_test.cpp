@@ -155,7 +155,7 @@ TEST(ToolParsers, RegistryKnowsVllmNames) {
     EXPECT_NE(find_tool_parser(name), nullptr) << name;
   }
   EXPECT_EQ(find_tool_parser("no_such_parser"), nullptr);
-  for (const char* name : {"deepseek_r1", "deepseek_v3", "granite", "qwen3"}) {
+  for (const char* name : {"deepseek_r1", "deepseek_v3", "granite", "mistral", "qwen3"}) {
     EXPECT_NE(find_reasoning_parser(name), nullptr) << name;
   }
 }

@@ -64,6 +64,9 @@ using ReasoningParserFactory = Result<std::unique_ptr<ReasoningParser>> (*)(cons
 /// The engine's view of a parser (SamplingParams.reasoning_end): when structured-output masking may start.
 std::shared_ptr<const ReasoningEndDetector> reasoning_end_detector(std::unique_ptr<ReasoningParser> parser);
 
+/// Everything is content, reasoning over from the start (vLLM's IdentityReasoningParser).
+std::unique_ptr<ReasoningParser> make_identity_reasoning_parser();
+
 /// The factory for a reasoning parser name, or null.
 ReasoningParserFactory find_reasoning_parser(std::string_view name);
 std::vector<std::string> reasoning_parser_names();

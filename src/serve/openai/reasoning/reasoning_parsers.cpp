@@ -8,6 +8,7 @@ Result<std::unique_ptr<ReasoningParser>> make_deepseek_r1_reasoning_parser(const
 Result<std::unique_ptr<ReasoningParser>> make_deepseek_v3_reasoning_parser(const ReasoningParserContext& ctx);
 Result<std::unique_ptr<ReasoningParser>> make_gptoss_reasoning_parser(const ReasoningParserContext& ctx);
 Result<std::unique_ptr<ReasoningParser>> make_granite_reasoning_parser(const ReasoningParserContext& ctx);
+Result<std::unique_ptr<ReasoningParser>> make_mistral_reasoning_parser(const ReasoningParserContext& ctx);
 Result<std::unique_ptr<ReasoningParser>> make_qwen3_reasoning_parser(const ReasoningParserContext& ctx);
 
 namespace {
@@ -21,6 +22,7 @@ constexpr ReasoningParserEntry kEntries[] = {
     {"deepseek_r1", make_deepseek_r1_reasoning_parser},
     {"deepseek_v3", make_deepseek_v3_reasoning_parser},
     {"granite", make_granite_reasoning_parser},
+    {"mistral", make_mistral_reasoning_parser},
     {"openai_gptoss", make_gptoss_reasoning_parser},
     {"qwen3", make_qwen3_reasoning_parser},
 };

@@ -160,6 +160,8 @@ bool kwarg_true(const boost::json::object* kwargs, std::string_view key) {
 
 }  // namespace
 
+std::unique_ptr<ReasoningParser> make_identity_reasoning_parser() { return std::make_unique<IdentityReasoningParser>(); }
+
 Result<std::unique_ptr<ReasoningParser>> make_deepseek_r1_reasoning_parser(const ReasoningParserContext& ctx) {
   return make_r1(ctx, "DeepSeekR1ReasoningParser");
 }

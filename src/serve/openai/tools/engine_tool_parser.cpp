@@ -366,6 +366,7 @@ void EngineToolParser::reset() {
   reset_front();
   slots_.clear();
   deferred_.clear();
+  deferred_reasoning_.clear();
   content_has_nonws_ = false;
 }
 
@@ -405,7 +406,22 @@ std::optional<DeltaMessage> EngineToolParser::extract_streaming(const StreamStep
   }
   std::vector<Event> events;
   feed_front(step.delta_text, step.delta_ids, events);
-  return events_to_delta(events, false);
+  return strip_trailing_reasoning(events_to_delta(events, false));
+}
+
+/// ParserEngine._strip_trailing_reasoning: a streamed reasoning delta's trailing whitespace waits for more.
+std::optional<DeltaMessage> EngineToolParser::strip_trailing_reasoning(std::optional<DeltaMessage> m) {
+  if (!m || !m->reasoning.has_value()) return m;
+  const std::string combined = deferred_reasoning_ + *m->reasoning.value;
+  std::string trimmed = py_rstrip(combined);
+  deferred_reasoning_ = combined.substr(trimmed.size());
+  if (!trimmed.empty()) {
+    m->reasoning = Field::of(std::move(trimmed));
+    return m;
+  }
+  m->reasoning = Field{};
+  if (!m->content.has_value() && m->tool_calls.empty()) return std::nullopt;
+  return m;
 }
 
 std::optional<DeltaMessage> EngineToolParser::finish_streaming() {
@@ -525,11 +541,16 @@ std::optional<DeltaMessage> EngineToolParser::events_to_delta(const std::vector<
   if (events.empty() && deferred_.empty()) return std::nullopt;
   std::vector<DeltaToolCall> deltas;
   std::string content;
+  std::string reasoning;
   const std::string carried = deferred_;
   bool seen_tool = false;
   for (const Event& e : events) {
     if (e.type == Ev::kText) {
       (seen_tool ? deferred_ : content) += e.value;
+      continue;
+    }
+    if (e.type == Ev::kReasoning) {
+      reasoning += e.value;
       continue;
     }
     if (suppress_) continue;
@@ -559,9 +580,10 @@ std::optional<DeltaMessage> EngineToolParser::events_to_delta(const std::vector<
       content.clear();
     }
   }
-  if (content.empty() && deltas.empty()) return std::nullopt;
+  if (content.empty() && deltas.empty() && reasoning.empty()) return std::nullopt;
   DeltaMessage m;
   if (!content.empty()) m.content = Field::of(std::move(content));
+  if (!reasoning.empty()) m.reasoning = Field::of(std::move(reasoning));
   m.tool_calls = std::move(deltas);
   return m;
 }

@@ -50,7 +50,9 @@ class EngineToolParser : public ToolParser {
   std::optional<DeltaMessage> finish_streaming() override;
 
  protected:
-  enum class Ev { kText, kCallStart, kName, kArg, kCallEnd };
+  // kReasoning: text of a reasoning span the front end entered after content (mistral's [THINK] in the tool
+  // phase); streamed as reasoning, dropped from a whole answer.
+  enum class Ev { kText, kCallStart, kName, kArg, kCallEnd, kReasoning };
   struct Event {
     Ev type;
     std::string value;
@@ -99,12 +101,14 @@ class EngineToolParser : public ToolParser {
   void on_arg(const Event& e, std::vector<DeltaToolCall>& deltas);
   void on_call_end(const Event& e, std::vector<DeltaToolCall>& deltas);
   std::optional<DeltaMessage> events_to_delta(const std::vector<Event>& events, bool finished);
+  std::optional<DeltaMessage> strip_trailing_reasoning(std::optional<DeltaMessage> m);
 
   std::vector<ToolSpec> tools_;
   bool suppress_ = false;
   bool streaming_ = false;
   std::vector<Slot> slots_;
   std::string deferred_;
+  std::string deferred_reasoning_;
   bool content_has_nonws_ = false;
 };
 

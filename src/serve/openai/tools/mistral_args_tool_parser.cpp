@@ -4,7 +4,9 @@
 //   Let me check.[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}[TOOL_CALLS]get_time{"zone": "CET"}
 // The arguments stream as they come, a top-level closing brace held until more follows; a whole answer keeps the
 // first JSON value of them (text after it is dropped). Calls get Mistral's 9-character ids; a call whose name is
-// empty is still reported (vLLM surfaces the malformed generation).
+// empty is still reported (vLLM surfaces the malformed generation). On a vocabulary with [THINK] (Magistral) the
+// engine also knows [THINK] ... [/THINK]: with a reasoning parser, a span opened in the content streams as
+// reasoning (and [TOOL_CALLS] in it starts a call); without one the markers are text.
 #include "serve/openai/tools/engine_tool_parser.h"
 #include "serve/openai/tools/literal_lexer.h"
 #include "serve/openai/tools/py_json.h"
@@ -13,14 +15,27 @@
 namespace podserve::openai {
 namespace {
 
-enum MistralArgsTerminal { kToolCallsMarker, kArgs, kOpenBrace };
-enum class MistralArgsState { kContent, kName, kArguments };
+enum MistralArgsTerminal { kToolCallsMarker, kArgs, kOpenBrace, kThinkStart, kThinkEnd };
+enum class MistralArgsState { kContent, kReasoning, kName, kArguments };
+
+bool has_think(const ParserVocab* vocab) { return vocab != nullptr && vocab->token_id("[THINK]").has_value(); }
+
+/// The config's terminals: the reasoning ones only with [THINK] in the vocabulary (reasoning_encoding
+/// "special_token"; "none" otherwise).
+std::vector<std::string> mistral_literals(const ParserVocab* vocab) {
+  std::vector<std::string> out = {"[TOOL_CALLS]", "[ARGS]", "{"};
+  if (has_think(vocab)) out.insert(out.end(), {"[THINK]", "[/THINK]"});
+  return out;
+}
 
 std::vector<MarkerToken> mistral_markers(const ParserVocab* vocab) {
   std::vector<MarkerToken> out;
   if (vocab == nullptr) return out;
   if (std::optional<int32_t> id = vocab->token_id("[TOOL_CALLS]")) out.push_back({*id, kToolCallsMarker, "[TOOL_CALLS]"});
   if (std::optional<int32_t> id = vocab->token_id("[ARGS]")) out.push_back({*id, kArgs, "[ARGS]"});
+  if (!has_think(vocab)) return out;
+  if (std::optional<int32_t> id = vocab->token_id("[THINK]")) out.push_back({*id, kThinkStart, "[THINK]"});
+  if (std::optional<int32_t> id = vocab->token_id("[/THINK]")) out.push_back({*id, kThinkEnd, "[/THINK]"});
   return out;
 }
 
@@ -35,10 +50,11 @@ std::string first_json_value(std::string_view raw) {
 class MistralArgsToolParser final : public EngineToolParser {
  public:
   explicit MistralArgsToolParser(const ToolParserContext& ctx)
-      : EngineToolParser(ctx), stream_({"[TOOL_CALLS]", "[ARGS]", "{"}, mistral_markers(ctx.vocab)) {}
+      : EngineToolParser(ctx), stream_(mistral_literals(ctx.vocab), mistral_markers(ctx.vocab)) {}
 
   bool supports_required_and_named() const override { return false; }
   void set_forced_tool_choice() override {}
+  void set_skip_reasoning_markup(bool skip) override { skip_reasoning_ = skip; }
 
  private:
   bool streams_raw_args() const override { return true; }
@@ -77,6 +93,12 @@ class MistralArgsToolParser final : public EngineToolParser {
   }
 
   void on_piece(int terminal, std::string_view text, std::vector<Event>& out) {
+    const bool think = (terminal == kThinkStart || terminal == kThinkEnd) && !skip_reasoning_;
+    if (think && (state_ == MistralArgsState::kContent || state_ == MistralArgsState::kReasoning)) {
+      // [THINK] opens reasoning from content (a repeat is dropped); [/THINK] closes it (a stray one is dropped).
+      state_ = terminal == kThinkStart ? MistralArgsState::kReasoning : MistralArgsState::kContent;
+      return;
+    }
     if (terminal == kToolCallsMarker && state_ != MistralArgsState::kName) {  // a call starts (and ends the one before)
       if (state_ == MistralArgsState::kArguments) {
         flush_buffer(out);
@@ -93,6 +115,7 @@ class MistralArgsToolParser final : public EngineToolParser {
     }
     switch (state_) {  // no transition: the text of the state
       case MistralArgsState::kContent: out.push_back({Ev::kText, std::string(text), index_}); break;
+      case MistralArgsState::kReasoning: out.push_back({Ev::kReasoning, std::string(text), index_}); break;
       case MistralArgsState::kName: out.push_back({Ev::kName, std::string(text), index_}); break;
       case MistralArgsState::kArguments: feed_args(text, out); break;
     }
@@ -119,6 +142,7 @@ class MistralArgsToolParser final : public EngineToolParser {
   MistralArgsState state_ = MistralArgsState::kContent;
   int index_ = -1;
   HeldArgsText args_;
+  bool skip_reasoning_ = false;  // no reasoning parser: the markers are text (vLLM's skip_reasoning_parsing)
 };
 
 }  // namespace
