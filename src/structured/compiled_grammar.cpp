@@ -118,6 +118,13 @@ void CompiledGrammar::precompute_state(int32_t state, StateTokens* out) const {
       continue;
     }
     parser.advance(c.byte);  // succeeds: some item reads this byte
+    const TokenVocabulary::TrieNode& child = trie[static_cast<size_t>(c.node)];
+    if (child.child_begin == child.child_end) {
+      // A leaf (most nodes): its tokens are accepted and nothing below needs the next bytes or a frame.
+      for (int32_t i = child.first; i < child.exact_end; ++i) accepted.push_back(sorted[static_cast<size_t>(i)]);
+      parser.rollback(1);
+      continue;
+    }
     push(c.node, f.exited || parser.goal_complete());
   }
   const size_t words = v.mask_words();
