@@ -159,7 +159,10 @@ void EngineLoop::add_request(Submission submission) {
     }
     state.request.lora = std::move(adapter).value();
     const std::string& name = state.request.lora_ref->name;
-    if (std::find(lora_order_.begin(), lora_order_.end(), name) == lora_order_.end()) lora_order_.push_back(name);
+    if (std::find(lora_order_.begin(), lora_order_.end(), name) == lora_order_.end()) {
+      lora_order_.push_back(name);
+      lora_set_ = -1;
+    }
   }
   if (p.structured.active()) {
     if (grammars_ == nullptr) {
@@ -264,12 +267,18 @@ void EngineLoop::abort_request(const std::string& request_id, FinishReason reaso
     r.on_output(std::move(out));
   }
   ++stats_.request_success[finish_reason_name(reason)];
+  if (r.request.lora_ref) lora_set_ = -1;
   requests_.erase(it);
   record_lora_info();
 }
 
 void EngineLoop::record_lora_info() {
   if (config_.max_loras == 0) return;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (lora_set_ >= 0) {  // the list has not changed: only its time (vLLM sets the gauge at every step)
+    stats_.lora_adapter_sets[lora_set_].second = now;
+    return;
+  }
   std::erase_if(lora_order_, [this](const std::string& name) {
     for (const auto& [id, r] : requests_) {
       if (r->request.lora_ref && r->request.lora_ref->name == name) return false;
@@ -278,14 +287,11 @@ void EngineLoop::record_lora_info() {
   });
   std::string joined;
   for (const std::string& name : lora_order_) joined += (joined.empty() ? "" : ",") + name;
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  for (auto& [set, time] : stats_.lora_adapter_sets) {
-    if (set == joined) {
-      time = now;
-      return;
-    }
-  }
-  stats_.lora_adapter_sets.emplace_back(std::move(joined), now);
+  auto& sets = stats_.lora_adapter_sets;
+  lora_set_ = 0;
+  while (lora_set_ < static_cast<int>(sets.size()) && sets[lora_set_].first != joined) ++lora_set_;
+  if (lora_set_ == static_cast<int>(sets.size())) sets.emplace_back(std::move(joined), now);
+  sets[lora_set_].second = now;
 }
 
 void EngineLoop::abort_all() {
@@ -579,6 +585,7 @@ void EngineLoop::drop_finished() {
   for (auto it = requests_.begin(); it != requests_.end();) {
     const RequestState& r = *it->second;
     if (r.finished_sequences == r.num_candidates()) {
+      if (r.request.lora_ref) lora_set_ = -1;
       it = requests_.erase(it);
     } else {
       ++it;

@@ -108,8 +108,9 @@ class EngineLoop {
   void drop_finished();
   static int32_t lora_slot(ForwardBatch& batch, const Sequence& seq);
   void log_stats_if_due();
-  /// vLLM's lora_requests_info after a step or an abort: drops adapters without unfinished requests from
-  /// lora_order_ and stamps the current list in stats_.lora_adapter_sets (LoRA on only).
+  /// vLLM's lora_requests_info after a step or an abort: stamps the current list of adapters with unfinished
+  /// requests in stats_.lora_adapter_sets (LoRA on only). The list is rebuilt (adapters without unfinished requests
+  /// dropped from lora_order_, a scan of every request) only after a LoRA request arrived or finished.
   void record_lora_info();
 
   std::unique_ptr<LoadedModel> model_;
@@ -124,6 +125,7 @@ class EngineLoop {
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;
   LoraTable loras_;
   std::vector<std::string> lora_order_;  // adapters with unfinished requests, by first arrival (their names)
+  int lora_set_ = -1;  // lora_order_'s entry in stats_.lora_adapter_sets; -1: to rebuild (a LoRA request came or went)
   std::unique_ptr<GrammarService> grammars_;
   std::function<void()> wake_;
   std::vector<RequestState*> compiling_;  // constrained requests waiting for their grammar

@@ -14,8 +14,8 @@ Status validate_lora(const ForwardBatch& batch, bool supported, int n_layers) {
   for (int32_t s : batch.lora_slot) {
     if (s < -1 || s >= static_cast<int32_t>(batch.loras.size())) return invalid_argument("forward: LoRA slot out of range");
     if (s >= 0 && !supported) {
-      return unimplemented("LoRA adapters are not supported by this model's backend (the GGUF llama path and the "
-                           "CUDA backend run only the base model; use a safetensors model on the CPU)");
+      return unimplemented("LoRA adapters are not supported by this model's backend (the CUDA backend and the "
+                           "fused (Phi-3) or mixture-of-experts (Mixtral) layers run only the base model)");
     }
   }
   for (const LoraAdapter* a : batch.loras) {

@@ -32,6 +32,9 @@ struct ModelConfig {
   float rms_eps = 1e-5f;
   bool tied_embeddings = false;
   bool kv_f32 = false;  // K/V kept in float32 (DTYPE=float32) instead of fp16
+  // Q/K projection rows stored per head in GGUF's interleaved-RoPE order ([h][i][2], llama.cpp's converter permutes
+  // Hugging Face's [h][2][i]) and computed so: a LoRA adapter's q_proj/k_proj lora_B gets the same permutation.
+  bool qk_rows_interleaved = false;
   std::vector<int32_t> eos_token_ids;  // generation_config.json's eos_token_id (int or list); may be empty
   int kv_dim() const { return n_kv_heads * head_dim; }
 };

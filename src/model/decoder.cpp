@@ -73,7 +73,7 @@ class DecoderModel final : public CausalLm {
       attention(batch, pool, li, l, n);
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
       add_bias(h_.data(), l.bo, n);
-      add_lora(batch, li, LoraModule::kO, att_.data(), q_dim, h_.data(), H, n);
+      add_lora(batch, li, LoraModule::kO, att_.data(), q_dim, h_.data(), H, lora_pairs_, &pool_);
       if (spec_.sandwich_norms) norm_rows(h_.data(), l.post_attn_norm, h_.data(), n, H);
       add_rows(x_.data(), h_.data(), n, H);
 
@@ -103,24 +103,6 @@ class DecoderModel final : public CausalLm {
     });
   }
 
-  // Whether any token of the batch runs an adapter that wraps (layer, module).
-  bool lora_wraps(const ForwardBatch& batch, int li, LoraModule m) const {
-    if (batch.lora_slot.empty()) return false;
-    for (const LoraAdapter* a : batch.loras) {
-      if (a->at(li, m).rank > 0) return true;
-    }
-    return false;
-  }
-
-  // y += each token's adapter's s·(x·Aᵀ)·Bᵀ for module m of layer li (one batched call for the whole batch).
-  void add_lora(const ForwardBatch& batch, int li, LoraModule m, const float* x, int64_t in, float* y, int64_t out,
-                int64_t n) {
-    if (!lora_wraps(batch, li, m)) return;
-    lora_pairs_.clear();
-    for (const LoraAdapter* a : batch.loras) lora_pairs_.push_back(lora_pair(*a, li, m));
-    kernels::cpu::lora_bgmv(lora_pairs_.data(), batch.lora_slot.data(), x, in, y, out, n, &pool_);
-  }
-
   // x += y over [n, dim].
   void add_rows(float* x, const float* y, int64_t n, int64_t dim) {
     pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
@@ -137,9 +119,9 @@ class DecoderModel final : public CausalLm {
     add_bias(q_.data(), l.bq, n);
     add_bias(k_.data(), l.bk, n);
     add_bias(v_.data(), l.bv, n);
-    add_lora(batch, li, LoraModule::kQ, h_.data(), c.hidden, q_.data(), q_dim, n);
-    add_lora(batch, li, LoraModule::kK, h_.data(), c.hidden, k_.data(), kv_dim, n);
-    add_lora(batch, li, LoraModule::kV, h_.data(), c.hidden, v_.data(), kv_dim, n);
+    add_lora(batch, li, LoraModule::kQ, h_.data(), c.hidden, q_.data(), q_dim, lora_pairs_, &pool_);
+    add_lora(batch, li, LoraModule::kK, h_.data(), c.hidden, k_.data(), kv_dim, lora_pairs_, &pool_);
+    add_lora(batch, li, LoraModule::kV, h_.data(), c.hidden, v_.data(), kv_dim, lora_pairs_, &pool_);
     if (spec_.qk_norm) {
       norm_rows(q_.data(), l.q_norm, q_.data(), n * c.n_heads, D);
       norm_rows(k_.data(), l.k_norm, k_.data(), n * c.n_kv_heads, D);
@@ -215,15 +197,15 @@ class DecoderModel final : public CausalLm {
       add_bias(gate_.data(), b_gate, n);
       add_bias(up_.data(), b_up, n);
       if (batch) {
-        add_lora(*batch, li, LoraModule::kGate, x, H, gate_.data(), I, n);
-        add_lora(*batch, li, LoraModule::kUp, x, H, up_.data(), I, n);
+        add_lora(*batch, li, LoraModule::kGate, x, H, gate_.data(), I, lora_pairs_, &pool_);
+        add_lora(*batch, li, LoraModule::kUp, x, H, up_.data(), I, lora_pairs_, &pool_);
       }
       if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
       else kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
     }
     kernels::cpu::matmul(down, gate_.data(), out, n, &pool_);
     add_bias(out, b_down, n);
-    if (batch) add_lora(*batch, li, LoraModule::kDown, gate_.data(), I, out, H, n);
+    if (batch) add_lora(*batch, li, LoraModule::kDown, gate_.data(), I, out, H, lora_pairs_, &pool_);
   }
 
   // Mixtral: softmax over the router logits, top-k experts renormalized, weighted sum of their MLPs (h_ in place).

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cmath>
 #include <filesystem>
@@ -92,6 +93,18 @@ Result<double> number(const json::object& o, const char* key, const std::string&
   if (v->is_uint64()) return static_cast<double>(v->as_uint64());
   if (v->is_double()) return v->as_double();
   return invalid_argument(where + ": '" + key + "' must be a number");
+}
+
+// The rows of lora_B [out, r] of q_proj (k_proj: n_heads = the K/V heads) in the order of a model whose Q/K rows
+// are interleaved for RoPE (ModelConfig::qk_rows_interleaved): row h·D + 2i + j <- Hugging Face's h·D + j·D/2 + i,
+// llama.cpp's convert_hf_to_gguf.py permute(). lora_A is untouched: the permutation acts on the output rows only.
+void interleave_rope_rows(std::vector<float>& b, int64_t n_heads, int64_t head_dim, int64_t rank) {
+  const std::vector<float> hf = b;
+  const int64_t half = head_dim / 2;
+  for (int64_t r = 0; r < n_heads * head_dim; ++r) {
+    const int64_t head = r / head_dim, i = (r % head_dim) / 2, j = r % 2;
+    std::copy_n(hf.data() + (head * head_dim + j * half + i) * rank, rank, b.data() + r * rank);
+  }
 }
 
 }  // namespace
@@ -197,6 +210,10 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
     dequantize_row_ref(t.type, t.data, dst.data(), static_cast<int64_t>(dst.size()));
     if (!tn.is_a) {
       for (float& v : dst) v *= scale;  // folded once here, as vLLM does
+      if (config.qk_rows_interleaved && (m == static_cast<int>(LoraModule::kQ) || m == static_cast<int>(LoraModule::kK))) {
+        interleave_rope_rows(dst, m == static_cast<int>(LoraModule::kQ) ? config.n_heads : config.n_kv_heads,
+                             config.head_dim, rank);
+      }
     }
   }
   const XXH128_hash_t digest = XXH3_128bits_digest(state);
@@ -223,6 +240,23 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
   }
   if (!any) return invalid_argument("'" + weights_path + "' holds no LoRA weights");
   return std::shared_ptr<const LoraAdapter>(std::move(adapter));
+}
+
+bool lora_wraps(const ForwardBatch& batch, int layer, LoraModule m) {
+  if (batch.lora_slot.empty()) return false;
+  for (const LoraAdapter* a : batch.loras) {
+    if (a->at(layer, m).rank > 0) return true;
+  }
+  return false;
+}
+
+void add_lora(const ForwardBatch& batch, int layer, LoraModule m, const float* x, int64_t in, float* y, int64_t out,
+              std::vector<kernels::LoraPair>& pairs, ThreadPool* pool) {
+  if (!lora_wraps(batch, layer, m)) return;
+  pairs.clear();
+  for (const LoraAdapter* a : batch.loras) pairs.push_back(lora_pair(*a, layer, m));
+  kernels::cpu::lora_bgmv(pairs.data(), batch.lora_slot.data(), x, in, y, out,
+                          static_cast<int64_t>(batch.tokens.size()), pool);
 }
 
 }  // namespace podserve

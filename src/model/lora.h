@@ -1,6 +1,8 @@
 // LoRA adapters in PEFT's format (adapter_config.json + adapter_model.safetensors) for the shared decoder's
 // projections: y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ, with the scaling s (lora_alpha / r, or / sqrt(r) with use_rslora) folded into
 // B at load, as vLLM does. Validation and messages follow vLLM's (vllm/lora/peft_helper.py, vllm/lora/utils.py).
+// A model that keeps Q/K rows in GGUF's interleaved-RoPE order (ModelConfig::qk_rows_interleaved) gets q_proj's and
+// k_proj's B rows permuted the same way at load, so its fast path adds the delta where its own rows are.
 #pragma once
 
 #include <array>
@@ -50,5 +52,14 @@ inline kernels::LoraPair lora_pair(const LoraAdapter& a, int layer, LoraModule m
   const LoraWeights& w = a.at(layer, m);
   return {w.a.data(), w.b.data(), w.rank};
 }
+
+/// Whether any adapter of `batch` wraps (layer, m) (false when no token runs an adapter).
+bool lora_wraps(const ForwardBatch& batch, int layer, LoraModule m);
+
+/// y += each token's adapter's s·(x·Aᵀ)·Bᵀ for module m of `layer`, one batched call for the whole batch (tokens of
+/// slot -1 and adapters that do not wrap m are untouched). x: [n, in], y: [n, out] for the batch's n tokens;
+/// `pairs` is the caller's reused slot table.
+void add_lora(const ForwardBatch& batch, int layer, LoraModule m, const float* x, int64_t in, float* y, int64_t out,
+              std::vector<kernels::LoraPair>& pairs, ThreadPool* pool);
 
 }  // namespace podserve

@@ -1,7 +1,9 @@
 """Multi-LoRA through the official openai client: one server serves the tiny smollm2 model and two peft adapters
 (tests/data/lora, made by tools/goldens/lora_adapters.py with transformers + peft, which also recorded each one's
 greedy continuation); requests pick them by `model`, at once, and each gets peft's tokens. /v1/models lists the
-adapters as vLLM does, an unknown name gets vLLM's 404, and bad adapters stop start-up with a message naming them."""
+adapters as vLLM does, an unknown name gets vLLM's 404, and bad adapters stop start-up with a message naming them.
+A GGUF base (SmolLM2-135M Q4_1, the GGUF llama path) serves random adapters made for its shapes at test time
+(tests/pyutil/random_lora.py); tests/model/lora_model_test.cpp checks that path's numbers against peft."""
 
 import concurrent.futures
 import json
@@ -15,7 +17,8 @@ import httpx
 import openai
 import pytest
 
-from conftest import error_of, free_port, require_env, start_server
+from conftest import SERVED_MODEL, error_of, free_port, require_env, start_server
+from random_lora import write_random_lora
 
 BASE = "tiny-smollm2"
 
@@ -145,10 +148,47 @@ def test_bad_adapters_stop_start_up(tmp_path):
     assert "1, 8, 16, 32, 64, 128, 256, 320, 512" in out, out
 
 
-def test_gguf_llama_path_refuses_lora_at_start_up():
-    # The llama GGUF fast path does not apply adapters yet: a clear start-up error, never a silent base model.
-    out = start_up_error(["--enable-lora"], model=require_env("PODSERVE_TEST_MODEL"))
-    assert "ENABLE_LORA" in out and "does not apply LoRA adapters" in out, out
+# A GGUF base: SmolLM2-135M Q4_1 (9 query heads over 3 K/V heads) on the GGUF llama path, with two random
+# adapters on every projection of its 30 blocks.
+
+GGUF_PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def gguf_lora_server(tmp_path_factory):
+    root, model = tmp_path_factory.mktemp("gguf-lora"), require_env("PODSERVE_TEST_MODEL")
+    modules = [f"{name}={write_random_lora(model, root / name, seed)}" for name, seed in [("one", 1), ("two", 2)]]
+    srv = start_server(["--enable-lora", "--max-loras", "2", "--lora-modules", *modules])
+    yield srv
+    srv.stop()
+
+
+def gguf_greedy(client: openai.OpenAI, model: str) -> list[int]:
+    r = client.completions.create(model=model, prompt=GGUF_PROMPT, max_tokens=12, temperature=0, logprobs=0,
+                                  extra_body={"ignore_eos": True, "return_tokens_as_token_ids": True})
+    assert r.model == model
+    return token_ids(r)
+
+
+def test_gguf_base_applies_each_adapter(gguf_lora_server):
+    client = gguf_lora_server.client()
+    assert [m.id for m in client.models.list().data] == [SERVED_MODEL, "one", "two"]
+    got = {m: gguf_greedy(client, m) for m in [SERVED_MODEL, "one", "two"]}
+    assert got["one"] != got[SERVED_MODEL] and got["two"] != got[SERVED_MODEL] and got["one"] != got["two"], got
+    assert gguf_greedy(client, SERVED_MODEL) == got[SERVED_MODEL]  # the base is untouched by the adapters' runs
+
+
+def test_gguf_base_serves_two_adapters_at_once(gguf_lora_server):
+    # One batch mixes both adapters and the base model: each request gets the tokens it gets alone.
+    client = gguf_lora_server.client()
+    alone = {m: gguf_greedy(client, m) for m in ["one", "two", SERVED_MODEL]}
+    models = ["one", SERVED_MODEL, "two"] * 3
+    with concurrent.futures.ThreadPoolExecutor(len(models)) as pool:
+        got = list(pool.map(lambda m: gguf_greedy(client, m), models))
+    assert got == [alone[m] for m in models]
+    chat = client.chat.completions.create(model="two", messages=[{"role": "user", "content": "Hello"}],
+                                          max_tokens=3, temperature=0)
+    assert chat.model == "two" and chat.usage.completion_tokens >= 1
 
 
 # Runtime loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING): vLLM 0.32.0's routes, bodies, plain-text 200s and errors

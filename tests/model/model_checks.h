@@ -82,10 +82,13 @@ struct ScrambledKv {
     for (int i = 0; i < blocks; ++i) t[i] = (i * 37 + 5) % blocks;
     return t;
   }
-  /// Runs `tokens` at [start, start + size) of one sequence; `logits` gets its last token's logits.
-  Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits) const {
+  /// Runs `tokens` at [start, start + size) of one sequence (with LoRA adapter `lora` when not null); `logits` gets
+  /// its last token's logits.
+  Status run(CausalLm& lm, KvPool& pool, std::span<const int32_t> tokens, int start, std::vector<float>& logits,
+             const LoraAdapter* lora = nullptr) const {
     ForwardBatch batch;
-    batch.add_sequence(tokens, start, table(), block_size, true);
+    if (lora != nullptr) batch.loras.push_back(lora);
+    batch.add_sequence(tokens, start, table(), block_size, true, lora != nullptr ? 0 : -1);
     logits.resize(lm.config().vocab_size);
     return lm.forward(batch, pool, logits.data());
   }
@@ -138,9 +141,11 @@ struct PathTally {
 /// Follows a reference's greedy path (`c`: "ids", "greedy", and "top5" per step), feeding its tokens one per step
 /// through the paged cache: at every step our top-1 must be within the reference's top-5 (vLLM's
 /// check_logprobs_close rule for quantized formats). Stops before the sequence grows past `max_length` tokens.
+/// Every step runs LoRA adapter `lora` when not null.
 inline void expect_top1_within_reference_top5(CausalLm& lm, const ScrambledKv& kv, const boost::json::value& c,
                                               const std::string& label, PathTally& tally,
-                                              size_t max_length = std::numeric_limits<size_t>::max()) {
+                                              size_t max_length = std::numeric_limits<size_t>::max(),
+                                              const LoraAdapter* lora = nullptr) {
   KvPool pool = kv.make_pool(lm);
   std::vector<int32_t> seq = ids_of(c.at("ids"));
   const size_t prompt_length = seq.size();
@@ -149,7 +154,7 @@ inline void expect_top1_within_reference_top5(CausalLm& lm, const ScrambledKv& k
   std::vector<float> logits;
   int start = 0;
   for (size_t step = 0; step < path.size() && seq.size() <= max_length; ++step) {
-    Status s = kv.run(lm, pool, std::span<const int32_t>(seq).subspan(start), start, logits);
+    Status s = kv.run(lm, pool, std::span<const int32_t>(seq).subspan(start), start, logits, lora);
     ASSERT_TRUE(s.ok()) << s.to_string();
     start = static_cast<int>(seq.size());
     const int32_t ours = argmax(logits);

@@ -1,6 +1,8 @@
 // Llama forward pass: pre-norm decoder blocks of grouped-query attention with interleaved RoPE (GGUF stores
 // Q/K permuted for it; llama3 rope_freqs and linear scaling) and a SwiGLU MLP; tied output embeddings when
-// output.weight is absent.
+// output.weight is absent. LoRA adapters (model/lora.h) add their deltas to every projection: their q/k lora_B
+// rows come permuted like the file's Q/K (ModelConfig::qk_rows_interleaved), so the deltas land in the
+// interleaved layout this path computes in; the base weights' type (F32, F16, quantized) does not matter.
 #include "model/arch/llama.h"
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include "kernels/ops.h"
 #include "kernels/ref/dequant.h"
 #include "model/batch_check.h"
+#include "model/lora.h"
 #include "model/weights.h"
 
 namespace podserve {
@@ -41,6 +44,7 @@ Result<int> read_dim(const GgufFile& f, const std::string& key, int fallback, in
 Result<ModelConfig> read_config(const GgufFile& f) {
   ModelConfig c;
   c.architecture = "llama";
+  c.qk_rows_interleaved = true;  // computed as stored (rope_interleaved), never put back in HF order
   const std::string p = "llama.";
   PODSERVE_ASSIGN_OR_RETURN(c.n_layers, read_dim(f, p + "block_count", -1, 1024));
   PODSERVE_ASSIGN_OR_RETURN(c.hidden, read_dim(f, p + "embedding_length", -1, 1 << 16));
@@ -130,12 +134,14 @@ class LlamaModel final : public CausalLm {
 
   ThreadPool* thread_pool() override { return &pool_; }
 
+  bool supports_lora() const override { return true; }
+
   // Per layer: q/k/v in one matmul dispatch, rope + K/V store, attention per (sequence, K/V head, run of
   // tokens), output projection, then the gate/up/SiLU MLP in one dispatch and the down projection. Residual adds
   // are fused with the next RMS norm; per-token steps run on the pool when there are several tokens (prefill).
   // Every value keeps the bits of the plain op sequence, whatever the batch (engine batch invariance).
   Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
-    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, config_.vocab_size));
+    PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, config_.vocab_size, true, supports_lora()));
     const ModelConfig& c = config_;
     const int64_t n = static_cast<int64_t>(batch.tokens.size());
     const int64_t H = c.hidden, q_dim = c.n_heads * c.head_dim, kv_dim = c.kv_dim();
@@ -154,6 +160,9 @@ class LlamaModel final : public CausalLm {
       const kernels::MatrixView qkv[3] = {l.wq, l.wk, l.wv};
       float* const qkv_out[3] = {q_.data(), k_.data(), v_.data()};
       kernels::cpu::matmul_many(qkv, h_.data(), qkv_out, n, &pool_);
+      add_lora(batch, li, LoraModule::kQ, h_.data(), H, q_.data(), q_dim, lora_pairs_, &pool_);
+      add_lora(batch, li, LoraModule::kK, h_.data(), H, k_.data(), kv_dim, lora_pairs_, &pool_);
+      add_lora(batch, li, LoraModule::kV, h_.data(), H, v_.data(), kv_dim, lora_pairs_, &pool_);
       uint16_t* k_pool = pool.k(li);
       uint16_t* v_pool = pool.v(li);
       pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
@@ -161,9 +170,11 @@ class LlamaModel final : public CausalLm {
       });
       attention(batch, k_pool, v_pool, pool.block_size());
       kernels::cpu::matmul(l.wo, att_.data(), h_.data(), n, &pool_);
+      add_lora(batch, li, LoraModule::kO, att_.data(), q_dim, h_.data(), H, lora_pairs_, &pool_);
       add_and_norm(n, l.ffn_norm);
-      kernels::cpu::matmul_swiglu(l.w_gate, l.w_up, h_.data(), gate_.data(), up_.data(), n, &pool_);
+      swiglu(batch, li, l);
       kernels::cpu::matmul(l.w_down, gate_.data(), h_.data(), n, &pool_);
+      add_lora(batch, li, LoraModule::kDown, gate_.data(), c.ffn_hidden, h_.data(), H, lora_pairs_, &pool_);
       if (li + 1 < c.n_layers) {
         add_and_norm(n, layers_[li + 1].attn_norm);
       } else {
@@ -180,6 +191,22 @@ class LlamaModel final : public CausalLm {
   }
 
  private:
+  // gate_ = silu(gate(h)) * up(h). An adapter on gate or up adds its deltas between the matmuls and the SiLU;
+  // the fused kernel gives the bits of that unfused path, so a token's result does not depend on the batch.
+  void swiglu(const ForwardBatch& batch, int li, const LayerWeights& l) {
+    const int64_t n = static_cast<int64_t>(batch.tokens.size()), H = config_.hidden, I = config_.ffn_hidden;
+    if (!lora_wraps(batch, li, LoraModule::kGate) && !lora_wraps(batch, li, LoraModule::kUp)) {
+      kernels::cpu::matmul_swiglu(l.w_gate, l.w_up, h_.data(), gate_.data(), up_.data(), n, &pool_);
+      return;
+    }
+    const kernels::MatrixView both[2] = {l.w_gate, l.w_up};
+    float* const both_out[2] = {gate_.data(), up_.data()};
+    kernels::cpu::matmul_many(both, h_.data(), both_out, n, &pool_);
+    add_lora(batch, li, LoraModule::kGate, h_.data(), H, gate_.data(), I, lora_pairs_, &pool_);
+    add_lora(batch, li, LoraModule::kUp, h_.data(), H, up_.data(), I, lora_pairs_, &pool_);
+    kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+  }
+
   // x += h, then h = rms_norm(x) * norm, per token.
   void add_and_norm(int64_t n, const float* norm) {
     const int64_t H = config_.hidden;
@@ -239,6 +266,7 @@ class LlamaModel final : public CausalLm {
   // Activation scratch, [n_tokens, dim] each; reused across calls.
   std::vector<float> x_, h_, q_, k_, v_, att_, gate_, up_;
   std::vector<TokenRun> runs_;  // this batch's attention runs (plan_attention_runs)
+  std::vector<kernels::LoraPair> lora_pairs_;  // add_lora's slot table
 };
 
 }  // namespace

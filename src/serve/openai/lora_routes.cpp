@@ -1,9 +1,14 @@
 // POST /v1/load_lora_adapter and /v1/unload_lora_adapter as vLLM 0.32.0 serves them
 // (vllm/entrypoints/serve/lora/api_router.py, openai/models/serving.py): plain-text 200s, vLLM's checks and
-// messages. Registered only with VLLM_ALLOW_RUNTIME_LORA_UPDATING. The adapter is read here, on the HTTP thread,
-// and handed to the engine's table through its queue; the name is served once the engine has it queued.
+// messages. Registered only with VLLM_ALLOW_RUNTIME_LORA_UPDATING. The adapter is read (or downloaded from the
+// Hub) on a thread of its own while the request's coroutine waits, so no HTTP thread is held by a slow read, then
+// handed to the engine's table through its queue; the name is served once the engine has it queued.
+#include <deque>
+#include <thread>
+
 #include "base/log.h"
 #include "model/lora.h"
+#include "serve/http/async_queue.h"
 #include "serve/openai/errors.h"
 #include "serve/openai/field_reader.h"
 #include "serve/openai/protocol.h"
@@ -36,6 +41,19 @@ ApiResult<LoraRouteRequest> parse_lora_route_request(std::string_view body, bool
   return req;
 }
 
+using LoadedLora = Result<std::shared_ptr<const LoraAdapter>>;
+
+/// `load(path)` on a detached thread (it owns copies of what it uses), its result awaited without blocking an HTTP
+/// thread.
+http::awaitable<LoadedLora> load_off_thread(const LoraLoader& load, const std::string& path,
+                                            http::ResponseWriter& writer) {
+  auto done = std::make_shared<http::AsyncQueue<LoadedLora>>(writer.executor());
+  std::thread([done, load, path] { done->push(load(path)); }).detach();
+  std::deque<LoadedLora> result = co_await done->pop_all();
+  if (result.empty()) co_return unavailable("the server is shutting down");  // the wait was cancelled
+  co_return std::move(result.front());
+}
+
 /// vLLM's Response(content=str): a 200 with the text and no media type.
 http::HttpResponse plain_text(std::string text) { return http::HttpResponse{200, "", std::move(text)}; }
 
@@ -65,7 +83,7 @@ http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& 
   if (!error && !options_.load_lora) error = bad_request("LoRA is not enabled. Use --enable-lora to enable LoRA.");
   std::shared_ptr<const LoraAdapter> adapter;
   if (!error) {
-    Result<std::shared_ptr<const LoraAdapter>> loaded = options_.load_lora(path);
+    LoadedLora loaded = co_await load_off_thread(options_.load_lora, path, writer);
     if (loaded.ok()) {
       adapter = std::move(loaded).value();
     } else if (loaded.status().code() == StatusCode::kNotFound) {
