@@ -79,12 +79,35 @@ def test_regex_choice_grammar(client):
     assert re.fullmatch(r"[1-9][0-9]? \+ [1-9][0-9]? = [1-9][0-9]?", r.choices[0].text), r.choices[0].text
 
 
+def test_structural_tag_answers(client):
+    # xgrammar's structural tags (response_format and structured_outputs): a tag around a JSON Schema, then a
+    # separated list of tags.
+    tag = {"type": "structural_tag", "format": {"type": "sequence", "elements": [
+        {"type": "tag", "begin": "<person>", "content": {"type": "json_schema", "json_schema": PERSON}, "end": "</person>"},
+        {"type": "tags_with_separator", "separator": ",", "at_least_one": True, "tags": [
+            {"type": "tag", "begin": "<n>", "content": {"type": "regex", "pattern": "[0-9]{1,3}"}, "end": "</n>"}]}]}}
+    r = client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=200, n=2, temperature=1,
+                                       seed=5, response_format=tag)
+    for choice in r.choices:
+        assert choice.finish_reason == "stop", choice
+        m = re.fullmatch(r"<person>(.*)</person>(<n>[0-9]{1,3}</n>)(,<n>[0-9]{1,3}</n>)*", choice.message.content, re.S)
+        assert m, choice.message.content
+        jsonschema.validate(json.loads(m.group(1)), PERSON)
+    r = client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, max_tokens=100, temperature=1, seed=6,
+                                       extra_body={"structured_outputs": {"structural_tag": json.dumps(tag)}})
+    assert re.fullmatch(r"<person>.*</person><n>.*", r.choices[0].message.content, re.S)
+
+
 @pytest.mark.parametrize("extra,message", [
     ({"structured_outputs": {"grammar": "root ::= [a"}}, "Invalid grammar specification."),
     ({"structured_outputs": {"regex": "(a"}}, "Failed to transform regex into a grammar: "),
     ({"structured_outputs": {"json": {"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 2}}}}},
      "The provided JSON schema contains features not supported by xgrammar."),
     ({"structured_outputs": {"choice": []}}, "Choice '[]' cannot be an empty list"),
+    ({"structured_outputs": {"structural_tag": json.dumps({"type": "structural_tag", "format": {"type": "nope"}})}},
+     "Invalid structural tag specification."),
+    ({"response_format": {"type": "structural_tag", "format": {"type": "sequence", "elements": []}}},
+     "Invalid structural tag specification."),
     ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nope"}}}},
      "Failed to transform json schema into a grammar: "),
 ])

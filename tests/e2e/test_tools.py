@@ -190,3 +190,60 @@ def test_granite_required_calls(granite_client):
         jsonschema.validate(json.loads(c.function.arguments), SCHEMAS[c.function.name])
     calls, _ = streamed_calls(granite_client.chat.completions.create(**args, stream=True))
     assert calls == []
+
+
+# tool_choice required / named on parsers with a model format (vLLM's Path B, structured-tools.md §3.2): the
+# request is constrained by the structural tag vLLM builds for the parser (hermes: <tool_call> blocks back to back),
+# compiled by the structural-tag front end, and the parser reads the calls as usual (llama3_json needs
+# <|python_tag|> in the vocabulary, which SmolLM2 lacks; its tag is checked against xgrammar in tests/structured). Tools marked strict get their schema (vLLM's default --tool-strict-level auto);
+# the others only the envelope with any JSON arguments. Sampled at temperature 1 over several seeds, the answers
+# must always be well-formed calls of the right tools with arguments valid under the schemas (jsonschema).
+# (Hermes 2 Pro's template needs a description.)
+STRICT_TOOLS = [{"type": "function", "function": {**t["function"], "description": t["function"]["name"], "strict": True}}
+                for t in CONSTRAINED_TOOLS]
+LOOSE_TOOL = {"type": "function", "function": {"name": "note", "description": "Take a note", "parameters": {
+    "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}}
+
+
+def path_b_calls(client, tool_choice, seed, parallel=True, tools=STRICT_TOOLS):
+    extra = {} if parallel else {"parallel_tool_calls": False}
+    r = client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=tools, tool_choice=tool_choice,
+                                       max_tokens=150, temperature=1.0, seed=seed, **extra)
+    choice = r.choices[0]
+    assert choice.finish_reason != "length", choice.message
+    return choice, choice.message.tool_calls or []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hermes_required_calls_follow_the_schemas(tool_client, seed):
+    choice, calls = path_b_calls(tool_client, "required", seed)
+    assert calls and choice.finish_reason == "tool_calls"
+    assert not (choice.message.content or "").strip()  # required: <tool_call> blocks and nothing else
+    for c in calls:
+        jsonschema.validate(json.loads(c.function.arguments), SCHEMAS[c.function.name])
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_hermes_named_and_single_calls(tool_client, seed):
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    _, calls = path_b_calls(tool_client, named, seed)
+    assert [c.function.name for c in calls] == ["get_weather"]
+    jsonschema.validate(json.loads(calls[0].function.arguments), SCHEMAS["get_weather"])
+    _, calls = path_b_calls(tool_client, "required", seed, parallel=False)
+    assert len(calls) == 1
+    jsonschema.validate(json.loads(calls[0].function.arguments), SCHEMAS[calls[0].function.name])
+
+
+def test_hermes_non_strict_tool_gets_any_json_arguments(tool_client):
+    # Only the envelope is constrained: the arguments are any JSON value (whose whitespace may run to the limit).
+    named = {"type": "function", "function": {"name": "note"}}
+    for seed in (6, 7, 8):
+        r = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=STRICT_TOOLS + [LOOSE_TOOL],
+                                                tool_choice=named, max_tokens=60, temperature=1.0, seed=seed)
+        choice = r.choices[0]
+        if choice.finish_reason == "length":
+            assert choice.message.content.startswith(('<tool_call>\n{"name": "note", "arguments": ',
+                                                      '<tool_call>{"name": "note", "arguments": '))
+        else:
+            assert [c.function.name for c in choice.message.tool_calls] == ["note"]
+            json.loads(choice.message.tool_calls[0].function.arguments)

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_masks_vs_xgrammar import MaskDriver, our_bits, vocab, walks_for, xgr_walk, describe
+from test_masks_vs_xgrammar import MaskDriver, Vocab, describe, our_bits, walks_for, xgr_walk
 from xgr import xgr
 
 C = lambda v: {"type": "const_string", "value": v}  # noqa: E731
@@ -110,6 +110,15 @@ def masks():
     d = MaskDriver()
     yield d
     d.close()
+
+
+_VOCABS = {}  # this module's own: a vocabulary lives in the driver process that loaded it
+
+
+def vocab(name, driver):
+    if name not in _VOCABS:
+        _VOCABS[name] = Vocab(name, driver)
+    return _VOCABS[name]
 
 
 @pytest.mark.parametrize("vocab_name,case", PARAMS, ids=[f"{v}-{c[0]}" for v, c in PARAMS])

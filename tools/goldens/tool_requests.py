@@ -5,7 +5,7 @@
 - `constraints`: the structured-output constraint vLLM's parser puts on a request (ParserManager.get_parser(...)
   .adjust_request, as the online renderer calls it): the JSON schema text (json.dumps of StructuredOutputsParams.json,
   as the structured-output backend receives it) for parsers without a model format (Path A), the structural tag for
-  those with one (Path B), or the VLLMValidationError it raises; for mistral (on a Hugging Face tokenizer), the
+  those with one (Path B: `structural_tag` true and its JSON text in `tag`), or the VLLMValidationError it raises; for mistral (on a Hugging Face tokenizer), the
   call-array schema its own adjust_request sets.
 
 Needs the vLLM venv: `scripts/setup --vllm`, then `.venv-vllm/bin/python tools/goldens/tool_requests.py`.
@@ -139,6 +139,8 @@ def constraint_cases(tok):
                 if so is not None and so.json is not None:
                     result["json"] = json.dumps(so.json)
                 result["structural_tag"] = so is not None and so.structural_tag is not None
+                if result["structural_tag"]:  # the tag's JSON text, as the xgrammar backend receives it
+                    result["tag"] = so.structural_tag
             except VLLMValidationError as e:
                 result = {"error": str(e), "param": e.parameter}
         out.append({"tool_parser": parser_name, "body": body, "result": result})

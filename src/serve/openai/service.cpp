@@ -15,6 +15,7 @@
 #include "serve/openai/sampling_fields.h"
 #include "serve/openai/token_fields.h"
 #include "serve/openai/tool_constraint.h"
+#include "serve/openai/tool_structural_tag.h"
 #include "serve/openai/tools/tool_parsers.h"
 #include "structured/constraint.h"
 #include "tokenizer/tokenizer.h"
@@ -624,6 +625,19 @@ std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& c
       params->structured.kind = StructuredConstraint::Kind::kJsonSchema;
       params->structured.spec = std::move(*schema.value());
       // A schema the grammar cannot take is the request's fault: a 400 now, not an engine error later.
+      if (Result<structured::Grammar> g = structured::grammar_for(params->structured); !g.ok()) {
+        return bad_request(g.status().message());
+      }
+    }
+  } else if (parsing.make_parser && parsing.settings.has_tool_parser) {
+    // Path B: a parser with a model-native call format gets a structural tag of that format (required / named
+    // drop the request's own constraint, as vLLM does with a warning); the parser then reads the calls as usual.
+    std::optional<std::string> tag = tool_choice_structural_tag(structural_tag_model(options_.tool_call_parser),
+                                                                chat.tools, chat.tool_choice, chat.parallel_tool_calls);
+    if (tag) {
+      params->structured = StructuredConstraint{};
+      params->structured.kind = StructuredConstraint::Kind::kStructuralTag;
+      params->structured.spec = std::move(*tag);
       if (Result<structured::Grammar> g = structured::grammar_for(params->structured); !g.ok()) {
         return bad_request(g.status().message());
       }

@@ -1,7 +1,9 @@
 // The request side of tool calling against vLLM 0.32.0 (goldens from tools/goldens/tool_requests.py): the tools /
 // tool_choice validation of ChatCompletionRequest (message and parameter of each VLLMValidationError, or the
 // tool_choice it settles on), and the constraint its parsers' adjust_request puts on the request: the exact
-// JSON schema text for tool_choice required / named on parsers without a model format.
+// JSON schema text for tool_choice required / named on parsers without a model format, and for those with one
+// (Path B) the structural tag, compared as the grammar both tags lower to (the golden's tag carries pydantic's
+// defaults written out, podserve's leaves them out).
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -9,6 +11,8 @@
 
 #include "serve/openai/protocol.h"
 #include "serve/openai/tool_constraint.h"
+#include "serve/openai/tool_structural_tag.h"
+#include "structured/structural_tag.h"
 #include "serve/openai/tools/tool_parsers.h"
 #include "test_util.h"
 
@@ -68,7 +72,7 @@ TEST(ToolRequests, ValidationMatchesVllm) {
 TEST(ToolRequests, ConstraintsMatchVllm) {
   const json::array& cases = golden().at("constraints").as_array();
   EXPECT_GE(cases.size(), 100u);
-  int schemas = 0;
+  int schemas = 0, tags = 0, auto_tags_not_built = 0;
   for (const json::value& item : cases) {
     const json::object& c = item.as_object();
     const std::string body = json::serialize(c.at("body"));
@@ -88,9 +92,27 @@ TEST(ToolRequests, ConstraintsMatchVllm) {
       schemas += got.has_value();
       continue;
     }
-    // A parser with a model format gets a structural tag in vLLM, which podserve does not build (yet): no schema.
+    // A parser with a model format gets a structural tag (Path B) and no schema.
     if (!path_a) {
       EXPECT_TRUE(want.if_contains("error") == nullptr && want.at("json").is_null());
+      std::optional<std::string> got = tool_choice_structural_tag(
+          structural_tag_model(std::string(c.at("tool_parser").as_string())), req.tools, req.tool_choice,
+          req.parallel_tool_calls);
+      const bool forced = req.tool_choice.kind == ToolChoice::kRequired || req.tool_choice.kind == ToolChoice::kNamed;
+      if (!forced) {
+        // auto (a tag in vLLM only with parallel_tool_calls false or strict tools) is not built yet.
+        EXPECT_FALSE(got.has_value());
+        auto_tags_not_built += want.at("structural_tag").as_bool();
+        continue;
+      }
+      ASSERT_TRUE(want.at("structural_tag").as_bool());
+      ASSERT_TRUE(got.has_value());
+      Result<structured::Grammar> theirs = structured::structural_tag_grammar(want.at("tag").as_string());
+      Result<structured::Grammar> ours = structured::structural_tag_grammar(*got);
+      ASSERT_TRUE(theirs.ok()) << theirs.status().message();
+      ASSERT_TRUE(ours.ok()) << ours.status().message();
+      EXPECT_EQ(ours->to_ebnf(), theirs->to_ebnf()) << *got << "\n" << want.at("tag").as_string();
+      ++tags;
       continue;
     }
     ApiResult<std::optional<std::string>> got = tool_choice_json_schema(req.tools, req.tool_choice,
@@ -112,6 +134,8 @@ TEST(ToolRequests, ConstraintsMatchVllm) {
     }
   }
   EXPECT_GE(schemas, 30);
+  EXPECT_GE(tags, 50);
+  EXPECT_EQ(auto_tags_not_built, 14);  // hermes and deepseek_v3 auto with parallel_tool_calls false
 }
 
 }  // namespace
