@@ -1,6 +1,7 @@
 # podserve: two commands on a fresh Debian 12 machine.
 #   make serve   set up, build, obtain the default model and serve it on 0.0.0.0:8000
-#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan)
+#   make test    set up, build, and run every test tier (unit, model, e2e; unit again under ASan+UBSan; the
+#                concurrent code's tests under ThreadSanitizer)
 # Other targets: build (default), model, bench, fuzz, tsan, soak, clean.
 
 JOBS ?= $(shell nproc)
@@ -9,7 +10,7 @@ PYTHON := $(CURDIR)/$(VENV)/bin/python
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 CONFIGURE_FLAGS := -DPODSERVE_PYTHON=$(PYTHON)
 
-.PHONY: all build setup model model-gemma3 serve test test-release test-asan tsan soak bench goldens clean test-speculative bench-speculative \
+.PHONY: all build setup model model-gemma3 serve test test-release test-asan test-tsan tsan soak bench goldens clean test-speculative bench-speculative \
         fuzz-build fuzz fuzz-replay fuzz-ci test-device-check test-postgres
 
 all: build
@@ -32,7 +33,7 @@ model-gemma3: setup
 serve: build model
 	build/release/podserve serve
 
-test: build model model-gemma3 test-release test-asan
+test: build model model-gemma3 test-release test-asan test-tsan
 	@echo "make test: all tiers passed"
 
 # The e2e tier runs with -V so pytest's own output, summary line included, is shown.
@@ -41,7 +42,8 @@ test-release:
 	cd build/release && ctest -V -L e2e
 
 # Only the unit tier's executables and their libraries, at -O1 -g1 (ASan's advice; DCHECKs on): about half the
-# compile time of -O2 -g and none of the apps, tools or benchmarks the unit tier does not run.
+# compile time of -O2 -g and none of the apps, tools or benchmarks the unit tier does not run. The libraries build as
+# unity builds (PODSERVE_UNITY_BUILD, set by the preset): batches of 8 files per compiler run.
 test-asan:
 	cmake --preset asan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset asan -j $(JOBS) --target unit_tests
@@ -61,12 +63,15 @@ test-device-check: build
 test-postgres: build model
 	cd build/release && ctest -V -L postgres
 
-# The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer. Not yet in
-# `make test`: its build (engine to endpoint under TSan) has not been timed on CI's 2 cores.
-tsan: setup
+# The concurrent code's tests (tests/CMakeLists.txt: PODSERVE_TSAN_TESTS) under ThreadSanitizer, the last tier of
+# `make test`: only their executables and the libraries they link, at -O1 -g1, the libraries as unity builds (as
+# test-asan's; CPU time in the README's ThreadSanitizer section).
+test-tsan: setup
 	cmake --preset tsan $(CONFIGURE_FLAGS) >/dev/null
 	cmake --build --preset tsan -j $(JOBS) --target tsan_tests
 	cd build/tsan && ctest --output-on-failure -L tsan
+
+tsan: test-tsan
 
 # Not in `make test`: mixed load with faults against podserve serve, then podserve endpoint (tools/soak/soak.py;
 # SOAK_MINUTES per target, 30 by default). Reports and plots in build/soak/.

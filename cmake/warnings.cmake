@@ -39,6 +39,12 @@ function(podserve_add_library name)
     # once per batch instead of once per file. CMake leaves out files with their own COMPILE_OPTIONS (the kernels'
     # instruction-set files, TSan's dummy_weights.cpp), so they still build alone.
     set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
+    # GCC warns when a type with linkage (KvCacheManager::Impl, a coroutine's frame) holds an anonymous-namespace
+    # type declared outside the main file, which every file of a batch but the generated one now is; each such type
+    # is still used by one translation unit only, so the warning says nothing here.
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-subobject-linkage>)
+    endif()
   endif()
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   podserve_set_warnings(${name})

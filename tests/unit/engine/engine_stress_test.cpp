@@ -16,7 +16,16 @@
 namespace podserve {
 namespace {
 
-constexpr int kNumRequests = 10000;  // the issue asks for 10,000 under ASan too (~20 s there)
+// The issue asks for 10,000 (release and ASan: ~20 s there). Under ThreadSanitizer (GCC defines __SANITIZE_THREAD__)
+// 10,000 cost 219 CPU-s, most of the tsan tier. 2,000 still fill the 200-request window ten times over, with the
+// same two submitter threads, aborts, preemption and forks against the engine thread: TSan usually flags a race the first
+// time two unordered accesses to one location happen (it checks happens-before, it does not need the bad
+// interleaving), so what matters is that each code path runs hundreds of times, not the request count.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kNumRequests = 2000;
+#else
+constexpr int kNumRequests = 10000;
+#endif
 constexpr int kMaxInFlight = 200;
 constexpr int kNumStems = 4;
 
