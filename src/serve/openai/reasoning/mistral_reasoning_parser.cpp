@@ -16,27 +16,29 @@ namespace podserve::openai {
 namespace {
 
 // The config's terminals (mistral_config with reasoning_encoding "special_token").
-enum Terminal { kThinkStart, kThinkEnd, kToolCalls, kArgs, kOpenBrace };
+enum MistralThinkTerminal { kMrThinkStart, kMrThinkEnd, kMrToolCalls, kMrArgs, kMrOpenBrace };
 
-const std::vector<std::string>& literals() {
+const std::vector<std::string>& mistral_think_literals() {
   static const std::vector<std::string> kLiterals = {"[THINK]", "[/THINK]", "[TOOL_CALLS]", "[ARGS]", "{"};
   return kLiterals;
 }
 
-std::vector<MarkerToken> marker_tokens(const ParserVocab& vocab) {
+std::vector<MarkerToken> mistral_think_markers(const ParserVocab& vocab) {
   std::vector<MarkerToken> out;
-  for (int t : {kThinkStart, kThinkEnd, kToolCalls, kArgs}) {
-    if (std::optional<int32_t> id = vocab.token_id(literals()[t])) out.push_back(MarkerToken{*id, t, literals()[t]});
+  const std::vector<std::string>& literals = mistral_think_literals();
+  for (int t : {kMrThinkStart, kMrThinkEnd, kMrToolCalls, kMrArgs}) {
+    if (std::optional<int32_t> id = vocab.token_id(literals[t])) out.push_back(MarkerToken{*id, t, literals[t]});
   }
   return out;
 }
 
 class MistralReasoningParser final : public ReasoningParser {
  public:
-  explicit MistralReasoningParser(const ParserVocab& vocab) : stream_(literals(), marker_tokens(vocab)) {
-    start_id_ = vocab.token_id(literals()[kThinkStart]);
-    end_id_ = vocab.token_id(literals()[kThinkEnd]);
-    tool_id_ = vocab.token_id(literals()[kToolCalls]);
+  explicit MistralReasoningParser(const ParserVocab& vocab)
+      : stream_(mistral_think_literals(), mistral_think_markers(vocab)) {
+    start_id_ = vocab.token_id(mistral_think_literals()[kMrThinkStart]);
+    end_id_ = vocab.token_id(mistral_think_literals()[kMrThinkEnd]);
+    tool_id_ = vocab.token_id(mistral_think_literals()[kMrToolCalls]);
     // _derive_reasoning_end_token_ids: none at all when [/THINK] (the end back to content) has no id.
     if (end_id_) {
       end_ids_.push_back(*end_id_);
@@ -140,14 +142,14 @@ class MistralReasoningParser final : public ReasoningParser {
   // The transition table, with tool terminals as skip_tool_parsing leaves them.
   void terminal(int t, std::string_view spelling, Out& out) {
     switch (t) {
-      case kThinkStart:
+      case kMrThinkStart:
         reasoning_ = true;
         return;
-      case kThinkEnd:
+      case kMrThinkEnd:
         if (reasoning_) ended_ = true;
         reasoning_ = false;
         return;
-      case kToolCalls:
+      case kMrToolCalls:
         reasoning_ = false;
         ended_ = true;
         out.content.append(spelling);

@@ -15,7 +15,7 @@
 namespace podserve::openai {
 namespace {
 
-enum MistralArgsTerminal { kToolCallsMarker, kArgs, kOpenBrace, kThinkStart, kThinkEnd };
+enum MistralArgsTerminal { kToolCallsMarker, kArgs, kOpenBrace, kArgsThinkStart, kArgsThinkEnd };
 enum class MistralArgsState { kContent, kReasoning, kName, kArguments };
 
 bool has_think(const ParserVocab* vocab) { return vocab != nullptr && vocab->token_id("[THINK]").has_value(); }
@@ -31,11 +31,13 @@ std::vector<std::string> mistral_literals(const ParserVocab* vocab) {
 std::vector<MarkerToken> mistral_markers(const ParserVocab* vocab) {
   std::vector<MarkerToken> out;
   if (vocab == nullptr) return out;
-  if (std::optional<int32_t> id = vocab->token_id("[TOOL_CALLS]")) out.push_back({*id, kToolCallsMarker, "[TOOL_CALLS]"});
+  if (std::optional<int32_t> id = vocab->token_id("[TOOL_CALLS]")) {
+    out.push_back({*id, kToolCallsMarker, "[TOOL_CALLS]"});
+  }
   if (std::optional<int32_t> id = vocab->token_id("[ARGS]")) out.push_back({*id, kArgs, "[ARGS]"});
   if (!has_think(vocab)) return out;
-  if (std::optional<int32_t> id = vocab->token_id("[THINK]")) out.push_back({*id, kThinkStart, "[THINK]"});
-  if (std::optional<int32_t> id = vocab->token_id("[/THINK]")) out.push_back({*id, kThinkEnd, "[/THINK]"});
+  if (std::optional<int32_t> id = vocab->token_id("[THINK]")) out.push_back({*id, kArgsThinkStart, "[THINK]"});
+  if (std::optional<int32_t> id = vocab->token_id("[/THINK]")) out.push_back({*id, kArgsThinkEnd, "[/THINK]"});
   return out;
 }
 
@@ -93,10 +95,10 @@ class MistralArgsToolParser final : public EngineToolParser {
   }
 
   void on_piece(int terminal, std::string_view text, std::vector<Event>& out) {
-    const bool think = (terminal == kThinkStart || terminal == kThinkEnd) && !skip_reasoning_;
+    const bool think = (terminal == kArgsThinkStart || terminal == kArgsThinkEnd) && !skip_reasoning_;
     if (think && (state_ == MistralArgsState::kContent || state_ == MistralArgsState::kReasoning)) {
       // [THINK] opens reasoning from content (a repeat is dropped); [/THINK] closes it (a stray one is dropped).
-      state_ = terminal == kThinkStart ? MistralArgsState::kReasoning : MistralArgsState::kContent;
+      state_ = terminal == kArgsThinkStart ? MistralArgsState::kReasoning : MistralArgsState::kContent;
       return;
     }
     if (terminal == kToolCallsMarker && state_ != MistralArgsState::kName) {  // a call starts (and ends the one before)
