@@ -490,7 +490,7 @@ const std::vector<Option>& options() {
        "llama4_json, deepseek_v3, phi4_mini_json, pythonic, granite, mistral, openai",
        set_string<&ServerConfig::tool_call_parser>},
       {"--reasoning-parser", {"REASONING_PARSER"}, "NAME",
-       "split reasoning from content: deepseek_r1, deepseek_v3, granite, qwen3, openai_gptoss",
+       "split reasoning from content: deepseek_r1, deepseek_v3, granite, mistral, qwen3, openai_gptoss",
        set_string<&ServerConfig::reasoning_parser>},
       {"--exclude-tools-when-tool-choice-none", {"EXCLUDE_TOOLS_WHEN_TOOL_CHOICE_NONE"}, "",
        "with tool_choice none, render the prompt without the tools (default off)",
