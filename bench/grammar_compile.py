@@ -9,19 +9,12 @@ import os
 import pathlib
 import subprocess
 
+from structured import NESTED_SCHEMA  # bench/structured.py: the schema its serving figures use
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 SCHEMAS = {
-    "nested": {"type": "object", "properties": {
-        "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0, "maximum": 150},
-        "role": {"enum": ["admin", "user", "guest"]},
-        "address": {"type": "object", "properties": {"street": {"type": "string"}, "city": {"type": "string"},
-                                                     "zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
-                    "required": ["street", "city"]},
-        "friends": {"type": "array", "items": {"type": "object", "properties": {
-            "name": {"type": "string"}, "since": {"type": "integer", "minimum": 1900, "maximum": 2100}},
-            "required": ["name"]}}},
-        "required": ["name", "age", "address", "friends"]},
+    "nested": NESTED_SCHEMA,
     "flat": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
              "required": ["city", "days"]},
     "numbers": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"},

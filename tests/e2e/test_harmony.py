@@ -7,17 +7,15 @@ harmony reads plain text the same however it is split), whole and streamed. A vo
 (the default model's) is a start-up error."""
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from conftest import SERVED_MODEL, start_server
-from podserve_testutil import join_chat_stream, require_env
+from podserve_testutil import join_chat_stream, require_env, tiny_model_with_special_tokens
 
 DATA = os.environ.get("PODSERVE_TEST_DATA", "")
 TINY_DIR = os.path.join(DATA, "tiny_models", "smollm2", "f32")
-SIDE_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"]
 HARMONY = ["<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|call|>", "<|return|>", "<|constrain|>"]
 GOLDEN = json.load(open(os.path.join(DATA, "harmony_parser.json")))
 CASE = next(c for c in GOLDEN["cases"] if c["name"] == "analysis_call")
@@ -28,17 +26,8 @@ MESSAGES = [{"role": "user", "content": "Weather in Paris?"}]
 @pytest.fixture(scope="module")
 def harmony_server(tmp_path_factory):
     d = tmp_path_factory.mktemp("harmony-model")
-    for f in SIDE_FILES:
-        shutil.copy(os.path.join(TINY_DIR, f), d / f)
-    tok = json.loads((d / "tokenizer.json").read_text())
-    config = json.loads((d / "config.json").read_text())
-    base = config["vocab_size"]
-    tok["added_tokens"] += [{"id": base + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                             "normalized": False, "special": True} for i, t in enumerate(HARMONY)]
-    config["vocab_size"] = base + len(HARMONY)
-    (d / "tokenizer.json").write_text(json.dumps(tok))
-    (d / "config.json").write_text(json.dumps(config))
-    bias = {str(i): -100 for t, i in tok["model"]["vocab"].items() if "<" in t or "|" in t}
+    _, vocab = tiny_model_with_special_tokens(d, TINY_DIR, HARMONY)
+    bias = {str(i): -100 for t, i in vocab.items() if "<" in t or "|" in t}
     srv = start_server(["--model", str(d), "--load-format", "dummy", "--max-model-len", "512",
                         "--enable-auto-tool-choice", "--tool-call-parser", "openai",
                         "--reasoning-parser", "openai_gptoss"])

@@ -8,17 +8,15 @@ be what vLLM's MistralParser made of that text (tests/data/tool_parsers.json), w
 without [TOOL_CALLS] (the tiny model's own) is a start-up error, as vLLM's MistralParser raises."""
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from conftest import SERVED_MODEL, start_server
-from podserve_testutil import join_chat_stream, require_env
+from podserve_testutil import join_chat_stream, require_env, tiny_model_with_special_tokens
 
 DATA = os.environ.get("PODSERVE_TEST_DATA", "")
 TINY_DIR = os.path.join(DATA, "tiny_models", "smollm2", "f32")
-SIDE_FILES = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"]
 MARKERS = ["[TOOL_CALLS]", "[ARGS]", "[CALL_ID]", "[THINK]", "[/THINK]"]
 GOLDEN = json.load(open(os.path.join(DATA, "tool_parsers.json")))
 CASES = {c["name"]: c for c in GOLDEN["cases"]}
@@ -28,18 +26,9 @@ MESSAGES = [{"role": "user", "content": "Weather in Paris?"}]
 def magistral_model(tmp_path_factory):
     """The tiny model directory with Magistral's markers added, and a logit_bias banning every '[' token."""
     d = tmp_path_factory.mktemp("magistral-model")
-    for f in SIDE_FILES:
-        shutil.copy(os.path.join(TINY_DIR, f), d / f)
-    tok = json.loads((d / "tokenizer.json").read_text())
-    config = json.loads((d / "config.json").read_text())
-    base = config["vocab_size"]
-    tok["added_tokens"] += [{"id": base + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                             "normalized": False, "special": True} for i, t in enumerate(MARKERS)]
-    config["vocab_size"] = base + len(MARKERS)
-    (d / "tokenizer.json").write_text(json.dumps(tok))
-    (d / "config.json").write_text(json.dumps(config))
-    bias = {str(i): -100 for t, i in tok["model"]["vocab"].items() if "[" in t}
-    return d, bias, {m: base + i for i, m in enumerate(MARKERS)}
+    ids, vocab = tiny_model_with_special_tokens(d, TINY_DIR, MARKERS)
+    bias = {str(i): -100 for t, i in vocab.items() if "[" in t}
+    return d, bias, ids
 
 
 def serve(model_dir, *extra):
