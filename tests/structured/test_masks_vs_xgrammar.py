@@ -178,12 +178,10 @@ def describe(v, bits):
     return [(int(i), bytes(v.decoded[i]) if i < len(v.decoded) else None) for i in ids]
 
 
-def compare(driver, v, ebnf, texts, label, seed=0):
-    compiled = v.compiler.compile_grammar(ebnf)
-    walks = walks_for(compiled, v, texts, seed)
-    ours = driver.call({"vocab": v.name, "ebnf": ebnf, "walks": walks})
-    assert "error" not in ours, f"{label}: {ours['error']}\n{ebnf}"
-    for walk, got in zip(walks, ours["walks"]):
+def assert_walks_match(compiled, v, walks, got_walks, label):
+    """podserve's walks (the driver's answer) against xgrammar's along the same token ids: the same accepted prefix,
+    the same termination, the same mask before every token."""
+    for walk, got in zip(walks, got_walks):
         masks, accepted, terminated = xgr_walk(compiled, v, walk)
         assert got["accepted"] == accepted, f"{label} on {v.name}: accepted {got['accepted']} vs {accepted} of {walk}"
         assert got["terminated"] == terminated, f"{label} on {v.name}: terminated differs on {walk}"
@@ -194,6 +192,14 @@ def compare(driver, v, ebnf, texts, label, seed=0):
                     f"{label} on {v.name}, step {step} of {walk[:step]}: podserve allows {int(mine.sum())}, "
                     f"xgrammar {int(theirs.sum())}; only podserve: {describe(v, mine & ~theirs)}; only xgrammar: "
                     f"{describe(v, theirs & ~mine)}")
+
+
+def compare(driver, v, ebnf, texts, label, seed=0):
+    compiled = v.compiler.compile_grammar(ebnf)
+    walks = walks_for(compiled, v, texts, seed)
+    ours = driver.call({"vocab": v.name, "ebnf": ebnf, "walks": walks})
+    assert "error" not in ours, f"{label}: {ours['error']}\n{ebnf}"
+    assert_walks_match(compiled, v, walks, ours["walks"], label)
 
 
 def cases():

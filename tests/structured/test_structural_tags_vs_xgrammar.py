@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_masks_vs_xgrammar import MaskDriver, Vocab, describe, our_bits, walks_for, xgr_walk
+from test_masks_vs_xgrammar import MaskDriver, Vocab, assert_walks_match, walks_for
 from xgr import xgr
 
 C = lambda v: {"type": "const_string", "value": v}  # noqa: E731
@@ -135,16 +135,7 @@ def test_structural_tag_masks(masks, vocab_name, case):
     walks = walks_for(compiled, v, texts, seed=len(label)) + walks_for(compiled, v, [], seed=1 + len(label))
     ours = masks.call({"vocab": v.name, "kind": "structural_tag", "spec": spec, "walks": walks})
     assert "error" not in ours, f"{label}: {ours['error']}"
-    for walk, got in zip(walks, ours["walks"]):
-        theirs_masks, accepted, terminated = xgr_walk(compiled, v, walk)
-        assert got["accepted"] == accepted, f"{label} on {v.name}: accepted {got['accepted']} vs {accepted} of {walk}"
-        assert got["terminated"] == terminated, f"{label} on {v.name}: terminated differs on {walk}"
-        for step, (theirs, h) in enumerate(zip(theirs_masks, got["masks"])):
-            mine = our_bits(h, v)
-            assert (mine == theirs).all(), (
-                f"{label} on {v.name}, step {step} of {walk[:step]}: podserve allows {int(mine.sum())}, xgrammar "
-                f"{int(theirs.sum())}; only podserve: {describe(v, mine & ~theirs)}; only xgrammar: "
-                f"{describe(v, theirs & ~mine)}")
+    assert_walks_match(compiled, v, walks, ours["walks"], label)
 
 
 INVALID = [
