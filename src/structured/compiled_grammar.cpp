@@ -117,14 +117,15 @@ void CompiledGrammar::precompute_state(int32_t state, StateTokens* out) const {
       }
       continue;
     }
-    parser.advance(c.byte);  // succeeds: some item reads this byte
     const TokenVocabulary::TrieNode& child = trie[static_cast<size_t>(c.node)];
     if (child.child_begin == child.child_end) {
-      // A leaf (most nodes): its tokens are accepted and nothing below needs the next bytes or a frame.
+      // A leaf (most nodes): some item reads its last byte (the bit above), so its tokens are accepted; nothing
+      // below needs the parser's state, so the byte is not even advanced over (the Earley step was most of the
+      // cost of free-text states, which accept nearly every token).
       for (int32_t i = child.first; i < child.exact_end; ++i) accepted.push_back(sorted[static_cast<size_t>(i)]);
-      parser.rollback(1);
       continue;
     }
+    parser.advance(c.byte);  // succeeds: some item reads this byte
     push(c.node, f.exited || parser.goal_complete());
   }
   const size_t words = v.mask_words();
