@@ -21,6 +21,7 @@
 
 #include "base/dtype.h"
 #include "base/status.h"
+#include "kernels/lora_ops.h"
 #include "kernels/ops.h"
 
 struct CUstream_st;
@@ -254,5 +255,21 @@ struct ExpertMatrices {
 /// as an upper bound; cheap for decode, use gather_rows + gemm per expert for prefill). Same per-token bits as gemv.
 Status moe_gemv(const ExpertMatrices& w, const MoeRouting& routing, int32_t n_experts, int64_t n_assignments,
                 const float* x, int64_t x_stride, bool gather_x, float* y, int64_t y_stride, Stream stream);
+
+// ---------------------------------------------------------------------------------------------------------------
+// LoRA (punica's BGMV, as kernels/lora_ops.h): each token adds its own adapter's delta, so one launch serves a
+// batch that mixes adapters and base-model tokens.
+
+/// The largest adapter rank lora_bgmv takes (vLLM's largest --max-lora-rank).
+inline constexpr int64_t kLoraMaxRank = 512;
+
+/// y[t, :out] += b_s · (a_s · x[t]) for each token t < n whose slot s = slot_of_token[t] >= 0 has rank > 0, as
+/// ref::lora_bgmv. slots: device array of the step's LoraPair (their a/b device pointers, f32 row-major a [rank,
+/// in], b [out, rank], scaling folded into b, rank <= kLoraMaxRank); slot_of_token: device [n]. x rows at
+/// x_stride, y rows at y_stride (y may be a column slice of a fused q|k|v or gate|up buffer); y must not overlap
+/// x. One block per token: a token's bits depend only on its row and adapter (batch invariant), not on ref's
+/// index-order sums (the shrink is a warp reduction).
+Status lora_bgmv(const LoraPair* slots, const int32_t* slot_of_token, const float* x, int64_t x_stride, int64_t in,
+                 float* y, int64_t y_stride, int64_t out, int64_t n, Stream stream);
 
 }  // namespace podserve::kernels::cuda
