@@ -1,7 +1,6 @@
 // The batched LoRA op (punica's BGMV): one call adds each token's own adapter delta to a projection's output, so
 // a batch may mix adapters and base-model tokens. Same contract style as ops.h: `ref::` is the scalar ground
-// truth, `cpu::` the threaded one. A device backend does not implement it yet: its models refuse LoRA batches
-// (model/batch_check.h).
+// truth, `cpu::` the threaded one; the CUDA backend's is kernels/cuda/device_ops.h's lora_bgmv.
 #pragma once
 
 #include <cstdint>

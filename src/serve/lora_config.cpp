@@ -103,8 +103,8 @@ Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSp
       return Status(s.code(), "Loading lora " + spec.name + " failed: " + s.message());
     };
     if (!lm.supports_lora()) {
-      return failed(unimplemented("this model's backend does not apply LoRA adapters (podserve runs them on the "
-                                  "CPU, on GGUF and safetensors llama, mistral, qwen2/3 and gemma models)"));
+      return failed(unimplemented("this model does not apply LoRA adapters (podserve runs them on GGUF and "
+                                  "safetensors llama, mistral, qwen2/3 and gemma models)"));
     }
     if (spec.name == served_name) {
       return failed(invalid_argument("The lora adapter '" + spec.name + "' conflicts with a served base model."));

@@ -195,15 +195,16 @@ float* CudaDecoder::host_logits(size_t floats) {
 }
 
 Status CudaDecoder::forward(const ForwardBatch& batch, KvPool& pool, float* logits) {
-  PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, hf_.model.vocab_size, /*host_pool=*/false));
+  PODSERVE_RETURN_IF_ERROR(validate_batch(batch, pool, hf_.model.vocab_size, /*host_pool=*/false, supports_lora()));
   if (!steps_ready_) return invalid_argument("forward before create_kv_cache: the step buffers are not sized yet");
   if (pool.n_layers() != hf_.model.n_layers || pool.kv_dim() != hf_.model.kv_dim() || pool.dtype() != kv_dtype()) {
     return invalid_argument("the KV pool does not match the model's layers, K/V width and K/V type");
   }
   PODSERVE_CUDA_TRY(cudaSetDevice(info_.ordinal));
-  // A decode step whose batch has a graph (captured for this pool) replays it.
+  PODSERVE_RETURN_IF_ERROR(prepare_lora(batch));
+  // A decode step whose batch has a graph (captured for this pool, without adapters) replays it.
   int graph_size = 0;
-  if (!graphs_.empty() && layout_of(pool) == graph_pool_ && is_uniform_decode(batch)) {
+  if (!graphs_.empty() && layout_of(pool) == graph_pool_ && lora_step_count_ == 0 && is_uniform_decode(batch)) {
     int longest = 0;
     for (int32_t p : batch.positions) longest = std::max(longest, p + 1);
     graph_size = graph_plan_.padded_size(static_cast<int>(batch.tokens.size()), longest);

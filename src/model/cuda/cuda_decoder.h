@@ -26,6 +26,7 @@
 #include "model/cuda/weight_upload.h"
 #include "model/cuda_graphs.h"
 #include "model/decoder.h"
+#include "model/lora.h"
 #include "model/device/bump_arena.h"
 #include "model/device/compute_options.h"
 #include "model/device/step_inputs.h"
@@ -61,6 +62,7 @@ class CudaDecoder final : public CausalLm {
   Result<KvPool> create_kv_cache(const KvCacheRequest& request) override;
   float* host_logits(size_t floats) override;
   uint64_t decode_weight_bytes() const override;
+  bool supports_lora() const override;  // cuda_lora.cpp
 
  private:
   CudaDecoder(const DecoderSpec& spec, HfConfig config, const ComputeOptions& compute, DeviceInfo info);
@@ -79,8 +81,20 @@ class CudaDecoder final : public CausalLm {
   Status matmul(const DeviceMatrix& m, const float* x, int64_t x_stride, int64_t n, const float* bias, float* y,
                 int64_t y_stride);
   Status project_qkv(const DeviceLayer& l, const float* x, int64_t n, float* qkv);
-  Status mlp(const DeviceLayer& l, const float* x, int64_t n, float* gu, float* out);
+  Status mlp(const PackedStep& p, const DeviceLayer& l, int li, const float* x, int64_t n, float* gu, float* out);
   Status moe(const DeviceLayer& l, int li, const StepBuffers& b, int64_t n);
+
+  // LoRA (cuda_lora.cpp): the step's adapters on the device and its slot table, then each projection's delta.
+  struct DeviceAdapter {
+    DeviceBuffer memory;                    // every wrapped module's a then b, float32
+    std::vector<kernels::LoraPair> pairs;   // [layer * kNumLoraModules + module], device pointers
+    uint64_t last_used = 0;
+  };
+  using AdapterKey = std::pair<uint64_t, uint64_t>;  // LoraAdapter::weights_hash
+  Result<const DeviceAdapter*> device_adapter(const LoraAdapter& a);
+  Status prepare_lora(const ForwardBatch& batch);
+  Status add_lora(const PackedStep& p, int layer, LoraModule m, const float* x, int64_t x_stride, int64_t in,
+                  float* y, int64_t y_stride, int64_t out);
 
   DecoderSpec spec_;
   HfConfig hf_;
@@ -108,6 +122,12 @@ class CudaDecoder final : public CausalLm {
   BumpArena arena_;
   DeviceBuffer decode_scratch_;
   std::unique_ptr<kernels::cuda::GemmContext> gemm_;
+  std::map<AdapterKey, DeviceAdapter> adapters_;
+  uint64_t lora_clock_ = 0;
+  size_t lora_step_count_ = 0;       // adapters of the current step
+  DeviceBuffer lora_table_;          // [layer][module][slot] LoraPair of the current step
+  int64_t lora_slots_ = 0;
+  std::vector<uint8_t> lora_wraps_;  // [layer * kNumLoraModules + module]: some adapter of the step wraps it
   PinnedBuffer host_logits_;
 
   // Decode graphs, for the pool they were captured with: its address and layout are baked into them (a pool

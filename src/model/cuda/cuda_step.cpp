@@ -73,7 +73,8 @@ Status CudaDecoder::project_qkv(const DeviceLayer& l, const float* x, int64_t n,
   return matmul(l.wv, x, H, n, weights_.vec(l.bv), qkv + q_dim + kv_dim, width);
 }
 
-Status CudaDecoder::mlp(const DeviceLayer& l, const float* x, int64_t n, float* gu, float* out) {
+Status CudaDecoder::mlp(const PackedStep& p, const DeviceLayer& l, int li, const float* x, int64_t n, float* gu,
+                        float* out) {
   const ModelConfig& c = hf_.model;
   const int64_t H = c.hidden, I = l.gate.rows;
   const bool biases = l.b_gate.present() || l.b_up.present();
@@ -83,9 +84,12 @@ Status CudaDecoder::mlp(const DeviceLayer& l, const float* x, int64_t n, float* 
     PODSERVE_RETURN_IF_ERROR(matmul(l.gate, x, H, n, weights_.vec(l.b_gate), gu, 2 * I));
     PODSERVE_RETURN_IF_ERROR(matmul(l.up, x, H, n, weights_.vec(l.b_up), gu + I, 2 * I));
   }
+  PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kGate, x, H, H, gu, 2 * I, I));
+  PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kUp, x, H, H, gu + I, 2 * I, I));
   const k::Activation act = hf_.activation == "gelu_pytorch_tanh" ? k::Activation::kGeluTanh : k::Activation::kSilu;
   PODSERVE_RETURN_IF_ERROR(k::act_mul(act, gu, 2 * I, gu + I, 2 * I, gu, 2 * I, n, I, stream_.get()));
-  return matmul(l.down, gu, 2 * I, n, weights_.vec(l.b_down), out, H);
+  PODSERVE_RETURN_IF_ERROR(matmul(l.down, gu, 2 * I, n, weights_.vec(l.b_down), out, H));
+  return add_lora(p, li, LoraModule::kDown, gu, 2 * I, I, out, H, H);
 }
 
 // Mixtral: route, the experts' grouped GEMVs over the assignments (no host round trip, so decode graphs capture
@@ -126,6 +130,9 @@ Status CudaDecoder::run_step(const PackedStep& p, KvPool& pool, const StepBuffer
   for (int li = 0; li < c.n_layers; ++li) {
     const DeviceLayer& l = w.layers[static_cast<size_t>(li)];
     PODSERVE_RETURN_IF_ERROR(project_qkv(l, b.h, n, b.qkv));
+    PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kQ, b.h, H, H, b.qkv, width, q_dim));
+    PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kK, b.h, H, H, b.qkv + q_dim, width, kv_dim));
+    PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kV, b.h, H, H, b.qkv + q_dim + kv_dim, width, kv_dim));
     k::RopeParams rope;
     rope.kind = k::RopeKind::kRotateHalf;
     rope.rot_dim = c.rope_dim;
@@ -153,6 +160,7 @@ Status CudaDecoder::run_step(const PackedStep& p, KvPool& pool, const StepBuffer
                                                     p.n_prefill_seqs, p.max_query_len, b.att + d * q_dim, q_dim, s));
     }
     PODSERVE_RETURN_IF_ERROR(matmul(l.wo, b.att, q_dim, n, weights_.vec(l.bo), b.h, H));
+    PODSERVE_RETURN_IF_ERROR(add_lora(p, li, LoraModule::kO, b.att, q_dim, q_dim, b.h, H, H));
     if (spec_.sandwich_norms) {
       PODSERVE_RETURN_IF_ERROR(k::rms_norm(b.h, H, nullptr, weights_.vec(l.post_attn_norm), b.h, H, n, H, eps, s));
     }
@@ -160,7 +168,7 @@ Status CudaDecoder::run_step(const PackedStep& p, KvPool& pool, const StepBuffer
     if (spec_.moe) {
       PODSERVE_RETURN_IF_ERROR(moe(l, li, b, n));
     } else {
-      PODSERVE_RETURN_IF_ERROR(mlp(l, b.h, n, b.gu, b.h));
+      PODSERVE_RETURN_IF_ERROR(mlp(p, l, li, b.h, n, b.gu, b.h));
     }
     if (spec_.sandwich_norms) {
       PODSERVE_RETURN_IF_ERROR(k::rms_norm(b.h, H, nullptr, weights_.vec(l.post_ffn_norm), b.h, H, n, H, eps, s));

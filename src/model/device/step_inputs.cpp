@@ -34,6 +34,7 @@ Result<StepLayout> make_step_layout(int max_tokens, int max_seqs, int max_blocks
   l.positions = place(t);
   l.slots = place(t);
   l.logits_rows = place(t);
+  l.lora_slots = place(t);
   l.seq_lens = place(s);
   l.cu_q = place(s + 1);
   l.block_tables = place(s * static_cast<size_t>(max_blocks_per_seq));
@@ -95,12 +96,16 @@ Result<PackedStep> pack_step(const ForwardBatch& batch, const StepLayout& l, int
     ++next_seq;
   }
   if (next_seq != seqs) return invalid_argument("step: a block table has no tokens");
+  if (!batch.lora_slot.empty() && batch.lora_slot.size() != batch.tokens.size()) {
+    return invalid_argument("step: lora_slot and tokens differ in length");
+  }
   first[static_cast<size_t>(seqs)] = n;
 
   auto* tokens = reinterpret_cast<int32_t*>(buffer + l.tokens);
   auto* positions = reinterpret_cast<int32_t*>(buffer + l.positions);
   auto* slots = reinterpret_cast<int32_t*>(buffer + l.slots);
   auto* logits_rows = reinterpret_cast<int32_t*>(buffer + l.logits_rows);
+  auto* lora_slots = reinterpret_cast<int32_t*>(buffer + l.lora_slots);
   auto* seq_lens = reinterpret_cast<int32_t*>(buffer + l.seq_lens);
   auto* cu_q = reinterpret_cast<int32_t*>(buffer + l.cu_q);
   auto* tables = reinterpret_cast<int32_t*>(buffer + l.block_tables);
@@ -123,6 +128,8 @@ Result<PackedStep> pack_step(const ForwardBatch& batch, const StepLayout& l, int
         tokens[row] = batch.tokens[static_cast<size_t>(i)];
         positions[row] = batch.positions[static_cast<size_t>(i)];
         slots[row] = static_cast<int32_t>(batch.slots[static_cast<size_t>(i)]);
+        lora_slots[row] = batch.lora_slot.empty() ? -1 : batch.lora_slot[static_cast<size_t>(i)];
+        p.any_lora = p.any_lora || lora_slots[row] >= 0;
       }
       const int ctx = batch.positions[static_cast<size_t>(begin + len - 1)] + 1;
       seq_lens[packed_seq] = ctx;
@@ -144,6 +151,7 @@ Result<PackedStep> pack_step(const ForwardBatch& batch, const StepLayout& l, int
         tokens[row] = 0;
         positions[row] = 0;
         slots[row] = -1;
+        lora_slots[row] = -1;
         seq_lens[packed_seq] = 0;
         std::fill_n(tables + static_cast<size_t>(packed_seq) * l.max_blocks_per_seq, l.max_blocks_per_seq, 0);
         ++p.n_decode;

@@ -10,7 +10,7 @@
 //
 // Decode steps replayed through a graph captured for G sequences are padded to G: a padded row has token 0,
 // position 0, K/V slot -1 (the K/V write skips it), context length 0 (attention writes zeros for it) and an
-// all-zero block table row; its logits row is computed and never copied back.
+// all-zero block table row and LoRA slot -1; its logits row is computed and never copied back.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +29,7 @@ struct StepLayout {
   size_t tokens = 0, positions = 0;  // [max_tokens], packed order
   size_t slots = 0;        // [max_tokens]: block * block_size + offset, -1 = do not store
   size_t logits_rows = 0;  // [max_tokens]: packed token index of each logits row
+  size_t lora_slots = 0;   // [max_tokens]: packed token's LoRA slot (ForwardBatch::lora_slot), -1 = base model
   size_t seq_lens = 0;     // [max_seqs]: context length after this step (cached + new tokens), packed order
   size_t cu_q = 0;         // [max_seqs + 1]: multi-token sequence i owns rows [cu_q[i], cu_q[i+1]) after the decode rows
   size_t block_tables = 0; // [max_seqs, max_blocks_per_seq], row s = packed sequence s's table, zero-padded
@@ -49,6 +50,7 @@ struct PackedStep {
   int max_query_len = 0;   // longest run of new tokens of a multi-token sequence (0 if none)
   int max_seq_len = 0;     // longest context
   bool uniform_decode = false;  // every sequence has one token whose logits are wanted, in order
+  bool any_lora = false;        // some token runs a LoRA adapter
   size_t copy_bytes = 0;        // bytes [0, copy_bytes) of the buffer hold this step
   int n_seqs() const { return n_decode + n_prefill_seqs; }
 };

@@ -15,7 +15,8 @@ std::vector<int32_t> ints(const std::vector<uint8_t>& buf, size_t off, size_t n)
 TEST(StepLayout, IsFixedByTheMaximaAndAligned) {
   auto l = make_step_layout(2048, 256, 512);
   ASSERT_TRUE(l.ok());
-  for (size_t off : {l->tokens, l->positions, l->slots, l->logits_rows, l->seq_lens, l->cu_q, l->block_tables}) {
+  for (size_t off : {l->tokens, l->positions, l->slots, l->logits_rows, l->lora_slots, l->seq_lens, l->cu_q,
+                     l->block_tables}) {
     EXPECT_EQ(off % 256, 0u);
   }
   EXPECT_GE(l->positions - l->tokens, 2048u * 4);
@@ -26,14 +27,14 @@ TEST(StepLayout, IsFixedByTheMaximaAndAligned) {
 }
 
 // A mixed step as the engine builds it: a prefill chunk (no logits), a decode token, a prompt finishing. The
-// decode sequence moves to the front; logits rows follow their tokens.
+// decode sequence moves to the front; logits rows and LoRA slots follow their tokens.
 TEST(PackStep, PacksAMixedBatchDecodeFirst) {
   ForwardBatch b;
   const std::vector<int32_t> t1 = {5, 6, 7}, t2 = {9}, t3 = {11, 12};
   const std::vector<int32_t> bt1 = {4}, bt2 = {7, 3}, bt3 = {2, 8, 1};
-  b.add_sequence(t1, 0, bt1, 4, false);
+  b.add_sequence(t1, 0, bt1, 4, false, /*lora=*/1);
   b.add_sequence(t2, 5, bt2, 4, true);
-  b.add_sequence(t3, 8, bt3, 4, true);
+  b.add_sequence(t3, 8, bt3, 4, true, /*lora=*/0);
   auto l = make_step_layout(16, 4, 3);
   ASSERT_TRUE(l.ok());
   std::vector<uint8_t> buf(l->total, 0xee);
@@ -54,6 +55,8 @@ TEST(PackStep, PacksAMixedBatchDecodeFirst) {
   EXPECT_EQ(ints(buf, l->seq_lens, 3), (std::vector<int32_t>{6, 3, 10}));
   EXPECT_EQ(ints(buf, l->cu_q, 3), (std::vector<int32_t>{0, 3, 5}));  // after the decode row
   EXPECT_EQ(ints(buf, l->logits_rows, 2), (std::vector<int32_t>{0, 5}));
+  EXPECT_EQ(ints(buf, l->lora_slots, 6), (std::vector<int32_t>{-1, 1, 1, 1, 0, 0}));
+  EXPECT_TRUE(p->any_lora);
   EXPECT_EQ(ints(buf, l->block_tables, 9), (std::vector<int32_t>{7, 3, 0, 4, 0, 0, 2, 8, 1}));
 }
 
@@ -77,6 +80,8 @@ TEST(PackStep, PadsADecodeStepToTheGraphSize) {
   EXPECT_EQ(p->n_logits, 4);
   EXPECT_EQ(p->n_real_logits, 2);
   EXPECT_EQ(ints(buf, l->slots, 4), (std::vector<int32_t>{17, 2, -1, -1}));
+  EXPECT_EQ(ints(buf, l->lora_slots, 4), (std::vector<int32_t>{-1, -1, -1, -1}));
+  EXPECT_FALSE(p->any_lora);
   EXPECT_EQ(ints(buf, l->seq_lens, 4), (std::vector<int32_t>{18, 3, 0, 0}));
   EXPECT_EQ(ints(buf, l->logits_rows, 4), (std::vector<int32_t>{0, 1, 2, 3}));
   EXPECT_EQ(ints(buf, l->tokens, 4), (std::vector<int32_t>{42, 43, 0, 0}));
