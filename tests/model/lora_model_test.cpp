@@ -181,6 +181,92 @@ TEST_P(LoraModel, GreedyMatchesPeft) {
 
 INSTANTIATE_TEST_SUITE_P(Paths, LoraModel, ::testing::Values("safetensors", "gguf"));
 
+// The other architectures the shared decoder applies adapters on (lora_adapters.py --families: one peft adapter per
+// tiny model, r=8 on every linear): mistral, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma (gelu, scaled
+// embedding), gemma2 (sandwich norms, soft-capping), gemma3 (sandwich norms, q/k norms, sliding layers). The
+// adapter's logits within 1e-4 of peft's, the adapter moving them, and a batch mixing it with the base model giving
+// each sequence its bits alone.
+class LoraFamily : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    const std::string dir = tiny_model_dir(GetParam()) + "/f32";
+    auto config = read_hf_config(dir);
+    ASSERT_TRUE(config.ok()) << config.status().to_string();
+    auto weights = SafetensorsModel::open(dir);
+    ASSERT_TRUE(weights.ok()) << weights.status().to_string();
+    auto lm = create_hf_causal_lm(std::move(config).value(), std::move(weights).value(), WeightDType::kAuto, 2);
+    ASSERT_TRUE(lm.ok()) << lm.status().to_string();
+    lm_ = std::move(lm).value();
+    ASSERT_TRUE(lm_->supports_lora());
+    auto a = load_lora_adapter(lora_dir() + "/families/" + GetParam(), lm_->config(), 16);
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    adapter_ = std::move(a).value();
+    static const json::value all = testing::read_goldens(lora_dir() + "/goldens_families.json");
+    goldens_ = all.at(GetParam());
+  }
+
+  // Logits of `rows` of each sequence (prompt i with adapter who[i]) in one batch, sequence after sequence.
+  Status forward(const std::vector<size_t>& prompts, const std::vector<const LoraAdapter*>& who,
+                 std::vector<float>& logits) {
+    KvPool pool = kKv.make_pool(*lm_);
+    ForwardBatch batch;
+    int32_t next_block = 0;
+    for (size_t k = 0; k < prompts.size(); ++k) {
+      const std::vector<int32_t> ids = ids_of(goldens_.at("prompts").as_array()[prompts[k]]);
+      int32_t slot = -1;
+      if (who[k]) {
+        slot = static_cast<int32_t>(batch.loras.size());
+        batch.loras.push_back(who[k]);
+      }
+      std::vector<int32_t> table(8);
+      for (int32_t& b : table) b = next_block++;
+      const int32_t first = static_cast<int32_t>(batch.tokens.size());
+      batch.add_sequence(ids, 0, table, kKv.block_size, false, slot);
+      for (const auto& pos : goldens_.at("positions").as_array()[prompts[k]].as_array()) {
+        batch.logits_rows.push_back(first + static_cast<int32_t>(pos.as_int64()));
+      }
+    }
+    logits.assign(batch.logits_rows.size() * lm_->config().vocab_size, 0.0f);
+    return lm_->forward(batch, pool, logits.data());
+  }
+
+  std::unique_ptr<CausalLm> lm_;
+  std::shared_ptr<const LoraAdapter> adapter_;
+  json::value goldens_;
+};
+
+TEST_P(LoraFamily, MatchesPeft) {
+  const int vocab = lm_->config().vocab_size;
+  const size_t n = goldens_.at("prompts").as_array().size();
+  for (size_t p = 0; p < n; ++p) {
+    for (const char* name : {"base", "adapter"}) {
+      std::vector<float> logits;
+      const LoraAdapter* a = std::string(name) == "adapter" ? adapter_.get() : nullptr;
+      Status s = forward({p}, {a}, logits);
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      const auto& golden = goldens_.at("models").at(name).at("logits").as_array();
+      EXPECT_LE(max_diff(logits, golden[p], vocab), kF32Tolerance) << name << " prompt " << p;
+      if (a) {
+        const auto& base = goldens_.at("models").at("base").at("logits").as_array();
+        EXPECT_GT(max_diff(logits, base[p], vocab), 0.05) << "the adapter does not change the logits";
+      }
+    }
+  }
+}
+
+TEST_P(LoraFamily, MixedBatchEqualsEachAlone) {
+  std::vector<float> mixed, alone_adapter, alone_base;
+  ASSERT_TRUE(forward({1, 1}, {adapter_.get(), nullptr}, mixed).ok());
+  ASSERT_TRUE(forward({1}, {adapter_.get()}, alone_adapter).ok());
+  ASSERT_TRUE(forward({1}, {nullptr}, alone_base).ok());
+  std::vector<float> both = alone_adapter;
+  both.insert(both.end(), alone_base.begin(), alone_base.end());
+  EXPECT_EQ(mixed, both);
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, LoraFamily,
+                         ::testing::Values("mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"));
+
 // A model that does not apply adapters (Phi-3's fused projections, on the shared decoder from GGUF) refuses a batch
 // that uses one (never silently runs the base model).
 TEST(LoraRefusal, FusedPhi3RefusesLoraTokens) {

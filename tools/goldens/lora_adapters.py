@@ -15,9 +15,15 @@ GGUF files tiny_models.py wrote with llama.cpp's Q/K row permutation):
                 weights), and per quantized type (Q8_0, Q4_1) transformers + peft's greedy path with its top-5 ids at
                 every step on the weights the gguf package's quantization gives back (the rule of the quant tests)
 
+and, for the other architectures the shared decoder serves adapters on (one adapter each, r=8 on every linear of
+the blocks, for tests/data/tiny_models/<arch>/f32):
+  families/<arch>/  the adapter, for mistral, qwen2, qwen3, gemma, gemma2 and gemma3
+  goldens_families.json  per arch: prompts, positions, logits for "base" and "adapter"
+
 Needs torch + transformers + peft (requirements/ref.txt); CI only reads the committed output.
 Run:  python tools/goldens/lora_adapters.py   (deterministic: fixed seeds, no timestamps)
       python tools/goldens/lora_adapters.py --gqa   (only gamma/ and goldens_gqa.json)
+      python tools/goldens/lora_adapters.py --families   (only families/ and goldens_families.json)
 """
 import json
 import pathlib
@@ -120,9 +126,36 @@ def write_gqa():
     (OUT / "goldens_gqa.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
 
 
+FAMILIES = ["mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"]
+ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def write_families():
+    """families/<arch>/ and goldens_families.json (see the docstring)."""
+    golden = {}
+    if (OUT / "families").exists():
+        shutil.rmtree(OUT / "families")
+    for i, arch in enumerate(FAMILIES):
+        base_dir = ROOT / "tests" / "data" / "tiny_models" / arch / "f32"
+        g = torch.Generator().manual_seed(100 + i)
+        vocab = base_model(base_dir).config.vocab_size
+        prompts = [torch.randint(3, vocab, (n,), generator=g).tolist() for n in PROMPT_LENGTHS]
+        positions = [sorted({0, n // 2, n - 1}) for n in PROMPT_LENGTHS]
+        spec = dict(r=8, lora_alpha=16, target_modules=ALL_LINEARS, seed=200 + i)
+        models = {"base": base_model(base_dir), "adapter": peft_model(spec, base_model(base_dir))}
+        save_adapter(models["adapter"], f"families/{arch}", base_dir)
+        golden[arch] = {"prompts": prompts, "positions": positions, "models": {
+            name: {"logits": [logits_at(m, p, pos) for p, pos in zip(prompts, positions)]}
+            for name, m in models.items()}}
+    (OUT / "goldens_families.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+
+
 def main():
     if sys.argv[1:] == ["--gqa"]:
         write_gqa()
+        return
+    if sys.argv[1:] == ["--families"]:
+        write_families()
         return
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(BASE)
@@ -149,6 +182,7 @@ def main():
         record(name, model)
     (OUT / "goldens.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
     write_gqa()
+    write_families()
 
 
 if __name__ == "__main__":
