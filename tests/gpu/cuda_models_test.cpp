@@ -8,6 +8,9 @@
 // - LlamaCppOnGpu: SmolLM2 Q4_1 and Gemma 3 greedy against llama.cpp's goldens (the files must be on the machine).
 // - GraphsOnGpu: a decode step replayed through a CUDA graph (padded to the graph's size) gives the bits of the
 //   same step run eagerly.
+// - LoraOnGpu: peft's adapters (tools/goldens/lora_adapters.py) on the tiny models of seven architectures, as the
+//   model tier checks them on the CPU: logits within the fp16 K/V bound of peft's, in one prefill step and in
+//   one-token decode steps of a batch that mixes the adapter with the base model.
 // - DummyOnGpu: LOAD_FORMAT=dummy filled on the device gives the CPU dummy model's logits (the same hash values;
 //   bf16 GEMM rounding aside), so the device fill computes the documented function.
 #include <gtest/gtest.h>
@@ -25,6 +28,7 @@
 #include "model/causal_lm.h"
 #include "model/hf_config.h"
 #include "model/loaded_model.h"
+#include "model/lora.h"
 #include "model/registry.h"
 #include "model/model_checks.h"
 #include "test_util.h"
@@ -230,6 +234,85 @@ TEST(GraphsOnGpu, ReplayEqualsEager) {
   ASSERT_EQ(graphed.size(), eager.size());
   for (size_t i = 0; i < graphed.size(); ++i) ASSERT_EQ(graphed[i], eager[i]) << "logit " << i;
 }
+
+// (tiny model, adapter directory under tests/data/lora, goldens file, the golden's adapter name).
+struct LoraCase {
+  const char* model;
+  const char* adapter;
+  const char* goldens;
+  const char* golden_name;
+};
+class LoraOnGpu : public ::testing::TestWithParam<LoraCase> {};
+
+TEST_P(LoraOnGpu, MatchesPeftInPrefillAndMixedDecode) {
+  const LoraCase& c = GetParam();
+  auto lm = load_dir(tiny_model_dir(c.model) + "/f32", WeightDType::kAuto);
+  ASSERT_NE(lm, nullptr);
+  ASSERT_TRUE(lm->supports_lora());
+  const std::string lora = testing::test_data_dir() + "/lora/";
+  auto adapter = load_lora_adapter(lora + c.adapter, lm->config(), 16);
+  ASSERT_TRUE(adapter.ok()) << adapter.status().to_string();
+  json::value g = testing::read_goldens(lora + c.goldens);
+  if (std::string(c.goldens) == "goldens_families.json") g = g.at(c.model);
+  const int vocab = lm->config().vocab_size;
+  const auto& prompts = g.at("prompts").as_array();
+  const auto& positions = g.at("positions").as_array();
+  const auto& want = g.at("models").at(c.golden_name).at("logits").as_array();
+  const auto& want_base = g.at("models").at("base").at("logits").as_array();
+  for (size_t p = 0; p < prompts.size(); ++p) {
+    const std::vector<int32_t> ids = ids_of(prompts[p]), rows = ids_of(positions[p]);
+    // One prefill step with the adapter.
+    KvPool pool = kKv.make_pool(*lm);
+    ForwardBatch batch;
+    batch.loras.push_back(adapter->get());
+    batch.add_sequence(ids, 0, kKv.table(), kKv.block_size, false, 0);
+    batch.logits_rows = rows;
+    std::vector<float> logits(rows.size() * static_cast<size_t>(vocab));
+    Status s = lm->forward(batch, pool, logits.data());
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    const double d = max_diff(logits, want[p], vocab);
+    std::printf("%s lora prefill n=%zu: max diff %.4f\n", c.model, ids.size(), d);
+    EXPECT_LE(d, kF16KvTolerance) << c.model << " prefill, prompt " << p;
+    // Decode steps of two sequences, the adapter's and the base model's, token by token.
+    KvPool pool2 = kKv.make_pool(*lm);
+    std::vector<float> got_lora, got_base, step(2 * static_cast<size_t>(vocab));
+    const std::vector<int32_t> table = kKv.table();
+    const std::vector<int32_t> t0(table.begin(), table.begin() + kKv.blocks / 2);
+    const std::vector<int32_t> t1(table.begin() + kKv.blocks / 2, table.end());
+    size_t next = 0;
+    for (size_t i = 0; i < ids.size() && next < rows.size(); ++i) {
+      ForwardBatch d2;
+      d2.loras.push_back(adapter->get());
+      d2.add_sequence(std::span(ids).subspan(i, 1), static_cast<int>(i), t0, kKv.block_size, true, 0);
+      d2.add_sequence(std::span(ids).subspan(i, 1), static_cast<int>(i), t1, kKv.block_size, true, -1);
+      s = lm->forward(d2, pool2, step.data());
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      if (static_cast<int32_t>(i) == rows[next]) {
+        got_lora.insert(got_lora.end(), step.begin(), step.begin() + vocab);
+        got_base.insert(got_base.end(), step.begin() + vocab, step.end());
+        ++next;
+      }
+    }
+    EXPECT_LE(max_diff(got_lora, want[p], vocab), kF16KvTolerance) << c.model << " mixed decode, adapter";
+    EXPECT_LE(max_diff(got_base, want_base[p], vocab), kF16KvTolerance) << c.model << " mixed decode, base";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Adapters, LoraOnGpu,
+    ::testing::Values(LoraCase{"smollm2", "alpha", "goldens.json", "alpha"},
+                      LoraCase{"smollm2", "beta", "goldens.json", "beta"},
+                      LoraCase{"llama", "gamma", "goldens_gqa.json", "gamma"},
+                      LoraCase{"mistral", "families/mistral", "goldens_families.json", "adapter"},
+                      LoraCase{"qwen2", "families/qwen2", "goldens_families.json", "adapter"},
+                      LoraCase{"qwen3", "families/qwen3", "goldens_families.json", "adapter"},
+                      LoraCase{"gemma", "families/gemma", "goldens_families.json", "adapter"},
+                      LoraCase{"gemma2", "families/gemma2", "goldens_families.json", "adapter"},
+                      LoraCase{"gemma3", "families/gemma3", "goldens_families.json", "adapter"}),
+    [](const ::testing::TestParamInfo<LoraCase>& info) {
+      std::string name = std::string(info.param.model) + "_" + info.param.golden_name;
+      return name;
+    });
 
 TEST(DummyOnGpu, SameLogitsAsTheCpuDummyModel) {
   LoadOptions options{.show_progress = false, .dtype = "bfloat16"};
