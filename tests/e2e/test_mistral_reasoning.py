@@ -104,17 +104,25 @@ def test_constraint_waits_for_the_end_of_reasoning(tmp_path_factory):
     # Without enable_in_reasoning masking starts after [/THINK] (vLLM's wait_for_reasoning: the prompt has no
     # marker, so reasoning is open). A +100 bias on [/THINK] makes it the first token, which only an unmasked
     # step allows; then the choice constrains the rest.
+    # /v1/completions waits the same way (vLLM's structured-output manager gates every request with a
+    # constraint, chat or not).
     d, _, ids = magistral_model(tmp_path_factory)
     srv = serve(d)
     try:
+        bias = {str(ids["[/THINK]"]): 100}
         r = srv.client().chat.completions.create(
             model=SERVED_MODEL, messages=MESSAGES, max_tokens=20, temperature=0, logprobs=True,
-            logit_bias={str(ids["[/THINK]"]): 100}, extra_body={"structured_outputs": {"choice": ["ok"]}})
+            logit_bias=bias, extra_body={"structured_outputs": {"choice": ["ok"]}})
+        c = srv.client().completions.create(
+            model=SERVED_MODEL, prompt="Weather in Paris?", max_tokens=20, temperature=0, logprobs=1,
+            logit_bias=bias, extra_body={"structured_outputs": {"choice": ["ok"]}})
     finally:
         srv.stop()
     choice = r.choices[0]
     assert choice.logprobs.content[0].token == "[/THINK]"
     assert choice.message.content == "ok" and choice.message.reasoning is None
+    assert c.choices[0].logprobs.tokens[0] == "[/THINK]"
+    assert c.choices[0].text == "ok"
 
 
 def test_vocabulary_without_tool_calls_token_stops_startup():

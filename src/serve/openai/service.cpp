@@ -538,7 +538,13 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   }
   ApiResult<StructuredConstraint> constraint = build_constraint(cr.common.structured, options_.structured);
   if (constraint.ok()) {
-    for (GenerationRequest& r : requests) r.params.structured = constraint.value();
+    // With a reasoning parser, masking waits for the end of reasoning here too (vLLM: the default parser kwargs).
+    std::shared_ptr<const ReasoningEndDetector> gate =
+        constraint.value().active() ? reasoning_gate(boost::json::object{}) : nullptr;
+    for (GenerationRequest& r : requests) {
+      r.params.structured = constraint.value();
+      r.params.reasoning_end = gate;
+    }
   } else {
     gen.engine_error = constraint.error();
   }
@@ -646,14 +652,17 @@ std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& c
   // Masking waits for the end of reasoning (vLLM: unless include_reasoning is false, which constrains from the
   // first token, and --structured-outputs-config enable_in_reasoning); the detector is a parser of its own, read
   // on the engine thread.
-  if (!options_.reasoning_parser.empty() && chat.include_reasoning && !options_.structured.enable_in_reasoning) {
-    ReasoningParserFactory factory = find_reasoning_parser(options_.reasoning_parser);
-    TokenizerVocab vocab(engine_.tokenizer());
-    Result<std::unique_ptr<ReasoningParser>> parser =
-        factory(ReasoningParserContext{&vocab, &chat.chat_template_kwargs});
-    if (parser.ok()) params->reasoning_end = reasoning_end_detector(std::move(parser).value());
-  }
+  if (chat.include_reasoning) params->reasoning_end = reasoning_gate(chat.chat_template_kwargs);
   return std::nullopt;
+}
+
+std::shared_ptr<const ReasoningEndDetector> OpenAiService::reasoning_gate(
+    const boost::json::object& chat_template_kwargs) const {
+  if (options_.reasoning_parser.empty() || options_.structured.enable_in_reasoning) return nullptr;
+  ReasoningParserFactory factory = find_reasoning_parser(options_.reasoning_parser);
+  TokenizerVocab vocab(engine_.tokenizer());
+  Result<std::unique_ptr<ReasoningParser>> parser = factory(ReasoningParserContext{&vocab, &chat_template_kwargs});
+  return parser.ok() ? reasoning_end_detector(std::move(parser).value()) : nullptr;
 }
 
 ApiResult<std::string> OpenAiService::render_chat(const std::vector<ChatMessage>& messages,

@@ -97,6 +97,9 @@ class OpenAiService {
                                      const std::optional<std::vector<ToolSpec>>& tools = std::nullopt) const;
   /// The structured-output constraint of tool_choice required / named (vLLM's Path A) and, with a reasoning
   /// parser, the reasoning-end detector that delays masking; a 400 for tools whose schema cannot be constrained.
+  /// The detector that makes masking wait for the end of reasoning (vLLM's structured-output manager does so for
+  /// chat and completions alike): null without --reasoning-parser or with enable_in_reasoning.
+  std::shared_ptr<const ReasoningEndDetector> reasoning_gate(const boost::json::object& chat_template_kwargs) const;
   std::optional<ApiError> constrain_tool_calls(const ChatRequest& chat, const ChatParsing& parsing,
                                                SamplingParams* params) const;
   /// Tool-choice checks that need the server's parsers, the template kwargs, the tools the template sees, and
