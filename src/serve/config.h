@@ -104,6 +104,11 @@ struct ServerConfig {
   int max_cpu_loras = 0;  // 0 = max_loras (vLLM's default)
   std::string lora_dtype = "auto";
   bool allow_runtime_lora_updating = false;  // VLLM_ALLOW_RUNTIME_LORA_UPDATING: the load/unload routes
+  // vLLM's LoRA resolver plugins (vllm/plugins/lora_resolvers): which plugins load (VLLM_PLUGINS, unset = all),
+  // the filesystem resolver's directory and the Hub resolver's repos (not implemented: a start-up warning).
+  std::optional<std::string> vllm_plugins;
+  std::string lora_resolver_cache_dir;   // VLLM_LORA_RESOLVER_CACHE_DIR
+  std::string lora_resolver_hf_repos;    // VLLM_LORA_RESOLVER_HF_REPO_LIST
 };
 
 /// Looks up an environment variable; nullopt when unset. Injected so tests need not touch the real environment.

@@ -1,7 +1,12 @@
 #include "serve/lora_config.h"
 
 #include <boost/json.hpp>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "base/log.h"
 #include "hub/resolve.h"
 #include "model/causal_lm.h"
 #include "model/lora.h"
@@ -119,6 +124,57 @@ Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSp
                    std::move(adapter).value(), 0, dir});
   }
   return out;
+}
+
+Result<std::string> lora_resolver_dir(const std::optional<std::string>& plugins, const std::string& cache_dir,
+                                      const std::string& hf_repos) {
+  auto loads = [&](std::string_view plugin) {
+    if (!plugins) return true;  // vLLM loads every installed plugin unless VLLM_PLUGINS names some
+    std::string_view rest = *plugins;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+      if (item == plugin) return true;
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    return false;
+  };
+  if (!hf_repos.empty()) {
+    PODSERVE_LOG(kWarning) << "VLLM_LORA_RESOLVER_HF_REPO_LIST is set, but podserve has no Hub LoRA resolver "
+                              "(vLLM's lora_hf_hub_resolver): requests naming adapters in those repos stay 404s";
+  }
+  if (cache_dir.empty() || !loads("lora_filesystem_resolver")) return std::string();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(cache_dir, ec)) {
+    return invalid_argument("VLLM_LORA_RESOLVER_CACHE_DIR must be set to a valid directory for Filesystem Resolver "
+                            "plugin to function (got '" + cache_dir + "')");
+  }
+  return cache_dir;
+}
+
+bool resolver_accepts(const std::string& cache_dir, const std::string& name, const std::string& base_model,
+                      std::string* dir) {
+  const std::filesystem::path rel(name);
+  if (name.empty() || rel.is_absolute()) return false;
+  for (const auto& part : rel) {
+    if (part == "..") return false;
+  }
+  const std::filesystem::path path = std::filesystem::path(cache_dir) / rel;
+  std::ifstream in(path / "adapter_config.json", std::ios::binary);
+  if (!in) return false;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  boost::system::error_code jec;
+  const boost::json::value config = boost::json::parse(text, jec);
+  if (jec || !config.is_object()) return false;
+  const boost::json::object& o = config.as_object();
+  const boost::json::value* type = o.if_contains("peft_type");
+  const boost::json::value* base = o.if_contains("base_model_name_or_path");
+  if (type == nullptr || !type->is_string() || type->as_string() != "LORA") return false;
+  if (base == nullptr || !base->is_string() || base->as_string() != base_model) return false;
+  *dir = path.string();
+  return true;
 }
 
 }  // namespace podserve

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,5 +54,18 @@ LoraLoader make_lora_loader(const ModelConfig& config, int max_lora_rank, const 
 /// adapter's own problems (model/lora.h).
 Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSpec>& specs, const CausalLm& lm,
                                                   const LoraLoader& load, const std::string& served_name);
+
+/// vLLM's LoRA resolver plugins at start-up (vllm/plugins/lora_resolvers): the filesystem resolver's directory when
+/// VLLM_PLUGINS (`plugins`, nullopt = every plugin) loads lora_filesystem_resolver and VLLM_LORA_RESOLVER_CACHE_DIR
+/// (`cache_dir`) is set, else "". A cache_dir that is not a directory stops start-up with vLLM's message. The Hub
+/// resolver (VLLM_LORA_RESOLVER_HF_REPO_LIST, `hf_repos`) is not implemented: a warning says so.
+Result<std::string> lora_resolver_dir(const std::optional<std::string>& plugins, const std::string& cache_dir,
+                                      const std::string& hf_repos);
+
+/// What vLLM's FilesystemResolver accepts: `dir` holds an adapter_config.json with peft_type "LORA" whose
+/// base_model_name_or_path is `base_model` (the --model value as given). False for anything else, including names
+/// that would leave the resolver's directory (`..`, absolute paths; vLLM joins them as they are).
+bool resolver_accepts(const std::string& cache_dir, const std::string& name, const std::string& base_model,
+                      std::string* dir);
 
 }  // namespace podserve

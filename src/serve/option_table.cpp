@@ -101,6 +101,10 @@ Status set_runtime_lora_updating(ServerConfig& c, const std::string& v, const st
   c.allow_runtime_lora_updating = t == "1" || t == "true";
   return ok_status();
 }
+Status set_vllm_plugins(ServerConfig& c, const std::string& v, const std::string&) {
+  c.vllm_plugins = v;
+  return ok_status();
+}
 Status set_lora_dtype(ServerConfig& c, const std::string& v, const std::string& src) {
   if (v != "auto" && v != "float16" && v != "bfloat16") return bad_value(src, v, "auto, float16 or bfloat16");
   c.lora_dtype = v;
@@ -596,6 +600,16 @@ const std::vector<Option>& options() {
        "1 or true: serve POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM: local development only; "
        "default off)",
        set_runtime_lora_updating},
+      {"", {"VLLM_LORA_RESOLVER_CACHE_DIR"}, "DIR",
+       "vLLM's filesystem LoRA resolver: with VLLM_ALLOW_RUNTIME_LORA_UPDATING, a request naming an unknown model "
+       "loads DIR/<name> when its adapter_config.json is a LoRA of this --model (must be a directory)",
+       set_string<&ServerConfig::lora_resolver_cache_dir>},
+      {"", {"VLLM_PLUGINS"}, "NAMES",
+       "comma-separated vLLM plugins to load (unset: all); podserve has lora_filesystem_resolver",
+       set_vllm_plugins},
+      {"", {"VLLM_LORA_RESOLVER_HF_REPO_LIST"}, "REPOS",
+       "vLLM's Hub LoRA resolver: not implemented (a start-up warning; unknown names stay 404s)",
+       set_string<&ServerConfig::lora_resolver_hf_repos>},
       {"--lora-dtype", {"LORA_DTYPE"}, "DTYPE",
        "auto, float16 or bfloat16; podserve computes adapters in float32 whatever it says (default auto)",
        set_lora_dtype},

@@ -127,6 +127,9 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   options.model_aliases = config.served_model_aliases;
   options.loras = std::move(loras);
   options.allow_runtime_lora_updating = config.allow_runtime_lora_updating;
+  PODSERVE_ASSIGN_OR_RETURN(options.lora_resolver_dir,
+                            lora_resolver_dir(config.vllm_plugins, config.lora_resolver_cache_dir,
+                                              config.lora_resolver_hf_repos));
   if (config.enable_lora) {
     options.max_loras = config.max_loras;
     options.load_lora = std::move(load_lora);

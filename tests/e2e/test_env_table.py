@@ -158,6 +158,8 @@ def implemented_values(tmp: pathlib.Path, model: str, port: int) -> dict[str, st
         # LoRA (the GGUF llama model cannot take adapters: ENABLE_LORA=true stops its start-up, test_lora.py).
         "ENABLE_LORA": "false", "LORA_MODULES": "", "MAX_LORAS": "2", "MAX_LORA_RANK": "32", "MAX_CPU_LORAS": "4",
         "LORA_DTYPE": "auto", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "false",
+        "VLLM_LORA_RESOLVER_CACHE_DIR": str(tmp), "VLLM_PLUGINS": "lora_filesystem_resolver",
+        "VLLM_LORA_RESOLVER_HF_REPO_LIST": "",
     }
 
 

@@ -348,3 +348,61 @@ def test_max_cpu_loras_keeps_the_most_recently_used(tmp_path):
             assert greedy(client, "moving", expected) == g["models"][expected]["greedy_ids"], cpu_loras
         finally:
             srv.stop()
+
+
+# vLLM's filesystem LoRA resolver (VLLM_LORA_RESOLVER_CACHE_DIR; vllm/plugins/lora_resolvers/filesystem_resolver.py):
+# with runtime updating on, an unknown `model` is looked up as a directory of the cache whose adapter_config.json
+# is a LoRA of this --model, loaded, and served under that name from then on.
+
+def resolver_cache(root: pathlib.Path) -> pathlib.Path:
+    """A resolver cache: `found` (peft's alpha, made for --model as given), `other` (alpha for another base) and
+    `broken` (alpha's config, weights that are not safetensors)."""
+    cache = root / "cache"
+    for name, base in [("found", base_dir()), ("other", "some/other-model"), ("broken", base_dir())]:
+        shutil.copytree(data() / "lora" / "alpha", cache / name)
+        cfg = json.loads((cache / name / "adapter_config.json").read_text())
+        cfg["base_model_name_or_path"] = base
+        (cache / name / "adapter_config.json").write_text(json.dumps(cfg))
+    (cache / "broken" / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    return cache
+
+
+def test_filesystem_resolver_loads_an_unknown_adapter(tmp_path):
+    cache, g = resolver_cache(tmp_path), goldens()
+    srv = start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
+                        "--enable-lora"], env={**RUNTIME, "VLLM_LORA_RESOLVER_CACHE_DIR": str(cache)})
+    try:
+        client = srv.client()
+        assert [m.id for m in client.models.list().data] == [BASE]
+        assert greedy(client, "found", "alpha") == g["models"]["alpha"]["greedy_ids"]  # peft's tokens
+        cards = {m.id: m for m in client.models.list().data}
+        assert list(cards) == [BASE, "found"] and cards["found"].root == str(cache / "found")
+        for name in ["other", "missing", "../cache/found"]:  # another base, no directory, outside the cache
+            with pytest.raises(openai.NotFoundError) as e:
+                complete(client, name, g["text_ids"], 1)
+            assert error_of(e.value)["message"].startswith(f"The model `{name}` does not exist."), name
+        with pytest.raises(openai.BadRequestError) as e:
+            complete(client, "broken", g["text_ids"], 1)
+        assert error_of(e.value)["message"] == "LoRA adapter 'broken' was found but could not be loaded."
+    finally:
+        srv.stop()
+
+
+def test_filesystem_resolver_needs_runtime_updating_and_its_plugin(tmp_path):
+    cache, g = resolver_cache(tmp_path), goldens()
+    for env in [{"VLLM_LORA_RESOLVER_CACHE_DIR": str(cache)},  # no VLLM_ALLOW_RUNTIME_LORA_UPDATING
+                {**RUNTIME, "VLLM_LORA_RESOLVER_CACHE_DIR": str(cache), "VLLM_PLUGINS": "some_other_plugin"}]:
+        srv = start_server(["--model", base_dir(), "--served-model-name", BASE, "--max-model-len", "256",
+                            "--enable-lora"], env=env)
+        try:
+            with pytest.raises(openai.NotFoundError):
+                complete(srv.client(), "found", g["text_ids"], 1)
+        finally:
+            srv.stop()
+    r = subprocess.run([require_env("PODSERVE_BINARY"), "serve", "--model", base_dir(), "--port", str(free_port()),
+                        "--enable-lora"], capture_output=True, text=True, timeout=120,
+                       env={"PATH": os.environ.get("PATH", "/usr/bin"), **RUNTIME,
+                            "VLLM_LORA_RESOLVER_CACHE_DIR": str(tmp_path / "nope")})
+    assert r.returncode != 0
+    assert "VLLM_LORA_RESOLVER_CACHE_DIR must be set to a valid directory for Filesystem Resolver plugin to " \
+           "function" in r.stdout + r.stderr

@@ -43,21 +43,21 @@ ApiResult<LoraRouteRequest> parse_lora_route_request(std::string_view body, bool
 
 using LoadedLora = Result<std::shared_ptr<const LoraAdapter>>;
 
-/// `load(path)` on a detached thread (it owns copies of what it uses), its result awaited without blocking an HTTP
-/// thread.
-http::awaitable<LoadedLora> load_off_thread(const LoraLoader& load, const std::string& path,
-                                            http::ResponseWriter& writer) {
-  auto done = std::make_shared<http::AsyncQueue<LoadedLora>>(writer.executor());
-  std::thread([done, load, path] { done->push(load(path)); }).detach();
-  std::deque<LoadedLora> result = co_await done->pop_all();
-  if (result.empty()) co_return unavailable("the server is shutting down");  // the wait was cancelled
-  co_return std::move(result.front());
-}
-
 /// vLLM's Response(content=str): a 200 with the text and no media type.
 http::HttpResponse plain_text(std::string text) { return http::HttpResponse{200, "", std::move(text)}; }
 
 }  // namespace
+
+// The loader on a detached thread (it owns copies of what it uses), its result awaited without blocking an HTTP
+// thread.
+http::awaitable<LoadedLora> OpenAiService::load_adapter_off_thread(const std::string& path,
+                                                                   http::ResponseWriter& writer) {
+  auto done = std::make_shared<http::AsyncQueue<LoadedLora>>(writer.executor());
+  std::thread([done, load = options_.load_lora, path] { done->push(load(path)); }).detach();
+  std::deque<LoadedLora> result = co_await done->pop_all();
+  if (result.empty()) co_return unavailable("the server is shutting down");  // the wait was cancelled
+  co_return std::move(result.front());
+}
 
 http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& req, http::ResponseWriter& writer) {
   ApiResult<LoraRouteRequest> parsed = parse_lora_route_request(req.body, /*with_path=*/true);
@@ -83,7 +83,7 @@ http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& 
   if (!error && !options_.load_lora) error = bad_request("LoRA is not enabled. Use --enable-lora to enable LoRA.");
   std::shared_ptr<const LoraAdapter> adapter;
   if (!error) {
-    LoadedLora loaded = co_await load_off_thread(options_.load_lora, path, writer);
+    LoadedLora loaded = co_await load_adapter_off_thread(path, writer);
     if (loaded.ok()) {
       adapter = std::move(loaded).value();
     } else if (loaded.status().code() == StatusCode::kNotFound) {

@@ -402,7 +402,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
   log_ignored_fields(chat.common.ignored_fields);
   apply_request_id_header(req, &chat.common.request_id);
   apply_priority_header(req.header("x-vllm-priority"), &chat.common);
-  std::optional<ApiError> error = check_model(chat.common.model);
+  std::optional<ApiError> error = co_await resolve_model(chat.common.model, writer);
   std::string prompt;
   ChatParsing parsing;
   std::optional<std::vector<ToolSpec>> template_tools;
@@ -480,7 +480,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
   log_ignored_fields(cr.common.ignored_fields);
   apply_request_id_header(req, &cr.common.request_id);
   apply_priority_header(req.header("x-vllm-priority"), &cr.common);
-  std::optional<ApiError> error = check_model(cr.common.model);
+  std::optional<ApiError> error = co_await resolve_model(cr.common.model, writer);
   // The batch: the first prompt, then the rest.
   std::vector<PromptInput> prompts;
   prompts.push_back(PromptInput{cr.prompt_text, cr.prompt_tokens, cr.prompt_is_tokens});

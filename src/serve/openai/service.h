@@ -52,6 +52,7 @@ struct ServiceOptions {
   /// Reads and checks an adapter directory for this model (null: LoRA is off). The load route's loader.
   std::function<Result<std::shared_ptr<const LoraAdapter>>(const std::string& path)> load_lora;
   bool allow_runtime_lora_updating = false;  // VLLM_ALLOW_RUNTIME_LORA_UPDATING: the load/unload routes
+  std::string lora_resolver_dir;  // the filesystem LoRA resolver's directory (empty: no resolver)
   int max_loras = 0;  // MAX_LORAS with LoRA on (0: off): the vllm:lora_requests_info gauge's max_lora label
 };
 
@@ -109,6 +110,13 @@ class OpenAiService {
 
   /// 404 "The model `X` does not exist." unless `model` is absent, one of the served names or an adapter's name.
   std::optional<ApiError> check_model(const std::optional<std::string>& model) const;
+  /// check_model, after vLLM's LoRA resolvers had their turn with an unknown name (lora_resolver.cpp): with
+  /// VLLM_ALLOW_RUNTIME_LORA_UPDATING and a resolver directory, the adapter found there is loaded and served.
+  http::awaitable<std::optional<ApiError>> resolve_model(const std::optional<std::string>& model,
+                                                         http::ResponseWriter& writer);
+  /// Reads an adapter with options_.load_lora on a thread of its own; the coroutine waits (lora_routes.cpp).
+  http::awaitable<Result<std::shared_ptr<const LoraAdapter>>> load_adapter_off_thread(const std::string& path,
+                                                                                       http::ResponseWriter& writer);
   /// The adapter `model` names, or nullopt (the base model or an unknown name).
   std::optional<ServedLora> lora_of(const std::optional<std::string>& model) const;
   /// Binds `request` to the adapter `model` names (its lora_ref) and says the model name the response reports. The

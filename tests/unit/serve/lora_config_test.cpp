@@ -70,5 +70,31 @@ TEST(LoraSettings, FlagsAndVariables) {
   EXPECT_FALSE(parse({}, {{"LORA_MODULES", "a=/p"}}).ok());  // without ENABLE_LORA
 }
 
+// vLLM's FilesystemResolver rules: a LoRA config whose base is --model as given; nothing outside the directory.
+TEST(LoraResolver, AcceptsWhatVllmsFilesystemResolverAccepts) {
+  const std::string lora = testing::test_data_dir() + "/lora";
+  const std::string base = "tests/data/tiny_models/smollm2/f32";  // alpha's base_model_name_or_path
+  std::string dir;
+  EXPECT_TRUE(resolver_accepts(lora, "alpha", base, &dir));
+  EXPECT_EQ(dir, lora + "/alpha");
+  EXPECT_FALSE(resolver_accepts(lora, "alpha", "another/model", &dir));
+  EXPECT_FALSE(resolver_accepts(lora, "missing", base, &dir));
+  EXPECT_FALSE(resolver_accepts(lora, "", base, &dir));
+  EXPECT_FALSE(resolver_accepts(lora + "/families", "../alpha", base, &dir));
+  EXPECT_FALSE(resolver_accepts(lora, lora + "/alpha", base, &dir));  // absolute
+}
+
+TEST(LoraResolver, DirectoryOnlyWhenThePluginLoads) {
+  const std::string lora = testing::test_data_dir() + "/lora";
+  EXPECT_EQ(lora_resolver_dir(std::nullopt, lora, "").value(), lora);
+  EXPECT_EQ(lora_resolver_dir(std::string("x, lora_filesystem_resolver"), lora, "").value(), lora);
+  EXPECT_EQ(lora_resolver_dir(std::string("lora_hf_hub_resolver"), lora, "org/repo").value(), "");
+  EXPECT_EQ(lora_resolver_dir(std::nullopt, "", "").value(), "");
+  auto bad = lora_resolver_dir(std::nullopt, lora + "/alpha/adapter_config.json", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("VLLM_LORA_RESOLVER_CACHE_DIR must be set to a valid directory"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace podserve
