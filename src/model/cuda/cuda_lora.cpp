@@ -5,7 +5,9 @@
 // Steps with LoRA tokens run eagerly (decode graphs are captured without adapters). Adapter memory is allocated
 // when first used, outside the KV plan (from what GPU_MEMORY_UTILIZATION leaves free); running out is the step's
 // error, naming the adapter.
-#include <cstring>
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #include "model/cuda/cuda_check.h"
 #include "model/cuda/cuda_decoder.h"
