@@ -104,10 +104,6 @@ def test_structural_tag_answers(client):
     ({"structured_outputs": {"json": {"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 2}}}}},
      "The provided JSON schema contains features not supported by xgrammar."),
     ({"structured_outputs": {"choice": []}}, "Choice '[]' cannot be an empty list"),
-    ({"structured_outputs": {"structural_tag": json.dumps({"type": "structural_tag", "format": {"type": "nope"}})}},
-     "Invalid structural tag specification."),
-    ({"response_format": {"type": "structural_tag", "format": {"type": "sequence", "elements": []}}},
-     "Invalid structural tag specification."),
     ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nope"}}}},
      "Failed to transform json schema into a grammar: "),
 ])
@@ -123,6 +119,25 @@ def test_bad_constraints_are_vllm_400s(client, raw, extra, message):
     assert events[-1] == "[DONE]" and len(events) == 2, events
     error = json.loads(events[0])["error"]
     assert error["code"] == 400 and error["message"].startswith(message)
+
+
+# vLLM 0.32 checks structural tags while it parses the request (validate_structural_tag_payload): a 400 naming the
+# field, before any answer starts, streamed or not, chat or completions.
+@pytest.mark.parametrize("extra,message", [
+    ({"structured_outputs": {"structural_tag": json.dumps({"type": "structural_tag", "format": {"type": "nope"}})}},
+     "Invalid structured_outputs structural_tag specification. (parameter=structured_outputs)"),
+    ({"structured_outputs": {"structural_tag": " "}},
+     "Invalid structured_outputs structural_tag specification. (parameter=structured_outputs)"),
+    ({"response_format": {"type": "structural_tag", "format": {"type": "sequence", "elements": []}}},
+     "Invalid response_format structural_tag specification. (parameter=response_format)"),
+])
+def test_bad_structural_tags_are_request_stage_400s(raw, extra, message):
+    for route, body in [("/v1/chat/completions", {"messages": MESSAGES}), ("/v1/completions", {"prompt": "Hi"})]:
+        for stream in (False, True):
+            r = raw.post(route, json={"model": SERVED_MODEL, "max_tokens": 5, "stream": stream, **body, **extra})
+            assert r.status_code == 400, (route, stream, r.text)
+            error = r.json()["error"]
+            assert error["message"] == message and error["param"] == message.split("parameter=")[1][:-1], error
 
 
 def test_request_stage_errors_are_plain_400s(raw):

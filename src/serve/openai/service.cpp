@@ -426,6 +426,7 @@ http::awaitable<void> OpenAiService::chat_completions(const http::HttpRequest& r
     error = finish_request(chat.common, /*chat=*/true, std::move(tokens), -1, &gen.request);
   }
   if (!error) error = check_generation_work({&gen.request}, options_.max_tokens_per_request);
+  if (!error) error = check_structural_tag(chat.common.structured);
   if (error) {
     co_await writer.send(error_response(*error));
     co_return;
@@ -510,6 +511,7 @@ http::awaitable<void> OpenAiService::completions(const http::HttpRequest& req, h
     for (const GenerationRequest& r : requests) all.push_back(&r);
     error = check_generation_work(all, options_.max_tokens_per_request);
   }
+  if (!error) error = check_structural_tag(cr.common.structured);
   if (error) {
     co_await writer.send(error_response(*error));
     co_return;

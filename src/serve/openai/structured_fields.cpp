@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "base/log.h"
 #include "structured/constraint.h"
 
 namespace podserve::openai {
@@ -112,6 +113,7 @@ MaybeError read_response_format(const boost::json::value& v, StructuredOutputsRe
   }
   if (t == "structural_tag") {
     out->structural_tag = boost::json::serialize(v);
+    out->structural_tag_in_response_format = true;
     out->present = true;
     return std::nullopt;
   }
@@ -221,6 +223,19 @@ ApiResult<StructuredConstraint> build_constraint(const StructuredOutputsRequest&
   Result<structured::Grammar> grammar = structured::grammar_for(c);
   if (!grammar.ok()) return ApiError{grammar.status(), {}};
   return c;
+}
+
+std::optional<ApiError> check_structural_tag(const StructuredOutputsRequest& r) {
+  if (!r.structural_tag) return std::nullopt;
+  const std::string field = r.structural_tag_in_response_format ? "response_format" : "structured_outputs";
+  StructuredConstraint c;
+  c.kind = StructuredConstraint::Kind::kStructuralTag;
+  c.spec = *r.structural_tag;
+  Result<structured::Grammar> grammar = is_blank(c.spec) ? Result<structured::Grammar>(invalid_argument("empty"))
+                                                         : structured::grammar_for(c);
+  if (grammar.ok() || grammar.status().code() != StatusCode::kInvalidArgument) return std::nullopt;
+  PODSERVE_LOG(kInfo) << "Refused a " << field << " structural tag: " << grammar.status().message();
+  return validation_error("Invalid " + field + " structural_tag specification.", field);
 }
 
 }  // namespace podserve::openai

@@ -24,6 +24,7 @@ struct StructuredOutputsRequest {
   std::optional<std::string> grammar;
   std::optional<bool> json_object;
   std::optional<std::string> structural_tag;  // JSON text
+  bool structural_tag_in_response_format = false;  // response_format {"type": "structural_tag"} (else structured_outputs)
   bool present = false;                       // some constraint field was given (even an empty one)
   int num_kinds() const;
 };
@@ -33,6 +34,12 @@ struct StructuredOutputsOptions {
   bool disable_any_whitespace = false;  // JSON without whitespace between tokens
   bool enable_in_reasoning = false;     // constrain the reasoning part too
 };
+
+/// vLLM 0.32's request-stage check of a structural tag (validate_structural_tag_payload): a tag xgrammar refuses,
+/// or a blank one, is a 400 naming only the field it came in ("Invalid response_format structural_tag
+/// specification." / "Invalid structured_outputs ..."), before any answer starts; the reason goes to the log.
+/// Formats podserve does not build are left to build_constraint (a 400 naming the format).
+std::optional<ApiError> check_structural_tag(const StructuredOutputsRequest& r);
 
 /// Reads response_format, structured_outputs and guided_*; request-stage errors only.
 MaybeError read_structured_outputs(FieldReader& r, StructuredOutputsRequest* out);
