@@ -13,8 +13,6 @@
 namespace podserve::openai {
 namespace {
 
-using namespace qwen3;  // NOLINT: the engine's terminal names
-
 bool truthy(const boost::json::value& v) {
   if (v.is_null()) return false;
   if (v.is_bool()) return v.get_bool();
@@ -29,7 +27,7 @@ bool truthy(const boost::json::value& v) {
 class Qwen3ReasoningParser final : public ReasoningParser {
  public:
   Qwen3ReasoningParser(bool thinking, const ParserVocab& vocab)
-      : thinking_(thinking), stream_(literals(), marker_tokens(&vocab)) {
+      : thinking_(thinking), stream_(qwen3::literals(), qwen3::marker_tokens(&vocab)) {
     for (std::string_view b : {"<|im_start|>", "<|im_end|>"}) {
       if (std::optional<int32_t> id = vocab.token_id(b)) boundaries_.push_back(*id);
     }
@@ -66,7 +64,7 @@ class Qwen3ReasoningParser final : public ReasoningParser {
     if (!thinking_) return true;
     for (size_t i = ids.size(); i-- > 0;) {
       if (is_end_id(ids[i])) return true;
-      if (ids[i] == id_of(kThinkStart)) return false;
+      if (ids[i] == id_of(qwen3::kThinkStart)) return false;
       if (std::find(boundaries_.begin(), boundaries_.end(), ids[i]) != boundaries_.end()) break;
     }
     return false;
@@ -76,7 +74,7 @@ class Qwen3ReasoningParser final : public ReasoningParser {
   }
   std::vector<int32_t> extract_content_ids(std::span<const int32_t> ids) const override {
     if (!thinking_) return {ids.begin(), ids.end()};
-    const std::optional<int32_t> end = id_of(kThinkEnd);
+    const std::optional<int32_t> end = id_of(qwen3::kThinkEnd);
     for (size_t i = ids.size(); end && i-- > 0;) {
       if (ids[i] == *end) return {ids.begin() + static_cast<std::ptrdiff_t>(i) + 1, ids.end()};
     }
@@ -98,11 +96,11 @@ class Qwen3ReasoningParser final : public ReasoningParser {
     int n = 0;
     for (int32_t id : ids) {
       if (is_end_id(id)) break;
-      if (id != id_of(kThinkStart)) ++n;
+      if (id != id_of(qwen3::kThinkStart)) ++n;
     }
     return n;
   }
-  bool end_token_is_output(int32_t token) const override { return token == id_of(kToolStart); }
+  bool end_token_is_output(int32_t token) const override { return token == id_of(qwen3::kToolStart); }
 
  private:
   struct Out {
@@ -118,7 +116,7 @@ class Qwen3ReasoningParser final : public ReasoningParser {
   };
 
   std::optional<int32_t> id_of(int terminal) const { return stream_.id_of(terminal); }
-  bool is_end_id(int32_t id) const { return id == id_of(kThinkEnd) || id == id_of(kToolStart); }
+  bool is_end_id(int32_t id) const { return id == id_of(qwen3::kThinkEnd) || id == id_of(qwen3::kToolStart); }
 
   void reset() {
     reasoning_ = thinking_;
@@ -130,14 +128,14 @@ class Qwen3ReasoningParser final : public ReasoningParser {
 
   void terminal(int t, std::string_view spelling, Out& out) {
     if (reasoning_) {
-      if (t == kThinkStart) return;
-      if (t == kThinkEnd || t == kToolStart) {
+      if (t == qwen3::kThinkStart) return;
+      if (t == qwen3::kThinkEnd || t == qwen3::kToolStart) {
         reasoning_ = false;
         ended_ = true;
-        if (t == kToolStart) out.content.append(spelling);
+        if (t == qwen3::kToolStart) out.content.append(spelling);
         return;
       }
-    } else if (t == kThinkEnd) {
+    } else if (t == qwen3::kThinkEnd) {
       return;
     }
     text(spelling, out);

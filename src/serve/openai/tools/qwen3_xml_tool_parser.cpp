@@ -18,8 +18,6 @@ namespace {
 namespace json = boost::json;
 
 
-using namespace qwen3;  // NOLINT: the engine's terminal names
-
 enum class Qwen3XmlState { kContent, kPreamble, kName, kArgs, kBetween };
 // The config's transitions from the content state on (the tool phase starts there): (state, terminal) -> state,
 // with the event it emits. A terminal without one is text of the state it meets.
@@ -31,19 +29,19 @@ struct Transition {
   Effect effect;
 };
 constexpr Transition kTransitions[] = {
-    {Qwen3XmlState::kContent, kThinkEnd, Qwen3XmlState::kContent, Effect::kNone},
-    {Qwen3XmlState::kContent, kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
-    {Qwen3XmlState::kContent, kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
-    {Qwen3XmlState::kPreamble, kToolEnd, Qwen3XmlState::kContent, Effect::kEnd},
-    {Qwen3XmlState::kPreamble, kFuncPrefix, Qwen3XmlState::kName, Effect::kNone},
-    {Qwen3XmlState::kName, kClose, Qwen3XmlState::kArgs, Effect::kNone},
-    {Qwen3XmlState::kName, kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
-    {Qwen3XmlState::kArgs, kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
-    {Qwen3XmlState::kArgs, kParamStart, Qwen3XmlState::kArgs, Effect::kArg},
-    {Qwen3XmlState::kArgs, kParamEnd, Qwen3XmlState::kArgs, Effect::kArg},
-    {Qwen3XmlState::kBetween, kToolEnd, Qwen3XmlState::kContent, Effect::kNone},
-    {Qwen3XmlState::kBetween, kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
-    {Qwen3XmlState::kBetween, kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
+    {Qwen3XmlState::kContent, qwen3::kThinkEnd, Qwen3XmlState::kContent, Effect::kNone},
+    {Qwen3XmlState::kContent, qwen3::kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
+    {Qwen3XmlState::kContent, qwen3::kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
+    {Qwen3XmlState::kPreamble, qwen3::kToolEnd, Qwen3XmlState::kContent, Effect::kEnd},
+    {Qwen3XmlState::kPreamble, qwen3::kFuncPrefix, Qwen3XmlState::kName, Effect::kNone},
+    {Qwen3XmlState::kName, qwen3::kClose, Qwen3XmlState::kArgs, Effect::kNone},
+    {Qwen3XmlState::kName, qwen3::kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
+    {Qwen3XmlState::kArgs, qwen3::kFuncEnd, Qwen3XmlState::kBetween, Effect::kEnd},
+    {Qwen3XmlState::kArgs, qwen3::kParamStart, Qwen3XmlState::kArgs, Effect::kArg},
+    {Qwen3XmlState::kArgs, qwen3::kParamEnd, Qwen3XmlState::kArgs, Effect::kArg},
+    {Qwen3XmlState::kBetween, qwen3::kToolEnd, Qwen3XmlState::kContent, Effect::kNone},
+    {Qwen3XmlState::kBetween, qwen3::kToolStart, Qwen3XmlState::kPreamble, Effect::kStart},
+    {Qwen3XmlState::kBetween, qwen3::kFuncPrefix, Qwen3XmlState::kName, Effect::kStart},
 };
 
 /// `<\s*parameter\s*=` at p: the offset after it, or npos.
@@ -125,7 +123,7 @@ std::string convert_param_args(std::string_view raw, bool partial) {
 class Qwen3XmlToolParser final : public EngineToolParser {
  public:
   explicit Qwen3XmlToolParser(const ToolParserContext& ctx)
-      : EngineToolParser(ctx), stream_(literals(), marker_tokens(ctx.vocab)) {}
+      : EngineToolParser(ctx), stream_(qwen3::literals(), qwen3::marker_tokens(ctx.vocab)) {}
 
   bool supports_required_and_named() const override { return false; }  // a structural-tag model in vLLM
   void set_skip_reasoning_markup(bool skip) override { skip_reasoning_ = skip; }
@@ -157,7 +155,7 @@ class Qwen3XmlToolParser final : public EngineToolParser {
   }
 
   void on_terminal(int t, std::string_view spelling, std::vector<Event>& out) {
-    if ((t == kThinkStart || t == kThinkEnd) && skip_reasoning_) return emit_text(spelling, out);
+    if ((t == qwen3::kThinkStart || t == qwen3::kThinkEnd) && skip_reasoning_) return emit_text(spelling, out);
     for (const Transition& tr : kTransitions) {
       if (tr.from != state_ || tr.terminal != t) continue;
       state_ = tr.to;
