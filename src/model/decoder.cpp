@@ -49,7 +49,8 @@ class DecoderModel final : public CausalLm {
   ThreadPool* thread_pool() override { return &pool_; }
 
   // Phi-3's fused projections and Mixtral's experts are not wrapped (yet).
-  bool supports_lora() const override { return !spec_.fused_qkv && !spec_.fused_gate_up && !spec_.moe; }
+  // Fused q|k|v and gate|up (Phi-3) run as their parts here, so a packed adapter module applies per part.
+  bool supports_lora() const override { return !spec_.moe; }
 
   Status forward(const ForwardBatch& batch, KvPool& pool, float* logits) override {
     const ModelConfig& c = hf_.model;

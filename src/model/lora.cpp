@@ -34,9 +34,30 @@ std::pair<int64_t, int64_t> module_shape(const ModelConfig& c, int m) {
   return {0, 0};
 }
 
-std::string expected_modules() {
+// A module name an adapter may target and the decoder projections it covers. Phi-3's checkpoints fuse q|k|v and
+// gate|up, so its adapters name the fused modules (vLLM maps those packed modules to themselves for Phi-3): one
+// lora_A for the input, lora_B rows for each part in order, the same delta as one adapter per part sharing A.
+struct TargetModule {
+  std::string_view name;
+  std::vector<int> parts;
+};
+
+std::vector<TargetModule> target_modules(const ModelConfig& c) {
+  auto id = [](LoraModule m) { return static_cast<int>(m); };
+  if (c.architecture == "phi3") {
+    return {{"qkv_proj", {id(LoraModule::kQ), id(LoraModule::kK), id(LoraModule::kV)}},
+            {"o_proj", {id(LoraModule::kO)}},
+            {"gate_up_proj", {id(LoraModule::kGate), id(LoraModule::kUp)}},
+            {"down_proj", {id(LoraModule::kDown)}}};
+  }
+  std::vector<TargetModule> out;
+  for (int m = 0; m < kNumLoraModules; ++m) out.push_back({kModuleNames[m], {m}});
+  return out;
+}
+
+std::string expected_modules(const std::vector<TargetModule>& targets) {
   std::string s = "[";
-  for (int m = 0; m < kNumLoraModules; ++m) s += std::string(m ? ", '" : "'") + kModuleNames[m] + "'";
+  for (size_t i = 0; i < targets.size(); ++i) s += std::string(i ? ", '" : "'") + std::string(targets[i].name) + "'";
   return s + "]";
 }
 
@@ -177,6 +198,7 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
   XXH3_128bits_reset(state);
   XXH3_128bits_update(state, text.data(), text.size());
 
+  const std::vector<TargetModule> targets = target_modules(config);
   std::vector<std::string> unknown;
   for (const auto& [name, t] : file.tensors()) {
     XXH3_128bits_update(state, name.data(), name.size());
@@ -186,9 +208,11 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
       XXH3_freeState(state);
       return invalid_argument(name + " is unsupported LoRA weight");
     }
-    int m = 0;
-    while (m < kNumLoraModules && tn.module != kModuleNames[m]) ++m;
-    if (m == kNumLoraModules) {
+    std::vector<int> parts;  // the decoder projections this tensor covers
+    for (const TargetModule& target : targets) {
+      if (tn.module == target.name) parts = target.parts;
+    }
+    if (parts.empty()) {
       unknown.push_back(tn.module);
       continue;
     }
@@ -197,21 +221,30 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
       return invalid_argument(name + ": layer " + std::to_string(tn.layer) + " but the model has " +
                               std::to_string(config.n_layers));
     }
-    const auto [in, out] = module_shape(config, m);
+    const int64_t in = module_shape(config, parts[0]).first;
+    int64_t out = 0;
+    for (int m : parts) out += module_shape(config, m).second;
     const std::vector<int64_t> want = tn.is_a ? std::vector<int64_t>{rank, in} : std::vector<int64_t>{out, rank};
     if (t.shape != want || (t.type != DType::kF32 && t.type != DType::kF16 && t.type != DType::kBF16)) {
       XXH3_freeState(state);
       return invalid_argument(name + ": expected a float tensor of shape [" + std::to_string(want[0]) + ", " +
                               std::to_string(want[1]) + "] (r = " + std::to_string(rank) + ")");
     }
-    LoraWeights& w = adapter->layers[tn.layer][m];
-    std::vector<float>& dst = tn.is_a ? w.a : w.b;
-    dst.resize(static_cast<size_t>(want[0] * want[1]));
-    dequantize_row_ref(t.type, t.data, dst.data(), static_cast<int64_t>(dst.size()));
-    if (!tn.is_a) {
-      for (float& v : dst) v *= scale;  // folded once here, as vLLM does
+    std::vector<float> values(static_cast<size_t>(want[0] * want[1]));
+    dequantize_row_ref(t.type, t.data, values.data(), static_cast<int64_t>(values.size()));
+    int64_t row = 0;  // lora_B: each part's rows in order; lora_A: the same matrix for every part
+    for (int m : parts) {
+      LoraWeights& w = adapter->layers[tn.layer][m];
+      if (tn.is_a) {
+        w.a = values;
+        continue;
+      }
+      const int64_t rows = module_shape(config, m).second;
+      w.b.assign(values.begin() + row * rank, values.begin() + (row + rows) * rank);
+      row += rows;
+      for (float& v : w.b) v *= scale;  // folded once here, as vLLM does
       if (config.qk_rows_interleaved && (m == static_cast<int>(LoraModule::kQ) || m == static_cast<int>(LoraModule::kK))) {
-        interleave_rope_rows(dst, m == static_cast<int>(LoraModule::kQ) ? config.n_heads : config.n_kv_heads,
+        interleave_rope_rows(w.b, m == static_cast<int>(LoraModule::kQ) ? config.n_heads : config.n_kv_heads,
                              config.head_dim, rank);
       }
     }
@@ -223,7 +256,7 @@ Result<std::shared_ptr<const LoraAdapter>> load_lora_adapter(const std::string& 
   if (!unknown.empty()) {
     std::string received = "[";
     for (size_t i = 0; i < unknown.size(); ++i) received += (i ? ", '" : "'") + unknown[i] + "'";
-    return invalid_argument("While loading " + dir + ", expected target modules in " + expected_modules() +
+    return invalid_argument("While loading " + dir + ", expected target modules in " + expected_modules(targets) +
                             " but received " + received + "]. Please verify that the loaded LoRA module is correct");
   }
   bool any = false;

@@ -109,7 +109,7 @@ Result<std::vector<ServedLora>> load_lora_modules(const std::vector<LoraModuleSp
     };
     if (!lm.supports_lora()) {
       return failed(unimplemented("this model does not apply LoRA adapters (podserve runs them on GGUF and "
-                                  "safetensors llama, mistral, qwen2/3 and gemma models)"));
+                                  "safetensors llama, mistral, qwen2/3, gemma and phi3 models; not Mixtral)"));
     }
     if (spec.name == served_name) {
       return failed(invalid_argument("The lora adapter '" + spec.name + "' conflicts with a served base model."));

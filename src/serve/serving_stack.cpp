@@ -105,8 +105,8 @@ Result<ServingStack> build_serving_stack(const ServerConfig& config) {
   if (config.enable_lora) {
     if (!model.value()->lm().supports_lora()) {
       return unimplemented("ENABLE_LORA: this model does not apply LoRA adapters (podserve runs them on GGUF and "
-                           "safetensors models of llama, mistral, qwen2/3 and gemma; not on Phi-3's fused or "
-                           "Mixtral's expert layers)");
+                           "safetensors models of llama, mistral, qwen2/3, gemma and phi3; not on Mixtral's expert "
+                           "layers)");
     }
     PODSERVE_ASSIGN_OR_RETURN(hub::HubSettings hub_settings, hub_settings_for(config, process_env()));
     load_lora = make_lora_loader(model.value()->lm().config(), config.max_lora_rank, hub_settings);

@@ -8,7 +8,7 @@
 // - LlamaCppOnGpu: SmolLM2 Q4_1 and Gemma 3 greedy against llama.cpp's goldens (the files must be on the machine).
 // - GraphsOnGpu: a decode step replayed through a CUDA graph (padded to the graph's size) gives the bits of the
 //   same step run eagerly.
-// - LoraOnGpu: peft's adapters (tools/goldens/lora_adapters.py) on the tiny models of seven architectures, as the
+// - LoraOnGpu: peft's adapters (tools/goldens/lora_adapters.py) on the tiny models of eight architectures, as the
 //   model tier checks them on the CPU: logits within the fp16 K/V bound of peft's, in one prefill step and in
 //   one-token decode steps of a batch that mixes the adapter with the base model.
 // - DummyOnGpu: LOAD_FORMAT=dummy filled on the device gives the CPU dummy model's logits (the same hash values;
@@ -308,7 +308,8 @@ INSTANTIATE_TEST_SUITE_P(
                       LoraCase{"qwen3", "families/qwen3", "goldens_families.json", "adapter"},
                       LoraCase{"gemma", "families/gemma", "goldens_families.json", "adapter"},
                       LoraCase{"gemma2", "families/gemma2", "goldens_families.json", "adapter"},
-                      LoraCase{"gemma3", "families/gemma3", "goldens_families.json", "adapter"}),
+                      LoraCase{"gemma3", "families/gemma3", "goldens_families.json", "adapter"},
+                      LoraCase{"phi3", "families/phi3", "goldens_families.json", "adapter"}),
     [](const ::testing::TestParamInfo<LoraCase>& info) {
       std::string name = std::string(info.param.model) + "_" + info.param.golden_name;
       return name;

@@ -183,7 +183,8 @@ INSTANTIATE_TEST_SUITE_P(Paths, LoraModel, ::testing::Values("safetensors", "ggu
 
 // The other architectures the shared decoder applies adapters on (lora_adapters.py --families: one peft adapter per
 // tiny model, r=8 on every linear): mistral, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma (gelu, scaled
-// embedding), gemma2 (sandwich norms, soft-capping), gemma3 (sandwich norms, q/k norms, sliding layers). The
+// embedding), gemma2 (sandwich norms, soft-capping), gemma3 (sandwich norms, q/k norms, sliding layers), phi3
+// (fused q|k|v and gate|up: its adapter targets qkv_proj and gate_up_proj, split per part at load). The
 // adapter's logits within 1e-4 of peft's, the adapter moving them, and a batch mixing it with the base model giving
 // each sequence its bits alone.
 class LoraFamily : public ::testing::TestWithParam<std::string> {
@@ -265,12 +266,12 @@ TEST_P(LoraFamily, MixedBatchEqualsEachAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, LoraFamily,
-                         ::testing::Values("mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"));
+                         ::testing::Values("mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"));
 
-// A model that does not apply adapters (Phi-3's fused projections, on the shared decoder from GGUF) refuses a batch
-// that uses one (never silently runs the base model).
-TEST(LoraRefusal, FusedPhi3RefusesLoraTokens) {
-  auto lm = testing::load_gguf_lm(tiny_model_dir("phi3") + "/gguf-f32.gguf");
+// A model that does not apply adapters (Mixtral's experts, on the shared decoder from GGUF) refuses a batch that
+// uses one (never silently runs the base model).
+TEST(LoraRefusal, MixtralRefusesLoraTokens) {
+  auto lm = testing::load_gguf_lm(tiny_model_dir("mixtral") + "/gguf-f32.gguf");
   ASSERT_NE(lm, nullptr);
   EXPECT_FALSE(lm->supports_lora());
   LoraAdapter adapter;  // any adapter: the batch is refused before its weights are looked at

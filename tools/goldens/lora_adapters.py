@@ -17,7 +17,8 @@ GGUF files tiny_models.py wrote with llama.cpp's Q/K row permutation):
 
 and, for the other architectures the shared decoder serves adapters on (one adapter each, r=8 on every linear of
 the blocks, for tests/data/tiny_models/<arch>/f32):
-  families/<arch>/  the adapter, for mistral, qwen2, qwen3, gemma, gemma2 and gemma3
+  families/<arch>/  the adapter, for mistral, qwen2, qwen3, gemma, gemma2, gemma3 and phi3 (whose checkpoints
+                    fuse q|k|v and gate|up: its adapter targets qkv_proj, o_proj, gate_up_proj, down_proj)
   goldens_families.json  per arch: prompts, positions, logits for "base" and "adapter"
 
 Needs torch + transformers + peft (requirements/ref.txt); CI only reads the committed output.
@@ -126,8 +127,9 @@ def write_gqa():
     (OUT / "goldens_gqa.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
 
 
-FAMILIES = ["mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"]
+FAMILIES = ["mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"]
 ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+FUSED_LINEARS = {"phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]}
 
 
 def write_families():
@@ -141,7 +143,7 @@ def write_families():
         vocab = base_model(base_dir).config.vocab_size
         prompts = [torch.randint(3, vocab, (n,), generator=g).tolist() for n in PROMPT_LENGTHS]
         positions = [sorted({0, n // 2, n - 1}) for n in PROMPT_LENGTHS]
-        spec = dict(r=8, lora_alpha=16, target_modules=ALL_LINEARS, seed=200 + i)
+        spec = dict(r=8, lora_alpha=16, target_modules=FUSED_LINEARS.get(arch, ALL_LINEARS), seed=200 + i)
         models = {"base": base_model(base_dir), "adapter": peft_model(spec, base_model(base_dir))}
         save_adapter(models["adapter"], f"families/{arch}", base_dir)
         golden[arch] = {"prompts": prompts, "positions": positions, "models": {

@@ -24,7 +24,7 @@ constexpr size_t kMaxDeviceAdapters = 8;
 
 }  // namespace
 
-bool CudaDecoder::supports_lora() const { return !spec_.fused_qkv && !spec_.fused_gate_up && !spec_.moe; }
+bool CudaDecoder::supports_lora() const { return !spec_.moe; }
 
 Result<const CudaDecoder::DeviceAdapter*> CudaDecoder::device_adapter(const LoraAdapter& a) {
   const AdapterKey key{a.weights_hash[0], a.weights_hash[1]};
