@@ -44,7 +44,7 @@ int32_t mask_walk_future_state(const EarleyParser& parser) {
 
 }  // namespace
 
-/// Subtree splits already computed, keyed by (trie node, future state, rule ended): ranges of an earlier walk's
+/// Subtree splits already computed, keyed by (trie node, future state's slot, rule ended): ranges of an earlier walk's
 /// output (accepted list and uncertain list of a slot), which walks append to contiguously in trie order.
 /// Free text (xgrammar's TagDispatch: one rule per trigger-prefix state, each tail-calling the next) makes
 /// every state's walk continue in the same few states after one byte, so all but the first walk reuse it.
@@ -207,7 +207,10 @@ void CompiledGrammar::precompute_state(int32_t state, int32_t slot, SubtreeMemo*
     // would cost more than it saves (measured on the JSON-schema grammars).
     const int32_t future = stack.size() == 1 ? mask_walk_future_state(parser) : -1;
     if (future >= 0) {
-      key = SubtreeMemo::key(c.node, future, exited);
+      // States sharing a split have the same future (a loop's entry and body; a tail call and its callee).
+      const int32_t future_slot = state_slot_[static_cast<size_t>(future)];
+      key = SubtreeMemo::key(c.node, future_slot >= 0 ? future_slot : static_cast<int32_t>(tokens_.size()) + future,
+                             exited);
       if (auto hit = memo->ranges.find(key); hit != memo->ranges.end()) {
         const SubtreeMemo::Range& r = hit->second;
         const std::vector<int32_t>& from_accepted = (*accepted_of)[static_cast<size_t>(r.slot)];
