@@ -40,7 +40,10 @@ class CompiledGrammar {
 
  private:
   CompiledGrammar() = default;
-  void precompute_state(int32_t state, StateTokens* out) const;
+  struct SubtreeMemo;
+  /// Appends the split of `state` to `accepted` (token ids) and out->uncertain; `slot` is out's index.
+  void precompute_state(int32_t state, int32_t slot, SubtreeMemo* memo, std::vector<std::vector<int32_t>>* accepted,
+                        StateTokens* out) const;
 
   Grammar grammar_;
   RuleAutomata automata_;

@@ -193,7 +193,8 @@ def test_granite_required_calls(granite_client):
 
 
 # tool_choice required / named on parsers with a model format (vLLM's Path B, structured-tools.md §3.2): the
-# request is constrained by the structural tag vLLM builds for the parser (hermes: <tool_call> blocks back to back),
+# request is constrained by the structural tag vLLM builds for the parser (hermes: <tool_call> blocks back to back;
+# auto with a strict tool or parallel_tool_calls false: free text in which each <tool_call> starts a call),
 # compiled by the structural-tag front end, and the parser reads the calls as usual (llama3_json needs
 # <|python_tag|> in the vocabulary, which SmolLM2 lacks; its tag is checked against xgrammar in tests/structured). Tools marked strict get their schema (vLLM's default --tool-strict-level auto);
 # the others only the envelope with any JSON arguments. Sampled at temperature 1 over several seeds, the answers
@@ -247,3 +248,27 @@ def test_hermes_non_strict_tool_gets_any_json_arguments(tool_client):
         else:
             assert [c.function.name for c in choice.message.tool_calls] == ["note"]
             json.loads(choice.message.tool_calls[0].function.arguments)
+
+
+HERMES_BEGINS = [begin + t["function"]["name"] + '", "arguments": ' for t in STRICT_TOOLS
+                 for begin in ('<tool_call>\n{"name": "', '<tool_call>{"name": "')]
+
+
+@pytest.mark.parametrize("seed,parallel", [(11, True), (12, True), (13, True), (14, False), (15, False)])
+def test_hermes_auto_with_strict_tools_is_text_or_valid_calls(tool_client, seed, parallel):
+    # auto with a strict tool (or parallel_tool_calls false) gets vLLM's triggered tag: free text, and every
+    # <tool_call> the model opens must be one of the tools' envelopes with schema-valid arguments.
+    extra = {} if parallel else {"parallel_tool_calls": False}
+    r = tool_client.chat.completions.create(model=SERVED_MODEL, messages=MESSAGES, tools=STRICT_TOOLS,
+                                            tool_choice="auto", max_tokens=150, temperature=1.0, seed=seed, **extra)
+    choice = r.choices[0]
+    calls = choice.message.tool_calls or []
+    for c in calls:
+        jsonschema.validate(json.loads(c.function.arguments), SCHEMAS[c.function.name])
+    if not parallel:
+        assert len(calls) <= 1
+    text = choice.message.content or ""
+    if "<tool_call>" in text:  # only a call cut off by max_tokens stays in the text: its envelope so far
+        assert choice.finish_reason == "length", text
+        rest = text[text.rindex("<tool_call>"):]
+        assert any(b.startswith(rest) or rest.startswith(b) for b in HERMES_BEGINS), text

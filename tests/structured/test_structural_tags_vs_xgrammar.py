@@ -86,6 +86,15 @@ CASES = [
                                        "stop_after_first": True}), ["<f1>X</f>", "<f1>X</f><f1>X</f>", ""]),
     ("unicode_trigger", st({"type": "triggered_tags", "triggers": ["<｜tool"], "tags": [T("<｜tool｜>", C("é"), "<｜end｜>")]}),
      ["héllo <｜tool｜>é<｜end｜> ok", "<｜tol"]),
+    # Free text whose trigger states share bytes (the mask cache reuses one state's split below a byte for the
+    # others): triggers with a common prefix, a trigger overlapping itself, triggers sharing a UTF-8 lead byte,
+    # multi-byte text around them.
+    ("triggers_shared_prefix", st({"type": "triggered_tags", "triggers": ["<fa", "<fb", "aab"], "tags": [
+        T("<fa>", C("X"), "</f>"), T("<fb>", ANY, "</f>"), T("aab!", C("Y"), ";")]}),
+     ["x <fa>X</f> <fb>y</f> <f<fa>X</f>", "aaab!Y; aab", "<fc>", "aa<fb>é</f>"]),
+    ("triggers_utf8_lead", st({"type": "triggered_tags", "triggers": ["é<", "è<"], "tags": [
+        T("é<1>", C("é"), "</>"), T("è<2>", ANY, "</>")]}),
+     ["café é<1>é</> très è<2>日本</> ✓", "ê< é<2>", "éè<2>x</>"]),
     ("legacy", {"type": "structural_tag", "structures": [{"begin": "<function=f>", "schema": WEATHER, "end": "</function>"}],
                 "triggers": ["<function="]}, ["x <function=f>" + W + "</function> y", "<function=g>"]),
     ("hermes_required", hermes(TOOLS, "required"),

