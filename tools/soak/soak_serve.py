@@ -330,7 +330,8 @@ class ServeUnderTest:
         return parse_metrics(httpx.get(self.url + "/metrics", timeout=30).text)
 
     def kv_blocks(self, m: dict) -> int:
-        return round(m.get("vllm:kv_cache_usage_perc", 0) * self.total_blocks)
+        # The gauge carries a model_name label: a lookup of the bare name read 0 whatever the pool held.
+        return round(metric_sum(m, "vllm:kv_cache_usage_perc") * self.total_blocks)
 
     def wait_idle(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -362,7 +363,8 @@ def run(args) -> dict:
                     "waiting": metric_sum(m, "vllm:num_requests_waiting"),
                     "preemptions": metric_sum(m, "vllm:num_preemptions_total"),
                     "requests_done": metric_sum(m, "vllm:request_success_total"),
-                    "aborted": m.get('vllm:request_success_total{finished_reason="abort"}', 0),
+                    "aborted": sum(v for k, v in m.items()
+                                   if k.startswith("vllm:request_success_total{") and 'finished_reason="abort"' in k),
                     "errors": tally.error_count(),
                     "http_5xx": tally.count_5xx})
         return row
