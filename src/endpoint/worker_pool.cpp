@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,7 @@ void WorkerPool::start_one(int64_t now_ms) {
   for (std::string& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
   const pid_t parent = getpid();
+  const int max_fd = static_cast<int>(std::min<long>(sysconf(_SC_OPEN_MAX), 1 << 20));
   const pid_t pid = fork();
   if (pid < 0) {
     PODSERVE_LOG(kError) << "Cannot start a worker: fork failed: " << std::strerror(errno);
@@ -122,6 +124,15 @@ void WorkerPool::start_one(int64_t now_ms) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);  // workers go when the endpoint goes
     if (getppid() != parent) _exit(1);
+    // The worker gets stdin/out/err only. An inherited listening socket outlives an endpoint killed with -9: the
+    // restarted endpoint cannot bind its port while the orphaned worker holds it, and that worker's pings and
+    // results hang on a socket nobody accepts from (the soak saw both).
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+#endif
+    {
+      for (int fd = 3; fd < max_fd; ++fd) close(fd);
+    }
     execle("/bin/sh", "sh", "-c", shell_command.c_str(), static_cast<char*>(nullptr), envp.data());
     _exit(127);
   }

@@ -160,6 +160,7 @@ int run_serve(int argc, char** argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (std::thread& t : pool) t.join();
+  service.join_background_work();  // while ioc, which adapter loads report to, still exists
   eng.shutdown();
   PODSERVE_LOG(kInfo) << "Stopped";
   return 0;

@@ -391,6 +391,7 @@ int run_worker(int argc, char** argv) {
       exit_code = run_job_loop(wcfg, routes);
     }
     stack.value().engine->shutdown();  // before the routes' threads stop: nothing is left waiting on them
+    stack.value().service->join_background_work();  // adapter loads report to the routes' io_context
   }
   return exit_code;
 }

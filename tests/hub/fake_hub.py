@@ -64,6 +64,8 @@ class FakeHub:
     bytes_sent: dict = field(default_factory=dict)  # sha256 -> body bytes sent by the CDN
     drop_after: dict = field(default_factory=dict)  # sha256 -> bytes to send before dropping (once)
     cdn_delay_s: float = 0.0  # sleep per 64 KiB chunk (slow CDN)
+    cdn_stall_s: float = 0.0  # sleep between a blob's headers and its body (a stalled download)
+    cdn_started: threading.Event = field(default_factory=threading.Event)  # set once a blob's headers are sent
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: bool = False
 
@@ -249,6 +251,9 @@ def make_handler(hub: FakeHub, server: str):
             self.end_headers()
             if head:
                 return
+            if key:
+                hub.cdn_started.set()
+                time.sleep(hub.cdn_stall_s)
             with hub.lock:
                 limit = hub.drop_after.pop(key, None) if key else None
             sent = 0

@@ -35,6 +35,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kv-cache-memory", type=float, default=0.06,
                    help="serve's KV pool in GiB: small, so concurrent long requests preempt each other")
+    p.add_argument("--min-preemptions", type=int, default=1,
+                   help="serve: fail unless the engine preempted at least this often (0: a run not meant to preempt)")
     p.add_argument("--idle-every", type=float, default=300, help="serve: seconds between idle checks")
     p.add_argument("--endpoint-restart-every", type=float, default=600)
     p.add_argument("--drain-s", type=float, default=600, help="endpoint: how long accepted jobs may take to end")

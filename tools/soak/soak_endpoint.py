@@ -53,6 +53,8 @@ class EndpointUnderTest:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break  # e.g. it could not bind its port
             try:
                 if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
@@ -227,6 +229,7 @@ def run(args) -> dict:
                for _ in range(args.users)]
     threads.append(threading.Thread(target=poller, args=(ep, ledger, stop_polling)))
     for t in threads:
+        t.daemon = True  # a failed restart ends the run (SystemExit) instead of leaving it waiting on them forever
         t.start()
     next_kill = time.monotonic() + rng.uniform(10, 40)
     next_restart = time.monotonic() + args.endpoint_restart_every

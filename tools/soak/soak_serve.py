@@ -1,9 +1,10 @@
 """The `podserve serve` soak: mixed load with faults for a set time, sampled every 10 s.
 
 Concurrent users pick scenarios at random: streaming and not, n > 1, prefix-sharing prompts, requests near the
-KV budget (the server runs with a small --kv-cache-memory, so concurrent ones preempt), clients that disconnect
-mid-stream or give up on a non-streaming answer, malformed, oversized and over-budget requests, and slow readers:
-client processes stopped with SIGSTOP for seconds, then continued (the server's backlog limit may drop them).
+KV budget, bursts of long requests that together need more KV blocks than the small --kv-cache-memory pool holds
+(so the engine preempts and recomputes, and each must still end in full), clients that disconnect mid-stream or
+give up on a non-streaming answer, malformed, oversized and over-budget requests, and slow readers: client processes
+stopped with SIGSTOP for seconds, then continued (the server's backlog limit may drop them).
 Every few minutes the load pauses until the server is idle, to check that it holds no KV blocks then.
 """
 
@@ -35,7 +36,7 @@ QUESTIONS = ["Where is my parcel?", "Can I change the address?", "What does 'in 
 
 # (scenario, weight). Weights give roughly: 60% ordinary traffic, 25% client faults, 15% bad requests.
 SCENARIOS = [("chat_stream", 18), ("chat_full", 8), ("completion_n", 10), ("prefix_shared", 14), ("big_kv", 6),
-             ("disconnect", 10), ("give_up", 6), ("slow_reader", 3), ("malformed", 9), ("oversize", 2),
+             ("preempt_burst", 2), ("disconnect", 10), ("give_up", 6), ("slow_reader", 3), ("malformed", 9), ("oversize", 2),
              ("over_budget", 3)]
 
 
@@ -140,6 +141,8 @@ async def one_request(client, rng, tally, scenario, slow_readers, args):
         body = {"model": MODEL_NAME, "prompt": LONG_TEXT[: rng.randint(3000, 5500)], "max_tokens": rng.randint(150, 400),
                 "ignore_eos": True}
         await post_and_check(client, tally, scenario, comp, body)
+    elif scenario == "preempt_burst":
+        await preempt_burst(client, rng, tally)
     elif scenario == "disconnect":
         body = {"model": MODEL_NAME, "prompt": rng.choice(QUESTIONS), "max_tokens": 200, "ignore_eos": True,
                 "stream": True, "n": rng.choice([1, 1, 2])}
@@ -176,6 +179,30 @@ async def one_request(client, rng, tally, scenario, slow_readers, args):
     elif scenario == "over_budget":
         body = {"model": MODEL_NAME, "prompt": "hi", "max_tokens": 1500, "n": 8}
         await post_and_check(client, tally, scenario, comp, body, expect=400, expect_text="--max-tokens-per-request")
+
+
+# A burst: BURST_SIZE requests of ~BURST_PROMPT_CHARS / 5 prompt tokens each (distinct, so the prefix cache shares
+# nothing) that grow by BURST_MAX_TOKENS. With the default 0.06 GiB pool (174 blocks of 16 tokens = 2784 tokens for
+# SmolLM2-135M) their prompts fit together (~2000 tokens, so all are admitted) but prompt + output (~3400) do not:
+# while they decode, the scheduler runs out of blocks and preempts the newest.
+BURST_SIZE, BURST_PROMPT_CHARS, BURST_MAX_TOKENS = 4, 2500, 350
+
+
+async def preempt_burst(client, rng, tally):
+    async def one(k):
+        prompt = f"Request {rng.random():.12f}-{k}. " + LONG_TEXT[:BURST_PROMPT_CHARS]
+        body = {"model": MODEL_NAME, "prompt": prompt, "max_tokens": BURST_MAX_TOKENS, "ignore_eos": True}
+        res = await client.post("/v1/completions", json=body)
+        tally.status(res.status_code)
+        if res.status_code != 200:
+            return tally.error("preempt_burst", f"status {res.status_code}: {res.text[:200]}")
+        doc = res.json()
+        got = doc.get("usage", {}).get("completion_tokens")
+        if got != BURST_MAX_TOKENS or doc["choices"][0].get("finish_reason") != "length":
+            return tally.error("preempt_burst", f"{got} tokens, finish {doc['choices'][0].get('finish_reason')}")
+        tally.outcome("preempt_burst", "ok")
+
+    await asyncio.gather(*(one(k) for k in range(BURST_SIZE)))
 
 
 async def slow_reader(tally, rng, port, slow_readers):
@@ -303,7 +330,8 @@ class ServeUnderTest:
         return parse_metrics(httpx.get(self.url + "/metrics", timeout=30).text)
 
     def kv_blocks(self, m: dict) -> int:
-        return round(m.get("vllm:kv_cache_usage_perc", 0) * self.total_blocks)
+        # The gauge carries a model_name label: a lookup of the bare name read 0 whatever the pool held.
+        return round(metric_sum(m, "vllm:kv_cache_usage_perc") * self.total_blocks)
 
     def wait_idle(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -333,9 +361,10 @@ def run(args) -> dict:
         m = server.metrics()
         row.update({"kv_blocks": server.kv_blocks(m), "running": metric_sum(m, "vllm:num_requests_running"),
                     "waiting": metric_sum(m, "vllm:num_requests_waiting"),
-                    "preemptions": metric_sum(m, "vllm:num_preemptions"),
+                    "preemptions": metric_sum(m, "vllm:num_preemptions_total"),
                     "requests_done": metric_sum(m, "vllm:request_success_total"),
-                    "aborted": m.get('vllm:request_success_total{finished_reason="abort"}', 0),
+                    "aborted": sum(v for k, v in m.items()
+                                   if k.startswith("vllm:request_success_total{") and 'finished_reason="abort"' in k),
                     "errors": tally.error_count(),
                     "http_5xx": tally.count_5xx})
         return row
@@ -363,6 +392,8 @@ def run(args) -> dict:
         "no_5xx": tally.count_5xx == 0, "no_errors": summary["errors"] == 0,
         "no_kv_held_when_idle": all(p["kv_blocks"] == 0 and p["running"] == 0 for p in server.idle_points),
         "clean_exit": exit_code == 0,
+        # The small KV pool and the bursts are there to make the engine preempt; a run that never did tested less.
+        "preempted": (summary["preemptions"] or 0) >= args.min_preemptions,
     }
     write_report(args.out, "serve", f"podserve serve soak: {args.minutes} min, {args.users} users", summary, rows,
                  sampler.marks,

@@ -2,9 +2,9 @@
 // (vllm/entrypoints/serve/lora/api_router.py, openai/models/serving.py): plain-text 200s, vLLM's checks and
 // messages. Registered only with VLLM_ALLOW_RUNTIME_LORA_UPDATING. The adapter is read (or downloaded from the
 // Hub) on a thread of its own while the request's coroutine waits, so no HTTP thread is held by a slow read, then
-// handed to the engine's table through its queue; the name is served once the engine has it queued.
+// handed to the engine's table through its queue; the name is served once the engine has it queued. The service
+// owns those threads and joins them at shutdown (join_background_work).
 #include <deque>
-#include <thread>
 
 #include "base/log.h"
 #include "model/lora.h"
@@ -43,20 +43,29 @@ ApiResult<LoraRouteRequest> parse_lora_route_request(std::string_view body, bool
 
 using LoadedLora = Result<std::shared_ptr<const LoraAdapter>>;
 
+/// `load(path)` on a thread of `threads` (it owns copies of what it uses), its result awaited without blocking an
+/// HTTP thread. Nullopt once the server is shutting down.
+http::awaitable<std::optional<LoadedLora>> load_off_thread(BackgroundThreads& threads, const LoraLoader& load,
+                                                           const std::string& path, http::ResponseWriter& writer) {
+  auto done = std::make_shared<http::AsyncQueue<LoadedLora>>(writer.executor());
+  if (!threads.spawn([done, load, path] { done->push(load(path)); })) co_return std::nullopt;
+  std::deque<LoadedLora> result = co_await done->pop_all();
+  if (result.empty()) co_return std::nullopt;  // the wait was cancelled
+  co_return std::move(result.front());
+}
+
 /// vLLM's Response(content=str): a 200 with the text and no media type.
 http::HttpResponse plain_text(std::string text) { return http::HttpResponse{200, "", std::move(text)}; }
 
 }  // namespace
 
-// The loader on a detached thread (it owns copies of what it uses), its result awaited without blocking an HTTP
-// thread.
+// The loader on a thread of background_ (joined at shutdown), its result awaited without blocking an HTTP thread;
+// Unavailable once the server is shutting down.
 http::awaitable<LoadedLora> OpenAiService::load_adapter_off_thread(const std::string& path,
                                                                    http::ResponseWriter& writer) {
-  auto done = std::make_shared<http::AsyncQueue<LoadedLora>>(writer.executor());
-  std::thread([done, load = options_.load_lora, path] { done->push(load(path)); }).detach();
-  std::deque<LoadedLora> result = co_await done->pop_all();
-  if (result.empty()) co_return unavailable("the server is shutting down");  // the wait was cancelled
-  co_return std::move(result.front());
+  std::optional<LoadedLora> loaded = co_await load_off_thread(background_, options_.load_lora, path, writer);
+  if (!loaded) co_return unavailable("the server is shutting down");
+  co_return std::move(*loaded);
 }
 
 http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& req, http::ResponseWriter& writer) {
@@ -83,14 +92,16 @@ http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& 
   if (!error && !options_.load_lora) error = bad_request("LoRA is not enabled. Use --enable-lora to enable LoRA.");
   std::shared_ptr<const LoraAdapter> adapter;
   if (!error) {
-    LoadedLora loaded = co_await load_adapter_off_thread(path, writer);
-    if (loaded.ok()) {
-      adapter = std::move(loaded).value();
-    } else if (loaded.status().code() == StatusCode::kNotFound) {
+    std::optional<LoadedLora> loaded = co_await load_off_thread(background_, options_.load_lora, path, writer);
+    if (!loaded) {
+      error = api_error(StatusCode::kUnavailable, "Loading lora " + name + " failed: the server is shutting down");
+    } else if (loaded->ok()) {
+      adapter = std::move(*loaded).value();
+    } else if (loaded->status().code() == StatusCode::kNotFound) {
       error = api_error(StatusCode::kNotFound, "Loading lora " + name + " failed: No adapter found for " + path);
     } else {
       // vLLM answers its engine's text with a 500; a bad adapter is the request's fault here: a 400.
-      error = bad_request("Loading lora " + name + " failed: " + loaded.status().message());
+      error = bad_request("Loading lora " + name + " failed: " + loaded->status().message());
     }
   }
   if (!error) {
@@ -114,6 +125,13 @@ http::awaitable<void> OpenAiService::load_lora_adapter(const http::HttpRequest& 
     co_return;
   }
   co_await writer.send(plain_text("Success: LoRA adapter '" + name + "' added successfully."));
+}
+
+void OpenAiService::join_background_work() {
+  if (const size_t n = background_.running(); n > 0) {
+    PODSERVE_LOG(kInfo) << "Shutting down: waiting for " << n << " LoRA adapter load(s) to finish";
+  }
+  background_.join_all();
 }
 
 http::awaitable<void> OpenAiService::unload_lora_adapter(const http::HttpRequest& req, http::ResponseWriter& writer) {

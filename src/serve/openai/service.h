@@ -17,6 +17,7 @@
 #include "serve/openai/logprobs_json.h"
 #include "serve/openai/prompt_renderer.h"
 #include "serve/openai/protocol.h"
+#include "serve/background_threads.h"
 #include "serve/generation_config.h"
 #include "serve/lora_config.h"
 #include "serve/lora_registry.h"
@@ -76,6 +77,9 @@ class OpenAiService {
   std::optional<http::HttpResponse> filter_request(const http::HttpRequest& req) const;
   /// Error body for responses the HTTP layer makes itself (404, 405, 413, ...).
   static http::HttpResponse http_error(int status, const std::string& message);
+  /// Shutdown, once the HTTP threads have stopped and before their io_context goes away: refuses new adapter
+  /// loads and joins those still reading or downloading (they report to that io_context).
+  void join_background_work();
 
  private:
   http::awaitable<void> health(const http::HttpRequest& req, http::ResponseWriter& writer);
@@ -138,6 +142,7 @@ class OpenAiService {
   std::unique_ptr<PromptRenderer> renderer_;
   int64_t created_;
   LoraRegistry loras_;  // the adapters served by name; their weights are in the engine's table
+  BackgroundThreads background_;  // adapter loads (lora_routes.cpp); last member: joined before the rest goes
 };
 
 }  // namespace podserve::openai
