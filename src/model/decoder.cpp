@@ -201,8 +201,15 @@ class DecoderModel final : public CausalLm {
         add_lora(*batch, li, LoraModule::kGate, x, H, gate_.data(), I, lora_pairs_, &pool_);
         add_lora(*batch, li, LoraModule::kUp, x, H, up_.data(), I, lora_pairs_, &pool_);
       }
-      if (hf_.activation == "gelu_pytorch_tanh") kernels::cpu::gelu_tanh_mul(gate_.data(), up_.data(), gate_.data(), n * I);
-      else kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+      if (hf_.activation == "gelu_pytorch_tanh") {  // per token row over the pool (a prefill's rows are many)
+        float* g = gate_.data();
+        const float* u = up_.data();
+        pool_.parallel_for(n, [&](int64_t begin, int64_t end) {
+          kernels::cpu::gelu_tanh_mul(g + begin * I, u + begin * I, g + begin * I, (end - begin) * I);
+        });
+      } else {
+        kernels::cpu::silu_mul(gate_.data(), up_.data(), gate_.data(), n * I);
+      }
     }
     kernels::cpu::matmul(down, gate_.data(), out, n, &pool_);
     add_bias(out, b_down, n);

@@ -9,6 +9,10 @@
 namespace podserve::kernels::avx2 {
 // out[i] = gate[i] / (1 + exp(-gate[i])) * up[i]; out may alias gate or up.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// out[i] = gate[i] / (1 + exp(-2u)) * up[i], u = sqrt(2/pi) (g + 0.044715 g^3): GELU-tanh, since
+// 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)). The tail goes through the same vector steps, so an element's bits do not
+// depend on n or its position (a caller may split rows over threads). out may alias gate or up.
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n);
 // out[i] = float_to_fp16(x[i]) with F16C (vectors holding a NaN take the scalar path: F16C keeps NaN payloads).
 void store_fp16(const float* x, uint16_t* out, int64_t n);
 // Contract of ref::attention_head; head_dim % 8 == 0.

@@ -1,5 +1,5 @@
 // CPU entry points of model_ops.h. The model threads these per (token, head) or per block of queries, so they
-// are single-threaded; RoPE and GELU use the scalar forms, attention the AVX2 block kernel where it applies.
+// are single-threaded; RoPE uses the scalar form, GELU and attention the AVX2 kernels where they apply.
 #include "kernels/model_ops.h"
 
 #include "base/check.h"
@@ -32,7 +32,10 @@ void rope_interleaved_freqs(float* x, int64_t n_heads, int64_t head_dim, int64_t
   ref::rope_interleaved_freqs(x, n_heads, head_dim, rot_dim, pos, inv_freq);
 }
 
-void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) { ref::gelu_tanh_mul(gate, up, out, n); }
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
+  if (has_avx2()) return avx2::gelu_tanh_mul(gate, up, out, n);
+  ref::gelu_tanh_mul(gate, up, out, n);
+}
 
 void store_fp16(const float* x, uint16_t* out, int64_t n) {
   if (has_avx2()) return avx2::store_fp16(x, out, n);  // has_avx2() includes F16C (ops_cpu.cpp)

@@ -1,6 +1,10 @@
 // The packer of packed_weights.h (portable; runs once per matrix at load).
 #include "kernels/cpu/packed_weights.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "base/check.h"
@@ -166,17 +170,47 @@ void pack_groups(const MatrixView& w, int64_t g_begin, int64_t g_end, uint8_t* o
 
 namespace podserve::kernels::cpu {
 
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kRegionBytes = 32 * kHugePage;  // small matrices share regions; at most one region's tail is spare
+}  // namespace
+
+PackedWeights::~PackedWeights() {
+  for (const Region& r : regions_) ::munmap(r.base, r.size);
+}
+
+uint8_t* PackedWeights::allocate(size_t n) {
+  n = (n + 63) / 64 * 64;
+  if (regions_.empty() || regions_.back().size - regions_.back().used < n) {
+    const size_t size = std::max(kRegionBytes, (n + kHugePage - 1) / kHugePage * kHugePage);
+    // Over-map by a huge page so the region can start on a 2 MiB boundary (THP backs only aligned 2 MiB spans).
+    void* raw = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    PODSERVE_CHECK(raw != MAP_FAILED) << "packed weights: cannot map " << size << " bytes";
+    auto* base = static_cast<uint8_t*>(raw);
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) / kHugePage * kHugePage);
+    if (aligned > base) ::munmap(base, static_cast<size_t>(aligned - base));
+    const size_t tail = static_cast<size_t>(base + size + kHugePage - (aligned + size));
+    if (tail > 0) ::munmap(aligned + size, tail);
+#ifdef MADV_HUGEPAGE
+    ::madvise(aligned, size, MADV_HUGEPAGE);  // a hint: without THP the region keeps 4 KiB pages
+#endif
+    regions_.push_back({aligned, size, 0});
+  }
+  Region& r = regions_.back();
+  uint8_t* p = r.base + r.used;
+  r.used += n;
+  return p;
+}
+
 void PackedWeights::pack(MatrixView* w, ThreadPool* pool) {
   if (active_isa() != Isa::kAvx2 || !gemm::packs(w->type) || w->rows <= 0) return;
   const size_t n = gemm::packed_bytes(*w);
-  auto buf = std::make_unique<uint8_t[]>(n);
-  uint8_t* out = buf.get();
+  uint8_t* out = allocate(n);
   const MatrixView src = *w;
   pool->parallel_for((w->rows + gemm::kPackRows - 1) / gemm::kPackRows,
                      [&](int64_t begin, int64_t end) { gemm::pack_groups(src, begin, end, out); });
   w->packed = out;
   bytes_ += n;
-  buffers_.push_back(std::move(buf));
 }
 
 }  // namespace podserve::kernels::cpu

@@ -29,7 +29,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include "base/dtype.h"
@@ -58,14 +57,28 @@ namespace podserve::kernels::cpu {
 
 /// Owns a model's packed weight copies. pack() gives a view a packed copy when this process's matmul path reads
 /// one (the active path is AVX2; see isa.h: PODSERVE_ISA=avx2 on a larger CPU packs too), else leaves it alone.
+/// The copies live in a few large regions on transparent huge pages (a hint: with THP in `madvise` mode, the
+/// common default, plain allocations get 4 KiB pages, and decode, which streams every weight once per token,
+/// then pays a TLB miss and a stop of the hardware prefetcher at every 4 KiB).
 class PackedWeights {
  public:
+  PackedWeights() = default;
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  ~PackedWeights();
+
   /// Packs *w (its groups split over `pool`) and points w->packed at the copy.
   void pack(MatrixView* w, ThreadPool* pool);
   size_t bytes() const { return bytes_; }
 
  private:
-  std::vector<std::unique_ptr<uint8_t[]>> buffers_;
+  uint8_t* allocate(size_t n);  // 64-byte aligned, from the current region or a new one
+
+  struct Region {
+    uint8_t* base;
+    size_t size, used;
+  };
+  std::vector<Region> regions_;
   size_t bytes_ = 0;
 };
 

@@ -82,6 +82,8 @@ inline void group_block(const uint8_t* pb, const ActBlock* const* a, const int32
   }
 }
 
+constexpr int64_t kPrefetchAhead = 2048;
+
 // Rows [r0, r1) of group g (r0 >= 8g, r1 <= 8g + 8) for tokens t0 .. t0 + T - 1.
 template <DType WT, int T>
 inline void group_tokens(const MatrixView& w, int64_t g, const ActBlock* acts, const int32_t* sums, int64_t t0,
@@ -96,6 +98,9 @@ inline void group_tokens(const MatrixView& w, int64_t g, const ActBlock* acts, c
     for (int t = 0; t < T; ++t) {
       a[t] = acts + (t0 + t) * blocks + b;
       if constexpr (X8<WT>::kBias != 0) asum[t] = sums[(t0 + t) * blocks + b];
+    }
+    if constexpr (T == 1) {  // decode streams each weight once: ask for the bytes kPrefetchAhead on early
+      for (int64_t o = 0; o < gbytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(pg + b * gbytes + o + kPrefetchAhead), _MM_HINT_T0);
     }
     group_block<WT, T>(pg + b * gbytes, a, asum, acc);
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/model_ops.h"
 #include "kernels/ops.h"
 #include "every_isa.h"
 
@@ -66,6 +67,30 @@ TEST(CpuSiluMul, CloseToRefIncludingExtremes) {
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_TRUE(std::isfinite(got[i])) << i;
         EXPECT_NEAR(got[i], want[i], 4e-7 * std::fabs(want[i]) + 1e-30) << "n " << n << " i " << i << " gate " << gate[i];
+      }
+    }
+  });
+}
+
+// GELU-tanh against the formula in double (std::tanh), on every path: the scalar one, and AVX2's sigmoid form
+// whose tail must give each element the bits it gets inside a vector (callers split rows over threads).
+TEST(CpuGeluTanhMul, CloseToTheFormulaAndTheSameBitsAtAnyOffset) {
+  std::mt19937 gen(17);
+  on_every_isa([&] {
+    for (int64_t n : {1, 7, 8, 9, 1537}) {
+      auto gate = random_floats(gen, n, 6.0f);
+      const auto up = random_floats(gen, n, 1.0f);
+      if (n > 8) gate[3] = -120.0f, gate[4] = 120.0f, gate[5] = 0.0f, gate[6] = -10.0f;  // saturation, zero
+      std::vector<float> got(gate);
+      cpu::gelu_tanh_mul(got.data(), up.data(), got.data(), n);  // aliasing gate, as allowed
+      for (int64_t i = 0; i < n; ++i) {
+        const double g = gate[i], u = std::sqrt(2 / M_PI) * (g + 0.044715 * g * g * g);
+        const double want = 0.5 * g * (1 + std::tanh(u)) * up[i];
+        ASSERT_TRUE(std::isfinite(got[i])) << i;
+        EXPECT_NEAR(got[i], want, 1e-6 * std::fabs(g * up[i]) + 1e-30) << "n " << n << " i " << i << " gate " << g;
+        float one;  // element i alone (a tail of 1) gives the same bits
+        cpu::gelu_tanh_mul(&gate[i], &up[i], &one, 1);
+        EXPECT_EQ(one, got[i]) << "n " << n << " i " << i;
       }
     }
   });
