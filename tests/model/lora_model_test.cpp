@@ -37,6 +37,19 @@ constexpr const testing::ScrambledKv& kKv = testing::kTinyModelKv;
 
 std::string lora_dir() { return testing::test_data_dir() + "/lora"; }
 
+// The shared decoder on a tiny model's f32/ safetensors directory; null (and a test failure) if it does not load.
+std::unique_ptr<CausalLm> load_f32_dir(const std::string& model) {
+  const std::string dir = tiny_model_dir(model) + "/f32";
+  auto config = read_hf_config(dir);
+  EXPECT_TRUE(config.ok()) << config.status().to_string();
+  auto weights = SafetensorsModel::open(dir);
+  EXPECT_TRUE(weights.ok()) << weights.status().to_string();
+  if (!config.ok() || !weights.ok()) return nullptr;
+  auto lm = create_hf_causal_lm(std::move(config).value(), std::move(weights).value(), WeightDType::kAuto, 2);
+  EXPECT_TRUE(lm.ok()) << lm.status().to_string();
+  return lm.ok() ? std::move(lm).value() : nullptr;
+}
+
 // The parameter: "safetensors" (the shared decoder on f32/) or "gguf" (the GGUF llama path on model-f32.gguf).
 class LoraModel : public ::testing::TestWithParam<std::string> {
  protected:
@@ -46,14 +59,8 @@ class LoraModel : public ::testing::TestWithParam<std::string> {
       ASSERT_NE(lm_, nullptr);
       ASSERT_TRUE(lm_->config().qk_rows_interleaved);  // the fast path, not the shared decoder
     } else {
-      const std::string dir = tiny_model_dir("smollm2") + "/f32";
-      auto config = read_hf_config(dir);
-      ASSERT_TRUE(config.ok()) << config.status().to_string();
-      auto weights = SafetensorsModel::open(dir);
-      ASSERT_TRUE(weights.ok()) << weights.status().to_string();
-      auto lm = create_hf_causal_lm(std::move(config).value(), std::move(weights).value(), WeightDType::kAuto, 2);
-      ASSERT_TRUE(lm.ok()) << lm.status().to_string();
-      lm_ = std::move(lm).value();
+      lm_ = load_f32_dir("smollm2");
+      ASSERT_NE(lm_, nullptr);
     }
     ASSERT_TRUE(lm_->supports_lora());
     for (const char* name : {"alpha", "beta"}) {
@@ -190,14 +197,8 @@ INSTANTIATE_TEST_SUITE_P(Paths, LoraModel, ::testing::Values("safetensors", "ggu
 class LoraFamily : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    const std::string dir = tiny_model_dir(GetParam()) + "/f32";
-    auto config = read_hf_config(dir);
-    ASSERT_TRUE(config.ok()) << config.status().to_string();
-    auto weights = SafetensorsModel::open(dir);
-    ASSERT_TRUE(weights.ok()) << weights.status().to_string();
-    auto lm = create_hf_causal_lm(std::move(config).value(), std::move(weights).value(), WeightDType::kAuto, 2);
-    ASSERT_TRUE(lm.ok()) << lm.status().to_string();
-    lm_ = std::move(lm).value();
+    lm_ = load_f32_dir(GetParam());
+    ASSERT_NE(lm_, nullptr);
     ASSERT_TRUE(lm_->supports_lora());
     auto a = load_lora_adapter(lora_dir() + "/families/" + GetParam(), lm_->config(), 16);
     ASSERT_TRUE(a.ok()) << a.status().to_string();
